@@ -1,0 +1,60 @@
+"""Write N synthetic native sessions (default 100k, ~10 spans each) for benchmarks.
+
+    python bench/gen_sessions.py OUT.jsonl [--n 100000] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+import orjson
+
+INTENTS = ["faq_billing", "order_status", "refund_request", "plan_downgrade", "billing_dispute", "hardship"]
+TOOLS = [("get_order_status", False), ("issue_refund", True), ("change_plan", True), ("transfer_to_agent", True)]
+
+
+def session(i: int, rng: random.Random) -> dict:
+    intent = rng.choice(INTENTS)
+    n_turns = rng.choice([2, 4, 6, 8])
+    turns = []
+    for t in range(n_turns):
+        if t % 2 == 0:
+            turns.append({"role": "customer", "text": f"Customer message {t} about {intent} order A-{rng.randrange(10**5)}"})
+        else:
+            turns.append({"role": "assistant", "text": f"Assistant reply {t}: refunds take 5-7 business days.",
+                          "confidence": round(rng.random(), 2), "citations": ["KB-2201"]})
+    spans = []
+    for k in range(10):
+        turn_index = min(n_turns - 1, 1 + 2 * (k // 4))
+        kind = ["response", "intent", "retrieval", "tool", "llm"][k % 5]
+        span = {"span_id": f"{i}-{k}", "parent_id": f"{i}-0" if k else None, "kind": kind, "name": kind,
+                "turn_index": turn_index, "status": "ok" if rng.random() > 0.05 else "error", "attributes": {}}
+        if kind == "tool":
+            name, effect = rng.choice(TOOLS)
+            span.update(name=name, attributes={"arguments": {"order_id": f"A-{i}"}, "result": "ok", "side_effect": effect})
+        elif kind == "retrieval":
+            span["attributes"] = {"documents": [{"id": "KB-2201", "revision": 3, "score": 0.8,
+                                                 "content": "Refunds within 30 days; 5-7 business days."}]}
+        spans.append(span)
+    return {"schema": "cstui.session/v1", "session_id": f"B-{i:07d}", "intent": intent,
+            "channel": rng.choice(["chat", "email", "voice"]), "category": "routine",
+            "turns": turns, "spans": spans,
+            "outcome": {"correct": rng.random() > 0.2, "escalated": intent in ("billing_dispute", "hardship")}}
+
+
+def generate(out: Path, n: int, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    with out.open("wb") as fh:
+        for i in range(n):
+            fh.write(orjson.dumps(session(i, rng)) + b"\n")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    generate(a.out, a.n, a.seed)

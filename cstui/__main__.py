@@ -1,0 +1,5 @@
+import sys
+
+from cstui.cli import main
+
+sys.exit(main())

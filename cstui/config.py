@@ -1,0 +1,106 @@
+"""Effective configuration: built-in defaults, overridden by `cstui.toml` (project-local, else user config).
+
+Kept dependency-light: the CLI reads it before deciding which heavy modules to import.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_INTENT_TIERS: dict[str, int] = {
+    # Tier 1: routine informational
+    "faq_billing": 1, "order_status": 1, "password_reset": 1, "data_export": 1, "two_factor": 1,
+    "shipping_question": 1, "account_question": 1,
+    # Tier 2: action-taking
+    "refund_request": 2, "plan_downgrade": 2, "address_update": 2, "cancel_subscription": 2,
+    "return_item": 2, "plan_change": 2,
+    # Tier 3: complex / emotional
+    "billing_dispute": 3, "hardship": 3, "fraud_claim": 3, "complaint": 3, "distress": 3,
+}
+
+
+@dataclass
+class Config:
+    intent_tiers: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_INTENT_TIERS))
+    supported_intents: list[str] = field(default_factory=lambda: sorted(DEFAULT_INTENT_TIERS))
+    # Substrings of tool names that hand the conversation to a human.
+    escalation_tools: list[str] = field(default_factory=lambda: ["transfer", "escalat", "handoff", "hand_off"])
+    # Verbs that make a tool side-effecting when the span does not say (BRIEF §3.1).
+    side_effect_verbs: list[str] = field(default_factory=lambda: [
+        "refund", "cancel", "book", "update", "send", "transfer", "modify", "return", "exchange",
+        "create", "delete", "change", "issue", "charge", "pay", "apply", "reset", "remove", "add",
+        "submit", "schedule", "credit", "escalat", "close", "reopen", "set", "downgrade", "upgrade",
+    ])
+    read_only_verbs: list[str] = field(default_factory=lambda: [
+        "get", "find", "list", "search", "lookup", "look_up", "calculate", "think", "check", "fetch",
+        "read", "query", "retrieve", "verify", "validate",
+    ])
+    min_words: int = 50
+    max_words: int = 500
+    fallback_confidence: float = 0.6
+    max_turns_to_escalation: int = 6
+    reviewer: str | None = None
+    judge_model: str | None = None
+    judge_api_base: str | None = None
+    source: dict[str, str] = field(default_factory=dict)
+
+    def tier_for(self, intent: str | None) -> int | None:
+        return self.intent_tiers.get(intent) if intent else None
+
+    def is_side_effect_tool(self, name: str | None, declared: Any = None) -> bool:
+        if isinstance(declared, bool):
+            return declared
+        low = (name or "").lower()
+        words = low.replace("-", "_").split("_")
+        head = words[0] if words else low
+        if head in self.read_only_verbs:
+            return False
+        return any(verb in low for verb in self.side_effect_verbs)
+
+
+def config_paths() -> list[Path]:
+    """Where config is looked for, strongest first."""
+    paths: list[Path] = []
+    if env := os.environ.get("CSTUI_CONFIG"):
+        paths.append(Path(env))
+    paths.append(Path.cwd() / "cstui.toml")
+    from platformdirs import user_config_dir
+
+    paths.append(Path(user_config_dir("cstui")) / "cstui.toml")
+    return paths
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_config(path: Path | None = None) -> Config:
+    cfg = Config()
+    candidates = [path] if path else config_paths()
+    for candidate in candidates:
+        if candidate and candidate.is_file():
+            _apply(cfg, candidate)
+            break
+    return cfg
+
+
+def _apply(cfg: Config, path: Path) -> None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    known = {f.name: f for f in fields(cfg) if f.name != "source"}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"{path}: unknown setting {key!r}")
+        current = getattr(cfg, key)
+        if current is not None and not isinstance(value, type(current)) and not (
+            isinstance(current, float) and isinstance(value, int)
+        ):
+            raise ConfigError(f"{path}: {key} must be {type(current).__name__}")
+        setattr(cfg, key, value)
+        cfg.source[key] = str(path)

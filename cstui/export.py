@@ -1,0 +1,55 @@
+"""`cstui export`: sessions (native format), results and labels as JSONL, CSV or Parquet.
+
+JSONL streams row by row. CSV and Parquet go through polars; nested values (evidence, turns) are
+JSON-encoded strings there since those formats are flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cstui.store import Store
+
+RESULT_COLUMNS = ("run", "session_id", "evaluator", "evaluator_version", "passed", "score", "label", "rationale",
+                  "evidence", "created_at")
+
+
+def _rows(store: Store, run: str, what: str) -> Iterator[dict[str, Any]]:
+    if what == "sessions":
+        yield from store.iter_session_docs(run)
+    elif what == "results":
+        for rec in store.iter_result_rows(run):
+            yield {k: rec[k] for k in RESULT_COLUMNS}
+    elif what == "labels":
+        yield from store.labels(run)
+    else:
+        raise ValueError(f"unknown export {what!r}")
+
+
+def export(store: Store, run: str, *, what: str, fmt: str, out: Path) -> int:
+    tmp = out.with_name(out.name + ".part")
+    n = 0
+    if fmt == "jsonl":
+        with tmp.open("wb") as fh:
+            for row in _rows(store, run, what):
+                fh.write(orjson.dumps(row) + b"\n")
+                n += 1
+    else:
+        import polars as pl
+
+        flat = [{k: orjson.dumps(v).decode() if isinstance(v, dict | list) else v for k, v in row.items()}
+                for row in _rows(store, run, what)]
+        n = len(flat)
+        df = pl.DataFrame(flat, infer_schema_length=None) if flat else pl.DataFrame()
+        if fmt == "csv":
+            df.write_csv(tmp)
+        elif fmt == "parquet":
+            df.write_parquet(tmp)
+        else:
+            raise ValueError(f"unknown format {fmt!r}")
+    tmp.replace(out)
+    return n

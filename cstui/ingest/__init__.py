@@ -1,0 +1,188 @@
+"""Import files into a run: detect the format, convert to native sessions, validate, write atomically.
+
+All files of one `import_files` call share one transaction: a bad record anywhere rolls everything
+back, so a run is never half-imported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from cstui.config import Config
+from cstui.ground_truth import resolved_ground_truth
+from cstui.ingest import openai_chat
+from cstui.ingest.records import BadInput, iter_records
+from cstui.models import KB_SCHEMA, SESSION_SCHEMA, KBArticle, Session, first_escalation_turn
+from cstui.store import SessionRow, Store, StoreError
+
+FORMATS = ("auto", "native", "openai", "langfuse", "openinference")
+
+
+@dataclass
+class ImportReport:
+    run: str
+    files: list[tuple[str, str, int]] = field(default_factory=list)  # (path, format, n records)
+    n_sessions: int = 0
+    n_spans: int = 0
+    n_kb: int = 0
+    seconds: float = 0.0
+
+
+def detect_format(record: Any) -> str:
+    if isinstance(record, dict):
+        schema = record.get("schema")
+        if schema == SESSION_SCHEMA or (schema is None and "turns" in record and "session_id" in record):
+            return "native"
+        if schema == KB_SCHEMA:
+            return "kb"
+        if "trace" in record and "observations" in record:
+            return "langfuse"
+        if any(k in record for k in ("context", "span_kind")) or any(
+            str(k).startswith(("openinference.", "gen_ai.", "llm.")) for k in (record.get("attributes") or record)
+        ):
+            return "openinference"
+    if openai_chat.looks_like(record):
+        return "openai"
+    return "unknown"
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "record"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{loc}: {err['msg']}{more}"
+
+
+def session_row(data: dict[str, Any], cfg: Config) -> SessionRow:
+    """Validate a native document and pull out the columns the store indexes."""
+    spans_raw = data.get("spans")
+    if isinstance(spans_raw, list):
+        for i, sp in enumerate(spans_raw):
+            if isinstance(sp, dict) and sp.get("span_id") is None:
+                sp["span_id"] = f"span-{i}"
+    session = Session.model_validate(data)
+    _check_span_refs(session)
+    tier = session.tier or cfg.tier_for(session.intent)
+    esc_turn = first_escalation_turn(session, tuple(cfg.escalation_tools))
+    escalated = bool(session.outcome.escalated) or esc_turn is not None
+    doc = orjson.dumps({k: v for k, v in data.items() if k != "spans"})
+    spans = [
+        (sp.span_id, sp.parent_id, sp.kind, sp.name, sp.turn_index, sp.status, orjson.dumps(raw))
+        for sp, raw in zip(session.spans, spans_raw or [], strict=True)
+    ]
+    return SessionRow(
+        session_id=session.session_id, tier=tier, intent=session.intent, channel=session.channel,
+        segment=session.segment, category=session.category,
+        started_at=session.started_at.isoformat() if session.started_at else None,
+        n_turns=len(session.turns), confidence=session.last_assistant_confidence(),
+        correct=session.outcome.correct,
+        resolved=resolved_ground_truth(session.outcome, escalated, tier),
+        escalated=escalated, escalation_turn=esc_turn, doc=doc, spans=spans,
+    )
+
+
+def _check_span_refs(session: Session) -> None:
+    ids = set()
+    for span in session.spans:
+        if span.span_id in ids:
+            raise ValueError(f"spans: duplicate span_id {span.span_id!r}")
+        ids.add(span.span_id)
+    n = len(session.turns)
+    parents = {s.span_id: s.parent_id for s in session.spans}
+    for span in session.spans:
+        if span.turn_index is not None and not 0 <= span.turn_index < n:
+            raise ValueError(f"spans: span {span.span_id!r} turn_index {span.turn_index} is outside 0..{n - 1}")
+        if span.parent_id is not None and span.parent_id not in ids:
+            raise ValueError(f"spans: span {span.span_id!r} has unknown parent {span.parent_id!r}")
+    for start in parents:  # walk up from each span; a revisit means a cycle
+        seen, node = set(), start
+        while node is not None:
+            if node in seen:
+                raise ValueError(f"spans: parent cycle through span {start!r}")
+            seen.add(node)
+            node = parents.get(node)
+
+
+def kb_row(data: dict[str, Any]) -> tuple[Any, ...]:
+    art = KBArticle.model_validate(data)
+    return (art.id, art.revision, art.status, art.title, art.body,
+            art.updated_at.isoformat() if art.updated_at else None, orjson.dumps(data))
+
+
+def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Yield (line, source format, native document) from a file of the given (or detected) format."""
+    records = iter_records(path)
+    for lineno, record in records:
+        kind = fmt if fmt != "auto" else detect_format(record)
+        if kind == "native":
+            if not isinstance(record, dict):
+                raise BadInput(path, lineno, "expected a JSON object")
+            yield lineno, kind, record
+        elif kind == "openai":
+            if not openai_chat.looks_like(record):
+                raise BadInput(path, lineno, "not an OpenAI chat record (no 'messages' or 'traj' list)")
+            try:
+                yield lineno, kind, openai_chat.to_native(record, f"{path.stem}-{lineno}", cfg)
+            except openai_chat.ConvertError as exc:
+                raise BadInput(path, lineno, str(exc)) from None
+        elif kind == "kb":
+            raise BadInput(path, lineno, "this is a knowledge-base file; pass it with --kb")
+        elif kind in ("langfuse", "openinference"):
+            raise BadInput(path, lineno, f"{kind} import is not supported yet")
+        else:
+            raise BadInput(path, lineno, "unrecognised record (not native, OpenAI chat, Langfuse or OpenInference)")
+        if fmt == "auto":
+            fmt = kind  # one format per file: later records are held to the first one's
+
+
+def import_files(
+    store: Store, paths: list[Path], run: str, *, kb: Path | None = None, fmt: str = "auto",
+    mode: str = "create", cfg: Config | None = None, progress: Callable[[str, int], None] | None = None,
+) -> ImportReport:
+    cfg = cfg or Config()
+    report = ImportReport(run=run)
+    started = time.perf_counter()
+    with store.importing(run, mode=mode, source_format=fmt, source_path=", ".join(map(str, paths))) as writer:
+        if kb is not None:
+            rows = []
+            current: dict[str, int] = {}
+            for lineno, record in iter_records(kb):
+                if not isinstance(record, dict) or record.get("schema", KB_SCHEMA) != KB_SCHEMA:
+                    raise BadInput(kb, lineno, f"not a {KB_SCHEMA} record")
+                try:
+                    row = kb_row(record)
+                except ValidationError as exc:
+                    raise BadInput(kb, lineno, _validation_reason(exc)) from None
+                if row[2] == "current":
+                    if row[0] in current:
+                        raise BadInput(kb, lineno, f"second current revision of {row[0]} (first on line {current[row[0]]})")
+                    current[row[0]] = lineno
+                rows.append(row)
+            report.n_kb = writer.add_kb(rows)
+            report.files.append((str(kb), "kb", report.n_kb))
+        for path in paths:
+            n, file_fmt = 0, fmt
+            for lineno, kind, data in iter_native_sessions(path, fmt, cfg):
+                file_fmt = kind
+                try:
+                    writer.add(session_row(data, cfg))
+                except ValidationError as exc:
+                    raise BadInput(path, lineno, _validation_reason(exc)) from None
+                except (ValueError, StoreError) as exc:
+                    raise BadInput(path, lineno, str(exc)) from None
+                n += 1
+                if progress and n % 1000 == 0:
+                    progress(str(path), n)
+            if n == 0:
+                raise BadInput(path, None, "no sessions in file")
+            report.files.append((str(path), file_fmt, n))
+        report.n_sessions, report.n_spans = writer.n_sessions, writer.n_spans
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,614 @@
+"""The SQLite store: one file holds runs, sessions, span trees, KB revisions, results and labels.
+
+Design choices that other code relies on:
+- WAL mode with a busy timeout, so the TUI keeps reading while another process imports.
+- A session's document (the native JSON minus spans) is kept verbatim in `sessions.doc`; spans live
+  in their own table (one row each, also verbatim in `doc`) so span trees are an indexed lookup.
+- Results and labels are append-only. `results.current` marks the newest verdict per
+  (session, evaluator); the newest label per (session, evaluator) is the one metrics use.
+- Every import is one transaction: a bad line rolls back and leaves the main file untouched.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    import polars as pl
+    import sqlite_utils
+
+    from cstui.models import EvalResult, KBArticle, Session
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE IF NOT EXISTS runs (
+        name TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        source_format TEXT,
+        source_path TEXT,
+        system_version TEXT,
+        n_sessions INTEGER NOT NULL DEFAULT 0,
+        metadata TEXT
+    );
+    CREATE TABLE IF NOT EXISTS sessions (
+        id INTEGER PRIMARY KEY,
+        run TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        tier INTEGER,
+        intent TEXT,
+        channel TEXT,
+        segment TEXT,
+        category TEXT,
+        started_at TEXT,
+        n_turns INTEGER NOT NULL,
+        n_spans INTEGER NOT NULL,
+        confidence REAL,
+        correct INTEGER,
+        resolved INTEGER,
+        escalated INTEGER NOT NULL DEFAULT 0,
+        escalation_turn INTEGER,
+        doc TEXT NOT NULL,
+        UNIQUE (run, session_id)
+    );
+    CREATE INDEX IF NOT EXISTS sessions_run_tier ON sessions (run, tier);
+    CREATE TABLE IF NOT EXISTS spans (
+        id INTEGER PRIMARY KEY,
+        sid INTEGER NOT NULL,
+        span_id TEXT NOT NULL,
+        parent_id TEXT,
+        kind TEXT NOT NULL,
+        name TEXT,
+        turn_index INTEGER,
+        status TEXT,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS spans_by_session ON spans (sid);
+    CREATE TABLE IF NOT EXISTS kb (
+        run TEXT NOT NULL,
+        id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        title TEXT,
+        body TEXT,
+        updated_at TEXT,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (run, id, revision)
+    );
+    CREATE TABLE IF NOT EXISTS results (
+        id INTEGER PRIMARY KEY,
+        run TEXT NOT NULL,
+        sid INTEGER NOT NULL,
+        evaluator TEXT NOT NULL,
+        evaluator_version TEXT NOT NULL,
+        passed INTEGER,
+        score REAL,
+        label TEXT,
+        rationale TEXT,
+        evidence TEXT,
+        source TEXT NOT NULL DEFAULT 'cstui',
+        batch TEXT,
+        current INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS results_current ON results (run, evaluator, passed) WHERE current = 1;
+    CREATE INDEX IF NOT EXISTS results_by_session ON results (sid, evaluator);
+    CREATE TABLE IF NOT EXISTS labels (
+        id INTEGER PRIMARY KEY,
+        run TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        evaluator TEXT,
+        verdict TEXT,
+        correct INTEGER,
+        tier INTEGER,
+        intent TEXT,
+        reason TEXT,
+        note TEXT,
+        reviewer TEXT NOT NULL,
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS labels_by_session ON labels (run, session_id, evaluator, id);
+    CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    """,
+}
+
+BATCH = 2000
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def default_db_path() -> Path:
+    if env := os.environ.get("CSTUI_DB"):
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("cstui")) / "cstui.db"
+
+
+class StoreError(Exception):
+    pass
+
+
+class RunExists(StoreError):
+    pass
+
+
+class UnknownRun(StoreError):
+    pass
+
+
+@dataclass
+class SessionRow:
+    """The indexed columns of one session, as the import writes them."""
+
+    session_id: str
+    tier: int | None
+    intent: str | None
+    channel: str | None
+    segment: str | None
+    category: str | None
+    started_at: str | None
+    n_turns: int
+    confidence: float | None
+    correct: bool | None
+    resolved: bool | None
+    escalated: bool
+    escalation_turn: int | None
+    doc: bytes
+    spans: list[tuple[str, str | None, str, str | None, int | None, str | None, bytes]]
+
+
+def _b(v: bool | None) -> int | None:
+    return None if v is None else int(v)
+
+
+class Store:
+    """All reads and writes go through here; nothing above it writes SQL."""
+
+    def __init__(self, path: Path | str, *, create: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"{self.path}: no such database")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.conn.execute("PRAGMA busy_timeout = 30000")
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def db(self) -> sqlite_utils.Database:
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema v{version} is newer than this cstui (v{SCHEMA_VERSION})")
+        if version == SCHEMA_VERSION:
+            return
+        with self.transaction() as conn:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # ------------------------------------------------------------------ runs
+    def runs(self) -> list[dict[str, Any]]:
+        cur = self.conn.execute(
+            "SELECT name, n_sessions, created_at, source_format, system_version FROM runs ORDER BY created_at, name"
+        )
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur]
+
+    def run(self, name: str) -> dict[str, Any]:
+        for run in self.runs():
+            if run["name"] == name:
+                return run
+        known = ", ".join(r["name"] for r in self.runs()) or "none"
+        raise UnknownRun(f"no run named {name!r} in {self.path} (runs: {known})")
+
+    def has_run(self, name: str) -> bool:
+        return self._one("SELECT 1 FROM runs WHERE name = ?", (name,)) is not None
+
+    def _delete_run(self, conn: sqlite3.Connection, name: str) -> None:
+        conn.execute("DELETE FROM spans WHERE sid IN (SELECT id FROM sessions WHERE run = ?)", (name,))
+        conn.execute("DELETE FROM results WHERE run = ?", (name,))
+        conn.execute("DELETE FROM sessions WHERE run = ?", (name,))
+        conn.execute("DELETE FROM kb WHERE run = ?", (name,))
+        conn.execute("DELETE FROM runs WHERE name = ?", (name,))
+        # Labels are kept: they are reviewers' work, keyed by (run, session_id), and re-attach.
+
+    # ------------------------------------------------------------------ import
+    @contextmanager
+    def importing(
+        self, run: str, *, mode: str = "create", source_format: str | None = None,
+        source_path: str | None = None, system_version: str | None = None,
+    ) -> Iterator[RunWriter]:
+        """Open one transaction for importing into `run`; any exception rolls it all back.
+
+        mode: "create" refuses an existing run, "replace" drops it first, "append" adds to it.
+        """
+        with self.transaction() as conn:
+            exists = conn.execute("SELECT 1 FROM runs WHERE name = ?", (run,)).fetchone() is not None
+            if exists and mode == "create":
+                raise RunExists(f"run {run!r} already exists; pass --replace or --append")
+            if exists and mode == "replace":
+                self._delete_run(conn, run)
+                exists = False
+            if not exists:
+                conn.execute(
+                    "INSERT INTO runs (name, created_at, source_format, source_path, system_version)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (run, now_iso(), source_format, source_path, system_version),
+                )
+            writer = RunWriter(conn, run)
+            yield writer
+            writer.flush()
+            conn.execute(
+                "UPDATE runs SET n_sessions = (SELECT count(*) FROM sessions WHERE run = ?) WHERE name = ?",
+                (run, run),
+            )
+
+    # ------------------------------------------------------------------ sessions
+    def session_ids(self, run: str) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT session_id FROM sessions WHERE run = ? ORDER BY id", (run,))]
+
+    def iter_sessions(
+        self, run: str, sids: Iterable[int] | None = None, batch: int = 500
+    ) -> Iterator[tuple[int, Session]]:
+        """Yield (sid, Session) with spans, in import order, reading in batches."""
+        from cstui.models import Session
+
+        if sids is None:
+            ids = [r[0] for r in self.conn.execute("SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
+        else:
+            ids = sorted(sids)
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            marks = ",".join("?" * len(chunk))
+            docs = dict(self.conn.execute(f"SELECT id, doc FROM sessions WHERE id IN ({marks})", chunk))
+            spans: dict[int, list[Any]] = {}
+            for sid, doc in self.conn.execute(
+                f"SELECT sid, doc FROM spans WHERE sid IN ({marks}) ORDER BY sid, id", chunk
+            ):
+                spans.setdefault(sid, []).append(orjson.loads(doc))
+            for sid in chunk:
+                data = orjson.loads(docs[sid])
+                data["spans"] = spans.get(sid, [])
+                yield sid, Session.model_validate(data)
+
+    def session_doc(self, run: str, session_id: str) -> dict[str, Any]:
+        """The native JSON document of one session, spans included."""
+        row = self.conn.execute(
+            "SELECT id, doc FROM sessions WHERE run = ? AND session_id = ?", (run, session_id)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no session {session_id!r} in run {run!r}")
+        data = orjson.loads(row[1])
+        data["spans"] = [orjson.loads(d) for (d,) in self.conn.execute(
+            "SELECT doc FROM spans WHERE sid = ? ORDER BY id", (row[0],))]
+        return data
+
+    def session(self, run: str, session_id: str) -> Session:
+        from cstui.models import Session
+
+        return Session.model_validate(self.session_doc(run, session_id))
+
+    def iter_session_docs(self, run: str) -> Iterator[dict[str, Any]]:
+        """Native documents in import order, for export; streams spans alongside."""
+        span_cur = self.conn.cursor().execute(
+            "SELECT s.sid, s.doc FROM spans s JOIN sessions x ON x.id = s.sid WHERE x.run = ? ORDER BY s.sid, s.id",
+            (run,),
+        )
+        pending = span_cur.fetchone()
+        for sid, doc in self.conn.cursor().execute("SELECT id, doc FROM sessions WHERE run = ? ORDER BY id", (run,)):
+            data = orjson.loads(doc)
+            spans = []
+            while pending is not None and pending[0] == sid:
+                spans.append(orjson.loads(pending[1]))
+                pending = span_cur.fetchone()
+            data["spans"] = spans
+            yield data
+
+    def sessions_frame(self, run: str) -> pl.DataFrame:
+        """Indexed session columns, with the newest human overrides of tier / correctness applied."""
+        import polars as pl
+
+        rows = self.conn.execute(
+            """
+            SELECT s.id AS sid, s.session_id, COALESCE(lt.tier, s.tier) AS tier, COALESCE(li.intent, s.intent) AS intent,
+                   s.channel, s.segment, s.category, s.started_at, s.n_turns, s.n_spans, s.confidence,
+                   COALESCE(lc.correct, s.correct) AS correct, s.resolved, s.escalated, s.escalation_turn
+            FROM sessions s
+            LEFT JOIN (SELECT session_id, correct, max(id) FROM labels
+                       WHERE run = :run AND evaluator IS NULL AND correct IS NOT NULL GROUP BY session_id) lc
+                   ON lc.session_id = s.session_id
+            LEFT JOIN (SELECT session_id, tier, max(id) FROM labels
+                       WHERE run = :run AND tier IS NOT NULL GROUP BY session_id) lt
+                   ON lt.session_id = s.session_id
+            LEFT JOIN (SELECT session_id, intent, max(id) FROM labels
+                       WHERE run = :run AND intent IS NOT NULL GROUP BY session_id) li
+                   ON li.session_id = s.session_id
+            WHERE s.run = :run ORDER BY s.id
+            """,
+            {"run": run},
+        ).fetchall()
+        schema = {
+            "sid": pl.Int64, "session_id": pl.Utf8, "tier": pl.Int64, "intent": pl.Utf8, "channel": pl.Utf8,
+            "segment": pl.Utf8, "category": pl.Utf8, "started_at": pl.Utf8, "n_turns": pl.Int64,
+            "n_spans": pl.Int64, "confidence": pl.Float64, "correct": pl.Int64, "resolved": pl.Int64,
+            "escalated": pl.Int64, "escalation_turn": pl.Int64,
+        }
+        df = pl.DataFrame(rows, schema=schema, orient="row")
+        return df.with_columns(
+            pl.col("correct").cast(pl.Boolean), pl.col("resolved").cast(pl.Boolean),
+            pl.col("escalated").cast(pl.Boolean),
+        )
+
+    # ------------------------------------------------------------------ KB
+    def kb_articles(self, run: str) -> list[KBArticle]:
+        from cstui.models import KBArticle
+
+        return [KBArticle.model_validate(orjson.loads(doc)) for (doc,) in self.conn.execute(
+            "SELECT doc FROM kb WHERE run = ? ORDER BY id, revision", (run,))]
+
+    # ------------------------------------------------------------------ results
+    def add_results(
+        self, run: str, rows: Iterable[tuple[int, EvalResult]], *, batch: str | None = None, source: str = "cstui"
+    ) -> int:
+        """Append verdicts; the previous verdict of the same (session, evaluator) stops being current."""
+        stamp = now_iso()
+        data = [
+            (run, sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale,
+             orjson.dumps([e.model_dump(exclude_none=True) for e in r.evidence]).decode(), source, batch, stamp)
+            for sid, r in rows
+        ]
+        if not data:
+            return 0
+        with self.transaction() as conn:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS _new (sid INTEGER, evaluator TEXT)")
+            conn.execute("DELETE FROM _new")
+            conn.executemany("INSERT INTO _new VALUES (?, ?)", {(d[1], d[2]) for d in data})
+            conn.execute(
+                "UPDATE results SET current = 0 WHERE current = 1 AND run = ? AND (sid, evaluator) IN (SELECT sid, evaluator FROM _new)",
+                (run,),
+            )
+            conn.executemany(
+                "INSERT INTO results (run, sid, evaluator, evaluator_version, passed, score, label, rationale,"
+                " evidence, source, batch, current, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,1,?)",
+                data,
+            )
+        return len(data)
+
+    def results_frame(self, run: str, *, with_labels: bool = True) -> pl.DataFrame:
+        """Current verdict per (session, evaluator); `passed` takes the newest human verdict if any."""
+        import polars as pl
+
+        rows = self.conn.execute(
+            """
+            SELECT r.sid, s.session_id, r.evaluator, r.evaluator_version, r.passed AS machine_passed,
+                   CASE WHEN lv.verdict IS NULL THEN r.passed ELSE (lv.verdict = 'pass') END AS passed,
+                   lv.verdict AS human_verdict, r.score, r.label
+            FROM results r JOIN sessions s ON s.id = r.sid
+            LEFT JOIN (SELECT session_id, evaluator, verdict, max(id) FROM labels
+                       WHERE run = :run AND evaluator IS NOT NULL AND verdict IS NOT NULL
+                       GROUP BY session_id, evaluator) lv
+                   ON :labels AND lv.session_id = s.session_id AND lv.evaluator = r.evaluator
+            WHERE r.run = :run AND r.current = 1
+            """,
+            {"run": run, "labels": int(with_labels)},
+        ).fetchall()
+        schema = {
+            "sid": pl.Int64, "session_id": pl.Utf8, "evaluator": pl.Utf8, "evaluator_version": pl.Utf8,
+            "machine_passed": pl.Int64, "passed": pl.Int64, "human_verdict": pl.Utf8, "score": pl.Float64,
+            "label": pl.Utf8,
+        }
+        df = pl.DataFrame(rows, schema=schema, orient="row")
+        return df.with_columns(pl.col("machine_passed").cast(pl.Boolean), pl.col("passed").cast(pl.Boolean))
+
+    def iter_result_rows(self, run: str) -> Iterator[dict[str, Any]]:
+        cur = self.conn.execute(
+            """SELECT r.run, s.session_id, r.evaluator, r.evaluator_version, r.passed, r.score, r.label,
+                      r.rationale, r.evidence, r.source, r.created_at
+               FROM results r JOIN sessions s ON s.id = r.sid
+               WHERE r.run = ? AND r.current = 1 ORDER BY r.sid, r.evaluator""",
+            (run,),
+        )
+        cols = [c[0] for c in cur.description]
+        for row in cur:
+            rec = dict(zip(cols, row, strict=True))
+            rec["passed"] = None if rec["passed"] is None else bool(rec["passed"])
+            rec["evidence"] = orjson.loads(rec["evidence"]) if rec["evidence"] else []
+            yield rec
+
+    def session_results(self, run: str, session_id: str) -> list[dict[str, Any]]:
+        cur = self.conn.execute(
+            """SELECT r.evaluator, r.evaluator_version, r.passed, r.score, r.label, r.rationale, r.evidence,
+                      r.created_at FROM results r JOIN sessions s ON s.id = r.sid
+               WHERE s.run = ? AND s.session_id = ? AND r.current = 1 ORDER BY r.evaluator""",
+            (run, session_id),
+        )
+        cols = [c[0] for c in cur.description]
+        out = []
+        for row in cur:
+            rec = dict(zip(cols, row, strict=True))
+            rec["evidence"] = orjson.loads(rec["evidence"]) if rec["evidence"] else []
+            out.append(rec)
+        return out
+
+    # ------------------------------------------------------------------ labels and audit
+    def add_label(self, run: str, label: Any, *, reviewer: str | None = None) -> int:
+        """Append a reviewer's label and its audit record in one transaction."""
+        from cstui.models import Label
+
+        lab: Label = label if isinstance(label, Label) else Label.model_validate(
+            {**label, "reviewer": reviewer or label.get("reviewer") or current_reviewer()})
+        if self._one("SELECT 1 FROM sessions WHERE run = ? AND session_id = ?", (run, lab.session_id)) is None:
+            raise StoreError(f"no session {lab.session_id!r} in run {run!r}")
+        stamp = now_iso()
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO labels (run, session_id, evaluator, verdict, correct, tier, intent, reason, note,"
+                " reviewer, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run, lab.session_id, lab.evaluator, lab.verdict, _b(lab.correct), lab.tier, lab.intent,
+                 lab.reason, lab.note, lab.reviewer, lab.source, stamp),
+            )
+            self._audit(conn, lab.reviewer, "label", {"run": run, "label_id": cur.lastrowid,
+                                                       **lab.model_dump(exclude_none=True)}, stamp)
+            return int(cur.lastrowid or 0)
+
+    def labels(self, run: str, session_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM labels WHERE run = ?"
+        params: list[Any] = [run]
+        if session_id is not None:
+            sql += " AND session_id = ?"
+            params.append(session_id)
+        cur = self.conn.execute(sql + " ORDER BY id", params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur]
+
+    def _audit(self, conn: sqlite3.Connection, actor: str, action: str, payload: dict[str, Any], at: str) -> None:
+        prev = conn.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        prev_hash = prev[0] if prev else "0" * 64
+        body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
+        digest = audit_hash(prev_hash, at, actor, action, body)
+        conn.execute(
+            "INSERT INTO audit (at, actor, action, payload, prev_hash, hash) VALUES (?,?,?,?,?,?)",
+            (at, actor, action, body, prev_hash, digest),
+        )
+
+    def verify_audit(self) -> tuple[int, str | None]:
+        """Walk the hash chain; returns (records checked, description of the first broken link or None)."""
+        prev_hash = "0" * 64
+        n = 0
+        for rid, at, actor, action, payload, stored_prev, digest in self.conn.execute(
+            "SELECT id, at, actor, action, payload, prev_hash, hash FROM audit ORDER BY id"
+        ):
+            n += 1
+            if stored_prev != prev_hash:
+                return n, f"audit record {rid}: previous-hash link broken (a record before it was removed or reordered)"
+            if audit_hash(prev_hash, at, actor, action, payload) != digest:
+                return n, f"audit record {rid}: contents do not match its hash (edited)"
+            prev_hash = digest
+        return n, None
+
+
+def audit_hash(prev_hash: str, at: str, actor: str, action: str, payload: str) -> str:
+    return hashlib.sha256("\x1f".join((prev_hash, at, actor, action, payload)).encode()).hexdigest()
+
+
+def current_reviewer() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+class RunWriter:
+    """Batched inserts of sessions and spans inside an open import transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, run: str):
+        self.conn = conn
+        self.run = run
+        self.next_sid = (conn.execute("SELECT max(id) FROM sessions").fetchone()[0] or 0) + 1
+        self.existing = {r[0] for r in conn.execute("SELECT session_id FROM sessions WHERE run = ?", (run,))}
+        self.sessions: list[tuple[Any, ...]] = []
+        self.spans: list[tuple[Any, ...]] = []
+        self.n_sessions = 0
+        self.n_spans = 0
+
+    def add(self, row: SessionRow) -> None:
+        if row.session_id in self.existing:
+            raise StoreError(f"duplicate session_id {row.session_id!r} in run {self.run!r}")
+        self.existing.add(row.session_id)
+        sid = self.next_sid
+        self.next_sid += 1
+        self.sessions.append((
+            sid, self.run, row.session_id, row.tier, row.intent, row.channel, row.segment, row.category,
+            row.started_at, row.n_turns, len(row.spans), row.confidence, _b(row.correct), _b(row.resolved),
+            int(row.escalated), row.escalation_turn, row.doc,
+        ))
+        self.spans.extend((sid, *span) for span in row.spans)
+        self.n_sessions += 1
+        self.n_spans += len(row.spans)
+        if len(self.sessions) >= BATCH:
+            self.flush()
+
+    def add_kb(self, articles: Iterable[tuple[Any, ...]]) -> int:
+        rows = [(self.run, *a) for a in articles]
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO kb (run, id, revision, status, title, body, updated_at, doc) VALUES (?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        return len(rows)
+
+    def flush(self) -> None:
+        if self.sessions:
+            self.conn.executemany(
+                "INSERT INTO sessions (id, run, session_id, tier, intent, channel, segment, category, started_at,"
+                " n_turns, n_spans, confidence, correct, resolved, escalated, escalation_turn, doc)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                self.sessions,
+            )
+            self.sessions.clear()
+        if self.spans:
+            self.conn.executemany(
+                "INSERT INTO spans (sid, span_id, parent_id, kind, name, turn_index, status, doc)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                self.spans,
+            )
+            self.spans.clear()

@@ -1,0 +1,116 @@
+"""What every evaluator is: a stable id, a version, a dimension, an applicability rule and a check.
+
+Evaluators see one session at a time plus a shared `RunContext` (config and the run's KB). They must
+not import Textual, and must be pure functions of their inputs so reruns are reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from cstui.config import Config
+from cstui.models import EvalResult, Evidence, KBArticle, Session, Turn
+
+Dimension = Literal["resolution", "factual", "calibration", "adversarial", "compliance", "efficiency", "safety"]
+
+
+@dataclass
+class KBIndex:
+    """Revisions of every article in a run's KB, for citation and grounding checks."""
+
+    revisions: dict[str, list[KBArticle]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, articles: list[KBArticle]) -> KBIndex:
+        index = cls()
+        for art in articles:
+            index.revisions.setdefault(art.id, []).append(art)
+        for revs in index.revisions.values():
+            revs.sort(key=lambda a: a.revision)
+        return index
+
+    def current(self, kb_id: str) -> KBArticle | None:
+        return next((a for a in self.revisions.get(kb_id, []) if a.status == "current"), None)
+
+    def revision(self, kb_id: str, revision: int) -> KBArticle | None:
+        return next((a for a in self.revisions.get(kb_id, []) if a.revision == revision), None)
+
+    def __bool__(self) -> bool:
+        return bool(self.revisions)
+
+
+@dataclass
+class RunContext:
+    cfg: Config = field(default_factory=Config)
+    kb: KBIndex = field(default_factory=KBIndex)
+
+    def tier(self, session: Session) -> int | None:
+        return session.tier or self.cfg.tier_for(session.intent)
+
+
+class NotApplicable(Exception):
+    """Raised by `check` when the session is outside what the evaluator judges."""
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    rationale: str
+    evidence: list[Evidence] = field(default_factory=list)
+    score: float | None = None
+    label: str | None = None
+
+
+class Evaluator:
+    id: ClassVar[str]
+    version: ClassVar[str] = "1"
+    dimension: ClassVar[Dimension]
+    hallucination_category: ClassVar[str | None] = None
+    kind: ClassVar[Literal["deterministic", "judge"]] = "deterministic"
+    description: ClassVar[str] = ""
+
+    def applies(self, session: Session, ctx: RunContext) -> str | None:
+        """None if the evaluator judges this session, else the reason it does not."""
+        return None
+
+    def check(self, session: Session, ctx: RunContext) -> Verdict:
+        raise NotImplementedError
+
+    def evaluate(self, session: Session, ctx: RunContext) -> EvalResult:
+        reason = self.applies(session, ctx)
+        if reason is None:
+            try:
+                verdict = self.check(session, ctx)
+            except NotApplicable as exc:
+                reason = str(exc)
+        if reason is not None:
+            return EvalResult(evaluator=self.id, evaluator_version=self.version, passed=None,
+                              rationale=f"not applicable: {reason}")
+        return EvalResult(evaluator=self.id, evaluator_version=self.version, passed=verdict.passed,
+                          score=verdict.score, label=verdict.label, rationale=verdict.rationale,
+                          evidence=verdict.evidence)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def shown_assistant_turns(session: Session) -> Iterator[tuple[int, Turn]]:
+    """Assistant turns a customer or agent actually saw (not suppressed, not empty)."""
+    for i, turn in enumerate(session.turns):
+        if turn.role == "assistant" and not turn.suppressed and turn.text.strip():
+            yield i, turn
+
+
+def snippet(text: str, start: int = 0, end: int | None = None, width: int = 160) -> str:
+    """A short excerpt around [start, end) for evidence."""
+    end = len(text) if end is None else end
+    if end - start >= width:
+        return text[start : start + width]
+    pad = (width - (end - start)) // 2
+    lo, hi = max(0, start - pad), min(len(text), end + pad)
+    return ("…" if lo > 0 else "") + text[lo:hi] + ("…" if hi < len(text) else "")
+
+
+def is_draft_assist(session: Session) -> bool:
+    system = getattr(session, "system", None)
+    return isinstance(system, dict) and system.get("kind") == "draft_assist"

@@ -1,0 +1,42 @@
+"""The evaluator registry: ids are stable (BRIEF §3.4); reports, gates, exports and labels use them."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from cstui.evaluators.base import Evaluator
+
+# One module per evaluator family; importing a module registers its evaluators.
+FAMILIES: tuple[str, ...] = ()
+
+_REGISTRY: dict[str, Evaluator] = {}
+_loaded = False
+
+
+def register(cls: type[Evaluator]) -> type[Evaluator]:
+    if cls.id in _REGISTRY:
+        raise ValueError(f"evaluator id {cls.id!r} registered twice")
+    _REGISTRY[cls.id] = cls()
+    return cls
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for family in FAMILIES:
+            import_module(f"cstui.evaluators.{family}")
+
+
+def all_evaluators(kind: str | None = None) -> list[Evaluator]:
+    _load()
+    return [ev for ev in _REGISTRY.values() if kind is None or ev.kind == kind]
+
+
+def get(evaluator_id: str) -> Evaluator:
+    _load()
+    try:
+        return _REGISTRY[evaluator_id]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise KeyError(f"unknown evaluator {evaluator_id!r} (known: {known})") from None

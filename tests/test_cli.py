@@ -1,0 +1,90 @@
+"""The command line as a user meets it: help, exit codes, JSON contracts, and import cost."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import sys
+from cstui.cli import main
+try:
+    code = main({args!r})
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in ("textual", "litellm", "polars", "pydantic") if m in sys.modules)
+print("HEAVY=" + ",".join(heavy), file=sys.stderr)
+"""
+
+
+def loaded_modules(*args: str) -> set[str]:
+    r = subprocess.run([sys.executable, "-c", PROBE.format(args=list(args))], capture_output=True, text=True)
+    line = [x for x in r.stderr.splitlines() if x.startswith("HEAVY=")][-1]
+    return set(filter(None, line[6:].split(",")))
+
+
+def test_help_imports_nothing_heavy():
+    assert loaded_modules("--help") == set()
+
+
+@pytest.mark.parametrize("args", [["runs", "--json"], ["report", "--run", "candidate", "--json"],
+                                  ["import", "--help"], ["audit", "verify"]])
+def test_headless_commands_never_import_textual(demo_db, args):
+    assert "textual" not in loaded_modules(*args, "--db", str(demo_db))
+
+
+def test_help_explains_every_command(cli):
+    with pytest.raises(SystemExit) as exc:
+        cli("--help")
+    assert exc.value.code == 0
+
+
+def test_runs_json_lists_both_demo_runs(demo_db, cli):
+    r = cli("runs", "--json", "--db", demo_db)
+    runs = json.loads(r.out)
+    assert [x["name"] for x in runs] == ["baseline", "candidate"]
+    assert all(x["n_sessions"] >= 300 and x["created_at"] for x in runs)
+    assert set(runs[0]) == {"name", "n_sessions", "created_at"}
+
+
+def test_report_json_has_the_contract_keys_and_all_tiers(demo_db, cli):
+    for run in ("baseline", "candidate"):
+        r = cli("report", "--run", run, "--json", "--db", demo_db)
+        assert r.code == 0
+        doc = json.loads(r.out)
+        assert doc["run"] == run and doc["n_sessions"] >= 300
+        assert set(doc["overall"]["resolution_rate"]) >= {"value", "ci_low", "ci_high"}
+        for tier in ("tier_1", "tier_2", "tier_3"):
+            block = doc["tiers"][tier]
+            assert block["n"] > 50
+            rr = block["resolution_rate"]
+            assert rr["ci_low"] <= rr["value"] <= rr["ci_high"]
+        assert 0 < doc["escalation"]["rate"] < 1
+        assert doc["escalation"]["time_to_escalation_turns"]["p50"] is not None
+        assert set(doc["calibration"]["overall"]) >= {"ece", "brier", "n", "bins"}
+
+
+def test_report_text_is_readable(demo_db, cli):
+    r = cli("report", "--run", "candidate", "--by", "channel", "--db", demo_db)
+    assert r.code == 0
+    assert "tier_3" in r.out and "By channel" in r.out and "email" in r.out
+
+
+def test_unknown_run_and_missing_db_exit_2_with_one_line(tmp_path, demo_db, cli):
+    r = cli("report", "--run", "nope", "--db", demo_db)
+    assert r.code == 2 and "no run named 'nope'" in r.err and "baseline" in r.err
+    r = cli("runs", "--db", tmp_path / "missing.db")
+    assert r.code == 2 and "no such database" in r.err
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_bad_usage_exits_2(cli):
+    with pytest.raises(SystemExit) as exc:
+        cli("report")
+    assert exc.value.code == 2
+
+
+def test_tui_without_a_database_says_how_to_get_one(tmp_path, cli):
+    r = cli("--db", tmp_path / "none.db")
+    assert r.code == 2 and "cstui demo" in r.err
