@@ -138,6 +138,51 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _progress_bar(label: str):
+    """A progress bar with ETA on stderr when it is a terminal; nothing otherwise (CI logs stay clean)."""
+    if not sys.stderr.isatty():
+        return None
+    import time
+
+    started = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        frac = done / total if total else 1.0
+        elapsed = time.monotonic() - started
+        eta = elapsed / frac - elapsed if frac else 0
+        bar = "#" * int(frac * 30)
+        sys.stderr.write(f"\r{label} [{bar:<30}] {done:,}/{total:,} {elapsed:5.1f}s eta {eta:4.1f}s")
+        sys.stderr.flush()
+
+    return show
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from cstui.config import load_config
+    from cstui.evaluate import resolve_evaluators, run_evaluators
+    from cstui.textsafe import inert
+
+    names = [n.strip() for n in args.evaluators.split(",") if n.strip()] if args.evaluators else None
+    try:
+        ids = resolve_evaluators(names)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    with _open_store(args) as store:
+        summary = run_evaluators(store, args.run, ids, cfg=load_config(), processes=args.processes,
+                                 progress=_progress_bar(f"eval {inert(args.run, keep_newlines=False)}"))
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    print(f"{'evaluator':<26} {'applies':>8} {'failed':>7} {'pass rate':>9}")
+    for name in ids:
+        c = summary.counts[name]
+        n = c["passed"] + c["failed"]
+        pass_rate = f"{100 * c['passed'] / n:8.1f}%" if n else f"{'—':>9}"
+        print(f"{name:<26} {n:>8,} {c['failed']:>7,} {pass_rate}")
+    print(f"{summary.n_results:,} results for {summary.n_sessions:,} sessions in {summary.seconds:.2f}s "
+          f"(batch {summary.batch}); previous verdicts kept as history")
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from cstui.export import export
 
@@ -216,6 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--replace", action="store_true", help="replace an existing run of that name")
     group.add_argument("--append", action="store_true", help="add to an existing run of that name")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("eval", parents=[db_parent], help="run evaluators over a run",
+                       description="Run evaluators over every session of a run and store the verdicts as a new "
+                       "version (history is kept; the newest is current). Default: all deterministic evaluators.")
+    p.add_argument("--run", required=True, metavar="NAME")
+    p.add_argument("--evaluators", metavar="A,B", help="comma-separated evaluator ids (default: all deterministic)")
+    p.add_argument("--processes", type=int, metavar="N",
+                   help="worker processes (default: one per core for runs of 4,000+ sessions, else 1)")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", parents=[db_parent], help="export a run's sessions or results",
                        description="Export a run. sessions: native cstui.session/v1 documents, whatever "

@@ -34,6 +34,7 @@ class Config:
         "refund", "cancel", "book", "update", "send", "transfer", "modify", "return", "exchange",
         "create", "delete", "change", "issue", "charge", "pay", "apply", "reset", "remove", "add",
         "submit", "schedule", "credit", "escalat", "close", "reopen", "set", "downgrade", "upgrade",
+        "lock", "unlock", "freeze", "block", "suspend", "enable", "disable", "activate", "reverse", "waive",
     ])
     read_only_verbs: list[str] = field(default_factory=lambda: [
         "get", "find", "list", "search", "lookup", "look_up", "calculate", "think", "check", "fetch",
@@ -42,7 +43,7 @@ class Config:
     min_words: int = 50
     max_words: int = 500
     fallback_confidence: float = 0.6
-    max_turns_to_escalation: int = 6
+    max_turns_to_escalation: int = 4  # customer turns before the handoff
     reviewer: str | None = None
     judge_model: str | None = None
     judge_api_base: str | None = None

@@ -21,8 +21,9 @@ def sample_file(name: str) -> Path:
 
 
 def build_demo(path: Path) -> list[str]:
-    """(Re)build the demo runs in `path`; other runs in that database are left alone."""
+    """(Re)build and evaluate the demo runs in `path`; other runs in that database are left alone."""
     from cstui.config import load_config
+    from cstui.evaluate import resolve_evaluators, run_evaluators
     from cstui.ingest import import_files
 
     cfg = load_config()
@@ -31,7 +32,9 @@ def build_demo(path: Path) -> list[str]:
         for run in DEMO_RUNS:
             report = import_files(store, [sample_file(f"{run}.jsonl")], run, kb=sample_file("kb.jsonl"),
                                   mode="replace", cfg=cfg)
+            summary = run_evaluators(store, run, resolve_evaluators(None), cfg=cfg)
+            failed = sum(c["failed"] for c in summary.counts.values())
             lines.append(f"run {run!r}: {report.n_sessions} sessions, {report.n_spans} spans, "
-                         f"{report.n_kb} KB revisions")
+                         f"{report.n_kb} KB revisions; {len(summary.evaluators)} evaluators, {failed} failures")
     lines.append(f"demo database: {path}")
     return lines

@@ -407,32 +407,60 @@ class Store:
             "SELECT doc FROM kb WHERE run = ? ORDER BY id, revision", (run,))]
 
     # ------------------------------------------------------------------ results
+    def session_json_chunks(self, sids: Sequence[int], size: int) -> Iterator[list[tuple[int, bytes]]]:
+        """Native JSON (spans included) of the given sessions, in chunks, for evaluation workers."""
+        for start in range(0, len(sids), size):
+            chunk = list(sids[start : start + size])
+            marks = ",".join("?" * len(chunk))
+            docs = dict(self.conn.execute(f"SELECT id, doc FROM sessions WHERE id IN ({marks})", chunk))
+            spans: dict[int, list[bytes]] = {}
+            for sid, doc in self.conn.execute(
+                f"SELECT sid, doc FROM spans WHERE sid IN ({marks}) ORDER BY sid, id", chunk
+            ):
+                spans.setdefault(sid, []).append(doc if isinstance(doc, bytes) else doc.encode())
+            out = []
+            for sid in chunk:
+                doc = docs[sid] if isinstance(docs[sid], bytes) else docs[sid].encode()
+                body = doc.rstrip()[:-1]  # splice spans into the stored object without re-parsing it
+                sep = b"," if body.rstrip()[-1:] != b"{" else b""
+                out.append((sid, body + sep + b'"spans":[' + b",".join(spans.get(sid, [])) + b"]}"))
+            yield out
+
+    @contextmanager
+    def results_writer(self, run: str, *, batch: str | None = None, source: str = "cstui") -> Iterator[Any]:
+        """One transaction for a whole evaluation; `write(rows)` appends verdicts and retires the ones they
+        replace. Nothing is visible to readers until the evaluation completes."""
+        stamp = now_iso()
+        with self.transaction() as conn:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS _new (sid INTEGER, evaluator TEXT)")
+
+            def write(rows: Iterable[tuple[int, EvalResult]]) -> int:
+                data = [
+                    (run, sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale,
+                     orjson.dumps([e.model_dump(exclude_none=True) for e in r.evidence]).decode(), source, batch,
+                     stamp)
+                    for sid, r in rows
+                ]
+                conn.execute("DELETE FROM _new")
+                conn.executemany("INSERT INTO _new VALUES (?, ?)", {(d[1], d[2]) for d in data})
+                conn.execute(
+                    "UPDATE results SET current = 0 WHERE current = 1 AND run = ?"
+                    " AND (sid, evaluator) IN (SELECT sid, evaluator FROM _new)", (run,))
+                conn.executemany(
+                    "INSERT INTO results (run, sid, evaluator, evaluator_version, passed, score, label, rationale,"
+                    " evidence, source, batch, current, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,1,?)",
+                    data,
+                )
+                return len(data)
+
+            yield write
+
     def add_results(
         self, run: str, rows: Iterable[tuple[int, EvalResult]], *, batch: str | None = None, source: str = "cstui"
     ) -> int:
-        """Append verdicts; the previous verdict of the same (session, evaluator) stops being current."""
-        stamp = now_iso()
-        data = [
-            (run, sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale,
-             orjson.dumps([e.model_dump(exclude_none=True) for e in r.evidence]).decode(), source, batch, stamp)
-            for sid, r in rows
-        ]
-        if not data:
-            return 0
-        with self.transaction() as conn:
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS _new (sid INTEGER, evaluator TEXT)")
-            conn.execute("DELETE FROM _new")
-            conn.executemany("INSERT INTO _new VALUES (?, ?)", {(d[1], d[2]) for d in data})
-            conn.execute(
-                "UPDATE results SET current = 0 WHERE current = 1 AND run = ? AND (sid, evaluator) IN (SELECT sid, evaluator FROM _new)",
-                (run,),
-            )
-            conn.executemany(
-                "INSERT INTO results (run, sid, evaluator, evaluator_version, passed, score, label, rationale,"
-                " evidence, source, batch, current, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,1,?)",
-                data,
-            )
-        return len(data)
+        """Append verdicts in one transaction (see `results_writer`)."""
+        with self.results_writer(run, batch=batch, source=source) as write:
+            return write(rows)
 
     def results_frame(self, run: str, *, with_labels: bool = True) -> pl.DataFrame:
         """Current verdict per (session, evaluator); `passed` takes the newest human verdict if any."""

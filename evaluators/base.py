@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from cstui.config import Config
+from cstui.evaluators.text import ngrams
 from cstui.models import EvalResult, Evidence, KBArticle, Session, Turn
 
 Dimension = Literal["resolution", "factual", "calibration", "adversarial", "compliance", "efficiency", "safety"]
@@ -21,6 +22,7 @@ class KBIndex:
     """Revisions of every article in a run's KB, for citation and grounding checks."""
 
     revisions: dict[str, list[KBArticle]] = field(default_factory=dict)
+    _stale: dict[tuple[str, ...], tuple[str, int]] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, articles: list[KBArticle]) -> KBIndex:
@@ -39,6 +41,18 @@ class KBIndex:
 
     def __bool__(self) -> bool:
         return bool(self.revisions)
+
+    def deprecated_only_ngrams(self) -> dict[tuple[str, ...], tuple[str, int]]:
+        """Five-word sequences found in a non-current revision and in no current article (computed once)."""
+        if self._stale is None:
+            current: set[tuple[str, ...]] = set()
+            for art in (a for revs in self.revisions.values() for a in revs if a.status == "current"):
+                current |= ngrams(art.body)
+            self._stale = {}
+            for art in (a for revs in self.revisions.values() for a in revs if a.status != "current"):
+                for gram in ngrams(art.body) - current:
+                    self._stale.setdefault(gram, (art.id, art.revision))
+        return self._stale
 
 
 @dataclass

@@ -7,7 +7,7 @@ from importlib import import_module
 from cstui.evaluators.base import Evaluator
 
 # One module per evaluator family; importing a module registers its evaluators.
-FAMILIES: tuple[str, ...] = ()
+FAMILIES = ("draft_checks", "fabrication", "conversation", "escalation")
 
 _REGISTRY: dict[str, Evaluator] = {}
 _loaded = False

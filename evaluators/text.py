@@ -1,0 +1,122 @@
+"""Text analysis shared by evaluators: sentences, negation, questions, quantities, n-grams."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+# A period inside a number ("$240.00") or an abbreviation-like token ("e.g.") does not end a sentence.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\w))+(?:[.!?]+|$)", re.MULTILINE)
+NEGATION = re.compile(
+    r"\b(?:not|never|no longer|unable|cannot|can't|couldn't|wasn't|weren't|isn't|aren't|hasn't|haven't|hadn't|"
+    r"didn't|don't|doesn't|won't|wouldn't|failed to|could not|was not|were not|has not|have not|did not|"
+    r"yet to)\b", re.IGNORECASE)
+CONDITIONAL = re.compile(r"^\s*(?:once|when|after|if|as soon as|until|before|whether|unless)\b", re.IGNORECASE)
+
+
+@dataclass
+class Sentence:
+    text: str
+    start: int
+    end: int
+
+    @property
+    def is_question(self) -> bool:
+        return self.text.rstrip().endswith("?")
+
+
+def sentences(text: str) -> Iterator[Sentence]:
+    for m in _SENTENCE.finditer(text):
+        if m.group().strip():
+            yield Sentence(m.group(), m.start(), m.end())
+
+
+def negated_before(sentence: str, position: int, window: int = 40) -> bool:
+    """Is there a negation in the clause leading up to `position`?"""
+    head = sentence[max(0, position - window) : position]
+    head = re.split(r"[,;:]|\band\b|\bbut\b", head)[-1]
+    return bool(NEGATION.search(head))
+
+
+# ---------------------------------------------------------------------------------------------- quantities
+_UNITS = {
+    "minute": "minute", "minutes": "minute", "min": "minute", "mins": "minute",
+    "hour": "hour", "hours": "hour", "hr": "hour", "hrs": "hour",
+    "day": "day", "days": "day", "business day": "day", "business days": "day", "working day": "day",
+    "working days": "day", "calendar days": "day", "week": "week", "weeks": "week", "month": "month",
+    "months": "month", "year": "year", "years": "year",
+}
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "fourteen": 14, "thirty": 30, "sixty": 60, "ninety": 90}
+_WNUM = "|".join(_WORD_NUMBERS)
+MONEY = re.compile(rf"(?:[$€£]\s?({_NUM})|\b({_NUM})\s?(?:dollars|usd|eur|euros|gbp|pounds)\b)", re.IGNORECASE)
+PERCENT = re.compile(rf"\b({_NUM})\s?(?:%|percent\b|per cent\b)", re.IGNORECASE)
+DURATION = re.compile(
+    rf"\b({_NUM}|{_WNUM})(?:\s?(?:-|–|to|or)\s?({_NUM}|{_WNUM}))?[\s-]+"
+    r"(business days?|working days?|calendar days?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\b",
+    re.IGNORECASE)
+BARE_NUMBER = re.compile(rf"(?<![\w.])({_NUM})(?![\w])")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    value: float
+    unit: str  # "$", "%", "day", "hour", ...
+    text: str
+    start: int
+    end: int
+
+    @property
+    def key(self) -> tuple[float, str]:
+        return (self.value, self.unit)
+
+
+def _num(s: str) -> float:
+    s = s.lower()
+    return float(_WORD_NUMBERS[s]) if s in _WORD_NUMBERS else float(s.replace(",", ""))
+
+
+def quantities(text: str) -> list[Quantity]:
+    """Amounts, percentages and durations stated in the text (ranges give both ends)."""
+    found: list[Quantity] = []
+    for m in MONEY.finditer(text):
+        found.append(Quantity(_num(m.group(1) or m.group(2)), "$", m.group(), m.start(), m.end()))
+    for m in PERCENT.finditer(text):
+        found.append(Quantity(_num(m.group(1)), "%", m.group(), m.start(), m.end()))
+    for m in DURATION.finditer(text):
+        unit = _UNITS.get(m.group(3).lower(), m.group(3).lower().rstrip("s"))
+        found.append(Quantity(_num(m.group(1)), unit, m.group(), m.start(), m.end()))
+        if m.group(2):
+            found.append(Quantity(_num(m.group(2)), unit, m.group(), m.start(), m.end()))
+    return found
+
+
+def bare_numbers(text: str) -> set[float]:
+    return {float(m.group(1).replace(",", "")) for m in BARE_NUMBER.finditer(text)}
+
+
+# ---------------------------------------------------------------------------------------------- similarity
+_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def ngrams(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    w = words(text)
+    return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
+
+
+def strip_shared_frame(a: str, b: str) -> tuple[list[str], list[str]]:
+    """Drop the words two texts share at the start and the end (greetings, sign-offs)."""
+    wa, wb = words(a), words(b)
+    i = 0
+    while i < min(len(wa), len(wb)) and wa[i] == wb[i]:
+        i += 1
+    j = 0
+    while j < min(len(wa), len(wb)) - i and wa[-1 - j] == wb[-1 - j]:
+        j += 1
+    return wa[i : len(wa) - j], wb[i : len(wb) - j]

@@ -1,0 +1,123 @@
+"""`cstui eval` over whole runs: the demo's documented regressions, τ-bench imports, history, export."""
+
+import json
+
+import pytest
+from test_import import tau_results
+
+from cstui.store import Store
+
+# The evaluator meant to catch each documented candidate regression (sample_data/README.md).
+CATCHES = {
+    "policy_fabrication": "policy_grounding",
+    "fabricated_refund": "authorization_fabrication",
+    "missed_distress": "safety_escalation",
+    "deprecated_2fa": "deprecated_content",
+    "rephrase_loop": "rephrase_loop",
+    "tool_loop": "tool_error_loop",
+    "late_escalation": "time_to_escalation",
+}
+
+
+def failures(db, run):
+    with Store(db) as store:
+        return {(r["session_id"], r["evaluator"]) for r in store.iter_result_rows(run) if r["passed"] is False}
+
+
+def test_demo_is_evaluated_on_build(demo_db):
+    with Store(demo_db) as store:
+        assert store.results_frame("candidate").height == 325 * 18
+
+
+def test_every_candidate_regression_is_caught_and_the_baseline_is_clean(demo_db):
+    with Store(demo_db) as store:
+        tagged = {}
+        for doc in store.iter_session_docs("candidate"):
+            if "demo_regression" in doc:
+                tagged.setdefault(doc["demo_regression"], []).append(doc["session_id"])
+    assert set(tagged) == set(CATCHES)
+    cand = failures(demo_db, "candidate")
+    for tag, ids in tagged.items():
+        for sid in ids:
+            assert (sid, CATCHES[tag]) in cand, f"{tag} in {sid} not caught by {CATCHES[tag]}"
+    assert failures(demo_db, "baseline") == set()
+    # nothing fails in the candidate outside the documented sessions
+    documented = {sid for ids in tagged.values() for sid in ids}
+    assert {sid for sid, _ in cand} <= documented
+
+
+def test_golden_draft_assist_cases(demo_db):
+    cand, base = failures(demo_db, "candidate"), failures(demo_db, "baseline")
+    assert ("G-003", "authorization_fabrication") in cand                       # the refund promise fails
+    assert {("G-004", "safety_escalation"), ("G-004", "escalation_correctness")} <= cand
+    assert {("G-005", "citation_validity"), ("G-005", "deprecated_content")} <= cand
+    assert not {sid for sid, _ in base if sid.startswith("G-")}
+    with Store(demo_db) as store:
+        g4 = {r["evaluator"]: r for r in store.session_results("baseline", "G-004")}
+    assert g4["safety_escalation"]["passed"] == 1  # escalated, no draft
+
+
+def test_rerun_keeps_history_and_marks_the_newest_current(demo_db, cli):
+    r = cli("eval", "--run", "candidate", "--evaluators", "authorization_fabrication,rephrase_loop", "--db", demo_db)
+    assert r.code == 0 and "authorization_fabrication" in r.out and "rephrase_loop" in r.out
+    assert "policy_grounding" not in r.out
+    with Store(demo_db) as store:
+        rows = store.conn.execute(
+            "SELECT current, count(*) FROM results WHERE run='candidate' AND evaluator='rephrase_loop' GROUP BY current"
+        ).fetchall()
+        assert dict(rows) == {0: 325, 1: 325}
+        assert store.results_frame("candidate").height == 325 * 18
+
+
+def test_unknown_evaluator_is_a_usage_error(demo_db, cli):
+    r = cli("eval", "--run", "candidate", "--evaluators", "nope", "--db", demo_db)
+    assert r.code == 2 and "unknown evaluator 'nope'" in r.err
+
+
+def test_export_results_jsonl_contract(demo_db, cli, tmp_path):
+    out = tmp_path / "results.jsonl"
+    r = cli("export", "--run", "candidate", "--what", "results", "--format", "jsonl", "--out", out, "--db", demo_db)
+    assert r.code == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 325 * 18
+    assert set(rows[0]) == {"run", "session_id", "evaluator", "evaluator_version", "passed", "score", "label",
+                            "rationale", "evidence", "created_at"}
+    fabricated = next(r for r in rows if r["session_id"] == "G-003" and r["evaluator"] == "authorization_fabrication")
+    assert fabricated["passed"] is False and fabricated["evidence"][0]["turn_index"] == 1
+    assert "processed your full refund" in fabricated["evidence"][0]["snippet"]
+    assert any(r["passed"] is None for r in rows)  # not applicable stays null
+
+
+def test_report_json_evaluators_section(demo_db, cli):
+    doc = json.loads(cli("report", "--run", "candidate", "--json", "--db", demo_db).out)
+    ev = doc["evaluators"]["policy_grounding"]
+    assert set(ev) >= {"n", "pass_rate", "ci_low", "ci_high", "by_tier"}
+    assert ev["ci_low"] < ev["pass_rate"] < ev["ci_high"]
+    assert ev["by_tier"]["tier_3"]["pass_rate"] < 0.99
+    assert doc["hallucination_by_category"]["policy"]["failed"] >= 9
+
+
+def test_tau_bench_run_gets_meaningful_results(tmp_path, cli):
+    src = tmp_path / "tau.json"
+    src.write_text(json.dumps(tau_results()))
+    db = tmp_path / "t.db"
+    assert cli("import", src, "--run", "tau", "--db", db).code == 0
+    assert cli("eval", "--run", "tau", "--db", db).code == 0
+    with Store(db) as store:
+        res = {(r["session_id"], r["evaluator"]): r["passed"] for r in store.iter_result_rows("tau")}
+    assert res[("task-12-trial-0", "authorization_fabrication")] is True    # cancel claim backed by the tool
+    assert res[("task-12-trial-0", "escalation_correctness")] is True       # no transfer expected, none made
+    assert res[("task-40-trial-1", "tool_error_loop")] is False             # same failing call three times
+    assert res[("task-12-trial-0", "tool_error_loop")] is True
+    assert res[("task-40-trial-1", "escalation_correctness")] is None       # tier 2, no reference actions
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_parallel_and_serial_evaluation_agree(demo_db, processes):
+    from cstui.evaluate import resolve_evaluators, run_evaluators
+
+    with Store(demo_db) as store:
+        before = store.results_frame("candidate").sort("sid", "evaluator")
+        run_evaluators(store, "candidate", resolve_evaluators(None), processes=processes)
+        after = store.results_frame("candidate").sort("sid", "evaluator")
+    assert before.select("sid", "evaluator", "passed").equals(after.select("sid", "evaluator", "passed"))
