@@ -59,15 +59,16 @@ def _init_worker(cfg: Config, kb_docs: list[bytes], evaluator_ids: list[str]) ->
     _EVALUATORS = [registry.get(i) for i in evaluator_ids]
 
 
-def _evaluate_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
-    """Evaluate serialized sessions; results go back serialized (cheap to pickle)."""
+def _evaluate_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple]:
+    """Evaluate serialized sessions; results go back as insert-ready rows (cheap to pickle)."""
     from cstui.models import Session
+    from cstui.store import result_row
 
     out = []
     for sid, doc in chunk:
         session = Session.model_validate_json(doc)
         for ev in _EVALUATORS:
-            out.append((sid, ev.evaluate(session, _CTX).model_dump_json().encode()))
+            out.append(result_row(sid, ev.evaluate(session, _CTX)))
     return out
 
 
@@ -76,8 +77,6 @@ def run_evaluators(
     sids: Sequence[int] | None = None, processes: int | None = None,
     progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
 ) -> EvalSummary:
-    from cstui.models import EvalResult
-
     cfg = cfg or Config()
     store.run(run)
     ids = list(evaluator_ids)
@@ -113,12 +112,11 @@ def run_evaluators(
         for n, rows in results_stream():
             if cancelled and cancelled():
                 raise KeyboardInterrupt
-            parsed = [(sid, EvalResult.model_validate_json(doc)) for sid, doc in rows]
-            write(parsed)
-            for _, r in parsed:
-                key = "not_applicable" if r.passed is None else "passed" if r.passed else "failed"
-                summary.counts[r.evaluator][key] += 1
-            summary.n_results += len(parsed)
+            write(rows)
+            for row in rows:
+                key = "not_applicable" if row[3] is None else "passed" if row[3] else "failed"
+                summary.counts[row[1]][key] += 1
+            summary.n_results += len(rows)
             done += n
             if progress:
                 progress(done, total)

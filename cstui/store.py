@@ -434,13 +434,9 @@ class Store:
         with self.transaction() as conn:
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS _new (sid INTEGER, evaluator TEXT)")
 
-            def write(rows: Iterable[tuple[int, EvalResult]]) -> int:
-                data = [
-                    (run, sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale,
-                     orjson.dumps([e.model_dump(exclude_none=True) for e in r.evidence]).decode(), source, batch,
-                     stamp)
-                    for sid, r in rows
-                ]
+            def write(rows: Iterable[tuple[Any, ...]]) -> int:
+                """rows: `result_row(...)` tuples (sid, evaluator, version, passed, score, label, rationale, evidence)."""
+                data = [(run, *row, source, batch, stamp) for row in rows]
                 conn.execute("DELETE FROM _new")
                 conn.executemany("INSERT INTO _new VALUES (?, ?)", {(d[1], d[2]) for d in data})
                 conn.execute(
@@ -460,7 +456,7 @@ class Store:
     ) -> int:
         """Append verdicts in one transaction (see `results_writer`)."""
         with self.results_writer(run, batch=batch, source=source) as write:
-            return write(rows)
+            return write([result_row(sid, r) for sid, r in rows])
 
     def results_frame(self, run: str, *, with_labels: bool = True) -> pl.DataFrame:
         """Current verdict per (session, evaluator); `passed` takes the newest human verdict if any."""
@@ -573,6 +569,12 @@ class Store:
                 return n, f"audit record {rid}: contents do not match its hash (edited)"
             prev_hash = digest
         return n, None
+
+
+def result_row(sid: int, r: EvalResult) -> tuple[Any, ...]:
+    """The stored columns of one verdict, in `results_writer` order."""
+    evidence = orjson.dumps([e.model_dump(exclude_none=True) for e in r.evidence]).decode()
+    return (sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale, evidence)
 
 
 def audit_hash(prev_hash: str, at: str, actor: str, action: str, payload: str) -> str:

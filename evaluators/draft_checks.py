@@ -92,6 +92,7 @@ class ResponseLength(Evaluator):
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+PHONE_CANDIDATE = re.compile(r"\d(?:[\s().+-]{0,3}\d){6,}")
 ACCOUNT = re.compile(
     r"\b(?:account|acct|iban|routing|sort code)(?:\s+(?:number|no\.?|#))?\s*[:#]?\s*([A-Z]{2}\d{2}[A-Z0-9]{10,30}|\d[\d -]{5,}\d)",
     re.IGNORECASE)
@@ -117,6 +118,8 @@ def find_pii(text: str, region: str = "US") -> list[tuple[str, int, int]]:
         if 13 <= len(digits) <= 19 and luhn_ok(digits) and len(set(digits)) > 1:
             hits.append(("card number", m.start(), m.end()))
     hits += [("account number", m.start(1), m.end(1)) for m in ACCOUNT.finditer(text)]
+    if not PHONE_CANDIDATE.search(text):  # the matcher is slow; most text has no 7-digit run at all
+        return sorted(hits, key=lambda h: h[1])
     taken = [(s, e) for _, s, e in hits]
     for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
         if not any(s <= match.start < e for s, e in taken):

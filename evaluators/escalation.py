@@ -29,13 +29,15 @@ SAFETY_TRIGGERS: dict[str, re.Pattern[str]] = {
 }
 
 
+_ANY_TRIGGER = re.compile("|".join(f"(?P<{k.replace('-', '_')}>{p.pattern})" for k, p in SAFETY_TRIGGERS.items()),
+                          re.I)
+
+
 def safety_trigger(session: Session) -> tuple[int, str, re.Match[str]] | None:
+    """First customer turn with a safety trigger: (turn index, kind, match)."""
     for i, turn in enumerate(session.turns):
-        if turn.role != "customer":
-            continue
-        for kind, pattern in SAFETY_TRIGGERS.items():
-            if m := pattern.search(turn.text):
-                return i, kind, m
+        if turn.role == "customer" and (m := _ANY_TRIGGER.search(turn.text)):
+            return i, (m.lastgroup or "").replace("_", "-"), m
     return None
 
 

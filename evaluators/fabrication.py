@@ -231,37 +231,23 @@ class AvailabilityFabrication(Evaluator):
 
 
 # ---------------------------------------------------------------------------------------------- policy
-def _grounding(session: Session, ctx: RunContext, upto: int) -> tuple[set[tuple[float, str]], set[float], bool]:
-    """Quantities the assistant may state at turn `upto`: from retrieval, cited current KB, policy lookups,
-    tool calls and what the customer said. Returns (typed quantities, bare numbers, any KB text seen)."""
-    typed: set[tuple[float, str]] = set()
-    bare: set[float] = set()
-    saw_kb = False
-    texts: list[str] = []
+def _sources(session: Session) -> list[tuple[int, set[tuple[float, str]], set[float]]]:
+    """What each span and customer turn makes sayable, keyed by the turn it belongs to: typed quantities
+    from retrieved chunks and the customer's words, bare numbers from tool and policy-lookup payloads."""
+    out: list[tuple[int, set[tuple[float, str]], set[float]]] = []
     for span in session.spans:
-        if span.turn_index is not None and span.turn_index > upto:
-            continue
+        at = span.turn_index if span.turn_index is not None else -1
         if span.kind == "retrieval":
-            for d in span.attributes.get("documents") or []:
-                if isinstance(d, dict) and isinstance(d.get("content"), str):
-                    texts.append(d["content"])
-                    saw_kb = True
+            typed = {q.key for d in span.attributes.get("documents") or []
+                     if isinstance(d, dict) and isinstance(d.get("content"), str) for q in quantities(d["content"])}
+            out.append((at, typed, set()))
         elif span.kind in ("tool", "policy_lookup"):
             blob = orjson.dumps(span.attributes, default=str).decode()
-            texts.append(blob)
-            bare |= bare_numbers(blob)
-    for i, turn in enumerate(session.turns[: upto + 1]):
+            out.append((at, {q.key for q in quantities(blob)}, bare_numbers(blob)))
+    for i, turn in enumerate(session.turns):
         if turn.role == "customer":
-            texts.append(turn.text)
-        if turn.role == "assistant" and i == upto:
-            for cite in turn.citations:
-                art = ctx.kb.current(cite.split("@")[0].split("#")[0].strip())
-                if art is not None:
-                    texts.append(art.body)
-                    saw_kb = True
-    for text in texts:
-        typed |= {q.key for q in quantities(text)}
-    return typed, bare, saw_kb
+            out.append((i, {q.key for q in quantities(turn.text)}, set()))
+    return out
 
 
 @register
@@ -279,11 +265,21 @@ class PolicyGrounding(Evaluator):
 
     def check(self, session, ctx):
         stated = 0
+        sources = _sources(session)
         for i, turn in shown_assistant_turns(session):
             claims = quantities(turn.text)
             if not claims:
                 continue
-            typed, bare, _ = _grounding(session, ctx, i)
+            typed: set[tuple[float, str]] = set()
+            bare: set[float] = set()
+            for at, t, b in sources:
+                if at <= i:
+                    typed |= t
+                    bare |= b
+            for cite in turn.citations:  # a cited current article counts as a source for its turn
+                art = ctx.kb.current(cite.split("@")[0].split("#")[0].strip())
+                if art is not None:
+                    typed |= {q.key for q in quantities(art.body)}
             for q in claims:
                 stated += 1
                 if q.key in typed or q.value in bare:

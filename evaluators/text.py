@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 # A period inside a number ("$240.00") or an abbreviation-like token ("e.g.") does not end a sentence.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\w))+(?:[.!?]+|$)", re.MULTILINE)
@@ -51,6 +52,7 @@ _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                  "ten": 10, "fourteen": 14, "thirty": 30, "sixty": 60, "ninety": 90}
 _WNUM = "|".join(_WORD_NUMBERS)
+_MAYBE_QUANTITY = re.compile(rf"\d|\b(?:{_WNUM})\b", re.IGNORECASE)
 MONEY = re.compile(rf"(?:[$€£]\s?({_NUM})|\b({_NUM})\s?(?:dollars|usd|eur|euros|gbp|pounds)\b)", re.IGNORECASE)
 PERCENT = re.compile(rf"\b({_NUM})\s?(?:%|percent\b|per cent\b)", re.IGNORECASE)
 DURATION = re.compile(
@@ -78,8 +80,13 @@ def _num(s: str) -> float:
     return float(_WORD_NUMBERS[s]) if s in _WORD_NUMBERS else float(s.replace(",", ""))
 
 
-def quantities(text: str) -> list[Quantity]:
+def quantities(text: str) -> tuple[Quantity, ...]:
     """Amounts, percentages and durations stated in the text (ranges give both ends)."""
+    return _quantities(text) if _MAYBE_QUANTITY.search(text) else ()
+
+
+@lru_cache(maxsize=8192)  # KB chunks and tool results recur across sessions
+def _quantities(text: str) -> tuple[Quantity, ...]:
     found: list[Quantity] = []
     for m in MONEY.finditer(text):
         found.append(Quantity(_num(m.group(1) or m.group(2)), "$", m.group(), m.start(), m.end()))
@@ -90,7 +97,7 @@ def quantities(text: str) -> list[Quantity]:
         found.append(Quantity(_num(m.group(1)), unit, m.group(), m.start(), m.end()))
         if m.group(2):
             found.append(Quantity(_num(m.group(2)), unit, m.group(), m.start(), m.end()))
-    return found
+    return tuple(found)
 
 
 def bare_numbers(text: str) -> set[float]:
