@@ -25,6 +25,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/bench_import.py
+	$(BIN)/python bench/bench_eval.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
