@@ -46,6 +46,7 @@ def test_native_import_indexes_sessions_and_derives_tier(tmp_path, cli):
             "SELECT session_id, tier, escalated, confidence, n_spans FROM sessions WHERE run='r1'")}
         assert rows["N-1"] == (2, 0, 0.8, 1)      # tier derived from intent via the default map
         assert rows["N-2"] == (3, 1, None, 1)     # escalation span marks it escalated
+        assert store.run("r1")["source_format"] == "native"
         assert [a.revision for a in store.kb_articles("r1")] == [1, 2]
         s = store.session("r1", "N-1")
         assert s.spans[0].attributes["side_effect"] is True

@@ -184,5 +184,7 @@ def import_files(
                 raise BadInput(path, None, "no sessions in file")
             report.files.append((str(path), file_fmt, n))
         report.n_sessions, report.n_spans = writer.n_sessions, writer.n_spans
+        detected = sorted({f for _, f, _ in report.files if f != "kb"})
+        writer.conn.execute("UPDATE runs SET source_format = ? WHERE name = ?", (",".join(detected), run))
     report.seconds = time.perf_counter() - started
     return report
