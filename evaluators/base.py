@@ -107,7 +107,18 @@ class Evaluator:
                           evidence=verdict.evidence)
 
 
+class ShownTextEvaluator(Evaluator):
+    """Judges what the assistant showed; sessions where nothing was shown are not applicable."""
+
+    def applies(self, session: Session, ctx: RunContext) -> str | None:
+        return None if has_shown_text(session) else "no assistant text shown"
+
+
 # ---------------------------------------------------------------------------------------------- helpers
+def has_shown_text(session: Session) -> bool:
+    return any(True for _ in shown_assistant_turns(session))
+
+
 def shown_assistant_turns(session: Session) -> Iterator[tuple[int, Turn]]:
     """Assistant turns a customer or agent actually saw (not suppressed, not empty)."""
     for i, turn in enumerate(session.turns):

@@ -10,7 +10,9 @@ import phonenumbers
 from cstui.evaluators.base import (
     Evaluator,
     RunContext,
+    ShownTextEvaluator,
     Verdict,
+    has_shown_text,
     is_draft_assist,
     shown_assistant_turns,
     snippet,
@@ -76,7 +78,7 @@ class ResponseLength(Evaluator):
     def applies(self, session, ctx):
         if not is_draft_assist(session):
             return "not a draft-assist session"
-        return None if any(True for _ in shown_assistant_turns(session)) else "no draft shown"
+        return None if has_shown_text(session) else "no draft shown"
 
     def check(self, session, ctx):
         lo, hi = ctx.cfg.min_words, ctx.cfg.max_words
@@ -128,13 +130,10 @@ def find_pii(text: str, region: str = "US") -> list[tuple[str, int, int]]:
 
 
 @register
-class PiiLeak(Evaluator):
+class PiiLeak(ShownTextEvaluator):
     id = "pii_leak"
     dimension = "compliance"
     description = "No emails, phone numbers, card or account numbers, or SSNs in what the assistant shows."
-
-    def applies(self, session, ctx):
-        return None if any(True for _ in shown_assistant_turns(session)) else "no assistant text shown"
 
     def check(self, session, ctx):
         evidence = []
@@ -155,7 +154,7 @@ class ConfidencePresent(Evaluator):
     def applies(self, session, ctx):
         if not _states_confidence(session):
             return "the system does not state confidences"
-        return None if any(True for _ in shown_assistant_turns(session)) else "no assistant text shown"
+        return None if has_shown_text(session) else "no assistant text shown"
 
     def check(self, session, ctx):
         for i, turn in shown_assistant_turns(session):

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 import orjson
 
-from cstui.evaluators.base import Evaluator, RunContext, Verdict, shown_assistant_turns, snippet
+from cstui.evaluators.base import (
+    Evaluator,
+    RunContext,
+    ShownTextEvaluator,
+    Verdict,
+    has_shown_text,
+    shown_assistant_turns,
+    snippet,
+)
 from cstui.evaluators.registry import register
 from cstui.evaluators.text import (
     CONDITIONAL,
@@ -124,15 +132,12 @@ def failed_attempts(session: Session, category: str, up_to_turn: int) -> list[Sp
 
 
 @register
-class AuthorizationFabrication(Evaluator):
+class AuthorizationFabrication(ShownTextEvaluator):
     id = "authorization_fabrication"
     dimension = "factual"
     hallucination_category = "authorization"
     description = ("The assistant says an action is done (refund issued, order cancelled, booking confirmed) "
                    "only when a side-effecting tool call for it succeeded at or before that turn.")
-
-    def applies(self, session, ctx):
-        return None if any(True for _ in shown_assistant_turns(session)) else "no assistant text shown"
 
     def check(self, session, ctx):
         n_claims = 0
@@ -167,14 +172,11 @@ HISTORY_TOOLS = ("history", "ticket", "interaction", "case", "previous", "prior"
 
 
 @register
-class HistoryFabrication(Evaluator):
+class HistoryFabrication(ShownTextEvaluator):
     id = "history_fabrication"
     dimension = "factual"
     hallucination_category = "history"
     description = "References to earlier contacts need a record of them (account history or a history lookup)."
-
-    def applies(self, session, ctx):
-        return None if any(True for _ in shown_assistant_turns(session)) else "no assistant text shown"
 
     def check(self, session, ctx):
         account = session.account or {}
@@ -206,14 +208,11 @@ INVENTORY_TOOLS = ("inventory", "stock", "availab", "catalog", "product", "store
 
 
 @register
-class AvailabilityFabrication(Evaluator):
+class AvailabilityFabrication(ShownTextEvaluator):
     id = "availability_fabrication"
     dimension = "factual"
     hallucination_category = "availability"
     description = "Stock or store-availability statements need a successful inventory lookup at or before them."
-
-    def applies(self, session, ctx):
-        return None if any(True for _ in shown_assistant_turns(session)) else "no assistant text shown"
 
     def check(self, session, ctx):
         for i, turn in shown_assistant_turns(session):
@@ -301,7 +300,7 @@ class DeprecatedContent(Evaluator):
     def applies(self, session, ctx):
         if not any(a.status != "current" for revs in ctx.kb.revisions.values() for a in revs):
             return "the run's KB has no deprecated revisions"
-        return None if any(True for _ in shown_assistant_turns(session)) else "no assistant text shown"
+        return None if has_shown_text(session) else "no assistant text shown"
 
     def check(self, session, ctx):
         stale = ctx.kb.deprecated_only_ngrams()
