@@ -439,9 +439,11 @@ class Store:
                 data = [(run, *row, source, batch, stamp) for row in rows]
                 conn.execute("DELETE FROM _new")
                 conn.executemany("INSERT INTO _new VALUES (?, ?)", {(d[1], d[2]) for d in data})
+                # Drive from the chunk through results_by_session; a scan of the run's current rows per
+                # chunk made whole-run evaluation quadratic.
                 conn.execute(
-                    "UPDATE results SET current = 0 WHERE current = 1 AND run = ?"
-                    " AND (sid, evaluator) IN (SELECT sid, evaluator FROM _new)", (run,))
+                    "UPDATE results SET current = 0 WHERE id IN (SELECT r.id FROM _new n CROSS JOIN results r"
+                    " ON r.sid = n.sid AND r.evaluator = n.evaluator WHERE r.current = 1 AND r.run = ?)", (run,))
                 conn.executemany(
                     "INSERT INTO results (run, sid, evaluator, evaluator_version, passed, score, label, rationale,"
                     " evidence, source, batch, current, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,1,?)",
