@@ -298,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from cstui.config import ConfigError
     from cstui.ingest.records import BadInput  # light: no pydantic
     from cstui.store import StoreError
 
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as exc:
         sys.stderr.write(("\r\033[K" if sys.stderr.isatty() else "") + f"cstui: {exc}\n")
         return EXIT_BAD_INPUT
-    except (UsageError, StoreError) as exc:
+    except (UsageError, StoreError, ConfigError) as exc:
         sys.stderr.write(f"cstui: {exc}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -87,7 +87,7 @@ def run_evaluators(
         "SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
     total = len(all_sids)
     kb_docs = [d for (d,) in store.conn.execute("SELECT doc FROM kb WHERE run = ?", (run,))]
-    chunks = (store.session_json_chunks(all_sids, CHUNK))
+    chunks = store.session_json_chunks(all_sids, CHUNK)
     if processes is None:
         processes = min(os.cpu_count() or 1, 4) if total >= PARALLEL_MIN_SESSIONS else 1
 

@@ -19,7 +19,6 @@ Role = Literal["customer", "assistant", "agent", "system", "tool"]
 SpanKind = Literal[
     "intent", "retrieval", "policy_lookup", "tool", "llm", "guardrail", "escalation", "response", "other"
 ]
-SPAN_KINDS: tuple[str, ...] = SpanKind.__args__  # type: ignore[attr-defined]
 
 
 class _Open(BaseModel):
@@ -113,17 +112,12 @@ class Session(_Open):
             raise ValueError(f"unsupported schema {v!r} (expected {SESSION_SCHEMA!r})")
         return v
 
-    # Derived facts the store indexes and the evaluators share.
     def last_assistant_confidence(self) -> float | None:
+        """The session's stated confidence: its last shown assistant turn's (BRIEF §3.3)."""
         for turn in reversed(self.turns):
             if turn.role == "assistant" and not turn.suppressed and turn.text:
                 return turn.confidence
         return None
-
-    def escalated(self, escalation_tools: tuple[str, ...]) -> bool:
-        if self.outcome.escalated:
-            return True
-        return first_escalation_turn(self, escalation_tools) is not None
 
 
 def first_escalation_turn(session: Session, escalation_tools: tuple[str, ...]) -> int | None:

@@ -307,30 +307,6 @@ class Store:
     def session_ids(self, run: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT session_id FROM sessions WHERE run = ? ORDER BY id", (run,))]
 
-    def iter_sessions(
-        self, run: str, sids: Iterable[int] | None = None, batch: int = 500
-    ) -> Iterator[tuple[int, Session]]:
-        """Yield (sid, Session) with spans, in import order, reading in batches."""
-        from cstui.models import Session
-
-        if sids is None:
-            ids = [r[0] for r in self.conn.execute("SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
-        else:
-            ids = sorted(sids)
-        for start in range(0, len(ids), batch):
-            chunk = ids[start : start + batch]
-            marks = ",".join("?" * len(chunk))
-            docs = dict(self.conn.execute(f"SELECT id, doc FROM sessions WHERE id IN ({marks})", chunk))
-            spans: dict[int, list[Any]] = {}
-            for sid, doc in self.conn.execute(
-                f"SELECT sid, doc FROM spans WHERE sid IN ({marks}) ORDER BY sid, id", chunk
-            ):
-                spans.setdefault(sid, []).append(orjson.loads(doc))
-            for sid in chunk:
-                data = orjson.loads(docs[sid])
-                data["spans"] = spans.get(sid, [])
-                yield sid, Session.model_validate(data)
-
     def session_doc(self, run: str, session_id: str) -> dict[str, Any]:
         """The native JSON document of one session, spans included."""
         row = self.conn.execute(
@@ -452,13 +428,6 @@ class Store:
                 return len(data)
 
             yield write
-
-    def add_results(
-        self, run: str, rows: Iterable[tuple[int, EvalResult]], *, batch: str | None = None, source: str = "cstui"
-    ) -> int:
-        """Append verdicts in one transaction (see `results_writer`)."""
-        with self.results_writer(run, batch=batch, source=source) as write:
-            return write([result_row(sid, r) for sid, r in rows])
 
     def results_frame(self, run: str, *, with_labels: bool = True) -> pl.DataFrame:
         """Current verdict per (session, evaluator); `passed` takes the newest human verdict if any."""
