@@ -26,6 +26,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_eval.py
+	$(BIN)/python bench/bench_metrics.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -38,10 +38,42 @@ def session(i: int, rng: random.Random) -> dict:
             span["attributes"] = {"documents": [{"id": "KB-2201", "revision": 3, "score": 0.8,
                                                  "content": "Refunds within 30 days; 5-7 business days."}]}
         spans.append(span)
-    return {"schema": "cstui.session/v1", "session_id": f"B-{i:07d}", "intent": intent,
-            "channel": rng.choice(["chat", "email", "voice"]), "category": "routine",
+    channel = rng.choice(["chat", "email", "voice"])
+    if channel == "email":  # draft-assist: the agent's decision on the last draft and what was sent
+        last = max(j for j, t in enumerate(turns) if t["role"] == "assistant")
+        decision = rng.choice(["accepted", "accepted", "accepted", "edited", "rejected"])
+        turns[last]["draft"] = {"decision": decision, "latency_ms": rng.randint(800, 7000),
+                                "cost_usd": round(rng.uniform(0.005, 0.06), 4)}
+        if decision != "rejected":
+            sent = turns[last]["text"] + ("" if decision == "accepted" else " Kind regards, Sam")
+            turns.insert(last + 1, {"role": "agent", "text": sent})
+    return {"schema": "cstui.session/v1", "session_id": f"B-{i:07d}", "intent": intent, "channel": channel,
+            "category": "routine", "started_at": f"2026-10-{1 + i % 28:02d}T09:00:00Z",
             "turns": turns, "spans": spans,
             "outcome": {"correct": rng.random() > 0.2, "escalated": intent in ("billing_dispute", "hardship")}}
+
+
+def cached_bench_db(n: int) -> Path:
+    """A DB with n generated sessions imported and evaluated, built once under bench/out/ and reused."""
+    from cstui.evaluate import resolve_evaluators, run_evaluators
+    from cstui.ingest import import_files
+    from cstui.store import Store
+
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    db = out / f"bench-{n}.db"
+    if db.exists():
+        return db
+    src = out / f"sessions-{n}.jsonl"
+    generate(src, n)
+    tmp = db.with_suffix(".building")
+    tmp.unlink(missing_ok=True)
+    with Store(tmp) as store:
+        import_files(store, [src], "bench")
+        run_evaluators(store, "bench", resolve_evaluators(None))
+    src.unlink()
+    tmp.rename(db)
+    return db
 
 
 def generate(out: Path, n: int, seed: int = 1) -> None:

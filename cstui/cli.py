@@ -119,7 +119,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         report = import_files(
             store, paths, run, kb=Path(args.kb) if args.kb else None, fmt=args.format, mode=mode,
-            cfg=load_config(), progress=_progress_printer("importing"),
+            cfg=load_config(), progress=_progress_printer("importing"), system=args.system,
         )
     except BaseException:
         store.close()
@@ -180,6 +180,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{name:<26} {n:>8,} {c['failed']:>7,} {pass_rate}")
     print(f"{summary.n_results:,} results for {summary.n_sessions:,} sessions in {summary.seconds:.2f}s "
           f"(batch {summary.batch}); previous verdicts kept as history")
+    if not args.no_drift:
+        from cstui.drift import detect_drift
+
+        with _open_store(args) as store:
+            previous, events = detect_drift(store, args.run)
+        if previous:
+            print(f"drift vs {inert(previous, keep_newlines=False)}: {len(events)} event(s) recorded"
+                  + (" (`cstui drift --run …` lists them)" if events else ""))
     return EXIT_OK
 
 
@@ -204,6 +212,99 @@ def cmd_report(args: argparse.Namespace) -> int:
         _print_json(report)
     else:
         render_report(report, by=args.by)
+    return EXIT_OK
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    import time
+
+    from cstui.gates import junit_xml, run_gate
+
+    started = time.perf_counter()
+    with _open_store(args) as store:
+        store.run(args.run)
+        if args.baseline:
+            store.run(args.baseline)
+        result = run_gate(store, args.run, baseline=args.baseline,
+                          config_path=Path(args.config) if args.config else None, strict=args.strict)
+    if args.junit:
+        out = Path(args.junit)
+        tmp = out.with_name(out.name + ".part")
+        tmp.write_text(junit_xml(result, time.perf_counter() - started), encoding="utf-8")
+        tmp.replace(out)
+    if args.json:
+        _print_json(result)
+    else:
+        from cstui.report_text import render_gate
+
+        render_gate(result)
+    return EXIT_OK if result["passed"] else EXIT_GATE_FAILED
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from cstui.textsafe import inert
+
+    with _open_store(args) as store:
+        if args.action == "note":
+            if args.id is None or not args.text:
+                raise UsageError("usage: cstui drift note ID TEXT")
+            store.note_drift(args.id, " ".join(args.text))
+            print(f"drift event {args.id}: note recorded")
+            return EXIT_OK
+        if args.action == "detect":
+            if not args.run:
+                raise UsageError("cstui drift detect needs --run")
+            from cstui.drift import detect_drift
+
+            store.run(args.run)
+            previous, _ = detect_drift(store, args.run)
+            if previous is None:
+                print(f"run {inert(args.run, keep_newlines=False)}: no earlier run of the same system to compare with")
+        if args.run:
+            store.run(args.run)
+        events = store.drift_events(args.run)
+    if args.json:
+        _print_json(events)
+        return EXIT_OK
+    if not events:
+        print("no drift events recorded")
+        return EXIT_OK
+    for e in events:
+        value = (f"{e['previous']:.3f} → {e['current']:.3f}" if e["metric"] == "ece"
+                 else f"{100 * e['previous']:.1f}% → {100 * e['current']:.1f}% ({100 * e['delta']:+.1f} pts, "
+                 f"p={e['p_value']:.2g})")
+        note = f"  note by {inert(e['noted_by'])}: {inert(e['note'], keep_newlines=False)}" if e["note"] else "  (no note yet)"
+        print(f"#{e['id']} {inert(e['run'])} vs {inert(e['previous_run'])}: {e['metric']} [{e['scope']}] {value}"
+              f"  detected {e['detected_at']}\n{note}")
+    return EXIT_OK
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from cstui.config import load_config
+    from cstui.textsafe import inert
+
+    if args.verdict and not args.evaluator:
+        raise UsageError("--verdict needs --evaluator (use --correct for the session's overall correctness)")
+    if not any((args.verdict, args.correct, args.tier, args.intent, args.reason, args.note)):
+        raise UsageError("nothing to record: give --evaluator E --verdict pass|fail, --correct, --tier, --intent "
+                         "or --note")
+    if args.evaluator:
+        from cstui.evaluators import registry
+
+        known = {ev.id for ev in registry.all_evaluators()} | set(registry.JUDGE_IDS)
+        if args.evaluator not in known:
+            raise UsageError(f"unknown evaluator {args.evaluator!r} (known: {', '.join(sorted(known))})")
+    with _open_store(args) as store:
+        run = args.run or store.run_of_session(args.session)
+        store.run(run)
+        label = {"session_id": args.session, "evaluator": args.evaluator, "verdict": args.verdict,
+                 "correct": None if args.correct is None else args.correct == "true", "tier": args.tier,
+                 "intent": args.intent, "reason": args.reason, "note": args.note, "source": "cli"}
+        label_id = store.add_label(run, label, reviewer=load_config().reviewer)
+        history = store.labels(run, args.session)
+    what = f"{args.evaluator} = {args.verdict}" if args.verdict else "session label"
+    print(f"label #{label_id} on {inert(args.session)} in run {inert(run)}: {what} "
+          f"({len(history)} label(s) in its history)")
     return EXIT_OK
 
 
@@ -257,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kb", metavar="KB.jsonl", help="knowledge base (cstui.kb/v1 JSONL) attached to the run")
     p.add_argument("--format", default="auto", choices=["auto", "native", "openai", "langfuse", "openinference"],
                    help="input format (default: detected from the first record)")
+    p.add_argument("--system", metavar="NAME",
+                   help="the system this run belongs to; drift compares consecutive runs of one system")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--replace", action="store_true", help="replace an existing run of that name")
     group.add_argument("--append", action="store_true", help="add to an existing run of that name")
@@ -269,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evaluators", metavar="A,B", help="comma-separated evaluator ids (default: all deterministic)")
     p.add_argument("--processes", type=int, metavar="N",
                    help="worker processes (default: one per core for runs of 4,000+ sessions, else 1)")
+    p.add_argument("--no-drift", action="store_true",
+                   help="do not compare with the previous run of the same system afterwards")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", parents=[db_parent], help="export a run's sessions or results",
@@ -289,6 +394,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=cmd_report)
 
+    p = sub.add_parser(
+        "gate", parents=[db_parent], help="check a run against deploy gates (exit 1 when a blocking rule fails)",
+        description="Check a run against threshold rules (default: the shipped gates.toml, the brief's table). "
+        "Only rules whose on_fail says 'block' fail the gate; others are advisories. With --baseline, a rule also "
+        "fails when its pass rate dropped more than 5 points and the drop is significant; the sessions that "
+        "flipped from pass to fail are listed. Exit 0 pass, 1 fail, 2 bad input or gate file.",
+    )
+    p.add_argument("--run", required=True, metavar="NAME")
+    p.add_argument("--baseline", metavar="NAME", help="compare with this run (sessions matched by session_id)")
+    p.add_argument("--config", metavar="GATES.toml", help="gate file (default: the one shipped with cstui)")
+    p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report (one testcase per rule)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--strict", action="store_true", help="a rule with no data (e.g. a judge that never ran) fails")
+    p.set_defaults(func=cmd_gate)
+
+    p = sub.add_parser(
+        "drift", parents=[db_parent], help="drift events between consecutive runs of one system",
+        description="List drift events (metrics that moved significantly between consecutive runs of the same "
+        "system; recorded after each `cstui eval`), re-detect them for a run, or note what was done about one.",
+    )
+    p.add_argument("action", nargs="?", default="list", choices=["list", "detect", "note"])
+    p.add_argument("id", nargs="?", type=int, help="event id (for note)")
+    p.add_argument("text", nargs="*", help="the remediation note (for note)")
+    p.add_argument("--run", metavar="NAME", help="only this run's events")
+    p.add_argument("--json", action="store_true", help="print the events as JSON")
+    p.set_defaults(func=cmd_drift)
+
+    p = sub.add_parser(
+        "label", parents=[db_parent], help="relabel a session (scripted review; append-only, audited)",
+        description="Record a reviewer's verdict on one evaluator for a session, or the session's overall "
+        "correctness, tier or intent. Labels are append-only with an audit record; metrics and gates use the newest. "
+        "Reviewer: `reviewer` in cstui.toml, else the OS user.",
+    )
+    p.add_argument("session", metavar="SESSION", help="session id")
+    p.add_argument("--run", metavar="NAME", help="the session's run (needed when the id is in several runs)")
+    p.add_argument("--evaluator", metavar="E", help="evaluator id the verdict is about")
+    p.add_argument("--verdict", choices=["pass", "fail"], help="the human verdict for --evaluator")
+    p.add_argument("--correct", choices=["true", "false"], help="the session's overall correctness")
+    p.add_argument("--tier", type=int, choices=[1, 2, 3], help="override the session's tier")
+    p.add_argument("--intent", metavar="INTENT", help="override the session's intent")
+    p.add_argument("--reason", metavar="REASON", help="failure reason (e.g. judge_right, false_alarm, policy)")
+    p.add_argument("--note", metavar="TEXT", help="free-text note")
+    p.set_defaults(func=cmd_label)
+
     p = sub.add_parser("audit", parents=[db_parent], help="verify the tamper-evident label audit log")
     p.add_argument("action", choices=["verify"])
     p.set_defaults(func=cmd_audit)
@@ -299,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from cstui.config import ConfigError
+    from cstui.gates import GateConfigError
     from cstui.ingest.records import BadInput  # light: no pydantic
     from cstui.store import StoreError
 
@@ -307,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as exc:
         sys.stderr.write(("\r\033[K" if sys.stderr.isatty() else "") + f"cstui: {exc}\n")
         return EXIT_BAD_INPUT
-    except (UsageError, StoreError, ConfigError) as exc:
+    except (UsageError, StoreError, ConfigError, GateConfigError) as exc:
         sys.stderr.write(f"cstui: {exc}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 from cstui.store import Store
 
-DEMO_RUNS = ("baseline", "candidate")
+# (run, file, system): baseline and candidate are offline eval runs of the same assistant (drift between
+# them is recorded); assist-prod is 28 days of production draft-assist traffic with online alerts.
+DEMO_RUNS = (
+    ("baseline", "baseline.jsonl", "support-assistant"),
+    ("candidate", "candidate.jsonl", "support-assistant"),
+    ("assist-prod", "assist-prod.jsonl", "support-drafts"),
+)
 
 
 def demo_db_path() -> Path:
@@ -23,18 +29,21 @@ def sample_file(name: str) -> Path:
 def build_demo(path: Path) -> list[str]:
     """(Re)build and evaluate the demo runs in `path`; other runs in that database are left alone."""
     from cstui.config import load_config
+    from cstui.drift import detect_drift
     from cstui.evaluate import resolve_evaluators, run_evaluators
     from cstui.ingest import import_files
 
     cfg = load_config()
     lines = []
     with Store(path) as store:
-        for run in DEMO_RUNS:
-            report = import_files(store, [sample_file(f"{run}.jsonl")], run, kb=sample_file("kb.jsonl"),
-                                  mode="replace", cfg=cfg)
+        for run, name, system in DEMO_RUNS:
+            report = import_files(store, [sample_file(name)], run, kb=sample_file("kb.jsonl"),
+                                  mode="replace", cfg=cfg, system=system)
             summary = run_evaluators(store, run, resolve_evaluators(None), cfg=cfg)
             failed = sum(c["failed"] for c in summary.counts.values())
+            previous, events = detect_drift(store, run)
+            drift = f"; {len(events)} drift events vs {previous}" if previous else ""
             lines.append(f"run {run!r}: {report.n_sessions} sessions, {report.n_spans} spans, "
-                         f"{report.n_kb} KB revisions; {len(summary.evaluators)} evaluators, {failed} failures")
+                         f"{report.n_kb} KB revisions; {len(summary.evaluators)} evaluators, {failed} failures{drift}")
     lines.append(f"demo database: {path}")
     return lines

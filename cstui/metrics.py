@@ -46,44 +46,69 @@ def confidence_bin(confidence: float) -> int:
     return min(int(confidence * N_BINS), N_BINS - 1)
 
 
-def calibration(pairs: Iterable[tuple[float, bool]]) -> dict[str, Any]:
-    """ECE, Brier and the reliability-diagram bins for (confidence, correct) pairs."""
-    counts = [0] * N_BINS
-    conf_sum = [0.0] * N_BINS
-    correct_sum = [0] * N_BINS
-    sq_err = 0.0
-    n = 0
-    for conf, correct in pairs:
-        b = confidence_bin(conf)
-        counts[b] += 1
-        conf_sum[b] += conf
-        correct_sum[b] += int(correct)
-        sq_err += (conf - int(correct)) ** 2
-        n += 1
-    bins = []
-    ece = 0.0
+def calibration(pairs: Iterable[tuple[float, bool]] | pl.DataFrame) -> dict[str, Any]:
+    """ECE, Brier and the reliability-diagram bins for (confidence, correct) pairs, or a frame with
+    `confidence` and `correct` columns (rows missing either, or outside [0, 1], are left out)."""
+    import polars as pl
+
+    if isinstance(pairs, pl.DataFrame):
+        df = pairs.select(pl.col("confidence").cast(pl.Float64), pl.col("correct").cast(pl.Float64)).filter(
+            pl.col("confidence").is_not_null() & pl.col("correct").is_not_null()
+            & (pl.col("confidence") >= 0) & (pl.col("confidence") <= 1))
+    else:
+        rows = [(float(c), float(bool(k))) for c, k in pairs]
+        df = pl.DataFrame(rows, schema={"confidence": pl.Float64, "correct": pl.Float64}, orient="row")
+    n = df.height
+    per_bin = (df.with_columns(bin=(pl.col("confidence") * N_BINS).floor().cast(pl.Int64).clip(0, N_BINS - 1))
+               .group_by("bin").agg(n=pl.len(), conf=pl.col("confidence").sum(), acc=pl.col("correct").sum()))
+    found = {b: (k, c, a) for b, k, c, a in per_bin.iter_rows()}
+    brier = df.select(((pl.col("confidence") - pl.col("correct")) ** 2).mean()).item() if n else None
+    bins, ece = [], 0.0
     for b in range(N_BINS):
-        mean_conf = conf_sum[b] / counts[b] if counts[b] else None
-        acc = correct_sum[b] / counts[b] if counts[b] else None
-        if counts[b]:
-            ece += counts[b] / n * abs(mean_conf - acc)  # type: ignore[operator]
-        bins.append({"lo": b / N_BINS, "hi": (b + 1) / N_BINS, "n": counts[b], "confidence": mean_conf,
-                     "accuracy": acc})
-    return {"ece": ece if n else None, "brier": sq_err / n if n else None, "n": n, "bins": bins}
+        count, conf_sum, correct_sum = found.get(b, (0, 0.0, 0.0))
+        mean_conf = conf_sum / count if count else None
+        acc = correct_sum / count if count else None
+        if count:
+            ece += count / n * abs(mean_conf - acc)  # type: ignore[operator]
+        bins.append({"lo": b / N_BINS, "hi": (b + 1) / N_BINS, "n": count, "confidence": mean_conf, "accuracy": acc})
+    mean_conf = float(df["confidence"].mean()) if n else None  # type: ignore[arg-type]
+    accuracy = float(df["correct"].mean()) if n else None  # type: ignore[arg-type]
+    return {"ece": ece if n else None, "brier": brier, "n": n, "mean_confidence": mean_conf, "accuracy": accuracy,
+            "overconfidence": None if not n else mean_conf - accuracy, "bins": bins}  # type: ignore[operator]
 
 
-def _tier_key(tier: Any) -> str:
+def tier_key(tier: Any) -> str:
     return f"tier_{tier}" if tier in TIERS else "tier_unknown"
 
 
-def _calibration_pairs(df: pl.DataFrame) -> list[tuple[float, bool]]:
-    import polars as pl
+def min_n_to_demonstrate(threshold: float) -> int | None:
+    """Smallest n at which a perfect score's Wilson lower bound, n / (n + z²), reaches the threshold."""
+    if threshold >= 1:
+        return None
+    if threshold <= 0:
+        return 1
+    return math.ceil(threshold * Z95 * Z95 / (1 - threshold) - 1e-9)
 
-    sub = df.filter(
-        pl.col("confidence").is_not_null() & pl.col("correct").is_not_null()
-        & (pl.col("confidence") >= 0) & (pl.col("confidence") <= 1)
-    )
-    return list(zip(sub["confidence"].to_list(), sub["correct"].to_list(), strict=True))
+
+def sample_size_warning(n: int, threshold: float) -> str | None:
+    """Say so when n sessions cannot show the threshold is met, even if every one passes."""
+    if n <= 0:
+        return None
+    needed = min_n_to_demonstrate(threshold)
+    if needed is None:  # a 100% rule: zero failures in n only bounds the failure rate below ~3/n
+        if 3 / n > 0.05:
+            return (f"n={n}: zero failures in {n} sessions only bounds the failure rate below {3 / n:.0%} "
+                    f"(rule of three); a 100% rule needs n ≥ 60 to mean much")
+        return None
+    if n < needed:
+        return (f"n={n} is too small to demonstrate ≥ {threshold:.0%}: even {n}/{n} passing has a 95% lower "
+                f"bound of {n / (n + Z95 * Z95):.1%} (needs n ≥ {needed})")
+    return None
+
+
+def calibration_pairs(df: pl.DataFrame) -> pl.DataFrame:
+    """The confidence/correctness columns of a session frame, for `calibration`."""
+    return df.select("confidence", "correct")
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -108,81 +133,167 @@ def session_block(df: pl.DataFrame) -> dict[str, Any]:
     }
 
 
-def evaluator_block(results: pl.DataFrame, sessions: pl.DataFrame) -> dict[str, Any]:
-    """Per evaluator: pass rate over applicable sessions, overall and by tier."""
+def _rate_entry(k: int, n: int) -> dict[str, Any]:
+    lo, hi = wilson_interval(k, n)
+    return {"n": n, "k": k, "pass_rate": k / n if n else None, "ci_low": lo, "ci_high": hi}
+
+
+def _pass_counts(joined: pl.DataFrame, keys: list[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Pass counts over applicable verdicts, grouped by keys (evaluator first)."""
+    import polars as pl
+
+    counts = (joined.filter(pl.col("passed").is_not_null())
+              .group_by(keys).agg(n=pl.len(), k=pl.col("passed").sum()))
+    return {tuple(row[:-2]): _rate_entry(int(row[-1]), int(row[-2])) for row in counts.iter_rows()}
+
+
+def evaluator_block(results: pl.DataFrame, sessions: pl.DataFrame, by: str | None = None) -> dict[str, Any]:
+    """Per evaluator: pass rate over applicable sessions, overall, by tier (and by another stratum)."""
     import polars as pl
 
     if results.is_empty():
         return {}
-    joined = results.join(sessions.select("sid", "tier"), on="sid", how="left")
-    applicable = joined.filter(pl.col("passed").is_not_null())
+    cols = ["sid", "tier"] + ([by] if by and by != "tier" else [])
+    joined = results.join(sessions.select(cols), on="sid", how="left")
+    totals = joined.group_by("evaluator").agg(n_total=pl.len(), version=pl.col("evaluator_version").max(),
+                                              n_human=pl.col("human_verdict").is_not_null().sum())
+    overall = _pass_counts(joined, ["evaluator"])
+    by_tier = _pass_counts(joined, ["evaluator", "tier"])
+    by_other = _pass_counts(joined, ["evaluator", by]) if by and by != "tier" else {}
     out: dict[str, Any] = {}
-    overall = applicable.group_by("evaluator").agg(n=pl.len(), k=pl.col("passed").sum())
-    by_tier = applicable.group_by("evaluator", "tier").agg(n=pl.len(), k=pl.col("passed").sum())
-    totals = joined.group_by("evaluator").agg(n_total=pl.len(), version=pl.col("evaluator_version").max())
-    for row in totals.sort("evaluator").iter_rows(named=True):
-        out[row["evaluator"]] = {"n": 0, "k": 0, "pass_rate": None, "ci_low": None, "ci_high": None,
-                                 "n_not_applicable": row["n_total"], "version": row["version"], "by_tier": {}}
-    for row in overall.iter_rows(named=True):
-        lo, hi = wilson_interval(row["k"], row["n"])
-        out[row["evaluator"]].update(n=row["n"], k=row["k"], pass_rate=row["k"] / row["n"], ci_low=lo, ci_high=hi,
-                                     n_not_applicable=out[row["evaluator"]]["n_not_applicable"] - row["n"])
-    for row in by_tier.sort("tier").iter_rows(named=True):
-        lo, hi = wilson_interval(row["k"], row["n"])
-        out[row["evaluator"]]["by_tier"][_tier_key(row["tier"])] = {
-            "n": row["n"], "k": row["k"], "pass_rate": row["k"] / row["n"], "ci_low": lo, "ci_high": hi}
+    for name, n_total, version, n_human in totals.sort("evaluator").iter_rows():
+        entry = overall.get((name,), _rate_entry(0, 0))
+        out[name] = {**entry, "n_not_applicable": n_total - entry["n"], "version": version,
+                     "n_human_labels": n_human, "by_tier": {}}
+        if by and by != "tier":
+            out[name][f"by_{by}"] = {}
+    for (name, tier), entry in sorted(by_tier.items(), key=lambda kv: (kv[0][0], kv[0][1] or 99)):
+        out[name]["by_tier"][tier_key(tier)] = entry
+    for (name, key), entry in sorted(by_other.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        if key is not None:
+            out[name][f"by_{by}"][str(key)] = entry
+    return out
+
+
+def escalation_vs_confidence(sessions: pl.DataFrame) -> dict[str, Any]:
+    """Escalation rate per confidence bin and its Spearman rank correlation with confidence.
+
+    A healthy system escalates more as confidence falls: the correlation should be negative.
+    """
+    import polars as pl
+
+    sub = sessions.filter(pl.col("confidence").is_not_null() & (pl.col("confidence") >= 0)
+                          & (pl.col("confidence") <= 1))
+    bins = []
+    if sub.height:
+        counted = (sub.with_columns(bin=(pl.col("confidence") * N_BINS).floor().cast(pl.Int64).clip(0, N_BINS - 1))
+                   .group_by("bin").agg(n=pl.len(), escalated=pl.col("escalated").sum()))
+        by_bin = {row["bin"]: row for row in counted.iter_rows(named=True)}
+    else:
+        by_bin = {}
+    for b in range(N_BINS):
+        row = by_bin.get(b)
+        n, esc = (row["n"], int(row["escalated"])) if row else (0, 0)
+        bins.append({"lo": b / N_BINS, "hi": (b + 1) / N_BINS, "n": n, "escalated": esc,
+                     **{k: v for k, v in rate(esc, n).items() if k in ("value", "ci_low", "ci_high")}})
+    rho = None
+    if sub.height >= 3 and sub["escalated"].n_unique() > 1 and sub["confidence"].n_unique() > 1:
+        rho = sub.select(pl.corr(pl.col("confidence"), pl.col("escalated").cast(pl.Float64),
+                                 method="spearman")).item()
+        rho = None if rho is None or math.isnan(rho) else float(rho)
+    return {"n": sub.height, "spearman": rho, "bins": bins}
+
+
+def time_to_escalation(sessions: pl.DataFrame) -> dict[str, Any]:
+    """Turns until the handoff (1-based turn number of the first escalation), p50/p90 and a histogram."""
+    turns = [t + 1 for t in sessions["escalation_turn"].drop_nulls().to_list()]
+    histogram: dict[int, int] = {}
+    for t in turns:
+        histogram[t] = histogram.get(t, 0) + 1
+    return {"p50": _percentile(turns, 0.5), "p90": _percentile(turns, 0.9), "n": len(turns),
+            "histogram": [{"turns": t, "n": histogram[t]} for t in sorted(histogram)]}
+
+
+def hallucination_by_category(results: pl.DataFrame) -> dict[str, Any]:
+    """Per hallucination category: sessions where any of its evaluators failed, over those where one applied."""
+    import polars as pl
+
+    from cstui.evaluators import registry
+
+    categories = {ev.id: ev.hallucination_category for ev in registry.all_evaluators()
+                  if getattr(ev, "hallucination_category", None)}
+    if results.is_empty() or not categories:
+        return {}
+    tagged = (results.filter(pl.col("evaluator").is_in(list(categories)) & pl.col("passed").is_not_null())
+              .with_columns(category=pl.col("evaluator").replace_strict(categories, default=None)))
+    per_session = tagged.group_by("category", "sid").agg(failed=(~pl.col("passed")).any())
+    counts = per_session.group_by("category").agg(n=pl.len(), failed=pl.col("failed").sum()).sort("category")
+    out: dict[str, Any] = {}
+    for category, n, failed in counts.iter_rows():
+        lo, hi = wilson_interval(int(failed), n)
+        out[category] = {"n": n, "failed": int(failed), "rate": failed / n, "ci_low": lo, "ci_high": hi,
+                         "evaluators": sorted(e for e, c in categories.items() if c == category)}
     return out
 
 
 def build_report(store: Store, run: str, by: str = "tier") -> dict[str, Any]:
     import polars as pl
 
+    from cstui.online import online_metrics
+
     sessions = store.sessions_frame(run)
     results = store.results_frame(run)
     report: dict[str, Any] = {"run": run, "n_sessions": sessions.height, "by": by}
     report["overall"] = session_block(sessions)
-    report["tiers"] = {
-        _tier_key(t): session_block(sessions.filter(pl.col("tier") == t)) for t in TIERS
-    }
+    report["tiers"] = {tier_key(t): session_block(sessions.filter(pl.col("tier") == t)) for t in TIERS}
     unknown = sessions.filter(pl.col("tier").is_null() | ~pl.col("tier").is_in(list(TIERS)))
     if unknown.height:
         report["tiers"]["tier_unknown"] = session_block(unknown)
+    evaluators = evaluator_block(results, sessions, by)
     strata: dict[str, Any] = {}
     for key in sorted(sessions[by].drop_nulls().unique().to_list()):
-        strata[str(key)] = session_block(sessions.filter(pl.col(by) == key))
+        subset = sessions.filter(pl.col(by) == key)
+        name = tier_key(key) if by == "tier" else str(key)
+        cal = calibration(calibration_pairs(subset))
+        strata[name] = {
+            **session_block(subset),
+            "calibration": cal,
+            "evaluators": {ev: block[f"by_{by}"].get(name if by == "tier" else str(key))
+                           for ev, block in evaluators.items()
+                           if block[f"by_{by}"].get(name if by == "tier" else str(key))},
+        }
     report["strata"] = {by: strata}
-    report["evaluators"] = evaluator_block(results, sessions)
-
+    report["evaluators"] = evaluators
     report["calibration"] = {
-        "overall": calibration(_calibration_pairs(sessions)),
-        "by_tier": {_tier_key(t): calibration(_calibration_pairs(sessions.filter(pl.col("tier") == t)))
+        "overall": calibration(calibration_pairs(sessions)),
+        "by_tier": {tier_key(t): calibration(calibration_pairs(sessions.filter(pl.col("tier") == t)))
                     for t in TIERS},
     }
-    turns_to_esc = [t + 1 for t in sessions["escalation_turn"].drop_nulls().to_list()]
     report["escalation"] = {
-        "rate": session_block(sessions)["escalation_rate"]["value"],
+        "rate": report["overall"]["escalation_rate"]["value"],
+        "ci_low": report["overall"]["escalation_rate"]["ci_low"],
+        "ci_high": report["overall"]["escalation_rate"]["ci_high"],
         "n_escalated": int(sessions["escalated"].sum()),
-        "time_to_escalation_turns": {
-            "p50": _percentile(turns_to_esc, 0.5), "p90": _percentile(turns_to_esc, 0.9), "n": len(turns_to_esc)},
+        "time_to_escalation_turns": time_to_escalation(sessions),
+        "by_confidence": escalation_vs_confidence(sessions),
     }
-    report["hallucination_by_category"] = hallucination_by_category(report["evaluators"])
+    report["hallucination_by_category"] = hallucination_by_category(results)
+    report["draft_assist"] = online_metrics(store.drafts_frame(run))
+    report["warnings"] = _gate_sample_size_warnings(run, sessions, results)
     return report
 
 
-def hallucination_by_category(evaluators: dict[str, Any]) -> dict[str, Any]:
-    """Failure rate of each hallucination category, from the evaluators that detect it."""
-    from cstui.evaluators import registry
+def _gate_sample_size_warnings(run: str, sessions: pl.DataFrame, results: pl.DataFrame) -> list[dict[str, Any]]:
+    """Where the default gate's thresholds meet too few sessions to mean anything (e.g. 99% on 41)."""
+    from cstui.gates import Frames, GateConfig, evaluate_rule, load_gates
 
-    out: dict[str, Any] = {}
-    for ev in registry.all_evaluators():
-        category = getattr(ev, "hallucination_category", None)
-        block = evaluators.get(ev.id)
-        if not category or not block or not block["n"]:
-            continue
-        entry = out.setdefault(category, {"n": 0, "failed": 0, "evaluators": []})
-        entry["n"] = max(entry["n"], block["n"])
-        entry["failed"] = max(entry["failed"], block["n"] - block["k"])
-        entry["evaluators"].append(ev.id)
-    for entry in out.values():
-        entry["rate"] = entry["failed"] / entry["n"] if entry["n"] else None
+    cfg: GateConfig = load_gates()
+    frames = Frames(run=run, sessions=sessions, results=results,
+                    evaluators_seen=set(results["evaluator"].unique().to_list()))
+    out = []
+    for rule in cfg.rules:
+        for entry in evaluate_rule(rule, frames, cfg):
+            for warning in entry["warnings"]:
+                out.append({"rule": entry["name"], "n": entry["n"], "threshold": entry["threshold"],
+                            "message": warning})
     return out

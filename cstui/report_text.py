@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -75,13 +76,126 @@ def render_report(report: dict[str, Any], by: str = "tier", console: Console | N
             table.add_row(name, "0", "—", "—", "")
             continue
         top = sorted((b for b in block["bins"] if b["n"]), key=lambda b: -b["n"])[:3]
-        detail = ", ".join(f"{b['confidence']:.2f}→{b['accuracy']:.2f} (n={b['n']})" for b in top)
+        detail = Text(", ".join(f"{b['confidence']:.2f}→{b['accuracy']:.2f} (n={b['n']})" for b in top))
+        gap = block.get("overconfidence")
+        if gap is not None and abs(gap) >= 0.05:
+            detail.append(f"  {'overconfident' if gap > 0 else 'underconfident'} by {abs(gap):.2f}",
+                          style="bold red" if gap > 0 else "yellow")
         ece_style = "red" if block["ece"] >= 0.05 else "green"
         table.add_row(name.replace("_", " "), str(block["n"]), Text(f"{block['ece']:.3f}", style=ece_style),
                       f"{block['brier']:.3f}", detail)
     console.print(table)
-    esc = report["escalation"]
+    _render_escalation(report["escalation"], console)
+    if report["hallucination_by_category"]:
+        table = Table(title="Hallucination by category (sessions with a failed claim)", title_justify="left")
+        table.add_column("category")
+        table.add_column("n", justify="right")
+        table.add_column("failed", justify="right")
+        table.add_column("rate (95% CI)")
+        for name, h in sorted(report["hallucination_by_category"].items(), key=lambda kv: -kv[1]["rate"]):
+            table.add_row(name, str(h["n"]), str(h["failed"]),
+                          rate_cell({"value": h["rate"], "ci_low": h["ci_low"], "ci_high": h["ci_high"], "n": h["n"]}))
+        console.print(table)
+    if report.get("draft_assist"):
+        _render_drafts(report["draft_assist"], console)
+    for w in report.get("warnings", []):
+        console.print(Text(f"sample size ({inert(w['rule'])}): {inert(w['message'])}", style="yellow"), soft_wrap=True)
+
+
+def _render_escalation(esc: dict[str, Any], console: Console) -> None:
     tte = esc["time_to_escalation_turns"]
-    console.print(f"Escalation rate {pct(esc['rate'])}; turns to escalation p50 "
-                  f"{tte['p50'] if tte['p50'] is not None else '—'}, p90 {tte['p90'] if tte['p90'] is not None else '—'}"
-                  f" (n={tte['n']})")
+    console.print(Text(f"Escalation rate {pct(esc['rate'])} [{pct(esc['ci_low'])}–{pct(esc['ci_high'])}]; turns to "
+                       f"escalation p50 {_num(tte['p50'])}, p90 {_num(tte['p90'])} (n={tte['n']})", style="bold"))
+    if tte["histogram"]:
+        peak = max(h["n"] for h in tte["histogram"])
+        for h in tte["histogram"]:
+            console.print(f"  turn {h['turns']:>3}  {'█' * max(1, round(30 * h['n'] / peak)):<30} {h['n']}")
+    by_conf = esc["by_confidence"]
+    rho = by_conf["spearman"]
+    trend = "" if rho is None else (" (escalates more as confidence falls: good)" if rho < 0
+                                    else " (does NOT escalate more as confidence falls)")
+    table = Table(title=f"Escalation rate by confidence; Spearman ρ = {_num(rho, 3)}{trend}", title_justify="left")
+    table.add_column("confidence")
+    table.add_column("n", justify="right")
+    table.add_column("escalated (95% CI)")
+    for b in by_conf["bins"]:
+        if b["n"]:
+            table.add_row(f"{b['lo']:.1f}–{b['hi']:.1f}", str(b["n"]), rate_cell({**b, "n": b["n"]}))
+    console.print(table)
+
+
+def _render_drafts(online: dict[str, Any], console: Console) -> None:
+    t = online["totals"]
+    console.print(Text(
+        f"Draft assist: {t['n_drafts']:,} drafts; accept {pct(t['accept_rate'])}, reject {pct(t['reject_rate'])}, "
+        f"edit distance {_num(t['edit_distance'], 3)}, latency p95 {_num(t['latency_p95_ms'], 0)} ms, "
+        f"cost/draft ${_num(t['cost_per_draft'], 4)}, escalation {pct(t['escalation_rate'])}", style="bold"))
+    if online["alerts"]:
+        for a in online["alerts"]:
+            console.print(Text(f"  ALERT {a['rule']}: {inert(a['message'])}", style="red"), soft_wrap=True)
+    else:
+        console.print(Text(f"  no alerts over {len(online['days'])} day(s) (days with < {online['min_drafts_per_day']} "
+                           "drafts are not alerted on)", style="green"))
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def render_gate(result: dict[str, Any], console: Console | None = None) -> None:
+    """Terminal summary of a gate: every rule with observed value, threshold, n and interval."""
+    console = console or Console()
+    run = inert(result["run"], keep_newlines=False)
+    title = f"gate for run {run}" + (f" vs baseline {inert(result['baseline'], keep_newlines=False)}"
+                                     if result["baseline"] else "")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("", no_wrap=True, min_width=4)
+    table.add_column("rule", overflow="fold")
+    table.add_column("observed", justify="right", no_wrap=True, min_width=6)
+    table.add_column("threshold", justify="right", no_wrap=True, min_width=8)
+    table.add_column("n", justify="right", no_wrap=True, min_width=4)
+    table.add_column("95% CI", no_wrap=True, min_width=13)
+    for r in result["rules"]:
+        if r["status"] == "no_data":
+            mark = Text("N/A", style="dim")
+        elif r["status"] == "pass":
+            mark = Text("PASS", style="green")
+        elif r["name"] in result["failed"]:
+            mark = Text("FAIL", style="bold red")
+        else:
+            mark = Text("WARN", style="yellow")
+        if r["metric"] == "ece":
+            observed = "—" if r["observed"] is None else f"{r['observed']:.3f}"
+            threshold, ci = f"< {r['threshold']:.2f}", ""
+        else:
+            observed = pct(r["observed"])
+            threshold = f"≥ {pct(r['threshold'])}" + (" (lower bound)" if r["use"] == "wilson_lower" else "")
+            ci = f"{pct(r['ci_low'])}–{pct(r['ci_high'])}" if r["ci_low"] is not None else ""
+        table.add_row(mark, Text(inert(r["name"])), observed, threshold, str(r["n"]), ci)
+    console.print(table)
+    for r in result["rules"]:
+        if r["status"] == "fail" or r["status"] == "no_data" or r["warnings"]:
+            prefix = ("FAIL" if r["name"] in result["failed"] else "WARN" if r["status"] == "fail"
+                      else "NO DATA" if r["status"] == "no_data" else "note")
+            console.print(Text(f"{prefix} {inert(r['name'])}: {inert(r['message'], keep_newlines=False)}"), soft_wrap=True)
+            for w in r["warnings"]:
+                console.print(Text(f"    sample size: {inert(w)}", style="yellow"), soft_wrap=True)
+            if r["flipped"]:
+                shown = ", ".join(inert(s) for s in r["flipped"][:20])
+                more = len(r["flipped"]) - 20
+                console.print(Text(f"    flipped pass→fail: {shown}" + (f" (+{more} more)" if more > 0 else ""),
+                                   style="red"), soft_wrap=True)
+            elif r["status"] == "fail" and r["failing_sessions"]:
+                shown = ", ".join(inert(s) for s in r["failing_sessions"][:20])
+                more = len(r["failing_sessions"]) - 20
+                console.print(Text(f"    failing: {shown}" + (f" (+{more} more)" if more > 0 else "")), soft_wrap=True)
+    if result["passed"]:
+        verdict = Text("gate PASSED", style="bold green")
+        if result["advisories"]:
+            verdict.append(f" with {len(result['advisories'])} advisory failure(s)", style="yellow")
+    else:
+        verdict = Text(f"gate FAILED: {', '.join(result['failed'])}", style="bold red")
+    if result["no_data"]:
+        verdict.append(f"; {len(result['no_data'])} rule(s) without data"
+                       + ("" if result["strict"] else " (not counted; --strict counts them)"), style="dim")
+    console.print(verdict, soft_wrap=True)

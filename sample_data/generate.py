@@ -725,7 +725,7 @@ class _Rand:
         self.own = random.Random(f"{SEED}:{s.session_id}:{system}")
 
 
-def render(s: Scenario, system: str) -> dict[str, Any]:
+def render(s: Scenario, system: str, draft_profile: DraftProfile | None = None) -> dict[str, Any]:
     cand = system == "candidate"
     rnd = s.rnd = _Rand(s, system)
     conv = Conversation(sid=s.session_id, t=s.started_at, rng=rnd.own, model=MODEL[system],
@@ -737,7 +737,7 @@ def render(s: Scenario, system: str) -> dict[str, Any]:
     else:
         ok = SCRIPTS[s.intent](conv, s, cand)
     if s.draft_assist:
-        _attach_draft_outcome(conv, s, ok, rnd.own)
+        _attach_draft_outcome(conv, s, ok, rnd.own, draft_profile or DraftProfile())
 
     # Ground truth. The baseline is calibrated by construction: a session it answered well is correct
     # with probability equal to its stated confidence. The candidate's Tier 3 answers claim 0.9+ but are
@@ -786,21 +786,80 @@ GOLDEN_NOTES = {
 }
 
 
-def _attach_draft_outcome(conv: Conversation, s: Scenario, ok: bool, rng: random.Random) -> None:
+@dataclass(frozen=True)
+class DraftProfile:
+    """How agents treat drafts on a given day (the production run degrades after a release)."""
+
+    accept: float = 0.78
+    reject: float = 0.05
+    heavy_edits: bool = False
+    latency_mu: float = 7.6
+    report: float = 0.0
+
+
+def _attach_draft_outcome(conv: Conversation, s: Scenario, ok: bool, rng: random.Random,
+                          profile: DraftProfile = DraftProfile()) -> None:
     """Draft-assist: the human agent's decision on the last shown draft, what was sent, latency and cost."""
     drafts = [t for t in conv.turns if t["role"] == "assistant" and not t["suppressed"] and t["text"]]
     if not drafts:
         return
     draft = drafts[-1]
     roll = rng.random()
-    decision = "accepted" if ok and roll < 0.78 else "edited" if roll < 0.95 else "rejected"
-    sent = draft["text"] if decision == "accepted" else (
-        draft["text"].replace("Best regards", "Kind regards").replace("Thank you", "Thanks")
-        if decision == "edited" else "")
-    draft["draft"] = {"decision": decision, "latency_ms": int(rng.lognormvariate(7.6, 0.35)),
+    decision = ("accepted" if ok and roll < profile.accept else "edited" if roll < 1 - profile.reject
+                else "rejected")
+    if decision == "edited" and profile.heavy_edits:  # the agent rewrites the body in their own words
+        sent = (f"Hi {s.name},\n\nThanks for your message. I have looked into this for you and sorted it out on "
+                "our side; you will get a confirmation shortly.\n\nKind regards,\nSam")
+    else:
+        sent = draft["text"] if decision == "accepted" else (
+            draft["text"].replace("Best regards", "Kind regards").replace("Thank you", "Thanks")
+            if decision == "edited" else "")
+    draft["draft"] = {"decision": decision, "latency_ms": int(rng.lognormvariate(profile.latency_mu, 0.35)),
                       "cost_usd": round(rng.uniform(0.008, 0.026), 4)}
+    if profile.report and rng.random() < profile.report:
+        draft["draft"]["hallucination_report"] = True
     if decision != "rejected" and not any(t["role"] == "agent" for t in conv.turns):
         conv.turns.append({"role": "agent", "text": sent, "at": iso(conv.t + timedelta(minutes=3))})
+
+
+PROD_START = datetime(2026, 10, 19, 8, 0, tzinfo=UTC)
+PROD_DAYS = 28
+PROD_PER_DAY = 30
+PROD_RELEASE_DAY = 20  # support-assistant 2.4.0-rc1 reaches production drafts on day 20
+
+
+def prod_profile(day: int) -> DraftProfile:
+    """Healthy for 20 days; after the release agents accept fewer drafts and rewrite more; days 24-25
+    also have a provider latency incident; one agent files a hallucination report on day 22."""
+    if day < PROD_RELEASE_DAY:
+        return DraftProfile()
+    return DraftProfile(accept=0.45, reject=0.22 if day in (21, 22, 23) else 0.05, heavy_edits=True,
+                        latency_mu=8.9 if day in (24, 25) else 7.6, report=0.04 if day == 22 else 0.0)
+
+
+def prod_scenarios(rng: random.Random) -> list[tuple[Scenario, DraftProfile]]:
+    """28 days of production draft-assist traffic (email, Tier 1 and 2 routine intents)."""
+    intents = ["faq_billing", "data_export", "password_reset", "order_status", "refund_request",
+               "plan_downgrade", "address_update", "cancel_subscription", "return_item"]
+    out = []
+    for day in range(PROD_DAYS):
+        for k in range(PROD_PER_DAY):
+            intent = rng.choice(intents)
+            out.append((Scenario(
+                session_id=f"P-{day + 1:02d}-{k + 1:03d}", intent=intent, tier=TIER[intent], channel="email",
+                segment=rng.choice(["consumer", "consumer", "smb", "enterprise"]), category="routine", variant="",
+                started_at=PROD_START + timedelta(days=day, minutes=rng.randrange(9 * 60)),
+                name=rng.choice(FIRST), plan=rng.choice(PLANS), order_id=f"A-{rng.randrange(10000, 99999)}",
+                amount=rng.choice([49.0, 99.0, 119.0, 240.0, 18.5]),
+            ), prod_profile(day)))
+    return out
+
+
+def render_prod(s: Scenario, profile: DraftProfile) -> dict[str, Any]:
+    """A production draft-assist session: the shipped system's conversation, today's agent behaviour."""
+    session = render(s, "baseline", draft_profile=profile)
+    session["system"] = {"kind": "draft_assist", "version": VERSION["baseline"], "environment": "production"}
+    return session
 
 
 def main(out: Path = OUT) -> None:
@@ -813,11 +872,15 @@ def main(out: Path = OUT) -> None:
         with (out / f"{system}.jsonl").open("w", encoding="utf-8") as fh:
             for s in scenarios:
                 fh.write(json.dumps(render(s, system), ensure_ascii=False) + "\n")
+    prod = prod_scenarios(random.Random(f"{SEED}:prod"))
+    with (out / "assist-prod.jsonl").open("w", encoding="utf-8") as fh:
+        for s, profile in prod:
+            fh.write(json.dumps(render_prod(s, profile), ensure_ascii=False) + "\n")
     regressions: dict[str, list[str]] = {}
     for s in scenarios:
         if s.regression:
             regressions.setdefault(s.regression, []).append(s.session_id)
-    print(f"wrote {len(KB)} KB revisions and 2 runs x {len(scenarios)} sessions to {out}")
+    print(f"wrote {len(KB)} KB revisions, 2 runs x {len(scenarios)} sessions and {len(prod)} production drafts to {out}")
     for tag, ids in sorted(regressions.items()):
         print(f"  {tag}: {', '.join(ids)}")
 

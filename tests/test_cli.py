@@ -40,10 +40,10 @@ def test_help_explains_every_command(cli):
     assert exc.value.code == 0
 
 
-def test_runs_json_lists_both_demo_runs(demo_db, cli):
+def test_runs_json_lists_the_demo_runs(demo_db, cli):
     r = cli("runs", "--json", "--db", demo_db)
     runs = json.loads(r.out)
-    assert [x["name"] for x in runs] == ["baseline", "candidate"]
+    assert [x["name"] for x in runs] == ["baseline", "candidate", "assist-prod"]
     assert all(x["n_sessions"] >= 300 and x["created_at"] for x in runs)
     assert set(runs[0]) == {"name", "n_sessions", "created_at"}
 

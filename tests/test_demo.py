@@ -13,7 +13,7 @@ def load(run):
 
 def test_generator_reproduces_the_committed_files(tmp_path):
     generate.main(tmp_path)
-    for name in ("kb.jsonl", "baseline.jsonl", "candidate.jsonl"):
+    for name in ("kb.jsonl", "baseline.jsonl", "candidate.jsonl", "assist-prod.jsonl"):
         assert (tmp_path / name).read_bytes() == sample_file(name).read_bytes(), name
 
 

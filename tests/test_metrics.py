@@ -53,3 +53,107 @@ def test_calibration_of_nothing():
     cal = calibration([])
     assert cal["ece"] is None and cal["brier"] is None and cal["n"] == 0
     assert not math.isnan(sum(b["n"] for b in cal["bins"]))
+
+
+# ---------------------------------------------------------------------------------- calibration vs sklearn
+def _sklearn_reference(conf, correct):
+    """ECE from scikit-learn's calibration_curve (which drops empty bins) and Brier from brier_score_loss."""
+    import numpy as np
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss
+
+    conf, correct = np.asarray(conf, float), np.asarray(correct, int)
+    prob_true, prob_pred = calibration_curve(correct, conf, n_bins=10, strategy="uniform")
+    # calibration_curve closes its bins on the right ((0.1k, 0.1(k+1)]) where the brief closes them on the
+    # left; the two agree everywhere but at interior edges, which the crafted data below avoids.
+    bins = np.searchsorted(np.linspace(0, 1, 11)[1:-1], conf)
+    counts = np.bincount(bins, minlength=10)
+    counts = counts[counts > 0]
+    ece = float(np.sum(counts / len(conf) * np.abs(prob_true - prob_pred)))
+    return ece, float(brier_score_loss(correct, conf)), prob_true, prob_pred
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ece_and_brier_match_scikit_learn(seed):
+    import random
+
+    rng = random.Random(seed)
+    conf = [rng.choice([0.0, 1.0]) if rng.random() < 0.2 else rng.random() for _ in range(300)]
+    conf = [c for c in conf if c in (0.0, 1.0) or round(c * 10, 9) != round(c * 10)]  # no interior edges
+    correct = [rng.random() < c * 0.8 for c in conf]
+    ours = calibration(list(zip(conf, correct, strict=True)))
+    ece, brier, prob_true, prob_pred = _sklearn_reference(conf, correct)
+    assert ours["ece"] == pytest.approx(ece, abs=1e-12)
+    assert ours["brier"] == pytest.approx(brier, abs=1e-12)
+    filled = [b for b in ours["bins"] if b["n"]]
+    assert [b["accuracy"] for b in filled] == pytest.approx(list(prob_true))
+    assert [b["confidence"] for b in filled] == pytest.approx(list(prob_pred))
+
+
+def test_calibration_edge_cases():
+    # confidence exactly 0.0 and 1.0 land in the first and last bins; empty bins stay empty, not NaN
+    cal = calibration([(0.0, False), (1.0, True), (1.0, True)])
+    assert cal["ece"] == 0 and cal["brier"] == 0
+    assert cal["bins"][0]["n"] == 1 and cal["bins"][9]["n"] == 2
+    assert all(b["n"] == 0 and b["accuracy"] is None for b in cal["bins"][1:9])
+    # all wrong at full confidence: maximal miscalibration
+    cal = calibration([(1.0, False)] * 5)
+    assert cal["ece"] == 1 and cal["brier"] == 1 and cal["overconfidence"] == 1
+    # all right at zero confidence: maximally underconfident
+    cal = calibration([(0.0, True)] * 5)
+    assert cal["ece"] == 1 and cal["overconfidence"] == -1
+
+
+# ---------------------------------------------------------------------------------- sample size
+@pytest.mark.parametrize("threshold", [0.5, 0.9, 0.95, 0.97, 0.99])
+def test_min_n_is_where_a_perfect_score_first_demonstrates_the_threshold(threshold):
+    from cstui.metrics import min_n_to_demonstrate
+
+    n = min_n_to_demonstrate(threshold)
+    assert wilson_interval(n, n)[0] >= threshold - 1e-12
+    assert wilson_interval(n - 1, n - 1)[0] < threshold
+
+
+def test_sample_size_warning_names_the_problem():
+    from cstui.metrics import sample_size_warning
+
+    msg = sample_size_warning(12, 0.99)
+    assert "n=12" in msg and "99%" in msg and "needs n ≥ 381" in msg
+    assert sample_size_warning(500, 0.99) is None
+    assert "rule of three" in sample_size_warning(24, 1.0)
+    assert sample_size_warning(300, 1.0) is None
+    assert sample_size_warning(0, 0.9) is None
+
+
+# ---------------------------------------------------------------------------------- escalation vs confidence
+def test_escalation_by_confidence_and_rank_correlation_match_scipy():
+    import random
+
+    import polars as pl
+    from scipy.stats import spearmanr
+
+    from cstui.metrics import escalation_vs_confidence
+
+    rng = random.Random(3)
+    conf = [round(rng.random(), 2) for _ in range(400)]
+    esc = [rng.random() > c for c in conf]  # escalates more as confidence falls
+    frame = pl.DataFrame({"confidence": conf, "escalated": esc})
+    out = escalation_vs_confidence(frame)
+    assert out["spearman"] == pytest.approx(spearmanr(conf, esc).statistic, abs=1e-9)
+    assert out["spearman"] < -0.5
+    assert sum(b["n"] for b in out["bins"]) == 400
+    low, high = out["bins"][0], out["bins"][9]
+    assert low["value"] > high["value"]
+    # constant escalation: no correlation to report rather than NaN
+    flat = escalation_vs_confidence(pl.DataFrame({"confidence": conf, "escalated": [True] * 400}))
+    assert flat["spearman"] is None
+
+
+def test_time_to_escalation_histogram():
+    import polars as pl
+
+    from cstui.metrics import time_to_escalation
+
+    out = time_to_escalation(pl.DataFrame({"escalation_turn": [1, 1, 3, None, 11]}, schema={"escalation_turn": pl.Int64}))
+    assert out["n"] == 4 and out["p50"] == 3  # turns 2, 2, 4, 12
+    assert out["histogram"] == [{"turns": 2, "n": 2}, {"turns": 4, "n": 1}, {"turns": 12, "n": 1}]

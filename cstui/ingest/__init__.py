@@ -16,6 +16,7 @@ import orjson
 from pydantic import ValidationError
 
 from cstui.config import Config
+from cstui.drafts import draft_record
 from cstui.ground_truth import resolved_ground_truth
 from cstui.ingest import openai_chat
 from cstui.ingest.records import BadInput, iter_records
@@ -73,6 +74,7 @@ def session_row(data: dict[str, Any], cfg: Config) -> SessionRow:
     esc_turn = first_escalation_turn(session, tuple(cfg.escalation_tools))
     escalated = bool(session.outcome.escalated) or esc_turn is not None
     doc = orjson.dumps({k: v for k, v in data.items() if k != "spans"})
+    draft = draft_record(session)
     spans = [
         (sp.span_id, sp.parent_id, sp.kind, sp.name, sp.turn_index, sp.status, orjson.dumps(raw))
         for sp, raw in zip(session.spans, spans_raw or [], strict=True)
@@ -85,6 +87,7 @@ def session_row(data: dict[str, Any], cfg: Config) -> SessionRow:
         correct=session.outcome.correct,
         resolved=resolved_ground_truth(session.outcome, escalated, tier),
         escalated=escalated, escalation_turn=esc_turn, doc=doc, spans=spans,
+        draft=draft.row() if draft else None,
     )
 
 
@@ -145,11 +148,13 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
 def import_files(
     store: Store, paths: list[Path], run: str, *, kb: Path | None = None, fmt: str = "auto",
     mode: str = "create", cfg: Config | None = None, progress: Callable[[str, int], None] | None = None,
+    system: str | None = None,
 ) -> ImportReport:
     cfg = cfg or Config()
     report = ImportReport(run=run)
     started = time.perf_counter()
-    with store.importing(run, mode=mode, source_format=fmt, source_path=", ".join(map(str, paths))) as writer:
+    with store.importing(run, mode=mode, source_format=fmt, source_path=", ".join(map(str, paths)),
+                         system=system) as writer:
         if kb is not None:
             rows = []
             current: dict[str, int] = {}

@@ -1,0 +1,430 @@
+"""Deploy gates: threshold rules from a TOML file, checked against a run (and optionally a baseline).
+
+The shipped `gates.toml` is the BRIEF §2 threshold table. Only rules whose `on_fail` contains "block"
+fail the gate; the others are advisories. A rule with no data is never silently a pass: it is
+reported as "no data", and `strict` makes it a failure.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cstui.metrics import (
+    TIERS,
+    calibration,
+    calibration_pairs,
+    sample_size_warning,
+    tier_key,
+    wilson_interval,
+)
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from cstui.store import Store
+
+FILTER_KEYS = ("tier", "intent", "channel", "category", "segment")
+METRICS = ("pass_rate", "ece", "resolution_rate")
+RULE_KEYS = {"name", "title", "metric", "evaluators", "min", "max", "use", "on_fail", "per", *FILTER_KEYS}
+EPS = 1e-12
+ECE_MIN_N = 100  # below this, binning noise alone inflates ECE
+
+
+class GateConfigError(Exception):
+    """A gate file that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    title: str
+    metric: str
+    evaluators: tuple[str, ...]
+    filters: dict[str, tuple[Any, ...]]
+    min: float | None
+    max: float | None
+    use: str
+    on_fail: str
+    per: str | None
+    line: int | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return "block" in self.on_fail.lower()
+
+    @property
+    def threshold(self) -> float:
+        return self.min if self.min is not None else self.max  # type: ignore[return-value]
+
+    @property
+    def comparison(self) -> str:
+        return ">=" if self.min is not None else "<"
+
+
+@dataclass
+class GateConfig:
+    rules: list[Rule]
+    max_drop: float = 0.05
+    alpha: float = 0.05
+    path: str = "gates.toml"
+
+
+@dataclass
+class Frames:
+    """What a rule is evaluated on: a run's sessions and its current (human-overridden) verdicts."""
+
+    run: str
+    sessions: pl.DataFrame
+    results: pl.DataFrame
+    evaluators_seen: set[str] = field(default_factory=set)
+
+
+def default_gates_path() -> Path:
+    return Path(str(resources.files("cstui").joinpath("gates.toml")))
+
+
+# ---------------------------------------------------------------------------------------------- loading
+def load_gates(path: Path | None = None, *, known_evaluators: set[str] | None = None) -> GateConfig:
+    path = path or default_gates_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GateConfigError(f"{path}: no such gate file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GateConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        where = f"{path}:{match.group(1)}" if match else str(path)
+        raise GateConfigError(f"{where}: invalid TOML: {exc}") from None
+    rule_lines = [i for i, line in enumerate(text.splitlines(), start=1) if re.match(r"\s*\[\[\s*rule\s*\]\]", line)]
+    unknown_top = set(data) - {"rule", "baseline"}
+    if unknown_top:
+        raise GateConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown_top))} (expected [[rule]], [baseline])")
+    raw_rules = data.get("rule", [])
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise GateConfigError(f"{path}: no [[rule]] tables")
+    rules, names = [], set()
+    for i, raw in enumerate(raw_rules):
+        line = rule_lines[i] if i < len(rule_lines) else None
+        where = f"{path}:{line}" if line else str(path)
+        try:
+            rule = _parse_rule(raw, line)
+        except ValueError as exc:
+            raise GateConfigError(f"{where}: {exc}") from None
+        if rule.name in names:
+            raise GateConfigError(f"{where}: duplicate rule name {rule.name!r}")
+        names.add(rule.name)
+        rules.append(rule)
+    baseline = data.get("baseline", {})
+    if not isinstance(baseline, dict):
+        raise GateConfigError(f"{path}: [baseline] must be a table")
+    extra = set(baseline) - {"max_drop", "alpha"}
+    if extra:
+        raise GateConfigError(f"{path}: [baseline]: unknown key(s) {', '.join(sorted(extra))}")
+    max_drop, alpha = baseline.get("max_drop", 0.05), baseline.get("alpha", 0.05)
+    for key, value in (("max_drop", max_drop), ("alpha", alpha)):
+        if not _is_fraction(value) or value <= 0:
+            raise GateConfigError(f"{path}: [baseline] {key} must be a number in (0, 1], got {value!r}")
+    return GateConfig(rules=rules, max_drop=float(max_drop), alpha=float(alpha), path=str(path))
+
+
+def _is_fraction(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1 and math.isfinite(value)
+
+
+def _parse_rule(raw: Any, line: int | None) -> Rule:
+    if not isinstance(raw, dict):
+        raise ValueError("a [[rule]] must be a table")
+    unknown = set(raw) - RULE_KEYS
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(RULE_KEYS))})")
+    name = raw.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]{1,80}", name):
+        raise ValueError(f"rule name must be 1-80 letters, digits, '_', '.', '-'; got {name!r}")
+    metric = raw.get("metric", "pass_rate")
+    if metric not in METRICS:
+        raise ValueError(f"rule {name!r}: metric must be one of {', '.join(METRICS)}; got {metric!r}")
+    evaluators = raw.get("evaluators", [])
+    if isinstance(evaluators, str):
+        evaluators = [evaluators]
+    if not isinstance(evaluators, list) or not all(isinstance(e, str) and e for e in evaluators):
+        raise ValueError(f"rule {name!r}: evaluators must be a list of evaluator ids")
+    if metric == "pass_rate" and not evaluators:
+        raise ValueError(f"rule {name!r}: a pass_rate rule needs evaluators = [...]")
+    if metric != "pass_rate" and evaluators:
+        raise ValueError(f"rule {name!r}: evaluators only apply to pass_rate rules")
+    lo, hi = raw.get("min"), raw.get("max")
+    if (lo is None) == (hi is None):
+        raise ValueError(f"rule {name!r}: give exactly one of min (pass at or above) or max (pass below)")
+    for key, value in (("min", lo), ("max", hi)):
+        if value is not None and not _is_fraction(value):
+            raise ValueError(f"rule {name!r}: {key} must be a number in [0, 1]; got {value!r}")
+    use = raw.get("use", "point")
+    if use not in ("point", "wilson_lower"):
+        raise ValueError(f"rule {name!r}: use must be 'point' or 'wilson_lower'; got {use!r}")
+    if use == "wilson_lower" and metric == "ece":
+        raise ValueError(f"rule {name!r}: use = 'wilson_lower' needs a rate metric, not ece")
+    on_fail = raw.get("on_fail", "block")
+    if not isinstance(on_fail, str) or not on_fail.strip():
+        raise ValueError(f"rule {name!r}: on_fail must be text such as 'block' or 'tune'")
+    per = raw.get("per")
+    if per is not None and per not in FILTER_KEYS:
+        raise ValueError(f"rule {name!r}: per must be one of {', '.join(FILTER_KEYS)}; got {per!r}")
+    filters: dict[str, tuple[Any, ...]] = {}
+    for key in FILTER_KEYS:
+        if key not in raw:
+            continue
+        values = raw[key] if isinstance(raw[key], list) else [raw[key]]
+        kind = int if key == "tier" else str
+        if not values or not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"rule {name!r}: {key} must be a {kind.__name__} or a list of them")
+        if key == "tier" and not set(values) <= set(TIERS):
+            raise ValueError(f"rule {name!r}: tier must be 1, 2 or 3")
+        filters[key] = tuple(values)
+    title = raw.get("title", name)
+    if not isinstance(title, str):
+        raise ValueError(f"rule {name!r}: title must be text")
+    return Rule(name=name, title=title, metric=metric, evaluators=tuple(evaluators), filters=filters,
+                min=None if lo is None else float(lo), max=None if hi is None else float(hi), use=use,
+                on_fail=on_fail.strip(), per=per, line=line)
+
+
+# ---------------------------------------------------------------------------------------------- statistics
+def two_proportion_drop(k_base: int, n_base: int, k_cand: int, n_cand: int) -> tuple[float, float]:
+    """(drop in pass rate, one-sided p-value that the candidate's rate is lower), pooled z-test."""
+    p_base, p_cand = k_base / n_base, k_cand / n_cand
+    pooled = (k_base + k_cand) / (n_base + n_cand)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n_base + 1 / n_cand))
+    if se == 0:
+        return p_base - p_cand, 1.0
+    z = (p_base - p_cand) / se
+    return p_base - p_cand, 0.5 * math.erfc(z / math.sqrt(2))
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+def load_frames(store: Store, run: str) -> Frames:
+    sessions = store.sessions_frame(run)
+    results = store.results_frame(run)
+    return Frames(run=run, sessions=sessions, results=results,
+                  evaluators_seen=set(results["evaluator"].unique().to_list()))
+
+
+def _filtered_sessions(rule: Rule, sessions: pl.DataFrame, extra: dict[str, Any] | None = None) -> pl.DataFrame:
+    import polars as pl
+
+    out = sessions
+    for key, values in {**rule.filters, **(extra or {})}.items():
+        out = out.filter(pl.col(key).is_in(list(values)))
+    return out
+
+
+def session_verdicts(rule: Rule, frames: Frames, extra: dict[str, Any] | None = None) -> pl.DataFrame:
+    """One row per session the rule applies to: session_id, passed (all listed evaluators that apply passed)."""
+    import polars as pl
+
+    sessions = _filtered_sessions(rule, frames.sessions, extra).select("sid", "session_id")
+    applicable = frames.results.filter(
+        pl.col("evaluator").is_in(list(rule.evaluators)) & pl.col("passed").is_not_null()
+    ).select("sid", "passed")
+    return (applicable.join(sessions, on="sid", how="inner")
+            .group_by("sid", "session_id").agg(pl.col("passed").all()).sort("sid"))
+
+
+def _rate_entry(rule: Rule, k: int, n: int) -> dict[str, Any]:
+    lo, hi = wilson_interval(k, n)
+    observed = k / n if n else None
+    compared = lo if rule.use == "wilson_lower" else observed
+    passed = None if compared is None else (compared >= rule.threshold - EPS if rule.min is not None
+                                            else compared < rule.threshold)
+    warning = sample_size_warning(n, rule.threshold) if rule.min is not None else None
+    return {"observed": observed, "compared_value": compared, "n": n, "k": k, "ci_low": lo, "ci_high": hi,
+            "passed": passed, "warnings": [warning] if warning else []}
+
+
+def _no_data_reason(rule: Rule, frames: Frames, known: set[str] | None) -> str:
+    missing = [e for e in rule.evaluators if e not in frames.evaluators_seen]
+    if rule.evaluators and len(missing) == len(rule.evaluators):
+        names = ", ".join(missing)
+        if known is not None and not set(missing) & known:
+            return f"no results for {names}: no such evaluator is installed (add one, or drop the rule)"
+        return (f"no results for {names} in run {frames.run!r}: run `cstui eval --run {frames.run} "
+                f"--evaluators {','.join(missing)}` (LLM judges need --judge-model)")
+    return "no sessions in scope" if rule.metric != "pass_rate" else "no applicable sessions in scope"
+
+
+def evaluate_rule(rule: Rule, frames: Frames, cfg: GateConfig, baseline: Frames | None = None,
+                  known: set[str] | None = None) -> list[dict[str, Any]]:
+    """Entries for one rule (a `per` rule yields one entry per stratum present in the run)."""
+    if rule.per:
+        keys = sorted(frames.sessions[rule.per].drop_nulls().unique().to_list())
+        scopes: list[tuple[str, dict[str, Any]]] = [
+            (f"{rule.name}.{tier_key(k) if rule.per == 'tier' else k}", {rule.per: (k,)}) for k in keys]
+    else:
+        scopes = [(rule.name, {})]
+    return [_evaluate_scope(rule, name, extra, frames, cfg, baseline, known) for name, extra in scopes]
+
+
+def _evaluate_scope(rule: Rule, name: str, extra: dict[str, Any], frames: Frames, cfg: GateConfig,
+                    baseline: Frames | None, known: set[str] | None) -> dict[str, Any]:
+    scope_filter = {k: list(v) for k, v in {**rule.filters, **extra}.items()}
+    entry: dict[str, Any] = {
+        "name": name, "rule": rule.name, "title": rule.title, "metric": rule.metric, "threshold": rule.threshold,
+        "comparison": rule.comparison, "use": rule.use, "on_fail": rule.on_fail, "blocking": rule.blocking,
+        "filter": {"evaluators": list(rule.evaluators), **scope_filter},
+        "observed": None, "compared_value": None, "n": 0, "k": None, "ci_low": None, "ci_high": None,
+        "passed": None, "warnings": [], "failing_sessions": [], "baseline": None, "flipped": [],
+    }
+    if rule.metric == "ece":
+        subset = _filtered_sessions(rule, frames.sessions, extra)
+        cal = calibration(calibration_pairs(subset))
+        entry.update(n=cal["n"], observed=cal["ece"], compared_value=cal["ece"])
+        if cal["n"]:
+            entry["passed"] = cal["ece"] < rule.threshold
+            if cal["n"] < ECE_MIN_N:
+                entry["warnings"].append(f"n={cal['n']}: ECE from fewer than {ECE_MIN_N} sessions is inflated by "
+                                         "binning noise; read it with the reliability bins")
+    elif rule.metric == "resolution_rate":
+        subset = _filtered_sessions(rule, frames.sessions, extra)["resolved"].drop_nulls()
+        entry.update(_rate_entry(rule, int(subset.sum()), subset.len()))
+    else:
+        verdicts = session_verdicts(rule, frames, extra)
+        k, n = int(verdicts["passed"].sum()), verdicts.height
+        entry.update(_rate_entry(rule, k, n))
+        entry["failing_sessions"] = verdicts.filter(~verdicts["passed"])["session_id"].to_list()
+        if baseline is not None:
+            _compare_baseline(entry, rule, verdicts, baseline, extra, cfg, known)
+    if entry["n"] == 0:
+        entry["status"] = "no_data"
+        entry["message"] = _no_data_reason(rule, frames, known)
+    else:
+        entry["status"] = "pass" if entry["passed"] else "fail"
+        entry["message"] = _describe(entry)
+    return entry
+
+
+def _compare_baseline(entry: dict[str, Any], rule: Rule, verdicts: pl.DataFrame, baseline: Frames,
+                      extra: dict[str, Any], cfg: GateConfig, known: set[str] | None) -> None:
+    base = session_verdicts(rule, baseline, extra)
+    if base.is_empty() or verdicts.is_empty():
+        entry["baseline"] = {"run": baseline.run, "n": base.height, "observed": None, "drop": None,
+                             "p_value": None, "regressed": False}
+        return
+    k_base, n_base = int(base["passed"].sum()), base.height
+    drop, p_value = two_proportion_drop(k_base, n_base, entry["k"], entry["n"])
+    regressed = drop > cfg.max_drop + EPS and p_value < cfg.alpha
+    flipped = (base.filter(base["passed"]).select("session_id")
+               .join(verdicts.filter(~verdicts["passed"]).select("session_id"), on="session_id", how="inner"))
+    entry["flipped"] = sorted(flipped["session_id"].to_list())
+    entry["baseline"] = {"run": baseline.run, "n": n_base, "k": k_base, "observed": k_base / n_base, "drop": drop,
+                         "p_value": p_value, "regressed": regressed}
+    if regressed:
+        entry["passed"] = False
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    if entry["metric"] == "ece":
+        value = f"ECE {entry['observed']:.3f} {'<' if entry['passed'] else '>='} {entry['threshold']:.2f} (n={entry['n']})"
+    else:
+        op = ">=" if entry["compared_value"] is not None and entry["compared_value"] >= entry["threshold"] - EPS else "<"
+        basis = "95% lower bound " if entry["use"] == "wilson_lower" else ""
+        value = (f"{basis}{_pct(entry['compared_value'])} {op} {_pct(entry['threshold'])} "
+                 f"(n={entry['n']}, 95% CI {_pct(entry['ci_low'])}–{_pct(entry['ci_high'])})")
+    base = entry.get("baseline")
+    if base and base.get("observed") is not None:
+        value += (f"; baseline {base['run']} {_pct(base['observed'])} (n={base['n']}), drop "
+                  f"{100 * base['drop']:+.1f} pts, p={base['p_value']:.3g}")
+        if base["regressed"]:
+            value += " — significant regression"
+    return f"{entry['title']}: {value}"
+
+
+def run_gate(store: Store, run: str, *, baseline: str | None = None, config_path: Path | None = None,
+             strict: bool = False) -> dict[str, Any]:
+    from cstui.evaluators import registry
+
+    known = {ev.id for ev in registry.all_evaluators()} | set(registry.JUDGE_IDS)
+    cfg = load_gates(config_path)
+    frames = load_frames(store, run)
+    base_frames = load_frames(store, baseline) if baseline else None
+    return evaluate_gate(cfg, frames, base_frames, strict=strict, known=known)
+
+
+def evaluate_gate(cfg: GateConfig, frames: Frames, baseline: Frames | None = None, *, strict: bool = False,
+                  known: set[str] | None = None) -> dict[str, Any]:
+    rules: list[dict[str, Any]] = []
+    for rule in cfg.rules:
+        rules.extend(evaluate_rule(rule, frames, cfg, baseline, known))
+    for entry in rules:
+        if entry["status"] == "no_data" and strict:
+            entry["passed"] = False
+            entry["status"] = "fail"
+        elif entry["status"] != "no_data":
+            entry["status"] = "pass" if entry["passed"] else "fail"
+    blocking_failures = [r for r in rules if r["status"] == "fail" and (r["blocking"] or strict and r["n"] == 0)]
+    return {
+        "run": frames.run, "baseline": baseline.run if baseline else None, "gate_file": cfg.path,
+        "strict": strict, "passed": not blocking_failures,
+        "n_rules": len(rules),
+        "failed": [r["name"] for r in blocking_failures],
+        "advisories": [r["name"] for r in rules if r["status"] == "fail" and r not in blocking_failures],
+        "no_data": [r["name"] for r in rules if r["status"] == "no_data"],
+        "rules": rules,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- JUnit
+def junit_xml(result: dict[str, Any], seconds: float = 0.0) -> str:
+    """One testcase per rule: blocking failures are <failure>, no data is <skipped>, advisories pass with a note."""
+    import xml.etree.ElementTree as ET
+
+    from cstui.store import now_iso
+    from cstui.textsafe import inert
+
+    def clean(text: str) -> str:
+        return inert(text, keep_newlines=True)
+
+    failed = set(result["failed"])
+    suites = ET.Element("testsuites", name="cstui gate")
+    suite = ET.SubElement(
+        suites, "testsuite", name=clean(f"cstui gate {result['run']}"), tests=str(len(result["rules"])),
+        failures=str(len(failed)), errors="0", skipped=str(len(result["no_data"])), time=f"{seconds:.3f}",
+        timestamp=now_iso(),
+    )
+    props = ET.SubElement(suite, "properties")
+    for key in ("run", "baseline", "gate_file"):
+        if result.get(key):
+            ET.SubElement(props, "property", name=key, value=clean(str(result[key])))
+    for entry in result["rules"]:
+        case = ET.SubElement(suite, "testcase", classname=clean(f"cstui.gate.{result['run']}"), name=entry["name"],
+                             time="0")
+        detail = [entry["message"], *entry["warnings"]]
+        if entry["flipped"]:
+            detail.append(f"flipped pass→fail vs {result['baseline']}: {', '.join(entry['flipped'])}")
+        if entry["failing_sessions"]:
+            shown = entry["failing_sessions"][:50]
+            more = len(entry["failing_sessions"]) - len(shown)
+            detail.append("failing sessions: " + ", ".join(shown) + (f" (+{more} more)" if more else ""))
+        body = clean("\n".join(detail))
+        if entry["name"] in failed:
+            node = ET.SubElement(case, "failure", message=clean(entry["message"]), type=entry["on_fail"])
+            node.text = body
+        elif entry["status"] == "no_data":
+            ET.SubElement(case, "skipped", message=clean(entry["message"]))
+        elif entry["status"] == "fail":
+            out = ET.SubElement(case, "system-out")
+            out.text = clean(f"ADVISORY ({entry['on_fail']}): ") + body
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
