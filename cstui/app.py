@@ -1,14 +1,18 @@
-"""The Textual application shell: opens the store, pushes the first screen, owns global key bindings.
+"""The Textual application shell: opens the store, routes between screens, owns global key bindings.
 
-Screens live in `cstui.screens`; each has one job and talks to the store API only.
+Screens live in `cstui.screens`; each has one job and talks to the core API only. `create_app` is
+shared by the CLI, the tests and the benchmarks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from cstui.store import Store
 
@@ -26,23 +30,75 @@ class CstuiApp(App[None]):
         self.db_path = db_path
         self.start_run = run
         self.start_session = session
-        self.store = Store(db_path)
+        self.store: Store | None = Store(db_path) if db_path.exists() else None
 
     def on_mount(self) -> None:
+        if self.store is None:
+            from cstui.demo import demo_db_path
+            from cstui.screens.welcome import WelcomeScreen
+
+            self.push_screen(WelcomeScreen(self.db_path, demo_db_path()))
+            return
+        self._open_start_screens()
+
+    def _open_start_screens(self) -> None:
         from cstui.screens.runs import RunsScreen
 
+        assert self.store is not None
         self.sub_title = str(self.db_path)
         self.push_screen(RunsScreen(self.store))
+        if self.start_run:
+            if not self.store.has_run(self.start_run):
+                self.notify(f"no run named {self.start_run!r} in this database", severity="error")
+                return
+            self.open_dashboard(self.start_run)
+            if self.start_session:
+                from cstui.screens.session import SessionDetailScreen
+
+                self.push_screen(SessionDetailScreen(self.store, self.start_run, self.start_session))
+
+    def open_database(self, path: Path) -> None:
+        """Switch to another database (after the welcome screen built the demo)."""
+        if self.store is not None:
+            self.store.close()
+        self.db_path = path
+        self.store = Store(path)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self._open_start_screens()
+
+    def open_dashboard(self, run: str, baseline: str | None = None) -> None:
+        from cstui.screens.dashboard import DashboardScreen
+
+        assert self.store is not None
+        self.push_screen(DashboardScreen(self.store, run, baseline))
 
     def action_help(self) -> None:
         from cstui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen())
 
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette lists the built-ins plus every key binding of the current screen and its widgets."""
+        yield from super().get_system_commands(screen)
+        seen = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.description in seen or binding.action in ("quit", "help"):
+                continue
+            seen.add(binding.description)
+            yield SystemCommand(binding.description, f"key: {binding.key_display or key}",
+                                partial(self.run_action, binding.action, active.node))
+
     def on_unmount(self) -> None:
-        self.store.close()
+        if self.store is not None:
+            self.store.close()
+
+
+def create_app(db_path: Path, run: str | None = None, session: str | None = None) -> CstuiApp:
+    return CstuiApp(db_path, run=run, session=session)
 
 
 def run_app(db_path: Path, run: str | None = None, session: str | None = None) -> int:
-    CstuiApp(db_path, run=run, session=session).run()
+    create_app(db_path, run=run, session=session).run()
     return 0

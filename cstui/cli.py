@@ -58,13 +58,13 @@ def _progress_printer(label: str):
 # ---------------------------------------------------------------------------------------------- commands
 def cmd_tui(args: argparse.Namespace) -> int:
     path = _db_path(args)
-    if not path.exists():
+    if not path.exists() and not sys.stdout.isatty():
         sys.stderr.write(
             f"cstui: no database at {path}.\n"
             "  Build the demo with `cstui demo`, or import data with `cstui import FILE --run NAME`.\n"
         )
         return EXIT_BAD_INPUT
-    from cstui.app import run_app
+    from cstui.app import run_app  # with no database, the TUI offers to build the demo
 
     return run_app(path, run=args.run, session=args.session)
 

@@ -76,6 +76,7 @@ def run_evaluators(
     store: Store, run: str, evaluator_ids: Sequence[str], *, cfg: Config | None = None,
     sids: Sequence[int] | None = None, processes: int | None = None,
     progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
+    chunk_size: int = CHUNK,
 ) -> EvalSummary:
     cfg = cfg or Config()
     store.run(run)
@@ -87,7 +88,7 @@ def run_evaluators(
         "SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
     total = len(all_sids)
     kb_docs = [d for (d,) in store.conn.execute("SELECT doc FROM kb WHERE run = ?", (run,))]
-    chunks = store.session_json_chunks(all_sids, CHUNK)
+    chunks = store.session_json_chunks(all_sids, chunk_size)
     if processes is None:
         processes = min(os.cpu_count() or 1, 4) if total >= PARALLEL_MIN_SESSIONS else 1
 

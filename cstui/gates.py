@@ -351,12 +351,12 @@ def _describe(entry: dict[str, Any]) -> str:
 
 
 def run_gate(store: Store, run: str, *, baseline: str | None = None, config_path: Path | None = None,
-             strict: bool = False) -> dict[str, Any]:
+             strict: bool = False, frames: Frames | None = None) -> dict[str, Any]:
     from cstui.evaluators import registry
 
     known = {ev.id for ev in registry.all_evaluators()} | set(registry.JUDGE_IDS)
     cfg = load_gates(config_path)
-    frames = load_frames(store, run)
+    frames = frames or load_frames(store, run)
     base_frames = load_frames(store, baseline) if baseline else None
     return evaluate_gate(cfg, frames, base_frames, strict=strict, known=known)
 

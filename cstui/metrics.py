@@ -236,13 +236,15 @@ def hallucination_by_category(results: pl.DataFrame) -> dict[str, Any]:
     return out
 
 
-def build_report(store: Store, run: str, by: str = "tier") -> dict[str, Any]:
+def build_report(store: Store, run: str, by: str = "tier", *, sessions: pl.DataFrame | None = None,
+                 results: pl.DataFrame | None = None) -> dict[str, Any]:
+    """The `cstui report --json` document; pass already-loaded frames to share them with a gate."""
     import polars as pl
 
     from cstui.online import online_metrics
 
-    sessions = store.sessions_frame(run)
-    results = store.results_frame(run)
+    sessions = store.sessions_frame(run) if sessions is None else sessions
+    results = store.results_frame(run) if results is None else results
     report: dict[str, Any] = {"run": run, "n_sessions": sessions.height, "by": by}
     report["overall"] = session_block(sessions)
     report["tiers"] = {tier_key(t): session_block(sessions.filter(pl.col("tier") == t)) for t in TIERS}

@@ -433,6 +433,17 @@ class Store:
     def session_ids(self, run: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT session_id FROM sessions WHERE run = ? ORDER BY id", (run,))]
 
+    def sids_for(self, run: str, session_ids: Sequence[str]) -> list[int]:
+        """Row ids of the given sessions of a run, in the order given (unknown ids are skipped)."""
+        found: dict[str, int] = {}
+        ids = list(session_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update((sid, rid) for rid, sid in self.conn.execute(
+                f"SELECT id, session_id FROM sessions WHERE run = ? AND session_id IN ({marks})", (run, *chunk)))
+        return [found[s] for s in ids if s in found]
+
     def run_of_session(self, session_id: str) -> str:
         """The run holding a session id, when exactly one does."""
         runs = [r for (r,) in self.conn.execute("SELECT run FROM sessions WHERE session_id = ?", (session_id,))]
@@ -676,6 +687,9 @@ class Store:
             self._audit(conn, lab.reviewer, "label", {"run": run, "label_id": cur.lastrowid,
                                                        **lab.model_dump(exclude_none=True)}, stamp)
             return int(cur.lastrowid or 0)
+
+    def labeled_session_ids(self, run: str) -> set[str]:
+        return {r for (r,) in self.conn.execute("SELECT DISTINCT session_id FROM labels WHERE run = ?", (run,))}
 
     def labels(self, run: str, session_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM labels WHERE run = ?"

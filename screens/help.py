@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 HELP = """\
-cstui — keyboard help
+cstui — keyboard help                               (mouse works too; ctrl+p lists every action)
 
-  ?        this help            q        quit
-  ↑ ↓      move                 enter    open
-  escape   back / close         ctrl+p   command palette
+Everywhere      ?  this help      q  quit      escape  back      tab  next pane      ctrl+p  command palette
+
+Runs            enter  open the run's dashboard     b  use the highlighted run as baseline
+                c  compare the highlighted run with the baseline
+
+Dashboard       enter on a gate rule   the sessions that broke it
+                enter on a tier panel  that tier's failing sessions (tab moves between panels)
+                enter on a hallucination category   its failing sessions
+                f  all failures    c  compare with the baseline    ctrl+r  recompute
+
+Failures        ↑ ↓ pgup pgdn home end  move      enter  open session     space  select    a  select all shown
+                /  free-text search      t  cycle tier     e  evaluator     i  intent     h  channel
+                g  category     l  labelled / unlabelled / any     x  clear filter
+                s  sort by next column   S  reverse sort   r  rerun evaluators on session / selection / filter
+
+Session         n / p  next / previous failed session in the filter     enter on a verdict  jump to its evidence
+                l  relabel      r  rerun      k  cited / retrieved KB articles with revision and status
+
+Relabel         ctrl+s  save   ctrl+j  "judge was right" (fail)   ctrl+f  "false alarm" (pass)   esc  cancel
+Rerun           space  toggle evaluator   ctrl+r  run   esc  cancel a running rerun, or close
 """
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Static { width: 64; padding: 1 2; border: round $accent; background: $surface; }
+    HelpScreen > VerticalScroll { width: 112; max-width: 95%; height: auto; max-height: 90%; padding: 1 2;
+                                  border: round $accent; background: $surface; }
     """
 
     def compose(self) -> ComposeResult:
-        yield Static(HELP, markup=False)
+        with VerticalScroll():
+            yield Static(HELP, markup=False)

@@ -1,8 +1,13 @@
-"""RunsScreen: every run in the database with its size and date; the reviewer's starting point."""
+"""RunsScreen: every run with its size, date and gate status; pick one, and optionally a baseline."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -11,20 +16,89 @@ from cstui.textsafe import inert
 
 
 class RunsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Dashboard"),
+        Binding("b", "baseline", "Set as baseline"),
+        Binding("c", "compare", "Compare with baseline"),
+    ]
+    DEFAULT_CSS = """
+    RunsScreen .title { padding: 0 1; text-style: bold; }
+    RunsScreen #hint { padding: 0 1; color: $text-muted; }
+    """
+
     def __init__(self, store: Store):
         super().__init__()
         self.store = store
+        self.baseline: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Runs", classes="title")
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield Static("enter: open dashboard · b: use as baseline · c: compare highlighted run with the baseline",
+                     id="hint")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#runs", DataTable)
-        table.add_columns("run", "sessions", "created", "source")
+        table.add_column("run", key="run")
+        table.add_column("sessions", key="sessions")
+        table.add_column("created", key="created")
+        table.add_column("system", key="system")
+        table.add_column("source", key="source")
+        table.add_column("gate", key="gate")
+        table.add_column("baseline", key="baseline")
         for run in self.store.runs():
-            table.add_row(inert(run["name"], keep_newlines=False), f"{run['n_sessions']:,}", run["created_at"],
-                          inert(run["source_format"] or "", keep_newlines=False), key=run["name"])
+            table.add_row(Text(inert(run["name"], keep_newlines=False)), f"{run['n_sessions']:,}",
+                          run["created_at"][:16].replace("T", " "), Text(inert(run["system"] or "—")),
+                          Text(inert(run["source_format"] or "", keep_newlines=False)), Text("…", style="dim"), "",
+                          key=run["name"])
         table.focus()
+        self.gate_statuses([r["name"] for r in self.store.runs()])
+
+    @work(thread=True, exclusive=True, group="runs")
+    def gate_statuses(self, runs: list[str]) -> None:
+        from cstui.gates import run_gate
+
+        with Store(self.store.path) as store:
+            for run in runs:
+                result = run_gate(store, run)
+                self.app.call_from_thread(self._gate_status, run, result["passed"], len(result["failed"]))
+
+    def _gate_status(self, run: str, passed: bool, n_failed: int) -> None:
+        cell = Text("pass", style="bold green") if passed else Text(f"FAIL ({n_failed})", style="bold red")
+        self.query_one("#runs", DataTable).update_cell(run, "gate", cell)
+
+    def _highlighted(self) -> str | None:
+        table = self.query_one("#runs", DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        if (run := self._highlighted()) is not None:
+            self.app.open_dashboard(run, self.baseline)  # type: ignore[attr-defined]
+
+    def action_baseline(self) -> None:
+        run = self._highlighted()
+        if run is None:
+            return
+        table = self.query_one("#runs", DataTable)
+        if self.baseline is not None:
+            table.update_cell(self.baseline, "baseline", "")
+        self.baseline = None if run == self.baseline else run
+        if self.baseline:
+            table.update_cell(self.baseline, "baseline", Text("◆ baseline", style="bold cyan"))
+            self.notify(f"baseline: {self.baseline}")
+
+    def action_compare(self) -> None:
+        run = self._highlighted()
+        if run is None or self.baseline is None or run == self.baseline:
+            self.notify("Mark a baseline with b, then highlight another run and press c.", severity="warning")
+            return
+        from cstui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(self.store, run, self.baseline))

@@ -1,0 +1,169 @@
+"""What the review UI needs from the core, without Textual: the failing-sessions table with its filters
+and sort, and everything about one session (transcript, spans, verdicts, KB, labels).
+
+Kept as polars frames so a filter over 100k sessions costs milliseconds; screens render slices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from cstui.models import KBArticle, Session
+    from cstui.store import Store
+
+COLUMNS = ("session_id", "tier", "intent", "channel", "failed_text", "confidence", "n_turns")
+COLUMN_TITLES = {"session_id": "session", "tier": "tier", "intent": "intent", "channel": "channel",
+                 "failed_text": "failed evaluators", "confidence": "conf", "n_turns": "turns"}
+LABEL_STATES = ("any", "labeled", "unlabeled")
+
+# BRIEF §2 failure taxonomy, offered when relabelling.
+FAILURE_REASONS = (
+    "judge_right", "false_alarm", "policy", "pricing", "availability", "procedure", "authorization", "citation",
+    "account", "history", "missed_escalation", "late_escalation", "unneeded_escalation", "prompt_injection",
+    "rephrase_loop", "repetition", "tool_loop", "deflection", "tone", "other",
+)
+
+
+@dataclass(frozen=True)
+class FailureFilter:
+    """The failures view's current filter; empty fields do not filter."""
+
+    tiers: tuple[int, ...] = ()
+    evaluators: tuple[str, ...] = ()
+    intents: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    hallucination_category: str | None = None
+    label_state: str = "any"
+    text: str = ""
+    session_ids: tuple[str, ...] = ()
+    title: str = ""  # where the filter came from (a gate rule, a panel), shown above the table
+
+    def describe(self) -> str:
+        parts = []
+        if self.title:
+            parts.append(self.title)
+        for name, values in (("tier", self.tiers), ("evaluator", self.evaluators), ("intent", self.intents),
+                             ("channel", self.channels), ("category", self.categories), ("segment", self.segments)):
+            if values:
+                parts.append(f"{name}={'|'.join(map(str, values))}")
+        if self.hallucination_category:
+            parts.append(f"hallucination={self.hallucination_category}")
+        if self.label_state != "any":
+            parts.append(self.label_state)
+        if self.session_ids:
+            parts.append(f"{len(self.session_ids)} chosen sessions")
+        if self.text:
+            parts.append(f'text "{self.text}"')
+        return " · ".join(parts) if parts else "all failing sessions"
+
+    @property
+    def is_empty(self) -> bool:
+        return self == FailureFilter()
+
+    def with_(self, **changes: Any) -> FailureFilter:
+        return replace(self, **changes)
+
+    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
+        import polars as pl
+
+        out = frame
+        if self.tiers:
+            out = out.filter(pl.col("tier").is_in(list(self.tiers)))
+        if self.evaluators:
+            out = out.filter(pl.col("failed").list.set_intersection(list(self.evaluators)).list.len() > 0)
+        for col, values in (("intent", self.intents), ("channel", self.channels), ("category", self.categories),
+                            ("segment", self.segments)):
+            if values:
+                out = out.filter(pl.col(col).is_in(list(values)))
+        if self.hallucination_category:
+            out = out.filter(pl.col("categories").list.contains(self.hallucination_category))
+        if self.label_state == "labeled":
+            out = out.filter(pl.col("labeled"))
+        elif self.label_state == "unlabeled":
+            out = out.filter(~pl.col("labeled"))
+        if self.session_ids:
+            out = out.filter(pl.col("session_id").is_in(list(self.session_ids)))
+        if self.text:
+            needle = self.text.lower()
+            out = out.filter(pl.col("haystack").str.contains(needle, literal=True))
+        return out
+
+
+def failures_frame(store: Store, run: str) -> pl.DataFrame:
+    """One row per session with at least one failed current verdict (human verdicts applied)."""
+    import polars as pl
+
+    from cstui.evaluators import registry
+
+    sessions = store.sessions_frame(run)
+    results = store.results_frame(run)
+    categories = {ev.id: ev.hallucination_category for ev in registry.all_evaluators()
+                  if getattr(ev, "hallucination_category", None)}
+    failed = (results.filter(pl.col("passed") == False)  # noqa: E712 (null means not applicable)
+              .sort("evaluator")
+              .group_by("sid").agg(failed=pl.col("evaluator"),
+                                   categories=pl.col("evaluator").replace_strict(categories, default=None)
+                                   .drop_nulls().unique()))
+    labeled = store.labeled_session_ids(run)
+    frame = (sessions.join(failed, on="sid", how="inner")
+             .with_columns(failed_text=pl.col("failed").list.join(", "),
+                           labeled=pl.col("session_id").is_in(list(labeled)))
+             .with_columns(haystack=pl.concat_str(
+                 [pl.col("session_id"), pl.col("intent").fill_null(""), pl.col("channel").fill_null(""),
+                  pl.col("failed_text"), pl.col("category").fill_null(""), pl.col("segment").fill_null("")],
+                 separator=" ").str.to_lowercase())
+             .sort("sid"))
+    return frame
+
+
+def sort_frame(frame: pl.DataFrame, column: str | None, descending: bool = False) -> pl.DataFrame:
+    if column is None:
+        return frame
+    return frame.sort(column, descending=descending, nulls_last=True, maintain_order=True)
+
+
+@dataclass
+class SessionView:
+    """Everything the session detail screen shows."""
+
+    run: str
+    session: Session
+    results: list[dict[str, Any]]
+    labels: list[dict[str, Any]]
+    kb: dict[str, list[KBArticle]] = field(default_factory=dict)  # id → revisions, cited or retrieved
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.results if r["passed"] is False]
+
+
+def session_view(store: Store, run: str, session_id: str) -> SessionView:
+    session = store.session(run, session_id)
+    results = store.session_results(run, session_id)
+    labels = store.labels(run, session_id)
+    latest: dict[str, str] = {}
+    for label in labels:
+        if label["evaluator"] and label["verdict"]:
+            latest[label["evaluator"]] = label["verdict"]
+    for r in results:
+        r["machine_passed"] = None if r["passed"] is None else bool(r["passed"])
+        r["human_verdict"] = latest.get(r["evaluator"])
+        r["passed"] = r["machine_passed"] if r["human_verdict"] is None else r["human_verdict"] == "pass"
+    wanted = {c for t in session.turns for c in t.citations}
+    for span in session.spans:
+        for doc in span.attributes.get("documents", []) if isinstance(span.attributes.get("documents"), list) else []:
+            if isinstance(doc, dict) and doc.get("id"):
+                wanted.add(str(doc["id"]))
+    kb: dict[str, list[KBArticle]] = {}
+    for article in store.kb_articles(run):
+        if article.id in wanted:
+            kb.setdefault(article.id, []).append(article)
+    for cited in wanted - set(kb):
+        kb[cited] = []  # cited but not in the KB at all
+    return SessionView(run=run, session=session, results=results, labels=labels, kb=kb)

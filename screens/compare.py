@@ -1,0 +1,96 @@
+"""CompareScreen: baseline vs candidate per gate rule and per tier, with the sessions that flipped."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from cstui.store import Store
+from cstui.textsafe import inert
+from cstui.triage import FailureFilter
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+class CompareScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+    DEFAULT_CSS = """
+    CompareScreen .title { padding: 0 1; text-style: bold; }
+    CompareScreen #rules { height: auto; max-height: 18; }
+    CompareScreen #tiers { height: auto; }
+    """
+
+    def __init__(self, store: Store, run: str, baseline: str) -> None:
+        super().__init__()
+        self.store = store
+        self.run = run
+        self.baseline = baseline
+        self.gate: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text(f"{inert(self.run)} vs baseline {inert(self.baseline)} — enter on a rule lists the "
+                          "sessions that flipped from pass to fail"), classes="title")
+        yield DataTable(id="rules", cursor_type="row", zebra_stripes=True)
+        yield Static("per tier", classes="title")
+        yield DataTable(id="tiers", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"compare · {self.run} vs {self.baseline}"
+        self.load()
+
+    @work(thread=True, exclusive=True, group="compare")
+    def load(self) -> None:
+        from cstui.gates import run_gate
+        from cstui.metrics import build_report
+
+        with Store(self.store.path) as store:
+            gate = run_gate(store, self.run, baseline=self.baseline)
+            reports = build_report(store, self.baseline), build_report(store, self.run)
+        self.app.call_from_thread(self.show, gate, *reports)
+
+    def show(self, gate: dict[str, Any], base: dict[str, Any], cand: dict[str, Any]) -> None:
+        self.gate = gate
+        rules = self.query_one("#rules", DataTable)
+        rules.add_columns("rule", "baseline", "candidate", "change", "p", "flipped", "verdict")
+        for r in gate["rules"]:
+            b = r.get("baseline") or {}
+            change = "" if b.get("drop") is None else f"{-100 * b['drop']:+.1f} pts"
+            p = "" if b.get("p_value") is None else f"{b['p_value']:.3g}"
+            verdict = (Text("regressed", style="bold red") if b.get("regressed")
+                       else Text("FAIL", style="red") if r["status"] == "fail"
+                       else Text("n/a", style="dim") if r["status"] == "no_data" else Text("ok", style="green"))
+            rules.add_row(Text(inert(r["name"])), pct(b.get("observed")),
+                          pct(r["observed"]) if r["metric"] != "ece" else f"{r['observed'] or 0:.3f}", change, p,
+                          str(len(r["flipped"])) if r["flipped"] else "", verdict, key=r["name"])
+        tiers = self.query_one("#tiers", DataTable)
+        tiers.add_columns("tier", "n", "resolution base → cand", "escalation base → cand", "ECE base → cand")
+        for key in ("tier_1", "tier_2", "tier_3"):
+            tb, tc = base["tiers"][key], cand["tiers"][key]
+            eb, ec = base["calibration"]["by_tier"][key]["ece"], cand["calibration"]["by_tier"][key]["ece"]
+            tiers.add_row(key.replace("_", " "), f"{tb['n']} / {tc['n']}",
+                          f"{pct(tb['resolution_rate']['value'])} → {pct(tc['resolution_rate']['value'])}",
+                          f"{pct(tb['escalation_rate']['value'])} → {pct(tc['escalation_rate']['value'])}",
+                          f"{eb or 0:.3f} → {ec or 0:.3f}")
+        rules.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id != "rules" or self.gate is None:
+            return
+        rule = next(r for r in self.gate["rules"] if r["name"] == event.row_key.value)
+        if not rule["flipped"]:
+            self.notify("No session flipped from pass to fail on this rule.")
+            return
+        from cstui.screens.failures import FailuresScreen
+
+        self.app.push_screen(FailuresScreen(self.store, self.run, FailureFilter(
+            session_ids=tuple(rule["flipped"]), title=f"flipped on {rule['name']} vs {self.baseline}")))

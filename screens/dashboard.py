@@ -1,0 +1,360 @@
+"""DashboardScreen: one run at a glance — the gate, per-tier panels, calibration, escalation, drafts.
+
+Metrics are computed in a thread worker (100k sessions take about a second) so the screen paints at
+once; Enter on a gate rule, a tier panel or a hallucination category opens the failures it stands for.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static, TabbedContent, TabPane
+
+from cstui.store import Store
+from cstui.textsafe import inert
+from cstui.triage import FailureFilter
+
+TIER_NAMES = {"tier_1": "Tier 1 · routine", "tier_2": "Tier 2 · action-taking", "tier_3": "Tier 3 · complex / emotional"}
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def interval(r: dict[str, Any]) -> str:
+    return "" if r.get("ci_low") is None else f" [{pct(r['ci_low'])}–{pct(r['ci_high'])}]"
+
+
+class TierPanel(Static, can_focus=True):
+    """A tier's headline numbers; Enter opens its failing sessions."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open", "Failures in tier")]
+    DEFAULT_CSS = """
+    TierPanel { width: 1fr; height: auto; min-height: 9; border: round $primary; padding: 0 1; }
+    TierPanel:focus { border: heavy $accent; }
+    TierPanel.bad { border: round $error; }
+    TierPanel.bad:focus { border: heavy $error; }
+    """
+
+    def __init__(self, tier: int) -> None:
+        super().__init__(id=f"tier-{tier}")
+        self.tier = tier
+        self.border_title = TIER_NAMES[f"tier_{tier}"]
+
+    def show(self, report: dict[str, Any]) -> None:
+        key = f"tier_{self.tier}"
+        block = report["tiers"].get(key, {"n": 0})
+        text = Text()
+        text.append(f"n = {block['n']:,}\n", style="bold")
+        if block["n"]:
+            res, esc = block["resolution_rate"], block["escalation_rate"]
+            text.append(f"resolution  {pct(res['value'])}{interval(res)}\n")
+            text.append(f"escalation  {pct(esc['value'])}{interval(esc)}\n")
+            halluc = [(ev, b["by_tier"].get(key)) for ev, b in report["evaluators"].items()]
+            failed = [(ev, t) for ev, t in halluc if t and t["n"]]
+            worst = sorted(failed, key=lambda et: (et[1]["pass_rate"], et[0]))[:3]
+            cal = report["calibration"]["by_tier"].get(key, {})
+            if cal.get("ece") is not None:
+                gap = cal["overconfidence"]
+                text.append(f"ECE {cal['ece']:.3f}", style="red" if cal["ece"] >= 0.05 else "green")
+                if abs(gap) >= 0.05:
+                    text.append(f"  {'overconfident' if gap > 0 else 'underconfident'} {abs(gap):.2f}",
+                                style="bold red" if gap > 0 else "yellow")
+                text.append("\n")
+            text.append("worst evaluators\n", style="dim")
+            for ev, t in worst:
+                style = "red" if t["pass_rate"] < 1 else "green"
+                text.append(f"  {inert(ev)[:26]:<26} {pct(t['pass_rate']):>6} n={t['n']}\n", style=style)
+            if any(t["pass_rate"] < 1 for _, t in worst):
+                self.add_class("bad")
+        self.update(text)
+
+    def action_open(self) -> None:
+        self.screen.open_failures(FailureFilter(tiers=(self.tier,), title=TIER_NAMES[f"tier_{self.tier}"]))  # type: ignore[attr-defined]
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Runs"),
+        Binding("f", "failures", "All failures"),
+        Binding("c", "compare", "Compare with baseline"),
+        Binding("ctrl+r", "reload", "Reload"),
+    ]
+    DEFAULT_CSS = """
+    DashboardScreen #banner { height: 1; padding: 0 1; text-style: bold; }
+    DashboardScreen #banner.pass { background: $success 40%; }
+    DashboardScreen #banner.fail { background: $error 60%; }
+    DashboardScreen #gate { height: auto; max-height: 16; }
+    DashboardScreen #tiers { height: auto; }
+    DashboardScreen TabbedContent { height: auto; min-height: 20; }
+    DashboardScreen .plots { height: 18; }
+    DashboardScreen .plots > * { width: 1fr; }
+    DashboardScreen #hallucination, DashboardScreen #drift { height: auto; max-height: 14; }
+    DashboardScreen .note { color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(self, store: Store, run: str, baseline: str | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.run = run
+        self.baseline = baseline if baseline != run else None
+        self.report: dict[str, Any] | None = None
+        self.gate: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text(f"run {inert(self.run, keep_newlines=False)} — computing metrics…"), id="banner")
+        yield LoadingIndicator(id="loading")
+        with VerticalScroll(id="body"):
+            yield DataTable(id="gate", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="tiers"):
+                for tier in (1, 2, 3):
+                    yield TierPanel(tier)
+            with TabbedContent(id="tabs"):
+                with TabPane("Calibration", id="tab-calibration"):
+                    yield Horizontal(classes="plots", id="reliability")
+                    yield Static(classes="note", id="calibration-note")
+                with TabPane("Escalation", id="tab-escalation"):
+                    yield Horizontal(classes="plots", id="escalation")
+                    yield Static(classes="note", id="escalation-note")
+                with TabPane("Hallucination", id="tab-hallucination"):
+                    yield DataTable(id="hallucination", cursor_type="row")
+                with TabPane("Draft assist", id="tab-drafts"):
+                    yield Static(classes="note", id="drafts-note")
+                    yield Horizontal(classes="plots", id="drafts")
+                with TabPane("Drift", id="tab-drift"):
+                    yield DataTable(id="drift", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"dashboard · {self.run}" + (f" vs {self.baseline}" if self.baseline else "")
+        self.query_one("#body").display = False
+        self.load()
+
+    # ------------------------------------------------------------------ data
+    @work(thread=True, exclusive=True, group="dashboard")
+    def load(self) -> None:
+        from cstui.gates import load_frames, run_gate
+        from cstui.metrics import build_report
+
+        with Store(self.store.path) as store:
+            frames = load_frames(store, self.run)
+            report = build_report(store, self.run, sessions=frames.sessions, results=frames.results)
+            gate = run_gate(store, self.run, baseline=self.baseline, frames=frames)
+            drift = store.drift_events(self.run)
+        self.app.call_from_thread(self.show, report, gate, drift)
+
+    def action_reload(self) -> None:
+        self.load()
+
+    async def show(self, report: dict[str, Any], gate: dict[str, Any], drift: list[dict[str, Any]]) -> None:
+        self.report, self.gate = report, gate
+        self.query_one("#loading").display = False
+        self.query_one("#body").display = True
+        self._show_banner(gate)
+        self._show_gate(gate)
+        for panel in self.query(TierPanel):
+            panel.show(report)
+        await self._show_calibration(report)
+        await self._show_escalation(report)
+        self._show_hallucination(report)
+        await self._show_drafts(report)
+        self._show_drift(drift)
+        self.query_one("#gate", DataTable).focus()
+
+    def _show_banner(self, gate: dict[str, Any]) -> None:
+        banner = self.query_one("#banner", Static)
+        run = inert(self.run, keep_newlines=False)
+        n = self.report["n_sessions"] if self.report else 0
+        if gate["passed"]:
+            extra = f" · {len(gate['advisories'])} advisory" if gate["advisories"] else ""
+            text = Text(f"✔ gate PASSED  run {run} · {n:,} sessions{extra}")
+            banner.set_classes("pass")
+        else:
+            text = Text(f"✘ gate FAILED  run {run} · {n:,} sessions · {len(gate['failed'])} blocking rule(s) broken")
+            banner.set_classes("fail")
+        if gate["no_data"]:
+            text.append(f" · {len(gate['no_data'])} without data")
+        banner.update(text)
+
+    def _show_gate(self, gate: dict[str, Any]) -> None:
+        table = self.query_one("#gate", DataTable)
+        table.clear(columns=True)
+        table.add_columns("", "rule", "observed", "threshold", "n", "95% CI", "on fail", "note")
+        for r in gate["rules"]:
+            if r["status"] == "no_data":
+                mark = Text("N/A", style="dim")
+            elif r["status"] == "pass":
+                mark = Text("PASS", style="bold green")
+            elif r["name"] in gate["failed"]:
+                mark = Text("FAIL", style="bold red")
+            else:
+                mark = Text("WARN", style="bold yellow")
+            if r["metric"] == "ece":
+                observed = "—" if r["observed"] is None else f"{r['observed']:.3f}"
+                threshold = f"< {r['threshold']:.2f}"
+            else:
+                observed = pct(r["observed"])
+                threshold = f"≥ {pct(r['threshold'])}" + (" (LB)" if r["use"] == "wilson_lower" else "")
+            ci = "" if r["ci_low"] is None else f"{pct(r['ci_low'])}–{pct(r['ci_high'])}"
+            note = ""
+            if r["flipped"]:
+                note = f"{len(r['flipped'])} flipped vs {inert(gate['baseline'] or '')}"
+            elif r["warnings"]:
+                note = "small n"
+            elif r["status"] == "no_data":
+                note = "no results"
+            table.add_row(mark, Text(inert(r["name"])), observed, threshold, str(r["n"]), ci,
+                          Text(inert(r["on_fail"])), Text(note, style="yellow"), key=r["name"])
+
+    async def _plot(self, container_id: str, plots: list[tuple[str, Any]]) -> None:
+        from textual_plotext import PlotextPlot
+
+        container = self.query_one(f"#{container_id}", Horizontal)
+        await container.remove_children()
+        widgets = []
+        for title, draw in plots:
+            widget = PlotextPlot()
+            widget.plt.title(title)
+            draw(widget.plt)
+            widgets.append(widget)
+        await container.mount_all(widgets)
+
+    async def _show_calibration(self, report: dict[str, Any]) -> None:
+        plots = []
+        notes = []
+        for key in ("tier_1", "tier_2", "tier_3"):
+            cal = report["calibration"]["by_tier"][key]
+            bins = [b for b in cal["bins"] if b["n"]]
+            ece = "—" if cal["ece"] is None else f"{cal['ece']:.3f}"
+
+            def draw(plt: Any, bins: list[dict[str, Any]] = bins) -> None:
+                plt.plot([0, 1], [0, 1], color="gray", label="perfect")
+                if bins:
+                    plt.scatter([b["confidence"] for b in bins], [b["accuracy"] for b in bins], color="red", marker="●",
+                                label="observed")
+                plt.xlim(0, 1)
+                plt.ylim(0, 1)
+                plt.xlabel("stated confidence")
+                plt.ylabel("accuracy")
+
+            plots.append((f"{key.replace('_', ' ')} · ECE {ece} · n={cal['n']}", draw))
+            if cal["n"]:
+                notes.append(f"{key.replace('_', ' ')}: mean confidence {cal['mean_confidence']:.2f} vs "
+                             f"accuracy {cal['accuracy']:.2f}, Brier {cal['brier']:.3f}")
+        await self._plot("reliability", plots)
+        self.query_one("#calibration-note", Static).update(Text(" · ".join(notes)))
+
+    async def _show_escalation(self, report: dict[str, Any]) -> None:
+        esc = report["escalation"]
+        by_conf = [b for b in esc["by_confidence"]["bins"] if b["n"]]
+        hist = esc["time_to_escalation_turns"]["histogram"]
+
+        def draw_conf(plt: Any) -> None:
+            if by_conf:
+                plt.bar([f"{b['lo']:.1f}" for b in by_conf], [100 * b["value"] for b in by_conf])
+            plt.xlabel("confidence bin")
+            plt.ylabel("% escalated")
+
+        def draw_hist(plt: Any) -> None:
+            if hist:
+                plt.bar([str(h["turns"]) for h in hist], [h["n"] for h in hist])
+            plt.xlabel("turns until handoff")
+            plt.ylabel("sessions")
+
+        rho = esc["by_confidence"]["spearman"]
+        rho_text = "—" if rho is None else f"{rho:+.2f}"
+        await self._plot("escalation", [(f"escalation rate vs confidence · Spearman ρ {rho_text}", draw_conf),
+                                  ("time to escalation", draw_hist)])
+        tte = esc["time_to_escalation_turns"]
+        self.query_one("#escalation-note", Static).update(Text(
+            f"escalation {pct(esc['rate'])}{interval(esc)} · turns to escalation p50 {tte['p50']} p90 {tte['p90']}"
+            f" (n={tte['n']})" + ("" if rho is None else " · ρ < 0 is healthy: escalate more when unsure")))
+
+    def _show_hallucination(self, report: dict[str, Any]) -> None:
+        table = self.query_one("#hallucination", DataTable)
+        table.clear(columns=True)
+        table.add_columns("category", "n", "failed", "rate", "95% CI", "evaluators")
+        for name, h in sorted(report["hallucination_by_category"].items(), key=lambda kv: (-kv[1]["rate"], kv[0])):
+            table.add_row(Text(name, style="red" if h["failed"] else ""), str(h["n"]), str(h["failed"]),
+                          pct(h["rate"]), f"{pct(h['ci_low'])}–{pct(h['ci_high'])}", ", ".join(h["evaluators"]),
+                          key=name)
+
+    async def _show_drafts(self, report: dict[str, Any]) -> None:
+        note = self.query_one("#drafts-note", Static)
+        online = report.get("draft_assist")
+        if not online:
+            note.update(Text("This run has no draft-assist sessions (turns with a `draft` decision)."))
+            return
+        t = online["totals"]
+        text = Text(f"{t['n_drafts']:,} drafts · accept {pct(t['accept_rate'])} · reject {pct(t['reject_rate'])} · "
+                    f"edit distance {t['edit_distance'] or 0:.3f} · latency p95 {(t['latency_p95_ms'] or 0) / 1000:.1f} s"
+                    f" · cost/draft ${t['cost_per_draft'] or 0:.4f} · escalation {pct(t['escalation_rate'])}\n")
+        for alert in online["alerts"]:
+            text.append(f"ALERT {alert['rule']}: {inert(alert['message'])}\n", style="bold red")
+        if not online["alerts"]:
+            text.append("no active alerts\n", style="green")
+        note.update(text)
+        days = [d for d in online["days"] if d["n_drafts"]]
+
+        def draw_accept(plt: Any) -> None:
+            plt.plot(list(range(len(days))), [100 * d["accept_rate"] for d in days], label="accept %")
+            plt.plot(list(range(len(days))), [100 * d["reject_rate"] for d in days], label="reject %")
+            plt.hline(65, "red")
+            plt.xlabel(f"day ({days[0]['date']} → {days[-1]['date']})" if days else "day")
+
+        def draw_latency(plt: Any) -> None:
+            plt.plot(list(range(len(days))), [(d["latency_p95_ms"] or 0) / 1000 for d in days], label="p95 s")
+            plt.hline(6, "red")
+            plt.xlabel("day")
+
+        await self._plot("drafts", [("accept / reject rate per day", draw_accept), ("latency p95 per day (s)", draw_latency)])
+
+    def _show_drift(self, drift: list[dict[str, Any]]) -> None:
+        table = self.query_one("#drift", DataTable)
+        table.clear(columns=True)
+        table.add_columns("#", "vs run", "metric", "scope", "before", "after", "note")
+        for e in drift:
+            fmt = (lambda v: f"{v:.3f}") if e["metric"] == "ece" else pct
+            table.add_row(str(e["id"]), Text(inert(e["previous_run"])), Text(inert(e["metric"])), e["scope"],
+                          fmt(e["previous"]), fmt(e["current"]),
+                          Text(inert(e["note"] or "—", keep_newlines=False)))
+
+    # ------------------------------------------------------------------ navigation
+    def open_failures(self, failure_filter: FailureFilter) -> None:
+        from cstui.screens.failures import FailuresScreen
+
+        self.app.push_screen(FailuresScreen(self.store, self.run, failure_filter))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if event.data_table.id == "gate" and self.gate:
+            rule = next(r for r in self.gate["rules"] if r["name"] == key)
+            flt = rule["filter"]
+            if rule["metric"] == "ece":
+                self.open_failures(FailureFilter(tiers=tuple(flt.get("tier", ())), title=f"rule {rule['name']}"))
+                return
+            self.open_failures(FailureFilter(
+                evaluators=tuple(flt.get("evaluators", ())), tiers=tuple(flt.get("tier", ())),
+                intents=tuple(flt.get("intent", ())), channels=tuple(flt.get("channel", ())),
+                categories=tuple(flt.get("category", ())), segments=tuple(flt.get("segment", ())),
+                title=f"rule {rule['name']}"))
+        elif event.data_table.id == "hallucination" and key:
+            self.open_failures(FailureFilter(hallucination_category=key, title=f"hallucination: {key}"))
+
+    def action_failures(self) -> None:
+        self.open_failures(FailureFilter())
+
+    def action_compare(self) -> None:
+        if not self.baseline:
+            self.notify("Pick a baseline on the runs screen first (b on a run).", severity="warning")
+            return
+        from cstui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(self.store, self.run, self.baseline))

@@ -1,0 +1,200 @@
+"""FailuresScreen: the failing sessions of a run, filtered, sorted and selectable for batch actions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from cstui.store import Store
+from cstui.textsafe import inert
+from cstui.triage import COLUMNS, LABEL_STATES, FailureFilter, sort_frame
+from cstui.widgets.failure_table import FailureTable
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+class FailuresScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("t", "cycle_tier", "Tier"),
+        Binding("e", "pick('evaluator')", "Evaluator"),
+        Binding("i", "pick('intent')", "Intent"),
+        Binding("h", "pick('channel')", "Channel"),
+        Binding("g", "pick('category')", "Category"),
+        Binding("l", "cycle_label_state", "Labelled?"),
+        Binding("x", "clear", "Clear filter"),
+        Binding("s", "sort", "Sort"),
+        Binding("S", "reverse", "Reverse sort", show=False),
+        Binding("r", "rerun", "Rerun…"),
+    ]
+    DEFAULT_CSS = """
+    FailuresScreen #filter { height: 1; padding: 0 1; background: $panel; }
+    FailuresScreen #search { display: none; }
+    FailuresScreen #search.shown { display: block; }
+    FailuresScreen #status { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
+    def __init__(self, store: Store, run: str, failure_filter: FailureFilter | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.run = run
+        self.filter = failure_filter or FailureFilter()
+        self.all: pl.DataFrame | None = None
+        self.shown: pl.DataFrame | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="filter")
+        yield Input(placeholder="free text: session id, intent, channel, evaluator… (enter to keep, esc to close)",
+                    id="search")
+        yield FailureTable(id="failures")
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"failures · {self.run}"
+        self.query_one("#status", Static).update("loading failing sessions…")
+        self.load()
+
+    @work(thread=True, exclusive=True, group="failures")
+    def load(self) -> None:
+        from cstui.triage import failures_frame
+
+        with Store(self.store.path) as store:
+            frame = failures_frame(store, self.run)
+        self.app.call_from_thread(self._loaded, frame)
+
+    def _loaded(self, frame: pl.DataFrame) -> None:
+        self.all = frame
+        self.apply_filter()
+        self.query_one(FailureTable).focus()
+
+    def reload(self) -> None:
+        """After a relabel or a rerun: verdicts changed, so rebuild the table."""
+        self.load()
+
+    # ------------------------------------------------------------------ filtering
+    def apply_filter(self, *, keep_cursor: bool = False) -> None:
+        if self.all is None:
+            return
+        table = self.query_one(FailureTable)
+        shown = sort_frame(self.filter.apply(self.all), table.sort_column, table.sort_descending)
+        self.shown = shown
+        table.set_frame(shown, keep_cursor=keep_cursor)
+        text = Text("filter: ", style="bold")
+        text.append(inert(self.filter.describe(), keep_newlines=False))
+        if table.sort_column:
+            text.append(f"   sort: {table.sort_column}{' ↓' if table.sort_descending else ' ↑'}", style="dim")
+        self.query_one("#filter", Static).update(text)
+        self._status()
+
+    def _status(self) -> None:
+        table = self.query_one(FailureTable)
+        total = 0 if self.all is None else self.all.height
+        selected = f" · {len(table.selected)} selected" if table.selected else ""
+        self.query_one("#status", Static).update(
+            f"{table.row_count:,} of {total:,} failing sessions{selected} · enter open · space select · "
+            "r rerun · x clear filter · ? help")
+
+    def on_failure_table_highlighted(self, _: FailureTable.Highlighted) -> None:
+        self._status()
+
+    def on_failure_table_opened(self, event: FailureTable.Opened) -> None:
+        from cstui.screens.session import SessionDetailScreen
+
+        ids = self.query_one(FailureTable).visible_session_ids()
+        self.app.push_screen(SessionDetailScreen(self.store, self.run, event.session_id, ids,
+                                                 on_change=self.reload))
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.add_class("shown")
+        box.value = self.filter.text
+        box.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.filter = self.filter.with_(text=event.value.strip())
+        self.apply_filter()
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self) -> None:
+        self.query_one("#search", Input).remove_class("shown")
+        self.query_one(FailureTable).focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#search", Input)
+        if box.has_class("shown"):
+            box.remove_class("shown")
+            self.query_one(FailureTable).focus()
+        else:
+            self.app.pop_screen()
+
+    def action_cycle_tier(self) -> None:
+        order = [(), (1,), (2,), (3,)]
+        current = self.filter.tiers if self.filter.tiers in order else ()
+        self.filter = self.filter.with_(tiers=order[(order.index(current) + 1) % len(order)])
+        self.apply_filter()
+
+    def action_cycle_label_state(self) -> None:
+        nxt = LABEL_STATES[(LABEL_STATES.index(self.filter.label_state) + 1) % len(LABEL_STATES)]
+        self.filter = self.filter.with_(label_state=nxt)
+        self.apply_filter()
+
+    def action_pick(self, field: str) -> None:
+        from cstui.screens.pick import PickScreen
+
+        if self.all is None:
+            return
+        if field == "evaluator":
+            options = sorted({e for row in self.all["failed"].to_list() for e in row})
+        else:
+            options = sorted(str(v) for v in self.all[field].drop_nulls().unique().to_list())
+        attr = {"evaluator": "evaluators", "intent": "intents", "channel": "channels", "category": "categories"}[field]
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.filter = self.filter.with_(**{attr: () if value == "" else (value,)})
+                self.apply_filter()
+
+        self.app.push_screen(PickScreen(f"Filter by {field}", options), chosen)
+
+    def action_clear(self) -> None:
+        self.filter = FailureFilter()
+        self.query_one("#search", Input).value = ""
+        self.apply_filter()
+
+    def action_sort(self) -> None:
+        table = self.query_one(FailureTable)
+        order = [None, *COLUMNS]
+        table.sort_column = order[(order.index(table.sort_column) + 1) % len(order)]
+        table.sort_descending = False
+        self.apply_filter()
+
+    def action_reverse(self) -> None:
+        table = self.query_one(FailureTable)
+        if table.sort_column:
+            table.sort_descending = not table.sort_descending
+            self.apply_filter()
+
+    def action_rerun(self) -> None:
+        from cstui.screens.rerun import RerunScreen
+
+        table = self.query_one(FailureTable)
+        scopes = {"selection": sorted(table.selected), "filter": table.visible_session_ids()}
+        if table.current_session_id:
+            scopes["session"] = [table.current_session_id]
+
+        def done(changed: bool | None) -> None:
+            if changed:
+                self.reload()
+
+        self.app.push_screen(RerunScreen(self.store, self.run, scopes), done)

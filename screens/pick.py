@@ -1,0 +1,44 @@
+"""PickScreen: choose one value from a list (or "any" to drop that filter)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from cstui.textsafe import inert
+
+
+class PickScreen(ModalScreen[str | None]):
+    """Dismisses with the chosen value, "" for any, or None when cancelled."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    PickScreen { align: center middle; }
+    PickScreen > Vertical { width: 60; height: auto; max-height: 80%; border: round $accent; background: $surface; }
+    PickScreen OptionList { height: auto; max-height: 24; }
+    """
+
+    def __init__(self, title: str, options: list[str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.title_text, style="bold"))
+            yield OptionList(Option(Text("(any)", style="italic"), id=""),
+                             *(Option(Text(inert(o, keep_newlines=False)), id=f"v:{i}") for i, o in enumerate(self.options)))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        oid = event.option.id or ""
+        self.dismiss("" if oid == "" else self.options[int(oid[2:])])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,137 @@
+"""RelabelScreen: a reviewer's verdict on one evaluator and/or the session, appended with an audit record."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
+
+from cstui.store import Store, StoreError
+from cstui.textsafe import inert
+from cstui.triage import FAILURE_REASONS, SessionView
+
+SESSION_LABEL = "(session: overall correctness only)"
+
+
+class RelabelScreen(ModalScreen[bool]):
+    """Dismisses True when a label was saved."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+j", "judge_right", "Judge was right", show=False),
+        Binding("ctrl+f", "false_alarm", "False alarm", show=False),
+    ]
+    DEFAULT_CSS = """
+    RelabelScreen { align: center middle; }
+    RelabelScreen > VerticalScroll { width: 84; height: auto; max-height: 95%; border: round $accent;
+                                     background: $surface; padding: 0 1; }
+    RelabelScreen #tier { width: 24; }
+    RelabelScreen #intent { width: 1fr; }
+    RelabelScreen Horizontal { height: auto; }
+    RelabelScreen RadioSet { width: 1fr; }
+    RelabelScreen Label { margin-top: 1; color: $text-muted; }
+    RelabelScreen Input, RelabelScreen Select { margin-top: 1; }
+    RelabelScreen Button { margin-right: 2; }
+    RelabelScreen #buttons { margin-top: 1; }
+    """
+
+    def __init__(self, store: Store, view: SessionView, evaluator: str | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.view = view
+        self.evaluators = [r["evaluator"] for r in view.results]
+        self.initial = evaluator if evaluator in self.evaluators else None
+
+    def compose(self) -> ComposeResult:
+        s = self.view.session
+        with VerticalScroll():
+            yield Static(Text(f"Relabel {inert(s.session_id, keep_newlines=False)} in run "
+                              f"{inert(self.view.run, keep_newlines=False)}", style="bold"))
+            yield Label("Evaluator")
+            yield Select([(e, e) for e in self.evaluators] + [(SESSION_LABEL, "")], value=self.initial or "",
+                         allow_blank=False, id="evaluator", compact=True)
+            with Horizontal():
+                with RadioSet(id="verdict"):
+                    yield RadioButton("verdict unchanged", value=True)
+                    yield RadioButton("pass (false alarm)")
+                    yield RadioButton("fail (judge was right)")
+                with RadioSet(id="correct"):
+                    yield RadioButton("correctness unchanged", value=True)
+                    yield RadioButton("session correct")
+                    yield RadioButton("session incorrect")
+            with Horizontal():
+                yield Select([("tier unchanged", 0), ("Tier 1", 1), ("Tier 2", 2), ("Tier 3", 3)], value=0,
+                             allow_blank=False, id="tier", compact=True)
+                yield Input(placeholder=f"intent (now {s.intent or '—'})", id="intent", compact=True)
+            yield Label("Failure reason")
+            yield Select([(r, r) for r in FAILURE_REASONS], prompt="(none)", id="reason", compact=True)
+            yield Input(placeholder="other reason (free text, overrides the list)", id="reason-free", compact=True)
+            yield Input(placeholder="note", id="note", compact=True)
+            with Horizontal(id="buttons"):
+                yield Button("Save (ctrl+s)", variant="primary", id="save", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def action_judge_right(self) -> None:
+        self._preset(2, "judge_right")
+
+    def action_false_alarm(self) -> None:
+        self._preset(1, "false_alarm")
+
+    def _preset(self, verdict_index: int, reason: str) -> None:
+        buttons = list(self.query_one("#verdict", RadioSet).query(RadioButton))
+        buttons[verdict_index].value = True
+        self.query_one("#reason", Select).value = reason
+
+    def collect(self) -> dict[str, Any]:
+        evaluator = self.query_one("#evaluator", Select).value or None
+        verdict_index = self.query_one("#verdict", RadioSet).pressed_index
+        correct_index = self.query_one("#correct", RadioSet).pressed_index
+        tier = self.query_one("#tier", Select).value
+        reason_pick = self.query_one("#reason", Select).value
+        reason_free = self.query_one("#reason-free", Input).value.strip()
+        label = {
+            "session_id": self.view.session.session_id,
+            "evaluator": evaluator if verdict_index in (1, 2) else None,
+            "verdict": {1: "pass", 2: "fail"}.get(verdict_index),
+            "correct": {1: True, 2: False}.get(correct_index),
+            "tier": tier or None,
+            "intent": self.query_one("#intent", Input).value.strip() or None,
+            "reason": reason_free or (reason_pick if isinstance(reason_pick, str) else None),
+            "note": self.query_one("#note", Input).value.strip() or None,
+            "source": "triage",
+        }
+        return label
+
+    def action_save(self) -> None:
+        from cstui.config import load_config
+
+        label = self.collect()
+        if label["verdict"] and not self.query_one("#evaluator", Select).value:
+            self.notify("A pass/fail verdict needs an evaluator.", severity="error")
+            return
+        if not any(label[k] is not None for k in ("verdict", "correct", "tier", "intent", "reason", "note")):
+            self.notify("Nothing to save: choose a verdict, correctness, tier, intent, reason or note.",
+                        severity="warning")
+            return
+        try:
+            self.store.add_label(self.view.run, label, reviewer=load_config().reviewer)
+        except StoreError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify("label saved")
+        self.dismiss(True)

@@ -1,0 +1,134 @@
+"""RerunScreen: rerun chosen evaluators on this session, the selection or the current filter.
+
+Runs in a thread worker with its own database connection: progress, ETA and cancel, and the UI never
+waits. Results are stored as new versions (the previous verdicts stay as history).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, ProgressBar, RadioButton, RadioSet, SelectionList, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from cstui.store import Store
+
+SCOPE_TITLES = {"session": "this session", "selection": "selected sessions", "filter": "current filter"}
+
+
+class RerunScreen(ModalScreen[bool]):
+    """Dismisses True when new verdicts were stored."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel / close"),
+        Binding("ctrl+r", "run", "Run"),
+    ]
+    DEFAULT_CSS = """
+    RerunScreen { align: center middle; }
+    RerunScreen > Vertical { width: 76; height: auto; max-height: 95%; border: round $accent; background: $surface;
+                             padding: 0 1; }
+    RerunScreen SelectionList { height: 12; }
+    RerunScreen Horizontal { height: auto; margin-top: 1; }
+    RerunScreen #status { margin-top: 1; }
+    """
+
+    def __init__(self, store: Store, run: str, scopes: dict[str, list[str]]) -> None:
+        super().__init__()
+        self.store = store
+        self.run = run
+        self.scopes = {k: v for k, v in scopes.items() if v}
+        self.changed = False
+        self.worker: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        from cstui.evaluators import registry
+
+        evaluators = registry.all_evaluators()
+        with Vertical():
+            yield Static(Text(f"Rerun evaluators on run {self.run}", style="bold"))
+            yield Label("Evaluators (space toggles)")
+            yield SelectionList[str](*((f"{ev.id}  ({ev.kind})", ev.id) for ev in evaluators), id="evaluators")
+            yield Label("Scope")
+            with RadioSet(id="scope"):
+                for i, (key, ids) in enumerate(self.scopes.items()):
+                    yield RadioButton(f"{SCOPE_TITLES[key]} ({len(ids):,})", value=i == 0, name=key)
+            yield ProgressBar(total=100, show_eta=True, id="progress")
+            yield Static("choose evaluators, then Run (ctrl+r)", id="status")
+            with Horizontal():
+                yield Button("Run (ctrl+r)", variant="primary", id="run")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#evaluators", SelectionList).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "run":
+            self.action_run()
+        else:
+            self.action_cancel()
+
+    def chosen_scope(self) -> tuple[str, list[str]]:
+        pressed = self.query_one("#scope", RadioSet).pressed_button
+        key = pressed.name if pressed is not None and pressed.name else next(iter(self.scopes))
+        return key, self.scopes[key]
+
+    def action_run(self) -> None:
+        if self.worker is not None and self.worker.state == WorkerState.RUNNING:
+            return
+        evaluators = list(self.query_one("#evaluators", SelectionList).selected)
+        if not evaluators:
+            self.notify("Choose at least one evaluator.", severity="warning")
+            return
+        if not self.scopes:
+            self.notify("Nothing to rerun: no sessions in scope.", severity="warning")
+            return
+        _, session_ids = self.chosen_scope()
+        self.query_one("#progress", ProgressBar).update(total=len(session_ids), progress=0)
+        self.query_one("#status", Static).update(f"running {len(evaluators)} evaluator(s) on "
+                                                 f"{len(session_ids):,} session(s)…")
+        self.worker = self.rerun(evaluators, session_ids)
+
+    @work(thread=True, exclusive=True, group="rerun")
+    def rerun(self, evaluators: list[str], session_ids: list[str]) -> None:
+        from cstui.config import load_config
+        from cstui.evaluate import run_evaluators
+
+        worker = get_current_worker()
+        started = time.monotonic()
+
+        def progress(done: int, total: int) -> None:
+            self.app.call_from_thread(self.query_one("#progress", ProgressBar).update, progress=done)
+
+        try:
+            with Store(self.store.path) as store:
+                sids = store.sids_for(self.run, session_ids)
+                summary = run_evaluators(store, self.run, evaluators, cfg=load_config(), sids=sids,
+                                         progress=progress, cancelled=lambda: worker.is_cancelled, chunk_size=25)
+        except KeyboardInterrupt:
+            self.app.call_from_thread(self._finished, "cancelled: nothing was stored", False)
+            return
+        failed = sum(c["failed"] for c in summary.counts.values())
+        self.app.call_from_thread(
+            self._finished, f"done in {time.monotonic() - started:.1f}s: {summary.n_results:,} verdicts stored, "
+            f"{failed:,} failing (previous verdicts kept as history)", True)
+
+    def _finished(self, message: str, changed: bool) -> None:
+        self.changed = self.changed or changed
+        self.query_one("#status", Static).update(message)
+        self.notify(message)
+        if changed:
+            self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        if self.worker is not None and self.worker.state == WorkerState.RUNNING:
+            self.worker.cancel()
+            self.query_one("#status", Static).update("cancelling…")
+            return
+        self.dismiss(self.changed)

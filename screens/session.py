@@ -1,0 +1,350 @@
+"""SessionDetailScreen: a transcript beside its span tree, the verdicts with their evidence, the labels.
+
+Every string here came from a transcript, a tool or a KB: it is rendered as plain `Text` after `inert`,
+never parsed as markup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Static, Tree
+
+from cstui.models import Span
+from cstui.store import Store
+from cstui.textsafe import inert
+from cstui.triage import SessionView
+
+ROLE_STYLES = {"customer": "bold cyan", "assistant": "bold green", "agent": "bold magenta", "system": "bold yellow",
+               "tool": "bold blue"}
+ATTR_CHARS = 90
+
+
+def _short(value: Any, limit: int = ATTR_CHARS) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = inert(text, keep_newlines=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def span_label(span: Span) -> Text:
+    """kind, name, status, duration and the attributes a reviewer looks for first."""
+    attrs = span.attributes
+    label = Text()
+    label.append(span.kind, style="bold")
+    if span.name:
+        label.append(f" {inert(span.name, keep_newlines=False)}")
+    if span.status:
+        label.append(f" [{inert(span.status, keep_newlines=False)}]", style="red" if span.status == "error" else "green")
+    if span.duration_ms is not None:
+        label.append(f" {span.duration_ms:.0f} ms", style="dim")
+    if span.turn_index is not None:
+        label.append(f" · turn {span.turn_index}", style="dim")
+    details: list[str] = []
+    if span.kind == "retrieval" and isinstance(attrs.get("documents"), list):
+        docs = [d for d in attrs["documents"] if isinstance(d, dict)]
+        details.append("docs " + ", ".join(f"{d.get('id')} rev {d.get('revision', '?')}" for d in docs))
+    if span.kind == "intent" and "label" in attrs:
+        details.append(f"{attrs.get('label')} ({attrs.get('confidence')})")
+    if span.kind == "tool":
+        if "arguments" in attrs:
+            details.append(f"args {_short(attrs['arguments'], 60)}")
+        if "result" in attrs:
+            details.append(f"→ {_short(attrs['result'], 60)}")
+    if span.kind == "llm":
+        details.append(" ".join(f"{k}={attrs[k]}" for k in ("model", "input_tokens", "output_tokens", "cost_usd")
+                                if k in attrs))
+    if span.kind in ("escalation", "guardrail", "policy_lookup") and attrs:
+        details.append(_short(attrs, 70))
+    if details:
+        label.append("  " + _short(" · ".join(details), 120), style="italic")
+    return label
+
+
+class TurnView(Static):
+    DEFAULT_CSS = """
+    TurnView { padding: 0 1; margin-bottom: 1; }
+    TurnView.evidence { border-left: thick $error; background: $error 15%; }
+    """
+
+
+class KBScreen(ModalScreen[None]):
+    """The KB articles a session cited or retrieved, every revision, deprecated ones marked."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,k,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    KBScreen { align: center middle; }
+    KBScreen > VerticalScroll { width: 90%; height: 80%; border: round $accent; background: $surface; padding: 0 1; }
+    """
+
+    def __init__(self, view: SessionView) -> None:
+        super().__init__()
+        self.view = view
+
+    def compose(self) -> ComposeResult:
+        cited = {c for t in self.view.session.turns for c in t.citations}
+        text = Text()
+        if not self.view.kb:
+            text.append("This session neither cites nor retrieves KB articles.")
+        for kb_id, revisions in sorted(self.view.kb.items()):
+            text.append(f"{inert(kb_id)}", style="bold")
+            text.append("  cited" if kb_id in cited else "  retrieved only", style="dim")
+            text.append("\n")
+            if not revisions:
+                text.append("  not in the knowledge base at all\n", style="bold red")
+            for art in revisions:
+                style = {"current": "green", "deprecated": "bold red", "deleted": "bold red"}[art.status]
+                text.append(f"  rev {art.revision} ", style="bold")
+                text.append(f"[{art.status.upper()}]", style=style)
+                text.append(f" {inert(art.title, keep_newlines=False)}\n")
+                text.append(f"  {inert(art.body)}\n\n")
+        with VerticalScroll():
+            yield Static(text)
+
+
+class SessionDetailScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("n", "step(1)", "Next failed"),
+        Binding("p", "step(-1)", "Previous failed"),
+        Binding("l", "relabel", "Relabel…"),
+        Binding("r", "rerun", "Rerun…"),
+        Binding("k", "kb", "KB articles"),
+        Binding("tab", "focus_next", "Next pane", show=False),
+    ]
+    DEFAULT_CSS = """
+    SessionDetailScreen #meta { height: auto; padding: 0 1; background: $panel; }
+    SessionDetailScreen #main { height: 2fr; }
+    SessionDetailScreen #transcript { width: 3fr; border: round $primary; }
+    SessionDetailScreen #spans { width: 2fr; border: round $primary; }
+    SessionDetailScreen #bottom { height: 1fr; min-height: 8; }
+    SessionDetailScreen #verdicts { width: 3fr; border: round $primary; }
+    SessionDetailScreen #labels { width: 2fr; border: round $primary; padding: 0 1; }
+    SessionDetailScreen #transcript:focus-within, SessionDetailScreen #spans:focus,
+    SessionDetailScreen #verdicts:focus { border: round $accent; }
+    """
+
+    def __init__(self, store: Store, run: str, session_id: str, navigation: list[str] | None = None,
+                 on_change: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.run = run
+        self.session_id = session_id
+        self.navigation = navigation or [session_id]
+        self.on_change = on_change
+        self.view: SessionView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="meta")
+        with Horizontal(id="main"):
+            yield VerticalScroll(id="transcript")
+            yield Tree(Text("spans"), id="spans")
+        with Horizontal(id="bottom"):
+            yield DataTable(id="verdicts", cursor_type="row")
+            with VerticalScroll(id="labels"):
+                yield Static(id="label-history")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#transcript").border_title = "transcript"
+        self.query_one("#spans").border_title = "span tree"
+        self.query_one("#verdicts").border_title = "verdicts (enter: jump to evidence)"
+        self.query_one("#labels").border_title = "labels"
+        self.load()
+
+    @work(thread=True, exclusive=True, group="session")
+    def load(self) -> None:
+        from cstui.triage import session_view
+
+        with Store(self.store.path) as store:
+            view = session_view(store, self.run, self.session_id)
+        self.app.call_from_thread(self.show, view)
+
+    # ------------------------------------------------------------------ rendering
+    async def show(self, view: SessionView) -> None:
+        self.view = view
+        s = view.session
+        position = (f" · {self.navigation.index(s.session_id) + 1}/{len(self.navigation)} in filter"
+                    if s.session_id in self.navigation and len(self.navigation) > 1 else "")
+        self.sub_title = f"{self.run} · {s.session_id}"
+        meta = Text()
+        meta.append(inert(s.session_id, keep_newlines=False), style="bold")
+        for key, value in (("tier", s.tier), ("intent", s.intent), ("channel", s.channel), ("segment", s.segment),
+                           ("category", s.category), ("started", s.started_at)):
+            if value is not None:
+                meta.append(f"  {key} ", style="dim")
+                meta.append(inert(str(value), keep_newlines=False))
+        out = s.outcome
+        meta.append(f"  correct {out.correct}  resolved {out.resolved}  escalated {out.escalated}", style="dim")
+        failed = [r["evaluator"] for r in view.failed]
+        meta.append("\nfailed: " if failed else "\nno failed verdicts", style="bold red" if failed else "green")
+        meta.append(", ".join(failed), style="red")
+        meta.append(position, style="dim")
+        self.query_one("#meta", Static).update(meta)
+        await self._show_transcript(view)
+        self._show_spans(view)
+        self._show_verdicts(view)
+        self._show_labels(view)
+
+    def _turn_text(self, index: int, highlight: str | None = None) -> Text:
+        assert self.view is not None
+        turn = self.view.session.turns[index]
+        head = Text()
+        head.append(f"#{index} ", style="dim")
+        head.append(turn.role, style=ROLE_STYLES.get(turn.role, "bold"))
+        if turn.confidence is not None:
+            head.append(f"  confidence {turn.confidence:.2f}", style="dim")
+        if turn.citations:
+            head.append("  cites " + ", ".join(inert(c, keep_newlines=False) for c in turn.citations), style="dim")
+        if turn.suppressed:
+            head.append("  [suppressed: not shown to the customer]", style="yellow")
+        draft = getattr(turn, "draft", None)
+        if isinstance(draft, dict) and draft.get("decision"):
+            head.append(f"  draft {inert(str(draft['decision']), keep_newlines=False)}", style="magenta")
+        body = Text(inert(turn.text) or "(empty)")
+        if highlight:
+            clean = inert(highlight)
+            start = body.plain.find(clean)
+            if start >= 0:
+                body.stylize("bold reverse red", start, start + len(clean))
+        return head + Text("\n") + body
+
+    async def _show_transcript(self, view: SessionView) -> None:
+        box = self.query_one("#transcript", VerticalScroll)
+        await box.remove_children()
+        await box.mount_all([TurnView(self._turn_text(i), id=f"turn-{i}") for i in range(len(view.session.turns))])
+
+    def _show_spans(self, view: SessionView) -> None:
+        tree = self.query_one("#spans", Tree)
+        tree.clear()
+        tree.root.set_label(Text(f"{len(view.session.spans)} spans"))
+        children: dict[str | None, list[Span]] = {}
+        for span in view.session.spans:
+            children.setdefault(span.parent_id, []).append(span)
+        self._span_nodes: dict[str, Any] = {}
+        stack = [(tree.root, span) for span in reversed(children.get(None, []))]
+        while stack:  # iterative: a 2,000-span session must not hit the recursion limit
+            parent, span = stack.pop()
+            kids = children.get(span.span_id, [])
+            node = parent.add(span_label(span), data=span.span_id, expand=True, allow_expand=bool(kids))
+            self._span_nodes[span.span_id] = node
+            stack.extend((node, kid) for kid in reversed(kids))
+        tree.root.expand()
+
+    def _show_verdicts(self, view: SessionView) -> None:
+        table = self.query_one("#verdicts", DataTable)
+        table.clear(columns=True)
+        table.add_columns("evaluator", "verdict", "human", "evidence", "rationale")
+        ordered = sorted(view.results, key=lambda r: (r["passed"] is not False, r["passed"] is None, r["evaluator"]))
+        for r in ordered:
+            verdict = (Text("n/a", style="dim") if r["passed"] is None
+                       else Text("PASS", style="green") if r["passed"] else Text("FAIL", style="bold red"))
+            human = Text(r["human_verdict"] or "", style="bold magenta")
+            where = ", ".join(
+                f"turn {e.get('turn_index')}" if e.get("turn_index") is not None else f"span {e.get('span_id')}"
+                for e in r["evidence"][:2])
+            table.add_row(Text(r["evaluator"]), verdict, human, Text(inert(where, keep_newlines=False)),
+                          Text(_short(r["rationale"] or "", 200)), key=r["evaluator"])
+        if ordered:
+            table.focus()
+
+    def _show_labels(self, view: SessionView) -> None:
+        text = Text()
+        if not view.labels:
+            text.append("no labels yet — press l to relabel", style="dim")
+        for lab in reversed(view.labels):
+            text.append(f"{lab['created_at']} ", style="dim")
+            text.append(inert(lab["reviewer"], keep_newlines=False), style="bold")
+            what = []
+            if lab["evaluator"]:
+                what.append(f"{lab['evaluator']}={lab['verdict']}")
+            for key in ("correct", "tier", "intent", "reason"):
+                if lab[key] is not None:
+                    what.append(f"{key}={lab[key]}")
+            text.append(" " + inert(", ".join(what), keep_newlines=False) + "\n")
+            if lab["note"]:
+                text.append(f"  “{inert(lab['note'], keep_newlines=False)}”\n", style="italic")
+        self.query_one("#label-history", Static).update(text)
+
+    # ------------------------------------------------------------------ actions
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.jump_to_evidence(str(event.row_key.value))
+
+    def jump_to_evidence(self, evaluator: str) -> None:
+        if self.view is None:
+            return
+        result = next((r for r in self.view.results if r["evaluator"] == evaluator), None)
+        if result is None:
+            return
+        for turn in self.query(TurnView):
+            turn.remove_class("evidence")
+            index = int(str(turn.id).split("-")[1])
+            turn.update(self._turn_text(index))
+        if not result["evidence"]:
+            self.notify(f"{evaluator}: no evidence pointer recorded", severity="information")
+            return
+        first_turn = None
+        for ev in result["evidence"]:
+            if ev.get("turn_index") is not None and 0 <= ev["turn_index"] < len(self.view.session.turns):
+                widget = self.query_one(f"#turn-{ev['turn_index']}", TurnView)
+                widget.add_class("evidence")
+                widget.update(self._turn_text(ev["turn_index"], ev.get("snippet")))
+                first_turn = first_turn or widget
+            if ev.get("span_id") and ev["span_id"] in getattr(self, "_span_nodes", {}):
+                tree = self.query_one("#spans", Tree)
+                node = self._span_nodes[ev["span_id"]]
+                tree.select_node(node)
+                tree.scroll_to_node(node)
+        if first_turn is not None:
+            self.query_one("#transcript", VerticalScroll).scroll_to_widget(first_turn, animate=False, top=True)
+
+    def action_step(self, delta: int) -> None:
+        if self.session_id not in self.navigation or len(self.navigation) < 2:
+            self.notify("No other sessions in the current filter.", severity="information")
+            return
+        index = (self.navigation.index(self.session_id) + delta) % len(self.navigation)
+        self.session_id = self.navigation[index]
+        self.load()
+
+    def _changed(self) -> None:
+        self.load()
+        if self.on_change:
+            self.on_change()
+
+    def action_relabel(self) -> None:
+        from cstui.screens.relabel import RelabelScreen
+
+        if self.view is None:
+            return
+        focused = self.query_one("#verdicts", DataTable)
+        evaluator = None
+        if focused.row_count:
+            evaluator = str(focused.coordinate_to_cell_key(focused.cursor_coordinate).row_key.value)
+
+        def done(saved: bool | None) -> None:
+            if saved:
+                self._changed()
+
+        self.app.push_screen(RelabelScreen(self.store, self.view, evaluator), done)
+
+    def action_rerun(self) -> None:
+        from cstui.screens.rerun import RerunScreen
+
+        def done(changed: bool | None) -> None:
+            if changed:
+                self._changed()
+
+        scopes = {"session": [self.session_id], "filter": list(self.navigation)}
+        self.app.push_screen(RerunScreen(self.store, self.run, scopes), done)
+
+    def action_kb(self) -> None:
+        if self.view is not None:
+            self.app.push_screen(KBScreen(self.view))

@@ -1,0 +1,196 @@
+"""The reviewer's path through the TUI, driven by keys with Textual's Pilot, asserting on widgets and on
+what was stored."""
+
+from __future__ import annotations
+
+import orjson
+from textual.widgets import DataTable, SelectionList
+
+from cstui.app import create_app
+from cstui.store import Store
+from cstui.widgets.failure_table import FailureTable
+
+POLICY_T3 = {"S-000091", "S-000196", "S-000199", "S-000223", "S-000235", "S-000238", "S-000267", "S-000306"}
+
+
+async def settle(pilot) -> None:
+    """Let workers finish and the screen repaint (Textual 8 delays screen switches by 50 ms)."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.1)
+
+
+async def test_gate_rule_to_session_relabel_and_rerun(demo_db):
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert type(app.screen).__name__ == "DashboardScreen"
+        banner = str(app.screen.query_one("#banner").render())
+        assert "gate FAILED" in banner
+        gate = app.screen.query_one("#gate", DataTable)
+        gate.move_cursor(row=gate.get_row_index("policy_claims.tier_3"))
+        await pilot.press("enter")
+        await settle(pilot)
+
+        assert type(app.screen).__name__ == "FailuresScreen"
+        table = app.screen.query_one(FailureTable)
+        assert set(table.visible_session_ids()) == POLICY_T3
+        assert "rule policy_claims.tier_3" in str(app.screen.query_one("#filter").render())
+
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "SessionDetailScreen"
+        assert app.screen.session_id == "S-000091"
+        verdicts = app.screen.query_one("#verdicts", DataTable)
+        verdicts.move_cursor(row=verdicts.get_row_index("policy_grounding"))
+        await pilot.press("enter")
+        await pilot.pause()
+        evidence = app.screen.query_one("#turn-1")
+        assert evidence.has_class("evidence")
+        assert "$100" in str(evidence.render())
+        assert app.screen.query_one("#spans").cursor_node is not None
+
+        await pilot.press("l")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "RelabelScreen"
+        await pilot.press("ctrl+f")  # "false alarm": verdict pass, reason false_alarm
+        app.screen.query_one("#note").value = "amount is in the fraud KB appendix"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        with Store(demo_db) as store:
+            labels = store.labels("candidate", "S-000091")
+        assert [(x["evaluator"], x["verdict"], x["reason"], x["note"]) for x in labels] == [
+            ("policy_grounding", "pass", "false_alarm", "amount is in the fraud KB appendix")]
+        assert "false_alarm" in str(app.screen.query_one("#label-history").render())
+
+        await pilot.press("n")  # next failed session in the filter, without going back
+        await settle(pilot)
+        assert app.screen.session_id != "S-000091"
+        await pilot.press("escape")
+        await settle(pilot)
+        table = app.screen.query_one(FailureTable)
+        assert set(table.visible_session_ids()) == POLICY_T3 - {"S-000091"}  # the label overrides the verdict
+
+        table.cursor = 0
+        await pilot.press("space", "space")
+        chosen = sorted(table.selected)
+        assert len(chosen) == 2
+        await pilot.press("r")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "RerunScreen"
+        picker = app.screen.query_one("#evaluators", SelectionList)
+        picker.select("policy_grounding")
+        picker.select("escalation_correctness")
+        with Store(demo_db) as store:
+            before = store.conn.execute("SELECT count(*) FROM results WHERE run = 'candidate'").fetchone()[0]
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "FailuresScreen"  # closed itself when done
+        with Store(demo_db) as store:
+            after = store.conn.execute("SELECT count(*) FROM results WHERE run = 'candidate'").fetchone()[0]
+            batches = store.conn.execute(
+                "SELECT DISTINCT batch FROM results r JOIN sessions s ON s.id = r.sid WHERE r.run = 'candidate' "
+                "AND r.current = 1 AND s.session_id IN (?, ?) AND r.evaluator = 'policy_grounding'", chosen).fetchall()
+        assert after == before + 4  # 2 sessions x 2 evaluators, the old verdicts kept as history
+        assert len(batches) == 1
+
+
+async def test_tier_panel_hallucination_and_filters(demo_db):
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#tier-3").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        table = app.screen.query_one(FailureTable)
+        assert table.row_count > 0
+        assert all(table.row(i)[1] == 3 for i in range(table.row_count))
+        await pilot.press("x")  # clear
+        total = table.row_count
+        await pilot.press("slash")
+        await pilot.press(*"refund")
+        assert 0 < table.row_count < total
+        await pilot.press("enter", "x", "t", "t")  # tier cycles: any → 1 → 2
+        assert all(table.row(i)[1] == 2 for i in range(table.row_count))
+        await pilot.press("x", "s", "s", "S")  # sort by tier, descending
+        assert table.row(0)[1] == 3
+        await pilot.press("l")  # labelled only
+        assert table.row_count == 0
+        assert "labeled" in str(app.screen.query_one("#filter").render())
+
+
+async def test_compare_lists_flipped_sessions(demo_db):
+    app = create_app(demo_db)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("b", "down", "c")  # baseline = first run, compare the candidate with it
+        await settle(pilot)
+        assert type(app.screen).__name__ == "CompareScreen"
+        rules = app.screen.query_one("#rules", DataTable)
+        rules.move_cursor(row=rules.get_row_index("authorization_fabrication"))
+        await pilot.press("enter")
+        await settle(pilot)
+        table = app.screen.query_one(FailureTable)
+        assert set(table.visible_session_ids()) == {"S-000099", "S-000118", "S-000128", "G-003"}
+
+
+async def test_command_palette_lists_screen_actions(demo_db):
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"All failures", "Compare with baseline", "Reload"} <= set(titles)
+
+
+async def test_no_database_offers_the_demo(tmp_path, monkeypatch):
+    demo = tmp_path / "demo.db"
+    monkeypatch.setattr("cstui.demo.demo_db_path", lambda: demo)
+    app = create_app(tmp_path / "missing.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert type(app.screen).__name__ == "WelcomeScreen"
+        await pilot.press("d")
+        await settle(pilot)
+        await settle(pilot)
+        assert demo.exists()
+        assert type(app.screen).__name__ == "RunsScreen"
+        assert app.screen.query_one("#runs", DataTable).row_count == 3
+
+
+HOSTILE = {
+    "markup": "[bold red]x[/] and [link=https://evil.example]click[/link]",
+    "ansi": "red \x1b[31mALERT\x1b[0m and clipboard \x1b]52;c;ZXZpbA==\x07 and link \x1b]8;;https://evil\x07here\x1b]8;;\x07",
+    "bidi": "invoice \u202egpj.exe\u202c zero\u200bwidth",
+    "long": "A" * 5000,
+}
+
+
+async def test_hostile_transcript_text_renders_literally_and_inertly(tmp_path, cli):
+    session = {"schema": "cstui.session/v1", "session_id": "[red]S-1[/red]", "tier": 1, "intent": "faq_billing",
+               "turns": [{"role": "customer", "text": HOSTILE["markup"]},
+                         {"role": "assistant", "text": HOSTILE["ansi"], "confidence": 0.9},
+                         {"role": "customer", "text": HOSTILE["bidi"]},
+                         {"role": "assistant", "text": HOSTILE["long"], "confidence": 0.9}],
+               "spans": [{"span_id": "s1", "kind": "tool", "name": "[blink]lookup[/blink]", "turn_index": 1,
+                          "status": "ok", "attributes": {"arguments": {"q": "\x1b]52;c;AAAA\x07[b]x[/b]"}}}],
+               "outcome": {"correct": False}}
+    src = tmp_path / "hostile.jsonl"
+    src.write_bytes(orjson.dumps(session) + b"\n")
+    db = tmp_path / "h.db"
+    assert cli("import", src, "--run", "h", "--db", db).code == 0
+    assert cli("eval", "--run", "h", "--db", db).code == 0
+    app = create_app(db, run="h", session="[red]S-1[/red]")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        turns = [str(app.screen.query_one(f"#turn-{i}").render()) for i in range(4)]
+        assert HOSTILE["markup"] in turns[0]  # shown literally, not styled
+        assert "\x1b" not in "".join(turns) and "\x07" not in "".join(turns)
+        assert "ALERT" in turns[1]
+        assert "<U+202E>" in turns[2] and "<U+200B>" in turns[2]
+        assert "A" * 1000 in turns[3]
+        tree = app.screen.query_one("#spans")
+        label = str(tree.root.children[0].label)
+        assert "[blink]lookup[/blink]" in label and "\x1b" not in label
+        assert "[red]S-1[/red]" in str(app.screen.query_one("#meta").render())
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg
