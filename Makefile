@@ -27,6 +27,7 @@ bench: setup
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_eval.py
 	$(BIN)/python bench/bench_metrics.py
+	$(BIN)/python bench/bench_tui.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static, TabbedContent, TabPane
 
@@ -79,6 +79,28 @@ class TierPanel(Static, can_focus=True):
         self.screen.open_failures(FailureFilter(tiers=(self.tier,), title=TIER_NAMES[f"tier_{self.tier}"]))  # type: ignore[attr-defined]
 
 
+class DashboardTabs(Vertical):
+    """Calibration, escalation, hallucination, draft-assist and drift views in tabs."""
+
+    DEFAULT_CSS = "DashboardTabs { height: auto; }"
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="tabs"):
+            with TabPane("Calibration", id="tab-calibration"):
+                yield Horizontal(classes="plots", id="reliability")
+                yield Static(classes="note", id="calibration-note")
+            with TabPane("Escalation", id="tab-escalation"):
+                yield Horizontal(classes="plots", id="escalation")
+                yield Static(classes="note", id="escalation-note")
+            with TabPane("Hallucination", id="tab-hallucination"):
+                yield DataTable(id="hallucination", cursor_type="row")
+            with TabPane("Draft assist", id="tab-drafts"):
+                yield Static(classes="note", id="drafts-note")
+                yield Horizontal(classes="plots", id="drafts")
+            with TabPane("Drift", id="tab-drift"):
+                yield DataTable(id="drift", cursor_type="row")
+
+
 class DashboardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Runs"),
@@ -111,31 +133,17 @@ class DashboardScreen(Screen[None]):
         yield Header()
         yield Static(Text(f"run {inert(self.run, keep_newlines=False)} — computing metrics…"), id="banner")
         yield LoadingIndicator(id="loading")
-        with VerticalScroll(id="body"):
-            yield DataTable(id="gate", cursor_type="row", zebra_stripes=True)
-            with Horizontal(id="tiers"):
-                for tier in (1, 2, 3):
-                    yield TierPanel(tier)
-            with TabbedContent(id="tabs"):
-                with TabPane("Calibration", id="tab-calibration"):
-                    yield Horizontal(classes="plots", id="reliability")
-                    yield Static(classes="note", id="calibration-note")
-                with TabPane("Escalation", id="tab-escalation"):
-                    yield Horizontal(classes="plots", id="escalation")
-                    yield Static(classes="note", id="escalation-note")
-                with TabPane("Hallucination", id="tab-hallucination"):
-                    yield DataTable(id="hallucination", cursor_type="row")
-                with TabPane("Draft assist", id="tab-drafts"):
-                    yield Static(classes="note", id="drafts-note")
-                    yield Horizontal(classes="plots", id="drafts")
-                with TabPane("Drift", id="tab-drift"):
-                    yield DataTable(id="drift", cursor_type="row")
+        yield VerticalScroll(id="body")
         yield Footer()
+
+    def _body(self) -> list[Any]:
+        """The panels, mounted once the metrics exist: the first frame stays as light as a bare app's."""
+        return [DataTable(id="gate", cursor_type="row", zebra_stripes=True),
+                Horizontal(*(TierPanel(tier) for tier in (1, 2, 3)), id="tiers"), DashboardTabs()]
 
     def on_mount(self) -> None:
         self.sub_title = f"dashboard · {self.run}" + (f" vs {self.baseline}" if self.baseline else "")
-        self.query_one("#body").display = False
-        self.load()
+        self.call_after_refresh(self.load)  # paint first, then start the metrics worker
 
     # ------------------------------------------------------------------ data
     @work(thread=True, exclusive=True, group="dashboard")
@@ -156,7 +164,9 @@ class DashboardScreen(Screen[None]):
     async def show(self, report: dict[str, Any], gate: dict[str, Any], drift: list[dict[str, Any]]) -> None:
         self.report, self.gate = report, gate
         self.query_one("#loading").display = False
-        self.query_one("#body").display = True
+        body = self.query_one("#body", VerticalScroll)
+        if not body.children:
+            await body.mount_all(self._body())
         self._show_banner(gate)
         self._show_gate(gate)
         for panel in self.query(TierPanel):

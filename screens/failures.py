@@ -93,16 +93,18 @@ class FailuresScreen(Screen[None]):
         text.append(inert(self.filter.describe(), keep_newlines=False))
         if table.sort_column:
             text.append(f"   sort: {table.sort_column}{' ↓' if table.sort_descending else ' ↑'}", style="dim")
-        self.query_one("#filter", Static).update(text)
+        self.query_one("#filter", Static).update(text, layout=False)  # fixed height: no relayout per keystroke
         self._status()
 
     def _status(self) -> None:
         table = self.query_one(FailureTable)
         total = 0 if self.all is None else self.all.height
         selected = f" · {len(table.selected)} selected" if table.selected else ""
-        self.query_one("#status", Static).update(
-            f"{table.row_count:,} of {total:,} failing sessions{selected} · enter open · space select · "
-            "r rerun · x clear filter · ? help")
+        status = (f"{table.row_count:,} of {total:,} failing sessions{selected} · enter open · space select · "
+                  "r rerun · x clear filter · ? help")
+        if status != getattr(self, "_last_status", None):
+            self._last_status = status
+            self.query_one("#status", Static).update(status, layout=False)
 
     def on_failure_table_highlighted(self, _: FailureTable.Highlighted) -> None:
         self._status()

@@ -54,7 +54,12 @@ class RunsScreen(Screen[None]):
                           Text(inert(run["source_format"] or "", keep_newlines=False)), Text("…", style="dim"), "",
                           key=run["name"])
         table.focus()
-        self.gate_statuses([r["name"] for r in self.store.runs()])
+
+    def on_screen_resume(self) -> None:
+        """Gate statuses cost a metrics pass per run: compute them only once this screen is seen."""
+        if not getattr(self, "_gates_started", False):
+            self._gates_started = True
+            self.gate_statuses([r["name"] for r in self.store.runs()])
 
     @work(thread=True, exclusive=True, group="runs")
     def gate_statuses(self, runs: list[str]) -> None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
-from rich.style import Style
-from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
@@ -79,7 +78,9 @@ class FailureTable(ScrollView, can_focus=True):
     def set_frame(self, frame: pl.DataFrame, *, keep_cursor: bool = False) -> None:
         self.frame = frame.select(COLUMNS)
         self._blocks.clear()
-        self.virtual_size = Size(self.size.width, frame.height + 1)
+        size = Size(self.size.width, frame.height + 1)
+        if size != self.virtual_size:
+            self.virtual_size = size
         self.cursor = min(self.cursor, max(frame.height - 1, 0)) if keep_cursor else 0
         if not keep_cursor:
             self.scroll_to(y=0, animate=False)
@@ -112,9 +113,10 @@ class FailureTable(ScrollView, can_focus=True):
         widths["failed_text"] = max(12, self.size.width - fixed)
         return widths
 
-    def _cells(self, values: dict[str, Any], *, header: bool = False) -> Text:
+    def _cells(self, values: dict[str, Any], *, header: bool = False) -> str:
+        """One line of fixed-width cells; a single plain string (one segment) keeps painting cheap."""
         widths = self._widths()
-        text = Text(no_wrap=True, overflow="ellipsis")
+        parts = []
         for col in COLUMNS:
             value = values.get(col)
             if col == "confidence" and not header:
@@ -127,16 +129,16 @@ class FailureTable(ScrollView, can_focus=True):
             if len(cell) > width:
                 cell = cell[: max(width - 1, 0)] + "…"
             justify = cell.rjust if col in ("tier", "confidence", "n_turns") else cell.ljust
-            text.append(justify(width) + " ")
-        return text
+            parts.append(justify(width))
+        return " ".join(parts) + " "
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         scroll_x, scroll_y = self.scroll_offset
         if y == 0:
-            header = Text("  ") + self._cells(COLUMN_TITLES, header=True)
+            header = "  " + self._cells(COLUMN_TITLES, header=True)
             style = self.get_component_rich_style("failure-table--header")
-            return Strip(header.render(self.app.console), header.cell_len).crop_extend(0, width, style)
+            return Strip([Segment(header, style)], cell_len(header)).crop_extend(0, width, style)
         index = scroll_y + y - 1
         row = self.row(index)
         base = self.rich_style
@@ -144,7 +146,7 @@ class FailureTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         values = dict(zip(COLUMNS, row, strict=True))
         mark = "● " if row[0] in self.selected else "  "
-        text = Text(mark) + self._cells(values)
+        line = mark + self._cells(values)
         style = base
         if values.get("tier") == 3:
             style += self.get_component_rich_style("failure-table--tier3")
@@ -152,8 +154,7 @@ class FailureTable(ScrollView, can_focus=True):
             style += self.get_component_rich_style("failure-table--selected")
         if index == self.cursor:
             style += self.get_component_rich_style("failure-table--cursor")
-        segments = [Segment(seg.text, style + (seg.style or Style())) for seg in text.render(self.app.console)]
-        return Strip(segments).crop_extend(scroll_x, scroll_x + width, style)
+        return Strip([Segment(line, style)], cell_len(line)).crop_extend(scroll_x, scroll_x + width, style)
 
     # ------------------------------------------------------------------ cursor
     def watch_cursor(self, old: int, new: int) -> None:

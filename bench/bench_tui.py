@@ -1,0 +1,127 @@
+"""TUI budgets at 100k sessions: first paint against a bare Textual app (budget 1.5x), time until the
+dashboard's metrics are on screen, and the failures filter per keystroke (budget 150 ms).
+
+Each figure comes from a fresh subprocess, measured from interpreter start, headless at 160x48. First
+paint is Textual's `Ready` event ("the first frame has been displayed") in both apps.
+
+    python bench/bench_tui.py [--n 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from gen_sessions import cached_bench_db  # noqa: E402
+
+BARE = """
+import time, asyncio, json
+t0 = time.perf_counter()
+from textual.app import App
+from textual.widgets import Footer, Header, Input
+
+class Bare(App):
+    def compose(self):
+        yield Header(); yield Input(); yield Footer()
+    def on_ready(self):
+        self.first_paint = time.perf_counter() - t0
+
+async def main():
+    app = Bare()
+    async with app.run_test(headless=True, size=(160, 48)) as pilot:
+        await pilot.pause()
+        out = {"first_paint": app.first_paint}
+        times = []
+        for ch in "B-00012":
+            t = time.perf_counter()
+            await pilot.press(ch)
+            await pilot.pause()
+            times.append(time.perf_counter() - t)
+        out["keystrokes"] = times
+        print(json.dumps(out))
+asyncio.run(main())
+"""
+
+CSTUI = """
+import time, asyncio, json, sys
+t0 = time.perf_counter()
+from cstui.app import CstuiApp
+
+class Timed(CstuiApp):
+    def on_ready(self):
+        self.first_paint = time.perf_counter() - t0
+
+async def main():
+    app = Timed(__import__("pathlib").Path(sys.argv[1]), run="bench")
+    out = {}
+    async with app.run_test(headless=True, size=(160, 48)) as pilot:
+        await pilot.pause()
+        out["first_paint"] = app.first_paint
+        out["screen_at_first_paint"] = type(app.screen).__name__
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        out["metrics_shown"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        await pilot.press("f")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        out["failures_loaded"] = time.perf_counter() - t1
+        table = app.screen.query_one("FailureTable")
+        out["n_failing"] = table.row_count
+        await pilot.press("slash")
+        await pilot.pause()
+        times = []
+        for ch in "B-00012":
+            t = time.perf_counter()
+            await pilot.press(ch)
+            await pilot.pause()
+            times.append(time.perf_counter() - t)
+        out["keystrokes"] = times
+        out["n_after_filter"] = table.row_count
+    print(json.dumps(out))
+asyncio.run(main())
+"""
+
+
+def run(code: str, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    db = cached_bench_db(args.n)
+    bare_runs = [run(BARE) for _ in range(args.repeat)]
+    bare = statistics.median(r["first_paint"] for r in bare_runs)
+    bare_key = statistics.median(k for r in bare_runs for k in r["keystrokes"])
+    runs = [run(CSTUI, str(db)) for _ in range(args.repeat)]
+    first = statistics.median(r["first_paint"] for r in runs)
+    shown = statistics.median(r["metrics_shown"] for r in runs)
+    keys = [k for r in runs for k in r["keystrokes"]]
+    per_key = statistics.median(keys)
+    worst = max(keys)
+    print(f"tui: {args.n:,} sessions, {runs[0]['n_failing']:,} failing; filter '{'B-00012'}' leaves "
+          f"{runs[0]['n_after_filter']:,}")
+    print(f"  bare Textual first paint   {bare:7.3f} s")
+    print(f"  cstui first paint          {first:7.3f} s  ratio {first / bare:.2f}  (budget 1.50) "
+          f"{'OK' if first / bare <= 1.5 else 'MISSED'}")
+    print(f"  dashboard metrics shown    {shown:7.3f} s  (computed in a worker after first paint)")
+    print(f"  failures view loaded       {statistics.median(r['failures_loaded'] for r in runs):7.3f} s")
+    print(f"  filter per keystroke       {1000 * per_key:7.1f} ms median, {1000 * worst:.1f} ms worst  "
+          f"(budget 150) {'OK' if worst <= 0.150 else 'MISSED'}")
+    print(f"    of which Pilot + Textual {1000 * bare_key:7.1f} ms (typing into an Input in a bare app); "
+          f"cstui's own work {1000 * (per_key - bare_key):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
