@@ -220,19 +220,25 @@ def hallucination_by_category(results: pl.DataFrame) -> dict[str, Any]:
 
     from cstui.evaluators import registry
 
-    categories = {ev.id: ev.hallucination_category for ev in registry.all_evaluators()
-                  if getattr(ev, "hallucination_category", None)}
-    if results.is_empty() or not categories:
-        return {}
-    tagged = (results.filter(pl.col("evaluator").is_in(list(categories)) & pl.col("passed").is_not_null())
-              .with_columns(category=pl.col("evaluator").replace_strict(categories, default=None)))
-    per_session = tagged.group_by("category", "sid").agg(failed=(~pl.col("passed")).any())
-    counts = per_session.group_by("category").agg(n=pl.len(), failed=pl.col("failed").sum()).sort("category")
+    by_category: dict[str, list[str]] = {}
+    for ev in registry.all_evaluators():
+        if getattr(ev, "hallucination_category", None):
+            by_category.setdefault(ev.hallucination_category, []).append(ev.id)
     out: dict[str, Any] = {}
-    for category, n, failed in counts.iter_rows():
-        lo, hi = wilson_interval(int(failed), n)
-        out[category] = {"n": n, "failed": int(failed), "rate": failed / n, "ci_low": lo, "ci_high": hi,
-                         "evaluators": sorted(e for e, c in categories.items() if c == category)}
+    if results.is_empty():
+        return out
+    applicable = results.filter(pl.col("passed").is_not_null())
+    for category in sorted(by_category):
+        evaluators = sorted(by_category[category])
+        sub = applicable.filter(pl.col("evaluator").is_in(evaluators))
+        if sub.is_empty():
+            continue
+        if len(evaluators) > 1:  # a session counts once per category
+            sub = sub.group_by("sid").agg(pl.col("passed").all())
+        n, failed = sub.height, int((~sub["passed"]).sum())
+        lo, hi = wilson_interval(failed, n)
+        out[category] = {"n": n, "failed": failed, "rate": failed / n, "ci_low": lo, "ci_high": hi,
+                         "evaluators": evaluators}
     return out
 
 

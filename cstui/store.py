@@ -15,7 +15,7 @@ import getpass
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from cstui.models import EvalResult, KBArticle, Session
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -187,6 +187,18 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX IF NOT EXISTS verdict_masks_by_run ON verdict_masks (run);
     CREATE INDEX IF NOT EXISTS sessions_frame_columns ON sessions (run, id, session_id, tier, intent, channel,
         segment, category, started_at, n_turns, n_spans, confidence, correct, resolved, escalated, escalation_turn);
+    """,
+    # v3: columnar snapshots of a run's session and verdict frames (Arrow IPC), valid for one data_version
+    # of the run; metrics at 100k sessions read them in milliseconds instead of re-reading rows.
+    3: """
+    ALTER TABLE runs ADD COLUMN data_version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE IF NOT EXISTS frame_cache (
+        run TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        data_version INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (run, kind)
+    );
     """,
 }
 
@@ -393,6 +405,7 @@ class Store:
         conn.execute("DELETE FROM drafts WHERE run = ?", (name,))
         conn.execute("DELETE FROM verdict_masks WHERE run = ?", (name,))
         conn.execute("DELETE FROM evaluator_bits WHERE run = ?", (name,))
+        conn.execute("DELETE FROM frame_cache WHERE run = ?", (name,))
         conn.execute("DELETE FROM sessions WHERE run = ?", (name,))
         conn.execute("DELETE FROM kb WHERE run = ?", (name,))
         conn.execute("DELETE FROM runs WHERE name = ?", (name,))
@@ -425,7 +438,8 @@ class Store:
             yield writer
             writer.flush()
             conn.execute(
-                "UPDATE runs SET n_sessions = (SELECT count(*) FROM sessions WHERE run = ?) WHERE name = ?",
+                "UPDATE runs SET n_sessions = (SELECT count(*) FROM sessions WHERE run = ?),"
+                " data_version = data_version + 1 WHERE name = ?",
                 (run, run),
             )
 
@@ -486,56 +500,96 @@ class Store:
             data["spans"] = spans
             yield data
 
-    def sessions_frame(self, run: str) -> pl.DataFrame:
-        """Indexed session columns, with the newest human overrides of tier / intent / correctness applied.
+    def _cached_frame(self, run: str, kind: str, build: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        """A run's frame from its columnar snapshot when that matches the run's data_version, else built
+        from rows (and snapshotted). Version and rows are read in one transaction, so a snapshot never
+        outlives the data it was built from."""
+        import io
 
-        Read through the covering index `sessions_frame_columns`; the label joins only run when the run
-        has labels (they cost a third of the read at 100k sessions).
-        """
         import polars as pl
 
-        columns = ("s.id AS sid, s.session_id, {tier} AS tier, {intent} AS intent, s.channel, s.segment, s.category,"
-                   " s.started_at, s.n_turns, s.n_spans, s.confidence, {correct} AS correct, s.resolved, s.escalated,"
-                   " s.escalation_turn")
-        if self._one("SELECT 1 FROM labels WHERE run = ? LIMIT 1", (run,)) is None:
-            sql = ("SELECT " + columns.format(tier="s.tier", intent="s.intent", correct="s.correct")
-                   + " FROM sessions s WHERE s.run = :run ORDER BY s.id")
-        else:
-            sql = "SELECT " + columns.format(tier="COALESCE(lt.tier, s.tier)", intent="COALESCE(li.intent, s.intent)",
-                                             correct="COALESCE(lc.correct, s.correct)") + """
-            FROM sessions s
-            LEFT JOIN (SELECT session_id, correct, max(id) FROM labels
-                       WHERE run = :run AND evaluator IS NULL AND correct IS NOT NULL GROUP BY session_id) lc
-                   ON lc.session_id = s.session_id
-            LEFT JOIN (SELECT session_id, tier, max(id) FROM labels
-                       WHERE run = :run AND tier IS NOT NULL GROUP BY session_id) lt
-                   ON lt.session_id = s.session_id
-            LEFT JOIN (SELECT session_id, intent, max(id) FROM labels
-                       WHERE run = :run AND intent IS NOT NULL GROUP BY session_id) li
-                   ON li.session_id = s.session_id
-            WHERE s.run = :run ORDER BY s.id"""
-        rows = self.conn.execute(sql, {"run": run}).fetchall()
-        schema = {
-            "sid": pl.Int64, "session_id": pl.Utf8, "tier": pl.Int64, "intent": pl.Utf8, "channel": pl.Utf8,
-            "segment": pl.Utf8, "category": pl.Utf8, "started_at": pl.Utf8, "n_turns": pl.Int64,
-            "n_spans": pl.Int64, "confidence": pl.Float64, "correct": pl.Boolean, "resolved": pl.Boolean,
-            "escalated": pl.Boolean, "escalation_turn": pl.Int64,
-        }
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        own = not self.conn.in_transaction
+        if own:
+            self.conn.execute("BEGIN")
+        try:
+            version = self._one("SELECT data_version FROM runs WHERE name = ?", (run,))
+            row = self.conn.execute("SELECT data_version, data FROM frame_cache WHERE run = ? AND kind = ?",
+                                    (run, kind)).fetchone()
+            if row is not None and row[0] == version:
+                return pl.read_ipc(io.BytesIO(row[1]))
+            frame = build()
+        finally:
+            if own:
+                self.conn.execute("COMMIT")
+        if version is not None and own:
+            buf = io.BytesIO()
+            frame.write_ipc(buf, compression="lz4")
+            # Never wait for another writer here: the snapshot is only an optimisation.
+            self.conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO frame_cache (run, kind, data_version, data) SELECT ?, ?, ?, ?"
+                    " WHERE (SELECT data_version FROM runs WHERE name = ?) = ?",
+                    (run, kind, version, buf.getvalue(), run, version))
+            except sqlite3.OperationalError:  # busy, or a read-only file
+                pass
+            finally:
+                self.conn.execute("PRAGMA busy_timeout = 30000")
+        return frame
+
+    def sessions_frame(self, run: str) -> pl.DataFrame:
+        """Indexed session columns, with the newest human overrides of tier / intent / correctness applied."""
+        import polars as pl
+
+        def build() -> pl.DataFrame:
+            rows = self.conn.execute(
+                "SELECT id AS sid, session_id, tier, intent, channel, segment, category, started_at, n_turns, n_spans,"
+                " confidence, correct, resolved, escalated, escalation_turn FROM sessions WHERE run = ? ORDER BY id",
+                (run,)).fetchall()
+            schema = {
+                "sid": pl.Int64, "session_id": pl.Utf8, "tier": pl.Int64, "intent": pl.Utf8, "channel": pl.Utf8,
+                "segment": pl.Utf8, "category": pl.Utf8, "started_at": pl.Utf8, "n_turns": pl.Int64,
+                "n_spans": pl.Int64, "confidence": pl.Float64, "correct": pl.Boolean, "resolved": pl.Boolean,
+                "escalated": pl.Boolean, "escalation_turn": pl.Int64,
+            }
+            return pl.DataFrame(rows, schema=schema, orient="row")
+
+        frame = self._cached_frame(run, "sessions", build)
+        overrides = self.conn.execute(
+            """SELECT session_id,
+                      (SELECT correct FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                        AND l.evaluator IS NULL AND l.correct IS NOT NULL ORDER BY id DESC LIMIT 1),
+                      (SELECT tier FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                        AND l.tier IS NOT NULL ORDER BY id DESC LIMIT 1),
+                      (SELECT intent FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                        AND l.intent IS NOT NULL ORDER BY id DESC LIMIT 1)
+               FROM (SELECT DISTINCT run, session_id FROM labels WHERE run = ?) x""", (run,)).fetchall()
+        if not overrides:
+            return frame
+        human = pl.DataFrame(overrides, schema={"session_id": pl.Utf8, "h_correct": pl.Int64, "h_tier": pl.Int64,
+                                                "h_intent": pl.Utf8}, orient="row")
+        return (frame.join(human, on="session_id", how="left")
+                .with_columns(correct=pl.coalesce(pl.col("h_correct").cast(pl.Boolean), pl.col("correct")),
+                              tier=pl.coalesce(pl.col("h_tier"), pl.col("tier")),
+                              intent=pl.coalesce(pl.col("h_intent"), pl.col("intent")))
+                .drop("h_correct", "h_tier", "h_intent"))
 
     def drafts_frame(self, run: str) -> pl.DataFrame:
         """One row per draft-assist session: the agent's decision, edit distance, latency, cost."""
         import polars as pl
 
-        rows = self.conn.execute(
-            """SELECT sid, day, decision, latency_ms, cost_usd, edit_distance, handle_time_s, hallucination_report,
-                      escalated FROM drafts WHERE run = ? ORDER BY sid""",
-            (run,),
-        ).fetchall()
-        schema = {"sid": pl.Int64, "day": pl.Utf8, "decision": pl.Utf8, "latency_ms": pl.Float64,
-                  "cost_usd": pl.Float64, "edit_distance": pl.Float64, "handle_time_s": pl.Float64,
-                  "hallucination_report": pl.Int64, "escalated": pl.Int64}
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        def build() -> pl.DataFrame:
+            rows = self.conn.execute(
+                """SELECT sid, day, decision, latency_ms, cost_usd, edit_distance, handle_time_s, hallucination_report,
+                          escalated FROM drafts WHERE run = ? ORDER BY sid""",
+                (run,),
+            ).fetchall()
+            schema = {"sid": pl.Int64, "day": pl.Utf8, "decision": pl.Utf8, "latency_ms": pl.Float64,
+                      "cost_usd": pl.Float64, "edit_distance": pl.Float64, "handle_time_s": pl.Float64,
+                      "hallucination_report": pl.Int64, "escalated": pl.Int64}
+            return pl.DataFrame(rows, schema=schema, orient="row")
+
+        return self._cached_frame(run, "drafts", build)
 
     # ------------------------------------------------------------------ KB
     def kb_articles(self, run: str) -> list[KBArticle]:
@@ -591,17 +645,42 @@ class Store:
                 return len(data)
 
             yield write
+            conn.execute("UPDATE runs SET data_version = data_version + 1 WHERE name = ?", (run,))
 
     def results_frame(self, run: str, *, with_labels: bool = True) -> pl.DataFrame:
         """Current verdict per (session, evaluator); `passed` takes the newest human verdict if any.
 
-        Built from the per-session verdict masks (see `update_verdict_masks`), not the wide results rows.
         Columns: sid, evaluator, evaluator_version, machine_passed, passed, human_verdict.
         """
         import polars as pl
 
-        bits = self.conn.execute("SELECT evaluator, word, bit, version FROM evaluator_bits WHERE run = ?",
-                                 (run,)).fetchall()
+        long = self._cached_frame(run, "results", lambda: self._machine_results_frame(run))
+        human = pl.DataFrame(
+            self.conn.execute(
+                """SELECT s.id, l.evaluator, l.verdict FROM labels l JOIN sessions s
+                       ON s.run = l.run AND s.session_id = l.session_id
+                   WHERE l.id IN (SELECT max(id) FROM labels WHERE run = ? AND evaluator IS NOT NULL
+                                  AND verdict IS NOT NULL GROUP BY session_id, evaluator)""", (run,)).fetchall()
+            if with_labels else [],
+            schema={"sid": pl.Int64, "evaluator": pl.Utf8, "human_verdict": pl.Utf8}, orient="row",
+        )
+        if human.is_empty():
+            long = long.with_columns(human_verdict=pl.lit(None, dtype=pl.Utf8))
+        else:
+            long = long.join(human.with_columns(pl.col("evaluator").cast(long.schema["evaluator"])),
+                             on=["sid", "evaluator"], how="left")
+        return long.with_columns(
+            passed=pl.when(pl.col("human_verdict").is_null()).then(pl.col("machine_passed"))
+            .otherwise(pl.col("human_verdict") == "pass")
+        ).select("sid", "evaluator", "evaluator_version", "machine_passed", "passed", "human_verdict")
+
+    def _machine_results_frame(self, run: str) -> pl.DataFrame:
+        """Current machine verdicts expanded from the per-session masks (see `update_verdict_masks`)."""
+        import polars as pl
+
+        bits = self.conn.execute("SELECT evaluator, word, bit, version FROM evaluator_bits WHERE run = ?"
+                                 " ORDER BY word, bit", (run,)).fetchall()
+        evaluators = pl.Categorical()
         masks = pl.DataFrame(
             self.conn.execute("SELECT sid, word, present, applies, failed FROM verdict_masks WHERE run = ?",
                               (run,)).fetchall(),
@@ -615,27 +694,10 @@ class Store:
             applies = (pl.col("applies") // (1 << bit)) % 2 == 1
             failed = (pl.col("failed") // (1 << bit)) % 2 == 1
             parts.append(m.filter(present).select(
-                "sid", evaluator=pl.lit(evaluator), evaluator_version=pl.lit(version, dtype=pl.Utf8),
+                "sid", evaluator=pl.lit(evaluator, dtype=evaluators), evaluator_version=pl.lit(version, dtype=pl.Utf8),
                 machine_passed=pl.when(applies).then(~failed).otherwise(None)))
-        schema = {"sid": pl.Int64, "evaluator": pl.Utf8, "evaluator_version": pl.Utf8, "machine_passed": pl.Boolean}
-        long = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
-        human = pl.DataFrame(
-            self.conn.execute(
-                """SELECT s.id, l.evaluator, l.verdict FROM labels l JOIN sessions s
-                       ON s.run = l.run AND s.session_id = l.session_id
-                   WHERE l.id IN (SELECT max(id) FROM labels WHERE run = ? AND evaluator IS NOT NULL
-                                  AND verdict IS NOT NULL GROUP BY session_id, evaluator)""", (run,)).fetchall()
-            if with_labels else [],
-            schema={"sid": pl.Int64, "evaluator": pl.Utf8, "human_verdict": pl.Utf8}, orient="row",
-        )
-        if human.is_empty():
-            long = long.with_columns(human_verdict=pl.lit(None, dtype=pl.Utf8))
-        else:
-            long = long.join(human, on=["sid", "evaluator"], how="left")
-        return long.with_columns(
-            passed=pl.when(pl.col("human_verdict").is_null()).then(pl.col("machine_passed"))
-            .otherwise(pl.col("human_verdict") == "pass")
-        ).select("sid", "evaluator", "evaluator_version", "machine_passed", "passed", "human_verdict")
+        schema = {"sid": pl.Int64, "evaluator": evaluators, "evaluator_version": pl.Utf8, "machine_passed": pl.Boolean}
+        return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
     def iter_result_rows(self, run: str) -> Iterator[dict[str, Any]]:
         cur = self.conn.execute(

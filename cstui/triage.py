@@ -106,6 +106,7 @@ def failures_frame(store: Store, run: str) -> pl.DataFrame:
     categories = {ev.id: ev.hallucination_category for ev in registry.all_evaluators()
                   if getattr(ev, "hallucination_category", None)}
     failed = (results.filter(pl.col("passed") == False)  # noqa: E712 (null means not applicable)
+              .with_columns(pl.col("evaluator").cast(pl.Utf8))
               .sort("evaluator")
               .group_by("sid").agg(failed=pl.col("evaluator"),
                                    categories=pl.col("evaluator").replace_strict(categories, default=None)
