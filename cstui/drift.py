@@ -30,12 +30,10 @@ def previous_run(store: Store, run: str) -> str | None:
 
 
 def _two_sided_p(k1: int, n1: int, k2: int, n2: int) -> float:
-    pooled = (k1 + k2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return 1.0
-    z = abs(k1 / n1 - k2 / n2) / se
-    return math.erfc(z / math.sqrt(2))
+    from cstui.gates import two_proportion_z
+
+    z = two_proportion_z(k1, n1, k2, n2)
+    return 1.0 if z is None else math.erfc(abs(z) / math.sqrt(2))
 
 
 def _rates(report: dict[str, Any]) -> dict[tuple[str, str], tuple[int, int]]:

@@ -198,15 +198,18 @@ def _parse_rule(raw: Any, line: int | None) -> Rule:
 
 
 # ---------------------------------------------------------------------------------------------- statistics
+def two_proportion_z(k1: int, n1: int, k2: int, n2: int) -> float | None:
+    """Pooled two-proportion z statistic for rate 1 minus rate 2; None when there is no variance."""
+    pooled = (k1 + k2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    return None if se == 0 else (k1 / n1 - k2 / n2) / se
+
+
 def two_proportion_drop(k_base: int, n_base: int, k_cand: int, n_cand: int) -> tuple[float, float]:
     """(drop in pass rate, one-sided p-value that the candidate's rate is lower), pooled z-test."""
-    p_base, p_cand = k_base / n_base, k_cand / n_cand
-    pooled = (k_base + k_cand) / (n_base + n_cand)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n_base + 1 / n_cand))
-    if se == 0:
-        return p_base - p_cand, 1.0
-    z = (p_base - p_cand) / se
-    return p_base - p_cand, 0.5 * math.erfc(z / math.sqrt(2))
+    z = two_proportion_z(k_base, n_base, k_cand, n_cand)
+    drop = k_base / n_base - k_cand / n_cand
+    return drop, 1.0 if z is None else 0.5 * math.erfc(z / math.sqrt(2))
 
 
 # ---------------------------------------------------------------------------------------------- evaluation

@@ -11,13 +11,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from cstui.report_text import pct
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FailureFilter
-
-
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
 
 
 class CompareScreen(Screen[None]):

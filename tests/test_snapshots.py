@@ -6,15 +6,15 @@ the diff in snapshot_report.html.
 
 from __future__ import annotations
 
+from tuikit import settle as _settle
+
 from cstui.app import create_app
 
 SIZE = (120, 40)
 
 
 async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.2)
+    await _settle(pilot, 0.2)
 
 
 def test_dashboard(snap_compare, demo_db):

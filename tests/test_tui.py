@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import orjson
 from textual.widgets import DataTable, SelectionList
+from tuikit import settle
 
 from cstui.app import create_app
 from cstui.store import Store
 from cstui.widgets.failure_table import FailureTable
 
 POLICY_T3 = {"S-000091", "S-000196", "S-000199", "S-000223", "S-000235", "S-000238", "S-000267", "S-000306"}
-
-
-async def settle(pilot) -> None:
-    """Let workers finish and the screen repaint (Textual 8 delays screen switches by 50 ms)."""
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.1)
 
 
 async def test_gate_rule_to_session_relabel_and_rerun(demo_db):
