@@ -47,7 +47,7 @@ class TierPanel(Static, can_focus=True):
     def show(self, report: dict[str, Any]) -> None:
         key = f"tier_{self.tier}"
         block = report["tiers"].get(key, {"n": 0})
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"n = {block['n']:,}\n", style="bold")
         if block["n"]:
             res, esc = block["resolution_rate"], block["escalation_rate"]
@@ -67,7 +67,7 @@ class TierPanel(Static, can_focus=True):
             text.append("worst evaluators\n", style="dim")
             for ev, t in worst:
                 style = "red" if t["pass_rate"] < 1 else "green"
-                text.append(f"  {inert(ev)[:26]:<26} {pct(t['pass_rate']):>6} n={t['n']}\n", style=style)
+                text.append(f" {inert(ev)[:20]:<20} {pct(t['pass_rate']):>6} ({t['n']})\n", style=style)
             if any(t["pass_rate"] < 1 for _, t in worst):
                 self.add_class("bad")
         self.update(text)
