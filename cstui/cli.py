@@ -160,6 +160,7 @@ def _progress_bar(label: str):
 def cmd_eval(args: argparse.Namespace) -> int:
     from cstui.config import load_config
     from cstui.evaluate import resolve_evaluators, run_evaluators
+    from cstui.evaluators import registry
     from cstui.textsafe import inert
 
     names = [n.strip() for n in args.evaluators.split(",") if n.strip()] if args.evaluators else None
@@ -167,19 +168,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
         ids = resolve_evaluators(names)
     except KeyError as exc:
         raise UsageError(exc.args[0]) from None
+    judges = [i for i in ids if registry.get(i).kind == "judge"]
+    deterministic = [i for i in ids if i not in judges]
+    cfg = load_config()
+    label = f"eval {inert(args.run, keep_newlines=False)}"
     with _open_store(args) as store:
-        summary = run_evaluators(store, args.run, ids, cfg=load_config(), processes=args.processes,
-                                 progress=_progress_bar(f"eval {inert(args.run, keep_newlines=False)}"))
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
-    print(f"{'evaluator':<26} {'applies':>8} {'failed':>7} {'pass rate':>9}")
-    for name in ids:
-        c = summary.counts[name]
-        n = c["passed"] + c["failed"]
-        pass_rate = f"{100 * c['passed'] / n:8.1f}%" if n else f"{'—':>9}"
-        print(f"{name:<26} {n:>8,} {c['failed']:>7,} {pass_rate}")
-    print(f"{summary.n_results:,} results for {summary.n_sessions:,} sessions in {summary.seconds:.2f}s "
-          f"(batch {summary.batch}); previous verdicts kept as history")
+        store.run(args.run)
+        settings = _judge_settings(args, cfg) if judges else None
+        if deterministic:
+            summary = run_evaluators(store, args.run, deterministic, cfg=cfg, processes=args.processes,
+                                     progress=_progress_bar(label))
+            if sys.stderr.isatty():
+                sys.stderr.write("\r\033[K")
+            _print_counts(deterministic, summary.counts)
+            print(f"{summary.n_results:,} results for {summary.n_sessions:,} sessions in {summary.seconds:.2f}s "
+                  f"(batch {summary.batch}); previous verdicts kept as history")
+        if judges:
+            assert settings is not None
+            _run_judges(store, args, judges, settings, cfg, label)
     if not args.no_drift:
         from cstui.drift import detect_drift
 
@@ -188,6 +194,91 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if previous:
             print(f"drift vs {inert(previous, keep_newlines=False)}: {len(events)} event(s) recorded"
                   + (" (`cstui drift --run …` lists them)" if events else ""))
+    return EXIT_OK
+
+
+def _print_counts(ids: list[str], counts: dict[str, dict[str, int]]) -> None:
+    print(f"{'evaluator':<26} {'applies':>8} {'failed':>7} {'pass rate':>9}" + ("  errors" if any(
+        counts[i].get("errors") for i in ids) else ""))
+    for name in ids:
+        c = counts[name]
+        n = c["passed"] + c["failed"]
+        pass_rate = f"{100 * c['passed'] / n:8.1f}%" if n else f"{'—':>9}"
+        errors = f"  {c['errors']:>6,}" if c.get("errors") else ""
+        print(f"{name:<26} {n:>8,} {c['failed']:>7,} {pass_rate}{errors}")
+
+
+def _judge_settings(args: argparse.Namespace, cfg: Any):
+    from cstui.judge import JudgeError, JudgeSettings
+
+    try:
+        return JudgeSettings.resolve(args.judge_model, args.judge_api_base, cfg=cfg, concurrency=args.concurrency,
+                                     timeout=args.timeout)
+    except JudgeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _run_judges(store: Any, args: argparse.Namespace, judges: list[str], settings: Any, cfg: Any, label: str) -> None:
+    import time
+
+    from cstui.judge import JudgeError
+    from cstui.judge_run import run_judges
+
+    started = time.monotonic()
+    bar = _progress_bar(label + " (judges)")
+
+    def progress(done: int, total: int, client: Any) -> None:
+        if bar:
+            bar(done, total)
+            sys.stderr.write(f"  {client.calls:,} calls, ${client.cost_usd:.4f}")
+
+    try:
+        summary = run_judges(store, args.run, judges, settings, strategy=args.strategy, cfg=cfg, progress=progress)
+    except JudgeError as exc:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\033[K")
+        raise UsageError(f"{exc} (nothing was stored; answers already received stay cached)") from None
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    _print_counts(judges, summary.counts)
+    cost = f"${summary.cost_usd:.4f}" if summary.cost_usd else "cost unknown for this model"
+    print(f"{summary.n_results:,} judge verdicts for {summary.n_sessions:,} sessions in "
+          f"{time.monotonic() - started:.1f}s with {settings.model} (strategy {summary.strategy}): "
+          f"{summary.calls:,} calls, {summary.cache_hits:,} cached, {summary.prompt_tokens:,}+"
+          f"{summary.completion_tokens:,} tokens, {cost}")
+
+
+def cmd_auth(args: argparse.Namespace) -> int:
+    import getpass
+
+    from cstui.judge import KEYRING_SERVICE, PROVIDER_ENV, keyring_key
+
+    provider = args.provider
+    try:
+        import keyring
+        import keyring.errors
+    except ImportError:  # pragma: no cover - keyring is a dependency
+        raise UsageError("the keyring package is not installed") from None
+    env = PROVIDER_ENV.get(provider, f"{provider.upper()}_API_KEY")
+    if args.action == "status":
+        stored = keyring_key(provider) is not None
+        in_env = bool(env and os.environ.get(env))
+        print(f"{provider}: keyring {'set' if stored else 'not set'}; {env or 'no env var'} "
+              f"{'set' if in_env else 'not set'}")
+        return EXIT_OK
+    try:
+        if args.action == "delete":
+            keyring.delete_password(KEYRING_SERVICE, provider)
+            print(f"{provider}: key removed from the OS keyring")
+            return EXIT_OK
+        key = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass(f"{provider} API key: ")
+        if not key:
+            raise UsageError("no key given")
+        keyring.set_password(KEYRING_SERVICE, provider, key)
+    except keyring.errors.KeyringError as exc:
+        raise UsageError(f"the OS keyring is not available ({type(exc).__name__}); use the {env or 'provider'} "
+                         "environment variable instead") from None
+    print(f"{provider}: key stored in the OS keyring (service '{KEYRING_SERVICE}')")
     return EXIT_OK
 
 
@@ -367,11 +458,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", parents=[db_parent], help="run evaluators over a run",
                        description="Run evaluators over every session of a run and store the verdicts as a new "
-                       "version (history is kept; the newest is current). Default: all deterministic evaluators.")
+                       "version (history is kept; the newest is current). Default: all deterministic evaluators. "
+                       "LLM judges (policy_fabrication, resolution_accuracy, draft_rubric, session_quality) run "
+                       "when named, through litellm; identical reruns are answered from the cache.")
     p.add_argument("--run", required=True, metavar="NAME")
     p.add_argument("--evaluators", metavar="A,B", help="comma-separated evaluator ids (default: all deterministic)")
     p.add_argument("--processes", type=int, metavar="N",
                    help="worker processes (default: one per core for runs of 4,000+ sessions, else 1)")
+    p.add_argument("--judge-model", metavar="M", help="litellm model for LLM judges, e.g. openai/gpt-4.1-mini, "
+                   "ollama/llama3.1 (default: judge_model in cstui.toml, else $CSTUI_JUDGE_MODEL)")
+    p.add_argument("--judge-api-base", metavar="URL", help="judge endpoint, e.g. http://127.0.0.1:11434 for a "
+                   "local server (default: judge_api_base in cstui.toml, else $CSTUI_JUDGE_API_BASE)")
+    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="parallel judge calls (default 8)")
+    p.add_argument("--strategy", default="direct", choices=["direct", "reflection", "debate"],
+                   help="session_quality strategy: one pass, judge-critique-revise, or two advocates and a judge")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per judge call (default 60)")
     p.add_argument("--no-drift", action="store_true",
                    help="do not compare with the previous run of the same system afterwards")
     p.set_defaults(func=cmd_eval)
@@ -437,6 +538,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", metavar="REASON", help="failure reason (e.g. judge_right, false_alarm, policy)")
     p.add_argument("--note", metavar="TEXT", help="free-text note")
     p.set_defaults(func=cmd_label)
+
+    p = sub.add_parser(
+        "auth", help="store a judge provider's API key in the OS keyring",
+        description="Keys live in the OS keyring (or the provider's environment variable, e.g. OPENAI_API_KEY); "
+        "never in the database, logs or exports. `set` reads the key from a prompt (or stdin when piped).",
+    )
+    p.add_argument("action", choices=["set", "delete", "status"])
+    p.add_argument("provider", metavar="PROVIDER", help="litellm provider prefix: openai, anthropic, azure, …")
+    p.set_defaults(func=cmd_auth)
 
     p = sub.add_parser("audit", parents=[db_parent], help="verify the tamper-evident label audit log")
     p.add_argument("action", choices=["verify"])

@@ -287,8 +287,41 @@ def build_report(store: Store, run: str, by: str = "tier", *, sessions: pl.DataF
     }
     report["hallucination_by_category"] = hallucination_by_category(results)
     report["draft_assist"] = online_metrics(store.drafts_frame(run))
+    report["judges"] = judge_costs(store, run)
+    report["alignment"] = _alignment(store, run, results, sessions)
     report["warnings"] = _gate_sample_size_warnings(run, sessions, results)
     return report
+
+
+def judge_costs(store: Store, run: str) -> dict[str, Any]:
+    """Per judge evaluator (current verdicts): calls, tokens and cost from the stored judge transcripts."""
+    from cstui.evaluators import registry
+
+    out: dict[str, Any] = {}
+    for evaluator, detail, label in store.judge_details(run, [ev.id for ev in registry.all_evaluators("judge")]):
+        entry = out.setdefault(evaluator, {"n": 0, "errors": 0, "calls": 0, "cached_calls": 0, "prompt_tokens": 0,
+                                           "completion_tokens": 0, "cost_usd": 0.0, "models": []})
+        entry["n"] += 1
+        entry["errors"] += label == "judge_error"
+        if detail is None:
+            continue
+        if detail.get("model") and detail["model"] not in entry["models"]:
+            entry["models"].append(detail["model"])
+        for step in detail.get("steps", []):
+            entry["calls"] += 1
+            entry["cached_calls"] += bool(step.get("cached"))
+            entry["prompt_tokens"] += step.get("prompt_tokens") or 0
+            entry["completion_tokens"] += step.get("completion_tokens") or 0
+            entry["cost_usd"] += step.get("cost_usd") or 0.0
+    return out
+
+
+def _alignment(store: Store, run: str, results: pl.DataFrame, sessions: pl.DataFrame) -> dict[str, Any]:
+    from cstui.agreement import alignment
+    from cstui.evaluators import registry
+
+    judge_ids = {ev.id for ev in registry.all_evaluators("judge")}
+    return alignment(results, sessions, store.labels(run), judge_ids)
 
 
 def _gate_sample_size_warnings(run: str, sessions: pl.DataFrame, results: pl.DataFrame) -> list[dict[str, Any]]:

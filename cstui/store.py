@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from cstui.models import EvalResult, KBArticle, Session
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -198,6 +198,22 @@ MIGRATIONS: dict[int, str] = {
         data_version INTEGER NOT NULL,
         data BLOB NOT NULL,
         PRIMARY KEY (run, kind)
+    );
+    """,
+    # v4: LLM judges — the judge transcript with each verdict, and a cache of completions so an
+    # identical rerun makes no calls (keyed by model, prompt version, step and input hash).
+    4: """
+    ALTER TABLE results ADD COLUMN detail TEXT;
+    CREATE TABLE IF NOT EXISTS judge_cache (
+        key TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        prompt_version TEXT NOT NULL,
+        step TEXT NOT NULL,
+        text TEXT NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        cost_usd REAL,
+        created_at TEXT NOT NULL
     );
     """,
 }
@@ -627,7 +643,8 @@ class Store:
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS _new (sid INTEGER, evaluator TEXT)")
 
             def write(rows: Iterable[tuple[Any, ...]]) -> int:
-                """rows: `result_row(...)` tuples (sid, evaluator, version, passed, score, label, rationale, evidence)."""
+                """rows: `result_row(...)` tuples (sid, evaluator, version, passed, score, label, rationale, evidence,
+                detail)."""
                 data = [(run, *row, source, batch, stamp) for row in rows]
                 conn.execute("DELETE FROM _new")
                 conn.executemany("INSERT INTO _new VALUES (?, ?)", {(d[1], d[2]) for d in data})
@@ -638,7 +655,7 @@ class Store:
                     " ON r.sid = n.sid AND r.evaluator = n.evaluator WHERE r.current = 1 AND r.run = ?)", (run,))
                 conn.executemany(
                     "INSERT INTO results (run, sid, evaluator, evaluator_version, passed, score, label, rationale,"
-                    " evidence, source, batch, current, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,1,?)",
+                    " evidence, detail, source, batch, current, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,1,?)",
                     data,
                 )
                 update_verdict_masks(conn, run, [(d[1], d[2], d[3], d[4]) for d in data])
@@ -717,7 +734,7 @@ class Store:
     def session_results(self, run: str, session_id: str) -> list[dict[str, Any]]:
         cur = self.conn.execute(
             """SELECT r.evaluator, r.evaluator_version, r.passed, r.score, r.label, r.rationale, r.evidence,
-                      r.created_at FROM results r JOIN sessions s ON s.id = r.sid
+                      r.detail, r.created_at FROM results r JOIN sessions s ON s.id = r.sid
                WHERE s.run = ? AND s.session_id = ? AND r.current = 1 ORDER BY r.evaluator""",
             (run, session_id),
         )
@@ -726,6 +743,7 @@ class Store:
         for row in cur:
             rec = dict(zip(cols, row, strict=True))
             rec["evidence"] = orjson.loads(rec["evidence"]) if rec["evidence"] else []
+            rec["detail"] = orjson.loads(rec["detail"]) if rec["detail"] else None
             out.append(rec)
         return out
 
@@ -762,6 +780,29 @@ class Store:
         cur = self.conn.execute(sql + " ORDER BY id", params)
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur]
+
+    def judge_details(self, run: str, evaluators: Sequence[str]) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
+        """(evaluator, judge transcript, label) of the current verdicts of the given judge evaluators."""
+        marks = ",".join("?" * len(evaluators))
+        for evaluator, detail, label in self.conn.execute(
+            f"SELECT evaluator, detail, label FROM results WHERE run = ? AND evaluator IN ({marks}) AND current = 1"
+            " AND source LIKE 'judge:%'", (run, *evaluators)):
+            yield evaluator, orjson.loads(detail) if detail else None, label
+
+    # ------------------------------------------------------------------ judge cache
+    def judge_cache_get(self, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT text, prompt_tokens, completion_tokens, cost_usd FROM judge_cache WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return {"text": row[0], "prompt_tokens": row[1] or 0, "completion_tokens": row[2] or 0, "cost_usd": row[3]}
+
+    def judge_cache_put(self, key: str, model: str, prompt_version: str, step: str, completion: Any) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO judge_cache (key, model, prompt_version, step, text, prompt_tokens,"
+            " completion_tokens, cost_usd, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (key, model, prompt_version, step, completion.text, completion.prompt_tokens,
+             completion.completion_tokens, completion.cost_usd, now_iso()))
 
     # ------------------------------------------------------------------ drift
     def record_drift(self, run: str, previous_run: str, events: list[dict[str, Any]]) -> None:
@@ -829,7 +870,9 @@ class Store:
 def result_row(sid: int, r: EvalResult) -> tuple[Any, ...]:
     """The stored columns of one verdict, in `results_writer` order."""
     evidence = orjson.dumps([e.model_dump(exclude_none=True) for e in r.evidence]).decode()
-    return (sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale, evidence)
+    detail = getattr(r, "detail", None)
+    return (sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale, evidence,
+            None if detail is None else orjson.dumps(detail).decode())
 
 
 def audit_hash(prev_hash: str, at: str, actor: str, action: str, payload: str) -> str:

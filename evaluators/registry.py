@@ -7,7 +7,7 @@ from importlib import import_module
 from cstui.evaluators.base import Evaluator
 
 # One module per evaluator family; importing a module registers its evaluators.
-FAMILIES = ("draft_checks", "fabrication", "conversation", "escalation")
+FAMILIES = ("draft_checks", "fabrication", "conversation", "escalation", "judges")
 
 # LLM-judge ids of BRIEF §3.4: known to gates and reports even where no judge has run yet.
 JUDGE_IDS = ("policy_fabrication", "resolution_accuracy", "draft_rubric", "session_quality")

@@ -7,7 +7,7 @@ waits. Results are stored as new versions (the previous verdicts stay as history
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -90,33 +90,68 @@ class RerunScreen(ModalScreen[bool]):
             self.notify("Nothing to rerun: no sessions in scope.", severity="warning")
             return
         _, session_ids = self.chosen_scope()
+        from cstui.config import load_config
+        from cstui.evaluators import registry
+        from cstui.judge import JudgeError, JudgeSettings
+
+        judges = [e for e in evaluators if registry.get(e).kind == "judge"]
+        settings = None
+        if judges:
+            try:
+                settings = JudgeSettings.resolve(None, None, cfg=load_config())
+            except JudgeError as exc:
+                self.notify(f"{exc}", severity="error", timeout=8)
+                return
         self.query_one("#progress", ProgressBar).update(total=len(session_ids), progress=0)
         self.query_one("#status", Static).update(f"running {len(evaluators)} evaluator(s) on "
                                                  f"{len(session_ids):,} session(s)…")
-        self.worker = self.rerun(evaluators, session_ids)
+        deterministic = [e for e in evaluators if e not in judges]
+        self.worker = self.rerun(deterministic, judges, settings, session_ids)
 
     @work(thread=True, exclusive=True, group="rerun")
-    def rerun(self, evaluators: list[str], session_ids: list[str]) -> None:
+    def rerun(self, deterministic: list[str], judges: list[str], settings: Any, session_ids: list[str]) -> None:
         from cstui.config import load_config
         from cstui.evaluate import run_evaluators
+        from cstui.judge import JudgeError
+        from cstui.judge_run import run_judges
 
         worker = get_current_worker()
         started = time.monotonic()
+        bar = self.query_one("#progress", ProgressBar)
+        status = self.query_one("#status", Static)
+        n_results = failed = 0
 
         def progress(done: int, total: int) -> None:
-            self.app.call_from_thread(self.query_one("#progress", ProgressBar).update, progress=done)
+            self.app.call_from_thread(bar.update, progress=done)
+
+        def judge_progress(done: int, total: int, client: Any) -> None:
+            self.app.call_from_thread(bar.update, progress=done)
+            self.app.call_from_thread(status.update, f"judges: {done:,}/{total:,} sessions · {client.calls:,} calls · "
+                                      f"{client.cache_hits:,} cached · ${client.cost_usd:.4f} so far")
 
         try:
             with Store(self.store.path) as store:
                 sids = store.sids_for(self.run, session_ids)
-                summary = run_evaluators(store, self.run, evaluators, cfg=load_config(), sids=sids,
-                                         progress=progress, cancelled=lambda: worker.is_cancelled, chunk_size=25)
+                cfg = load_config()
+                if deterministic:
+                    summary = run_evaluators(store, self.run, deterministic, cfg=cfg, sids=sids, progress=progress,
+                                             cancelled=lambda: worker.is_cancelled, chunk_size=25)
+                    n_results += summary.n_results
+                    failed += sum(c["failed"] for c in summary.counts.values())
+                if judges:
+                    self.app.call_from_thread(bar.update, progress=0)
+                    judged = run_judges(store, self.run, judges, settings, cfg=cfg, sids=sids, progress=judge_progress,
+                                        cancelled=lambda: worker.is_cancelled)
+                    n_results += judged.n_results
+                    failed += sum(c["failed"] for c in judged.counts.values())
         except KeyboardInterrupt:
-            self.app.call_from_thread(self._finished, "cancelled: nothing was stored", False)
+            self.app.call_from_thread(self._finished, "cancelled: nothing more was stored", n_results > 0)
             return
-        failed = sum(c["failed"] for c in summary.counts.values())
+        except JudgeError as exc:
+            self.app.call_from_thread(self._finished, f"judge run stopped: {exc}", n_results > 0)
+            return
         self.app.call_from_thread(
-            self._finished, f"done in {time.monotonic() - started:.1f}s: {summary.n_results:,} verdicts stored, "
+            self._finished, f"done in {time.monotonic() - started:.1f}s: {n_results:,} verdicts stored, "
             f"{failed:,} failing (previous verdicts kept as history)", True)
 
     def _finished(self, message: str, changed: bool) -> None:

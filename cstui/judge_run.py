@@ -1,0 +1,99 @@
+"""Run LLM judges over a run's sessions: async with bounded concurrency, progress, cancel; verdicts are
+stored as one new batch at the end (an aborted run leaves the previous verdicts current, while the
+completion cache keeps every answer already paid for)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cstui.config import Config
+from cstui.judge import JudgeAuthError, JudgeClient, JudgeError, JudgeSettings, JudgeUnreachable
+from cstui.store import Store, result_row
+
+CHUNK = 200
+
+
+@dataclass
+class JudgeSummary:
+    run: str
+    batch: str
+    evaluators: list[str]
+    strategy: str
+    n_sessions: int = 0
+    n_results: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    cost_usd: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # evaluator -> passed/failed/na/errors
+
+
+def run_judges(
+    store: Store, run: str, evaluator_ids: Sequence[str], settings: JudgeSettings, *, strategy: str = "direct",
+    cfg: Config | None = None, sids: Sequence[int] | None = None,
+    progress: Callable[[int, int, JudgeClient], None] | None = None, cancelled: Callable[[], bool] | None = None,
+) -> JudgeSummary:
+    from cstui.evaluators import registry
+    from cstui.evaluators.base import KBIndex, RunContext
+    from cstui.evaluators.judges import STRATEGIES, JudgeEvaluator
+    from cstui.models import EvalResult, Session
+
+    if strategy not in STRATEGIES:
+        raise JudgeError(f"unknown strategy {strategy!r} (choose {', '.join(STRATEGIES)})")
+    judges = [registry.get(i) for i in evaluator_ids]
+    for judge in judges:
+        if not isinstance(judge, JudgeEvaluator):
+            raise JudgeError(f"{judge.id} is not an LLM judge")
+    store.run(run)
+    ctx = RunContext(cfg=cfg or Config(), kb=KBIndex.build(store.kb_articles(run)))
+    all_sids = list(sids) if sids is not None else [r[0] for r in store.conn.execute(
+        "SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
+    summary = JudgeSummary(run=run, batch=uuid.uuid4().hex[:12], evaluators=[j.id for j in judges],
+                           strategy=strategy,
+                           counts={j.id: {"passed": 0, "failed": 0, "not_applicable": 0, "errors": 0} for j in judges})
+    client = JudgeClient(settings, store)
+    started = time.perf_counter()
+    rows: list[tuple] = []
+
+    async def judge_one(sid: int, session: Session, judge: JudgeEvaluator) -> tuple:
+        try:
+            result = await judge.judge(client, session, ctx, strategy)
+        except (JudgeAuthError, JudgeUnreachable):
+            raise
+        except JudgeError as exc:  # this session only: recorded as an error, never as a pass
+            result = EvalResult(evaluator=judge.id, evaluator_version=judge.version, passed=None,
+                                label="judge_error", rationale=f"judge error: {exc}")
+        return result_row(sid, result)
+
+    async def main() -> None:
+        done = 0
+        for chunk in store.session_json_chunks(all_sids, CHUNK):
+            if cancelled and cancelled():
+                raise KeyboardInterrupt
+            tasks = [judge_one(sid, Session.model_validate_json(doc), judge)
+                     for sid, doc in chunk for judge in judges]
+            rows.extend(await asyncio.gather(*tasks))
+            done += len(chunk)
+            if progress:
+                progress(done, len(all_sids), client)
+
+    asyncio.run(main())
+    with store.results_writer(run, batch=summary.batch, source=f"judge:{settings.model}") as write:
+        write(rows)
+    for row in rows:
+        key = ("errors" if row[5] == "judge_error" else "not_applicable" if row[3] is None
+               else "passed" if row[3] else "failed")
+        summary.counts[row[1]][key] += 1
+    summary.n_sessions = len(all_sids)
+    summary.n_results = len(rows)
+    summary.calls, summary.cache_hits = client.calls, client.cache_hits
+    summary.cost_usd = client.cost_usd
+    summary.prompt_tokens, summary.completion_tokens = client.prompt_tokens, client.completion_tokens
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,203 @@
+"""LLM judges through real litellm calls to a loopback OpenAI-compatible server (tests/judge_server.py)."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import orjson
+import pytest
+from judge_server import JudgeServer, Reply
+
+from cstui.demo import sample_file
+from cstui.judge import JudgeSettings
+from cstui.judge_run import run_judges
+from cstui.store import Store
+
+MODEL = "openai/gpt-4.1-mini"  # priced in litellm's bundled cost map, so cost is computed offline
+SENTINEL = "sk-SENTINEL-do-not-leak-4242"
+SESSIONS = ("S-000091", "S-000099", "S-000001", "S-000002", "G-004", "G-001")
+
+
+def responder(request: dict) -> str:
+    """A scripted judge: reasons by spotting known failures in the prompt, then extracts JSON from that."""
+    system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
+    if system.startswith("You turn a written evaluation into JSON"):
+        bad = "VERDICT: FAIL" in user
+        if '"fabricated"' in user:
+            return json.dumps({"fabricated": bad, "cited_claim": "credit your account with $100" if bad else None,
+                               "grounded_in_retrieval": not bad, "rationale": "scripted"})
+        if '"addressed_need"' in user:
+            return json.dumps({"addressed_need": not bad, "escalation_correct": not bad, "rationale": "scripted"})
+        if '"factual_accuracy"' in user:
+            return json.dumps({"factual_accuracy": not bad, "citation_relevance": 4, "tone": 2 if bad else 5,
+                               "completeness": 4, "rationale": "scripted"})
+        return json.dumps({d: not bad for d in ("query_understanding", "answer_correctness", "chat_efficiency",
+                                                "client_satisfaction", "compliance")} | {"rationale": "scripted"})
+    failing = any(marker in user for marker in ("$100", "I can't cope", "refund has been issued"))
+    return f"I read the conversation carefully. VERDICT: {'FAIL' if failing else 'PASS'}"
+
+
+@pytest.fixture
+def judge_db(tmp_path, cli):
+    lines = [line for line in sample_file("candidate.jsonl").read_text().splitlines()
+             if orjson.loads(line)["session_id"] in SESSIONS]
+    src = tmp_path / "small.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "j.db"
+    assert cli("import", src, "--run", "small", "--kb", sample_file("kb.jsonl"), "--db", db).code == 0
+    return db
+
+
+@pytest.fixture
+def no_outside_connections(monkeypatch):
+    """Every connection attempt is recorded; anything but loopback fails."""
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        attempts.append(address)
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise OSError(f"blocked outside connection to {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    return attempts
+
+
+def results(db, evaluator):
+    with Store(db) as store:
+        return {r["session_id"]: r for r in store.iter_result_rows("small") if r["evaluator"] == evaluator}
+
+
+def test_all_judges_store_verdicts_cost_transcripts_and_a_cache(judge_db, cli, monkeypatch, no_outside_connections):
+    monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
+    with JudgeServer(responder) as server:
+        r = cli("eval", "--run", "small", "--evaluators",
+                "policy_fabrication,resolution_accuracy,draft_rubric,session_quality",
+                "--judge-model", MODEL, "--judge-api-base", server.base_url, "--concurrency", "4", "--db", judge_db)
+        assert r.code == 0, r.err
+        first_calls = server.n_requests
+        assert first_calls > 0 and "calls" in r.out and "$" in r.out
+        assert all(req["_authorization"] == f"Bearer {SENTINEL}" for req in server.requests)
+
+        policy = results(judge_db, "policy_fabrication")
+        assert policy["S-000091"]["passed"] is False  # "We'll credit your account with $100"
+        assert policy["S-000091"]["evidence"][0]["turn_index"] == 1
+        assert policy["S-000001"]["passed"] is True
+        assert results(judge_db, "resolution_accuracy")["G-004"]["passed"] is False
+        rubric = results(judge_db, "draft_rubric")
+        assert rubric["S-000001"]["passed"] is None or rubric["S-000001"]["rationale"]  # applies to drafts only
+        assert any(v["passed"] is not None for v in rubric.values())
+        assert results(judge_db, "session_quality")["S-000091"]["passed"] is False
+
+        with Store(judge_db) as store:
+            detail = store.session_results("small", "S-000091")
+            judged = next(x for x in detail if x["evaluator"] == "policy_fabrication")
+            steps = [s["step"] for s in judged["detail"]["steps"]]
+            assert steps == ["reason", "extract-0"]
+            assert "$100" in judged["detail"]["steps"][0]["prompt"]  # the full prompt is kept for audit
+            assert judged["detail"]["verdict"]["fabricated"] is True
+        report = json.loads(cli("report", "--run", "small", "--db", judge_db, "--json").out)
+        assert report["judges"]["policy_fabrication"]["cost_usd"] > 0
+        assert report["judges"]["policy_fabrication"]["calls"] >= 2 * len(SESSIONS) - 2
+
+        again = cli("eval", "--run", "small", "--evaluators",
+                    "policy_fabrication,resolution_accuracy,draft_rubric,session_quality",
+                    "--judge-model", MODEL, "--judge-api-base", server.base_url, "--db", judge_db)
+        assert again.code == 0
+        assert server.n_requests == first_calls  # identical rerun: zero model calls
+        assert "0 calls" in again.out
+    assert {a[0] for a in no_outside_connections if isinstance(a, tuple)} <= {"127.0.0.1"}
+    assert SENTINEL.encode() not in judge_db.read_bytes()
+    assert SENTINEL not in r.out + r.err + again.out + again.err
+
+
+@pytest.mark.parametrize("strategy,steps", [
+    ("direct", ["reason", "extract-0"]),
+    ("reflection", ["reason", "critique", "revise", "extract-0"]),
+    ("debate", ["customer_advocate", "support_advocate", "decide", "extract-0"]),
+])
+def test_session_quality_strategies(judge_db, strategy, steps):
+    with JudgeServer(responder) as server, Store(judge_db) as store:
+        settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k", concurrency=4)
+        sid = store.sids_for("small", ["S-000091"])
+        run_judges(store, "small", ["session_quality"], settings, strategy=strategy, sids=sid)
+        got = next(x for x in store.session_results("small", "S-000091") if x["evaluator"] == "session_quality")
+        assert sorted(s["step"] for s in got["detail"]["steps"]) == sorted(steps)
+        assert got["detail"]["strategy"] == strategy and got["passed"] == 0
+        if strategy == "debate":  # the advocates argue independently: neither prompt contains the other
+            prompts = {s["step"]: s["prompt"] for s in got["detail"]["steps"]}
+            assert "Support advocate" not in prompts["customer_advocate"]
+            assert "customer's advocate" in prompts["customer_advocate"]
+
+
+def test_malformed_json_is_retried_then_recorded_as_an_error(judge_db):
+    state = {"garbage": 2}
+
+    def sometimes_garbage(request):
+        if request["messages"][0]["content"].startswith("You turn") and state["garbage"] > 0:
+            state["garbage"] -= 1
+            return "Sure! Here is my verdict: it passed."
+        return responder(request)
+
+    with JudgeServer(sometimes_garbage) as server, Store(judge_db) as store:
+        settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k")
+        sid = store.sids_for("small", ["S-000001"])
+        run_judges(store, "small", ["policy_fabrication"], settings, sids=sid)
+        got = next(x for x in store.session_results("small", "S-000001") if x["evaluator"] == "policy_fabrication")
+        assert got["passed"] == 1 and [s["step"] for s in got["detail"]["steps"]][-1] == "extract-2"
+
+    def never_json(request):  # fresh reasoning text, so no cached extraction can answer for it
+        if request["messages"][0]["content"].startswith("You turn"):
+            return "no json here"
+        return "A different reading. VERDICT: PASS"
+
+    with JudgeServer(never_json) as server, Store(judge_db) as store:
+        settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k")
+        sid = store.sids_for("small", ["S-000002"])
+        summary = run_judges(store, "small", ["policy_fabrication"], settings, sids=sid)
+        got = next(x for x in store.session_results("small", "S-000002") if x["evaluator"] == "policy_fabrication")
+        assert got["passed"] is None and got["label"] == "judge_error"  # never a pass
+        assert summary.counts["policy_fabrication"]["errors"] == 1
+
+
+def test_rate_limits_and_timeouts_are_retried_with_backoff(judge_db):
+    with JudgeServer(responder) as server, Store(judge_db) as store:
+        server.fail_next(Reply(status=429, content="slow down"), Reply(status=429, content="slow down"))
+        settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k", backoff=0.01, concurrency=1)
+        summary = run_judges(store, "small", ["policy_fabrication"], settings, sids=store.sids_for("small", ["S-000091"]))
+        assert summary.counts["policy_fabrication"]["failed"] == 1 and summary.calls == 4  # 2 refused + 2 steps
+
+    with JudgeServer(responder, latency=1.0) as server, Store(judge_db) as store:
+        settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k", backoff=0.01, timeout=0.2,
+                                 retries=1)
+        summary = run_judges(store, "small", ["policy_fabrication"], settings, sids=store.sids_for("small", ["S-000002"]))
+        assert summary.counts["policy_fabrication"]["errors"] == 1
+        got = next(x for x in store.session_results("small", "S-000002") if x["evaluator"] == "policy_fabrication")
+        assert got["label"] == "judge_error" and "Timeout" in got["rationale"]
+
+
+def test_bad_key_and_unreachable_endpoint_stop_with_a_clear_error(judge_db, cli, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
+    with JudgeServer(lambda r: Reply(status=401, content=f"invalid key {SENTINEL}")) as server:
+        r = cli("eval", "--run", "small", "--evaluators", "policy_fabrication", "--judge-model", MODEL,
+                "--judge-api-base", server.base_url, "--db", judge_db, "--no-drift", "--concurrency", "1")
+        assert r.code == 2 and "authentication failed" in r.err and SENTINEL not in r.err
+        assert server.n_requests == 1  # no retries on a bad key
+    assert not results(judge_db, "policy_fabrication")
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("CSTUI_JUDGE_MODEL", MODEL)
+    r = cli("eval", "--run", "small", "--evaluators", "policy_fabrication",
+            "--judge-api-base", f"http://127.0.0.1:{port}/v1", "--db", judge_db, "--no-drift", "--timeout", "2")
+    assert r.code == 2 and "cannot reach the judge endpoint" in r.err
+
+
+def test_no_judge_model_is_a_usage_error(judge_db, cli, monkeypatch):
+    monkeypatch.delenv("CSTUI_JUDGE_MODEL", raising=False)
+    r = cli("eval", "--run", "small", "--evaluators", "policy_fabrication", "--db", judge_db)
+    assert r.code == 2 and "--judge-model" in r.err
