@@ -28,6 +28,7 @@ bench: setup
 	$(BIN)/python bench/bench_eval.py
 	$(BIN)/python bench/bench_metrics.py
 	$(BIN)/python bench/bench_tui.py
+	$(BIN)/python bench/bench_judge.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
