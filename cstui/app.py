@@ -25,11 +25,13 @@ class CstuiApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
 
-    def __init__(self, db_path: Path, run: str | None = None, session: str | None = None):
+    def __init__(self, db_path: Path, run: str | None = None, session: str | None = None,
+                 queue: str | None = None):
         super().__init__()
         self.db_path = db_path
         self.start_run = run
         self.start_session = session
+        self.start_queue = queue
         self.store: Store | None = Store(db_path) if db_path.exists() else None
 
     def on_mount(self) -> None:
@@ -47,6 +49,14 @@ class CstuiApp(App[None]):
         assert self.store is not None
         self.sub_title = str(self.db_path)
         self.push_screen(RunsScreen(self.store))
+        if self.start_queue:
+            from cstui.screens.review import ReviewScreen
+
+            if not any(q["name"] == self.start_queue for q in self.store.review_queues()):
+                self.notify(f"no review queue named {self.start_queue!r}", severity="error")
+                return
+            self.push_screen(ReviewScreen(self.store, self.start_queue))
+            return
         if self.start_run:
             if not self.store.has_run(self.start_run):
                 self.notify(f"no run named {self.start_run!r} in this database", severity="error")
@@ -95,10 +105,11 @@ class CstuiApp(App[None]):
             self.store.close()
 
 
-def create_app(db_path: Path, run: str | None = None, session: str | None = None) -> CstuiApp:
-    return CstuiApp(db_path, run=run, session=session)
+def create_app(db_path: Path, run: str | None = None, session: str | None = None,
+               queue: str | None = None) -> CstuiApp:
+    return CstuiApp(db_path, run=run, session=session, queue=queue)
 
 
-def run_app(db_path: Path, run: str | None = None, session: str | None = None) -> int:
-    create_app(db_path, run=run, session=session).run()
+def run_app(db_path: Path, run: str | None = None, session: str | None = None, queue: str | None = None) -> int:
+    create_app(db_path, run=run, session=session, queue=queue).run()
     return 0

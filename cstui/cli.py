@@ -66,7 +66,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     from cstui.app import run_app  # with no database, the TUI offers to build the demo
 
-    return run_app(path, run=args.run, session=args.session)
+    return run_app(path, run=args.run, session=args.session, queue=args.queue)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -163,14 +163,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from cstui.evaluators import registry
     from cstui.textsafe import inert
 
+    cfg = load_config()
+    try:
+        assertion_ids = registry.register_assertions(cfg.assertion)
+    except ValueError as exc:
+        raise UsageError(f"cstui.toml: {exc}") from None
     names = [n.strip() for n in args.evaluators.split(",") if n.strip()] if args.evaluators else None
+    if names and "assertions" in names:  # shorthand for every [[assertion]] in the config
+        names = [n for n in names if n != "assertions"] + assertion_ids
     try:
         ids = resolve_evaluators(names)
     except KeyError as exc:
         raise UsageError(exc.args[0]) from None
     judges = [i for i in ids if registry.get(i).kind == "judge"]
     deterministic = [i for i in ids if i not in judges]
-    cfg = load_config()
     label = f"eval {inert(args.run, keep_newlines=False)}"
     with _open_store(args) as store:
         store.run(args.run)
@@ -246,6 +252,45 @@ def _run_judges(store: Any, args: argparse.Namespace, judges: list[str], setting
           f"{time.monotonic() - started:.1f}s with {settings.model} (strategy {summary.strategy}): "
           f"{summary.calls:,} calls, {summary.cache_hits:,} cached, {summary.prompt_tokens:,}+"
           f"{summary.completion_tokens:,} tokens, {cost}")
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from cstui.textsafe import inert
+
+    with _open_store(args) as store:
+        if args.sample is None:
+            queues = store.review_queues(args.run)
+            if args.json:
+                _print_json(queues)
+                return EXIT_OK
+            if not queues:
+                print("no review queues yet: cstui review --run NAME --sample 20 --stratify tier --seed 1")
+            for q in queues:
+                print(f"{inert(q['name'])}  run {inert(q['run'])}  {q['reviewed']}/{q['size']} reviewed  seed {q['seed']}"
+                      f"  stratified by {q['stratify'] or '—'}  created {q['created_at']}")
+            return EXIT_OK
+        if not args.run:
+            raise UsageError("cstui review --sample needs --run")
+        if args.sample < 1:
+            raise UsageError("--sample must be at least 1")
+        from cstui.review import build_queue
+
+        seed = args.seed if args.seed is not None else 1
+        try:
+            name = build_queue(store, args.run, args.sample, seed, args.stratify, args.name)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        items = store.review_items(name)
+    if args.json:
+        _print_json({"queue": name, "items": items})
+        return EXIT_OK
+    strata: dict[str, int] = {}
+    for item in items:
+        strata[item["stratum"] or "all"] = strata.get(item["stratum"] or "all", 0) + 1
+    print(f"review queue {inert(name)}: {len(items)} sessions of run {inert(args.run)} (seed {seed}); "
+          + ", ".join(f"{k}: {v}" for k, v in sorted(strata.items())))
+    print(f"open it with: cstui --run {inert(args.run)} --queue {inert(name)}")
+    return EXIT_OK
 
 
 def cmd_auth(args: argparse.Namespace) -> int:
@@ -425,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--run", metavar="NAME", help="open this run's dashboard")
     parser.add_argument("--session", metavar="ID", help="open this session (with --run)")
+    parser.add_argument("--queue", metavar="NAME", help="step through this review queue (see `cstui review`)")
     parser.set_defaults(func=cmd_tui)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -538,6 +584,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", metavar="REASON", help="failure reason (e.g. judge_right, false_alarm, policy)")
     p.add_argument("--note", metavar="TEXT", help="free-text note")
     p.set_defaults(func=cmd_label)
+
+    p = sub.add_parser(
+        "review", parents=[db_parent], help="build or list review queues (unbiased samples for judge agreement)",
+        description="Build a review queue: a random sample of a run's sessions, stratified and reproducible from "
+        "its seed, that the TUI steps through one session at a time. Labels given in a queue are reported apart "
+        "from triage labels (which are selection-biased) in `report --json` alignment. Without --sample, lists "
+        "the queues with their progress.",
+    )
+    p.add_argument("--run", metavar="NAME")
+    p.add_argument("--sample", type=int, metavar="N", help="number of sessions to draw")
+    p.add_argument("--stratify", choices=["tier", "intent", "channel", "category", "segment"],
+                   help="draw from each stratum in proportion to its size")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed (default 1); the same seed gives the same queue")
+    p.add_argument("--name", metavar="QUEUE", help="queue name (default RUN-review-SEED)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_review)
 
     p = sub.add_parser(
         "auth", help="store a judge provider's API key in the OS keyring",

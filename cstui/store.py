@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from cstui.models import EvalResult, KBArticle, Session
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -214,6 +214,25 @@ MIGRATIONS: dict[int, str] = {
         completion_tokens INTEGER,
         cost_usd REAL,
         created_at TEXT NOT NULL
+    );
+    """,
+    # v5: review queues — random, stratified, reproducible samples that reviewers label one by one, so
+    # judge-human agreement is measured on an unbiased sample rather than on triaged failures.
+    5: """
+    CREATE TABLE IF NOT EXISTS review_queues (
+        name TEXT PRIMARY KEY,
+        run TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        stratify TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS review_items (
+        queue TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        stratum TEXT,
+        PRIMARY KEY (queue, position)
     );
     """,
 }
@@ -788,6 +807,39 @@ class Store:
             f"SELECT evaluator, detail, label FROM results WHERE run = ? AND evaluator IN ({marks}) AND current = 1"
             " AND source LIKE 'judge:%'", (run, *evaluators)):
             yield evaluator, orjson.loads(detail) if detail else None, label
+
+    # ------------------------------------------------------------------ review queues
+    def create_review_queue(self, name: str, run: str, seed: int, stratify: str | None,
+                            items: list[tuple[str, str | None]]) -> None:
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM review_queues WHERE name = ?", (name,)).fetchone():
+                raise StoreError(f"a review queue named {name!r} already exists")
+            conn.execute("INSERT INTO review_queues (name, run, seed, size, stratify, created_at) VALUES (?,?,?,?,?,?)",
+                         (name, run, seed, len(items), stratify, now_iso()))
+            conn.executemany("INSERT INTO review_items (queue, position, session_id, stratum) VALUES (?,?,?,?)",
+                             [(name, i, sid, stratum) for i, (sid, stratum) in enumerate(items)])
+
+    def review_queues(self, run: str | None = None) -> list[dict[str, Any]]:
+        cur = self.conn.execute(
+            "SELECT q.name, q.run, q.seed, q.size, q.stratify, q.created_at,"
+            " (SELECT count(DISTINCT i.session_id) FROM review_items i JOIN labels l ON l.run = q.run"
+            "   AND l.session_id = i.session_id AND l.source = 'queue' AND l.created_at >= q.created_at"
+            "   WHERE i.queue = q.name) AS reviewed"
+            " FROM review_queues q" + (" WHERE q.run = ?" if run else "") + " ORDER BY q.created_at, q.name",
+            (run,) if run else ())
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur]
+
+    def review_items(self, queue: str) -> list[dict[str, Any]]:
+        q = self.conn.execute("SELECT run, created_at FROM review_queues WHERE name = ?", (queue,)).fetchone()
+        if q is None:
+            raise StoreError(f"no review queue named {queue!r}")
+        cur = self.conn.execute(
+            "SELECT i.position, i.session_id, i.stratum, EXISTS (SELECT 1 FROM labels l WHERE l.run = ?"
+            " AND l.session_id = i.session_id AND l.source = 'queue' AND l.created_at >= ?) AS reviewed"
+            " FROM review_items i WHERE i.queue = ? ORDER BY i.position", (q[0], q[1], queue))
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur]
 
     # ------------------------------------------------------------------ judge cache
     def judge_cache_get(self, key: str) -> dict[str, Any] | None:

@@ -339,3 +339,68 @@ class SessionQuality(JudgeEvaluator):
         failed = [d for d, ok in met.items() if not ok]
         return JudgeOutcome(not failed, verdict.rationale, score=sum(met.values()) / len(met),
                             label=",".join(failed) or "all_met")
+
+
+class AssertionVerdict(BaseModel):
+    holds: bool
+    violating_quote: str | None = None
+    rationale: str = ""
+
+
+class PolicyAssertion(JudgeEvaluator):
+    """A plain-words policy from `[[assertion]]` in cstui.toml, judged per interaction (id `assert:<id>`)."""
+
+    dimension = "compliance"
+    prompt_name = "policy_assertion"
+    verdict_model = AssertionVerdict
+
+    def __init__(self, assertion_id: str, text: str, intents: tuple[str, ...] = (), tiers: tuple[int, ...] = ()):
+        self.id = f"assert:{assertion_id}"  # type: ignore[misc]
+        self.text = text
+        self.intents = intents
+        self.tiers = tiers
+        self.description = text  # type: ignore[misc]
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        import hashlib
+
+        return f"p{self.prompt.version}-{hashlib.sha256(self.text.encode()).hexdigest()[:8]}"
+
+    def applies(self, session: Session, ctx: RunContext) -> str | None:
+        if self.intents and session.intent not in self.intents:
+            return f"intent {session.intent!r} is outside this assertion's intents"
+        if self.tiers and ctx.tier(session) not in self.tiers:
+            return "tier outside this assertion's tiers"
+        return super().applies(session, ctx)
+
+    def variables(self, session: Session, ctx: RunContext) -> dict[str, str]:
+        return {**super().variables(session, ctx), "assertion": self.text}
+
+    def decide(self, verdict: AssertionVerdict, session: Session, ctx: RunContext) -> JudgeOutcome:
+        if verdict.holds:
+            return JudgeOutcome(True, verdict.rationale or "the policy holds", label="holds")
+        return JudgeOutcome(False, verdict.rationale or "the policy is broken", label="violated",
+                            evidence=_claim_evidence(session, verdict.violating_quote))
+
+
+def assertions_from_config(raw: list[dict[str, Any]]) -> list[PolicyAssertion]:
+    """Validate `[[assertion]]` tables; ValueError names the bad one."""
+    out = []
+    for i, item in enumerate(raw, start=1):
+        if not isinstance(item, dict):
+            raise ValueError(f"assertion #{i} must be a table")
+        unknown = set(item) - {"id", "text", "intent", "tier"}
+        if unknown:
+            raise ValueError(f"assertion #{i}: unknown key(s) {', '.join(sorted(unknown))}")
+        aid, text = item.get("id"), item.get("text")
+        if not isinstance(aid, str) or not re.fullmatch(r"[a-z0-9_]{1,60}", aid):
+            raise ValueError(f"assertion #{i}: id must be 1-60 lowercase letters, digits or '_'")
+        if not isinstance(text, str) or len(text.strip()) < 10:
+            raise ValueError(f"assertion {aid!r}: text must state the policy in words")
+        intents = item.get("intent", [])
+        intents = [intents] if isinstance(intents, str) else intents
+        tiers = item.get("tier", [])
+        tiers = [tiers] if isinstance(tiers, int) else tiers
+        out.append(PolicyAssertion(aid, text.strip(), tuple(intents), tuple(tiers)))
+    return out

@@ -43,3 +43,15 @@ def get(evaluator_id: str) -> Evaluator:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
         raise KeyError(f"unknown evaluator {evaluator_id!r} (known: {known})") from None
+
+
+def register_assertions(raw: list[dict]) -> list[str]:
+    """Register the natural-language policy assertions of a config as judge evaluators `assert:<id>`."""
+    _load()
+    from cstui.evaluators.judges import assertions_from_config
+
+    ids = []
+    for assertion in assertions_from_config(raw):
+        _REGISTRY[assertion.id] = assertion
+        ids.append(assertion.id)
+    return ids

@@ -96,6 +96,9 @@ class DashboardTabs(Vertical):
                 yield Horizontal(classes="plots", id="drafts")
             with TabPane("Drift", id="tab-drift"):
                 yield DataTable(id="drift", cursor_type="row")
+            with TabPane("Judges", id="tab-judges"):
+                yield DataTable(id="judges", cursor_type="row")
+                yield Static(classes="note", id="judges-note")
 
 
 class DashboardScreen(Screen[None]):
@@ -173,6 +176,7 @@ class DashboardScreen(Screen[None]):
         self._show_hallucination(report)
         await self._show_drafts(report)
         self._show_drift(drift)
+        self._show_judges(report)
         self.query_one("#gate", DataTable).focus()
 
     def _show_banner(self, gate: dict[str, Any]) -> None:
@@ -332,6 +336,34 @@ class DashboardScreen(Screen[None]):
             table.add_row(str(e["id"]), Text(inert(e["previous_run"])), Text(inert(e["metric"])), e["scope"],
                           fmt(e["previous"]), fmt(e["current"]),
                           Text(inert(e["note"] or "—", keep_newlines=False)))
+
+    def _show_judges(self, report: dict[str, Any]) -> None:
+        table = self.query_one("#judges", DataTable)
+        table.clear(columns=True)
+        table.add_columns("judge", "verdicts", "errors", "calls", "cached", "cost", "κ queue", "κ triage", "trust")
+        alignment = report.get("alignment", {})
+        names = sorted(set(report.get("judges", {})) | set(alignment))
+        for name in names:
+            cost = report.get("judges", {}).get(name, {})
+            align = alignment.get(name, {})
+
+            def kappa(group: str, align: dict[str, Any] = align) -> Text:
+                block = align.get(group)
+                if not block or block["kappa"] is None:
+                    return Text("—", style="dim")
+                return Text(f"{block['kappa']:.2f} (n={block['n']})", style="red" if block["kappa"] < 0.6 else "green")
+
+            flagged = align.get("below_threshold", [])
+            trust = Text("κ < 0.6: " + ", ".join(flagged), style="bold red") if flagged else (
+                Text("ok", style="green") if align else Text("no human labels yet", style="dim"))
+            table.add_row(Text(inert(name)), str(cost.get("n", 0)), str(cost.get("errors", 0)), str(cost.get("calls", 0)),
+                          str(cost.get("cached_calls", 0)), f"${cost.get('cost_usd', 0.0):.4f}", kappa("queue"),
+                          kappa("triage"), trust)
+        note = ("Agreement from review-queue labels (random, stratified: `cstui review`) is unbiased; labels given "
+                "while triaging failures are selection-biased and shown apart.")
+        if not names:
+            note = "No LLM judge has run on this run: `cstui eval --evaluators policy_fabrication --judge-model M`. " + note
+        self.query_one("#judges-note", Static).update(Text(note))
 
     # ------------------------------------------------------------------ navigation
     def open_failures(self, failure_filter: FailureFilter) -> None:

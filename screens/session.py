@@ -68,6 +68,30 @@ def span_label(span: Span) -> Text:
     return label
 
 
+def turn_text(session: Any, index: int, highlight: str | None = None) -> Text:
+    """One turn: role, number, confidence, citations, draft decision, then its text (inert)."""
+    turn = session.turns[index]
+    head = Text()
+    head.append(f"#{index} ", style="dim")
+    head.append(turn.role, style=ROLE_STYLES.get(turn.role, "bold"))
+    if turn.confidence is not None:
+        head.append(f"  confidence {turn.confidence:.2f}", style="dim")
+    if turn.citations:
+        head.append("  cites " + ", ".join(inert(c, keep_newlines=False) for c in turn.citations), style="dim")
+    if turn.suppressed:
+        head.append("  [suppressed: not shown to the customer]", style="yellow")
+    draft = getattr(turn, "draft", None)
+    if isinstance(draft, dict) and draft.get("decision"):
+        head.append(f"  draft {inert(str(draft['decision']), keep_newlines=False)}", style="magenta")
+    body = Text(inert(turn.text) or "(empty)")
+    if highlight:
+        clean = inert(highlight)
+        start = body.plain.find(clean)
+        if start >= 0:
+            body.stylize("bold reverse red", start, start + len(clean))
+    return head + Text("\n") + body
+
+
 class TurnView(Static):
     DEFAULT_CSS = """
     TurnView { padding: 0 1; margin-bottom: 1; }
@@ -109,6 +133,41 @@ class KBScreen(ModalScreen[None]):
             yield Static(text)
 
 
+class JudgeTranscriptScreen(ModalScreen[None]):
+    """The full judge exchange behind one verdict: every prompt and reply, tokens and cost."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,j,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    JudgeTranscriptScreen { align: center middle; }
+    JudgeTranscriptScreen > VerticalScroll { width: 92%; height: 88%; border: round $accent; background: $surface;
+                                             padding: 0 1; }
+    """
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__()
+        self.result = result
+
+    def compose(self) -> ComposeResult:
+        detail = self.result["detail"] or {}
+        text = Text(f"{self.result['evaluator']} {self.result['evaluator_version']} · model "
+                    f"{inert(str(detail.get('model')))} · strategy {detail.get('strategy')}\n", style="bold")
+        for step in detail.get("steps", []):
+            cost = step.get("cost_usd")
+            text.append(f"\n── {step['step']}", style="bold cyan")
+            text.append(f"  {step.get('prompt_tokens', 0)}+{step.get('completion_tokens', 0)} tokens"
+                        f"{'' if cost is None else f', ${cost:.5f}'}{' (cached)' if step.get('cached') else ''}\n",
+                        style="dim")
+            text.append("prompt:\n", style="bold")
+            text.append(inert(step.get("prompt", "")) + "\n")
+            text.append("reply:\n", style="bold")
+            text.append(inert(step.get("reply", "")) + "\n", style="green")
+        if "verdict" in detail:
+            text.append("\nverdict: ", style="bold")
+            text.append(inert(json.dumps(detail["verdict"], ensure_ascii=False)))
+        with VerticalScroll():
+            yield Static(text)
+
+
 class SessionDetailScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -117,6 +176,7 @@ class SessionDetailScreen(Screen[None]):
         Binding("l", "relabel", "Relabel…"),
         Binding("r", "rerun", "Rerun…"),
         Binding("k", "kb", "KB articles"),
+        Binding("j", "judge_transcript", "Judge transcript"),
         Binding("tab", "focus_next", "Next pane", show=False),
     ]
     DEFAULT_CSS = """
@@ -196,26 +256,7 @@ class SessionDetailScreen(Screen[None]):
 
     def _turn_text(self, index: int, highlight: str | None = None) -> Text:
         assert self.view is not None
-        turn = self.view.session.turns[index]
-        head = Text()
-        head.append(f"#{index} ", style="dim")
-        head.append(turn.role, style=ROLE_STYLES.get(turn.role, "bold"))
-        if turn.confidence is not None:
-            head.append(f"  confidence {turn.confidence:.2f}", style="dim")
-        if turn.citations:
-            head.append("  cites " + ", ".join(inert(c, keep_newlines=False) for c in turn.citations), style="dim")
-        if turn.suppressed:
-            head.append("  [suppressed: not shown to the customer]", style="yellow")
-        draft = getattr(turn, "draft", None)
-        if isinstance(draft, dict) and draft.get("decision"):
-            head.append(f"  draft {inert(str(draft['decision']), keep_newlines=False)}", style="magenta")
-        body = Text(inert(turn.text) or "(empty)")
-        if highlight:
-            clean = inert(highlight)
-            start = body.plain.find(clean)
-            if start >= 0:
-                body.stylize("bold reverse red", start, start + len(clean))
-        return head + Text("\n") + body
+        return turn_text(self.view.session, index, highlight)
 
     async def _show_transcript(self, view: SessionView) -> None:
         box = self.query_one("#transcript", VerticalScroll)
@@ -344,6 +385,19 @@ class SessionDetailScreen(Screen[None]):
 
         scopes = {"session": [self.session_id], "filter": list(self.navigation)}
         self.app.push_screen(RerunScreen(self.store, self.run, scopes), done)
+
+    def action_judge_transcript(self) -> None:
+        if self.view is None:
+            return
+        table = self.query_one("#verdicts", DataTable)
+        if not table.row_count:
+            return
+        evaluator = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        result = next((r for r in self.view.results if r["evaluator"] == evaluator), None)
+        if result is None or not result.get("detail"):
+            self.notify(f"{evaluator} is not an LLM judge verdict: no judge transcript", severity="information")
+            return
+        self.app.push_screen(JudgeTranscriptScreen(result))
 
     def action_kb(self) -> None:
         if self.view is not None:

@@ -201,3 +201,30 @@ def test_no_judge_model_is_a_usage_error(judge_db, cli, monkeypatch):
     monkeypatch.delenv("CSTUI_JUDGE_MODEL", raising=False)
     r = cli("eval", "--run", "small", "--evaluators", "policy_fabrication", "--db", judge_db)
     assert r.code == 2 and "--judge-model" in r.err
+
+
+def test_natural_language_policy_assertion_becomes_an_evaluator(judge_db, cli, monkeypatch, tmp_path):
+    config = tmp_path / "cstui.toml"
+    config.write_text('[[assertion]]\nid = "no_compensation"\nintent = ["fraud_claim"]\n'
+                      'text = "The assistant never promises compensation, credits or refunds on a fraud claim."\n')
+    monkeypatch.setenv("CSTUI_CONFIG", str(config))
+
+    def assertion_responder(request):
+        system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
+        if system.startswith("You turn"):
+            bad = "VERDICT: FAIL" in user
+            return json.dumps({"holds": not bad, "violating_quote": "credit your account with $100" if bad else None,
+                               "rationale": "scripted"})
+        assert "never promises compensation" in user  # the plain-words policy is in the prompt
+        return f"VERDICT: {'FAIL' if '$100' in user else 'PASS'}"
+
+    with JudgeServer(assertion_responder) as server:
+        r = cli("eval", "--run", "small", "--evaluators", "assertions", "--judge-model", MODEL,
+                "--judge-api-base", server.base_url, "--db", judge_db, "--no-drift")
+        assert r.code == 0, r.err
+    got = results(judge_db, "assert:no_compensation")
+    assert got["S-000091"]["passed"] is False and got["S-000091"]["evidence"][0]["turn_index"] == 1
+    assert got["S-000001"]["passed"] is None  # another intent: not applicable
+    config.write_text('[[assertion]]\nid = "Bad Id"\ntext = "whatever the policy is"\n')
+    r = cli("eval", "--run", "small", "--evaluators", "assertions", "--judge-model", MODEL, "--db", judge_db)
+    assert r.code == 2 and "assertion #1: id must be" in r.err

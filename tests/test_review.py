@@ -1,0 +1,62 @@
+"""Review queues: reproducible stratified samples, stepped through in the TUI with single-key verdicts."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from textual.widgets import DataTable
+from tuikit import settle
+
+from cstui.app import create_app
+from cstui.review import allocate
+from cstui.store import Store
+
+
+def test_allocation_is_proportional_and_exact():
+    assert allocate({"a": 138, "b": 102, "c": 85}, 20) == {"a": 9, "b": 6, "c": 5}  # 8.49, 6.28, 5.23
+    assert sum(allocate({"a": 1, "b": 50}, 10).values()) == 10
+    assert allocate({"a": 1, "b": 2}, 10) == {"a": 1, "b": 2}  # never more than a stratum holds
+
+
+def test_queue_is_reproducible_from_its_seed_and_stratified(demo_db, cli):
+    one = json.loads(cli("review", "--run", "candidate", "--sample", "20", "--stratify", "tier", "--seed", "7",
+                         "--name", "q1", "--db", demo_db, "--json").out)
+    two = json.loads(cli("review", "--run", "candidate", "--sample", "20", "--stratify", "tier", "--seed", "7",
+                         "--name", "q2", "--db", demo_db, "--json").out)
+    other = json.loads(cli("review", "--run", "candidate", "--sample", "20", "--stratify", "tier", "--seed", "8",
+                           "--name", "q3", "--db", demo_db, "--json").out)
+    ids = [i["session_id"] for i in one["items"]]
+    assert ids == [i["session_id"] for i in two["items"]] and len(set(ids)) == 20
+    assert ids != [i["session_id"] for i in other["items"]]
+    assert Counter(i["stratum"] for i in one["items"]) == {"1": 9, "2": 6, "3": 5}
+    assert cli("review", "--run", "candidate", "--sample", "5", "--name", "q1", "--db", demo_db).code == 2
+    listing = cli("review", "--run", "candidate", "--db", demo_db).out
+    assert "q1" in listing and "0/20 reviewed" in listing
+
+
+async def test_tui_steps_through_a_queue_with_single_key_verdicts(demo_db, cli):
+    cli("review", "--run", "candidate", "--sample", "6", "--stratify", "tier", "--seed", "3", "--name", "q",
+        "--db", demo_db)
+    app = create_app(demo_db, queue="q")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ReviewScreen"
+        assert "0/6 reviewed" in str(app.screen.query_one("#progress").render())
+        first = app.screen.session_id
+        criteria = app.screen.query_one("#criteria", DataTable)
+        assert criteria.get_row_index("(overall correctness)") >= 0
+        await pilot.press("x")  # overall correctness: not correct
+        await pilot.pause()
+        assert "1/6 reviewed" in str(app.screen.query_one("#progress").render())
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert app.screen.session_id != first
+        await pilot.press("y")
+        await pilot.pause()
+        assert "2/6 reviewed" in str(app.screen.query_one("#progress").render())
+    with Store(demo_db) as store:
+        labels = [lab for lab in store.labels("candidate") if lab["source"] == "queue"]
+        assert [(lab["session_id"], lab["correct"]) for lab in labels][0] == (first, 0)
+        assert len(labels) == 2
+        assert store.review_queues("candidate")[0]["reviewed"] == 2
