@@ -50,6 +50,8 @@ def register_assertions(raw: list[dict]) -> list[str]:
     _load()
     from cstui.evaluators.judges import assertions_from_config
 
+    for stale in [k for k in _REGISTRY if k.startswith("assert:")]:  # the config is the only source
+        del _REGISTRY[stale]
     ids = []
     for assertion in assertions_from_config(raw):
         _REGISTRY[assertion.id] = assertion

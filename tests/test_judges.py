@@ -204,6 +204,10 @@ def test_no_judge_model_is_a_usage_error(judge_db, cli, monkeypatch):
 
 
 def test_natural_language_policy_assertion_becomes_an_evaluator(judge_db, cli, monkeypatch, tmp_path):
+    from cstui.evaluators import registry
+
+    registry.all_evaluators()  # load the built-in families before taking the copy
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # keep other tests' registry clean
     config = tmp_path / "cstui.toml"
     config.write_text('[[assertion]]\nid = "no_compensation"\nintent = ["fraud_claim"]\n'
                       'text = "The assistant never promises compensation, credits or refunds on a fraud claim."\n')
