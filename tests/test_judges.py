@@ -232,3 +232,41 @@ def test_natural_language_policy_assertion_becomes_an_evaluator(judge_db, cli, m
     config.write_text('[[assertion]]\nid = "Bad Id"\ntext = "whatever the policy is"\n')
     r = cli("eval", "--run", "small", "--evaluators", "assertions", "--judge-model", MODEL, "--db", judge_db)
     assert r.code == 2 and "assertion #1: id must be" in r.err
+
+
+def test_auth_stores_the_key_in_the_keyring_and_judges_use_it(judge_db, cli, monkeypatch):
+    import io
+
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1
+        store: dict = {}
+
+        def get_password(self, service, username):
+            return self.store.get((service, username))
+
+        def set_password(self, service, username, password):
+            self.store[(service, username)] = password
+
+        def delete_password(self, service, username):
+            self.store.pop((service, username), None)
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    try:
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        monkeypatch.setattr("sys.stdin", io.StringIO(SENTINEL + "\n"))
+        assert cli("auth", "set", "openai").code == 0
+        assert "keyring set" in cli("auth", "status", "openai").out
+        with JudgeServer(responder) as server:
+            r = cli("eval", "--run", "small", "--evaluators", "policy_fabrication", "--judge-model", MODEL,
+                    "--judge-api-base", server.base_url, "--db", judge_db, "--no-drift")
+            assert r.code == 0
+            assert server.requests[0]["_authorization"] == f"Bearer {SENTINEL}"
+        assert SENTINEL.encode() not in judge_db.read_bytes()
+        assert cli("auth", "delete", "openai").code == 0
+        assert "keyring not set" in cli("auth", "status", "openai").out
+    finally:
+        keyring.set_keyring(previous)
