@@ -88,8 +88,9 @@ def test_all_judges_store_verdicts_cost_transcripts_and_a_cache(judge_db, cli, m
         assert policy["S-000001"]["passed"] is True
         assert results(judge_db, "resolution_accuracy")["G-004"]["passed"] is False
         rubric = results(judge_db, "draft_rubric")
-        assert rubric["S-000001"]["passed"] is None or rubric["S-000001"]["rationale"]  # applies to drafts only
-        assert any(v["passed"] is not None for v in rubric.values())
+        assert rubric["S-000001"]["passed"] is None  # a chat session: the rubric is for drafts only
+        assert rubric["G-001"]["passed"] is True and rubric["G-001"]["score"] > 0.8
+        assert rubric["G-004"]["passed"] is False  # the candidate drafted a reply to a distressed customer
         assert results(judge_db, "session_quality")["S-000091"]["passed"] is False
 
         with Store(judge_db) as store:
@@ -109,7 +110,9 @@ def test_all_judges_store_verdicts_cost_transcripts_and_a_cache(judge_db, cli, m
         assert again.code == 0
         assert server.n_requests == first_calls  # identical rerun: zero model calls
         assert "0 calls" in again.out
-    assert {a[0] for a in no_outside_connections if isinstance(a, tuple)} <= {"127.0.0.1"}
+        port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
+    tcp = [a for a in no_outside_connections if isinstance(a, tuple)]
+    assert tcp and set(tcp) == {("127.0.0.1", port)}  # the configured endpoint and nothing else
     assert SENTINEL.encode() not in judge_db.read_bytes()
     assert SENTINEL not in r.out + r.err + again.out + again.err
 
