@@ -188,3 +188,40 @@ async def test_hostile_transcript_text_renders_literally_and_inertly(tmp_path, c
         assert "[red]S-1[/red]" in str(app.screen.query_one("#meta").render())
         svg = app.export_screenshot()
         assert "\x1b" not in svg
+
+
+async def test_rerun_a_judge_from_the_session_screen(demo_db, monkeypatch):
+    import json
+
+    from judge_server import JudgeServer
+
+    def responder(request):
+        if request["messages"][0]["content"].startswith("You turn"):
+            return json.dumps({"fabricated": True, "cited_claim": "refund", "grounded_in_retrieval": False,
+                               "rationale": "scripted"})
+        return "The refund promise is not in the policy."
+
+    with JudgeServer(responder) as server:
+        monkeypatch.setenv("CSTUI_JUDGE_MODEL", "openai/gpt-4.1-mini")
+        monkeypatch.setenv("CSTUI_JUDGE_API_BASE", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        app = create_app(demo_db, run="candidate", session="S-000099")
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot)
+            await pilot.press("r")
+            await pilot.pause()
+            app.screen.query_one("#evaluators", SelectionList).select("policy_fabrication")
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            await settle(pilot)
+            assert type(app.screen).__name__ == "SessionDetailScreen"
+            verdicts = app.screen.query_one("#verdicts", DataTable)
+            verdicts.move_cursor(row=verdicts.get_row_index("policy_fabrication"))
+            await pilot.press("j")
+            await pilot.pause()
+            assert type(app.screen).__name__ == "JudgeTranscriptScreen"
+            assert "The refund promise is not in the policy." in str(app.screen.query_one("Static").render())
+        assert server.n_requests == 2
+    with Store(demo_db) as store:
+        got = next(r for r in store.session_results("candidate", "S-000099") if r["evaluator"] == "policy_fabrication")
+        assert got["passed"] == 0 and got["detail"]["model"] == "openai/gpt-4.1-mini"
