@@ -98,6 +98,8 @@ def render_report(report: dict[str, Any], by: str = "tier", console: Console | N
         console.print(table)
     if report.get("draft_assist"):
         _render_drafts(report["draft_assist"], console)
+    if report.get("judges") or report.get("alignment"):
+        _render_judges(report, console)
     for w in report.get("warnings", []):
         console.print(Text(f"sample size ({inert(w['rule'])}): {inert(w['message'])}", style="yellow"), soft_wrap=True)
 
@@ -136,6 +138,28 @@ def _render_drafts(online: dict[str, Any], console: Console) -> None:
     else:
         console.print(Text(f"  no alerts over {len(online['days'])} day(s) (days with < {online['min_drafts_per_day']} "
                            "drafts are not alerted on)", style="green"))
+
+
+def _render_judges(report: dict[str, Any], console: Console) -> None:
+    table = Table(title="LLM judges: cost and agreement with reviewers (κ < 0.6 is not trusted)", title_justify="left")
+    for col in ("judge", "verdicts", "errors", "calls", "cost", "κ queue (n)", "κ triage (n)"):
+        table.add_column(col)
+    alignment = report.get("alignment", {})
+    for name in sorted(set(report.get("judges", {})) | set(alignment)):
+        cost = report.get("judges", {}).get(name, {})
+        cells = []
+        for group in ("queue", "triage"):
+            block = alignment.get(name, {}).get(group)
+            if not block or block["kappa"] is None:
+                cells.append(Text("—", style="dim"))
+            else:
+                cells.append(Text(f"{block['kappa']:.2f} ({block['n']})", style="red" if block["kappa"] < 0.6 else "green"))
+        table.add_row(Text(inert(name)), str(cost.get("n", 0)), str(cost.get("errors", 0)), str(cost.get("calls", 0)),
+                      f"${cost.get('cost_usd', 0.0):.4f}", *cells)
+    console.print(table)
+    if alignment:
+        console.print(Text("κ from review-queue labels is measured on a random sample; triage labels are "
+                           "selection-biased (reviewers label what was flagged).", style="dim"), soft_wrap=True)
 
 
 def _num(value: float | None, digits: int = 1) -> str:

@@ -62,3 +62,5 @@ def test_report_alignment_separates_queue_from_triage(demo_db, cli):
     assert align["queue"]["accuracy"] == pytest.approx(7 / 8)
     assert "selection-biased" in align["note"]
     assert set(align["queue"]["by_tier"]) <= {"tier_1", "tier_2", "tier_3"}
+    text = cli("report", "--run", "candidate", "--db", demo_db).out
+    assert "LLM judges" in text and "selection-biased" in text
