@@ -293,6 +293,112 @@ def cmd_review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from cstui.models import KBArticle, Session
+
+    target = KBArticle if args.kb else Session
+    schema = target.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "cstui.kb/v1" if args.kb else "cstui.session/v1"
+    _print_json(schema)
+    return EXIT_OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from cstui.config import config_paths, load_config
+
+    cfg = load_config()
+    values = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name != "source"}
+    if args.json:
+        _print_json({"values": values, "source": {k: cfg.source.get(k, "default") for k in values},
+                     "searched": [str(p) for p in config_paths()]})
+        return EXIT_OK
+    print("config files searched (first found wins): " + ", ".join(str(p) for p in config_paths()))
+    for key, value in values.items():
+        shown = value if not isinstance(value, dict | list) or len(str(value)) < 100 else f"{str(value)[:97]}..."
+        print(f"{key:<26} {shown}   [{cfg.source.get(key, 'default')}]")
+    return EXIT_OK
+
+
+def cmd_golden(args: argparse.Namespace) -> int:
+    from cstui.config import load_config
+    from cstui.textsafe import inert
+
+    reviewer = load_config().reviewer
+    with _open_store(args) as store:
+        if args.action == "add":
+            if args.from_run:
+                if not (args.evaluator and args.confirmed):
+                    raise UsageError("--from-run needs --evaluator E --confirmed (failures a reviewer confirmed)")
+                store.run(args.from_run)
+                latest: dict[str, str] = {}
+                for lab in store.labels(args.from_run):
+                    if lab["evaluator"] == args.evaluator and lab["verdict"]:
+                        latest[lab["session_id"]] = lab["verdict"]
+                confirmed = sorted(sid for sid, verdict in latest.items() if verdict == "fail")
+                have = {(c["source_run"], c["session_id"]) for c in store.golden_cases()}
+                added = [store.add_golden(args.from_run, sid, args.reason or f"confirmed {args.evaluator} failure",
+                                          evaluator=args.evaluator, reviewer=reviewer)
+                         for sid in confirmed if (args.from_run, sid) not in have]
+                print(f"added {len(added)} confirmed {args.evaluator} failure(s) from run "
+                      f"{inert(args.from_run)} to the regression set ({len(confirmed) - len(added)} already there)")
+                return EXIT_OK
+            if not args.session or not args.reason:
+                raise UsageError("usage: cstui golden add SESSION --reason TEXT [--run NAME]")
+            run = args.run or store.run_of_session(args.session)
+            case = store.add_golden(run, args.session, args.reason, evaluator=args.evaluator, reviewer=reviewer)
+            print(f"regression case #{case}: {inert(args.session)} from run {inert(run)}")
+            return EXIT_OK
+        cases = store.golden_cases()
+    if args.action == "list":
+        if args.json:
+            _print_json([{k: v for k, v in c.items() if k != "doc"} for c in cases])
+            return EXIT_OK
+        for c in cases:
+            print(f"#{c['id']} {inert(c['session_id'])} from {inert(c['source_run'])}"
+                  f"{' [' + c['evaluator'] + ']' if c['evaluator'] else ''}: {inert(c['reason'], keep_newlines=False)}"
+                  f" — {inert(c['added_by'])} {c['added_at']}")
+        if not cases:
+            print("the regression set is empty: cstui golden add SESSION --reason TEXT")
+        return EXIT_OK
+    if not args.out:
+        raise UsageError("cstui golden export needs --out FILE")
+    import orjson
+
+    out = Path(args.out)
+    tmp = out.with_name(out.name + ".part")
+    with tmp.open("wb") as fh:
+        for c in cases:
+            doc = orjson.loads(c["doc"])
+            doc["golden"] = {"case": c["id"], "reason": c["reason"], "source_run": c["source_run"],
+                             "evaluator": c["evaluator"], "added_by": c["added_by"], "added_at": c["added_at"]}
+            fh.write(orjson.dumps(doc) + b"\n")
+    tmp.replace(out)
+    print(f"wrote {len(cases)} regression case(s) to {out} (native format, re-importable)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from cstui.sampling import parse_target, sample_run
+    from cstui.textsafe import inert
+
+    by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
+    try:
+        target = parse_target(args.target) if args.target else None
+        with _open_store(args) as store:
+            store.run(args.run)
+            result = sample_run(store, args.run, args.into, args.size, seed=args.seed, by=by, target=target)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"run {inert(args.into)}: {result['n']} sessions sampled from {inert(args.run)} (seed {args.seed})")
+    for key, row in result["composition"].items():
+        goal = f" target {100 * row['target']:.0f}%" if row.get("target") is not None else ""
+        print(f"  {key:<30} {row['n']:>5}  {100 * row['share']:5.1f}%{goal}")
+    return EXIT_OK
+
+
 def cmd_auth(args: argparse.Namespace) -> int:
     import getpass
 
@@ -527,7 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Export a run. sessions: native cstui.session/v1 documents, whatever "
                        "format they were imported from. results: one row per session x evaluator.")
     p.add_argument("--run", required=True, metavar="NAME")
-    p.add_argument("--what", required=True, choices=["sessions", "results", "labels"])
+    p.add_argument("--what", required=True, choices=["sessions", "results", "labels", "evidence"],
+                   help="evidence: one row per interaction x assertion (timestamp, system version, evaluator and "
+                   "version, verdict, rationale, evidence, latest human label and who/when), then drift events")
     p.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "parquet"])
     p.add_argument("--out", required=True, metavar="FILE")
     p.set_defaults(func=cmd_export)
@@ -584,6 +692,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", metavar="REASON", help="failure reason (e.g. judge_right, false_alarm, policy)")
     p.add_argument("--note", metavar="TEXT", help="free-text note")
     p.set_defaults(func=cmd_label)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the native session format (or --kb)",
+                       description="JSON Schema (draft 2020-12) generated from the pydantic models.")
+    p.add_argument("--kb", action="store_true", help="the knowledge-base record schema instead")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("config", help="show the effective configuration and where each value came from")
+    p.add_argument("action", choices=["show"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser(
+        "golden", parents=[db_parent], help="the append-only golden / regression set",
+        description="Add sessions from any run to the regression set (append-only, audited), list it, or export it "
+        "in the native format with each case's reason. `--from-run R --evaluator E --confirmed` adds every failure "
+        "of E a reviewer confirmed. Gate a run on it with a gates.toml rule `metric = \"golden\"`.",
+    )
+    p.add_argument("action", choices=["add", "list", "export"])
+    p.add_argument("session", nargs="?", metavar="SESSION")
+    p.add_argument("--run", metavar="NAME", help="the session's run (when its id is in several runs)")
+    p.add_argument("--reason", metavar="TEXT")
+    p.add_argument("--evaluator", metavar="E", help="the evaluator the case is about")
+    p.add_argument("--from-run", metavar="NAME", help="add the confirmed failures of --evaluator from this run")
+    p.add_argument("--confirmed", action="store_true", help="only failures a reviewer labelled fail")
+    p.add_argument("--out", metavar="FILE", help="export target (JSONL)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_golden)
+
+    p = sub.add_parser(
+        "sample", parents=[db_parent], help="stratified sample of a run into a new run (an eval slice)",
+        description="Draw a reproducible stratified sample of a run's sessions into a new run. Proportional to "
+        "traffic per stratum of --by, or to --target shares of one field (e.g. category:routine=0.6,edge=0.2,"
+        "adversarial=0.1,safety=0.1). `cstui report` then shows the slice's composition against its target.",
+    )
+    p.add_argument("--run", required=True, metavar="NAME")
+    p.add_argument("--size", required=True, type=int, metavar="N")
+    p.add_argument("--into", required=True, metavar="NAME", help="the new run")
+    p.add_argument("--by", metavar="A,B", help="strata: tier, intent, channel, category, segment (combined)")
+    p.add_argument("--target", metavar="FIELD:V=SHARE,...", help="target mix of one field instead of traffic")
+    p.add_argument("--seed", type=int, default=1, metavar="S")
+    p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser(
         "review", parents=[db_parent], help="build or list review queues (unbiased samples for judge agreement)",

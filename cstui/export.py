@@ -1,4 +1,5 @@
-"""`cstui export`: sessions (native format), results and labels as JSONL, CSV or Parquet.
+"""`cstui export`: sessions (native format), results, labels and the governance evidence record as JSONL,
+CSV or Parquet.
 
 JSONL streams row by row. CSV and Parquet go through polars; nested values (evidence, turns) are
 JSON-encoded strings there since those formats are flat.
@@ -26,6 +27,8 @@ def _rows(store: Store, run: str, what: str) -> Iterator[dict[str, Any]]:
             yield {k: rec[k] for k in RESULT_COLUMNS}
     elif what == "labels":
         yield from store.labels(run)
+    elif what == "evidence":
+        yield from store.iter_evidence_rows(run)
     else:
         raise ValueError(f"unknown export {what!r}")
 

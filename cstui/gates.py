@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from cstui.store import Store
 
 FILTER_KEYS = ("tier", "intent", "channel", "category", "segment")
-METRICS = ("pass_rate", "ece", "resolution_rate")
+METRICS = ("pass_rate", "ece", "resolution_rate", "golden")
 RULE_KEYS = {"name", "title", "metric", "evaluators", "min", "max", "use", "on_fail", "per", *FILTER_KEYS}
 EPS = 1e-12
 ECE_MIN_N = 100  # below this, binning noise alone inflates ECE
@@ -83,6 +83,7 @@ class Frames:
     sessions: pl.DataFrame
     results: pl.DataFrame
     evaluators_seen: set[str] = field(default_factory=set)
+    golden_ids: set[str] = field(default_factory=set)
 
 
 def default_gates_path() -> Path:
@@ -157,9 +158,11 @@ def _parse_rule(raw: Any, line: int | None) -> Rule:
         evaluators = [evaluators]
     if not isinstance(evaluators, list) or not all(isinstance(e, str) and e for e in evaluators):
         raise ValueError(f"rule {name!r}: evaluators must be a list of evaluator ids")
-    if metric == "pass_rate" and not evaluators:
+    if metric == "golden":
+        pass  # every applicable verdict of each regression case must pass; evaluators optional
+    elif metric == "pass_rate" and not evaluators:
         raise ValueError(f"rule {name!r}: a pass_rate rule needs evaluators = [...]")
-    if metric != "pass_rate" and evaluators:
+    if metric not in ("pass_rate", "golden") and evaluators:
         raise ValueError(f"rule {name!r}: evaluators only apply to pass_rate rules")
     lo, hi = raw.get("min"), raw.get("max")
     if (lo is None) == (hi is None):
@@ -217,7 +220,8 @@ def load_frames(store: Store, run: str) -> Frames:
     sessions = store.sessions_frame(run)
     results = store.results_frame(run)
     return Frames(run=run, sessions=sessions, results=results,
-                  evaluators_seen=set(results["evaluator"].unique().to_list()))
+                  evaluators_seen=set(results["evaluator"].cast(str).unique().to_list()),
+                  golden_ids=store.golden_session_ids())
 
 
 def _filtered_sessions(rule: Rule, sessions: pl.DataFrame, extra: dict[str, Any] | None = None) -> pl.DataFrame:
@@ -294,6 +298,23 @@ def _evaluate_scope(rule: Rule, name: str, extra: dict[str, Any], frames: Frames
             if cal["n"] < ECE_MIN_N:
                 entry["warnings"].append(f"n={cal['n']}: ECE from fewer than {ECE_MIN_N} sessions is inflated by "
                                          "binning noise; read it with the reliability bins")
+    elif rule.metric == "golden":
+        import polars as pl
+
+        cases = frames.sessions.filter(pl.col("session_id").is_in(list(frames.golden_ids)))
+        verdicts = frames.results.filter(pl.col("passed").is_not_null()
+                                         & pl.col("sid").is_in(cases["sid"].to_list()))
+        if rule.evaluators:
+            verdicts = verdicts.filter(pl.col("evaluator").cast(pl.Utf8).is_in(list(rule.evaluators)))
+        per_case = verdicts.group_by("sid").agg(pl.col("passed").all()).join(
+            cases.select("sid", "session_id"), on="sid")
+        entry.update(_rate_entry(rule, int(per_case["passed"].sum()), per_case.height))
+        entry["failing_sessions"] = sorted(per_case.filter(~per_case["passed"])["session_id"].to_list())
+        if entry["n"] == 0:
+            entry["status"] = "no_data"
+            entry["message"] = ("no regression case of the golden set is in this run"
+                                if frames.golden_ids else "the golden set is empty (cstui golden add)")
+            return entry
     elif rule.metric == "resolution_rate":
         subset = _filtered_sessions(rule, frames.sessions, extra)["resolved"].drop_nulls()
         entry.update(_rate_entry(rule, int(subset.sum()), subset.len()))

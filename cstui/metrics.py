@@ -290,7 +290,36 @@ def build_report(store: Store, run: str, by: str = "tier", *, sessions: pl.DataF
     report["judges"] = judge_costs(store, run)
     report["alignment"] = _alignment(store, run, results, sessions)
     report["warnings"] = _gate_sample_size_warnings(run, sessions, results)
+    report["composition"] = composition(store, run, sessions)
     return report
+
+
+def composition(store: Store, run: str, sessions: pl.DataFrame) -> dict[str, Any] | None:
+    """For a sampled slice: its mix per stratum against the target it was drawn for (a biased slice shows)."""
+    import polars as pl
+
+    meta = store.run(run).get("metadata")
+    sample = orjson_loads(meta).get("sample") if meta else None
+    if not sample:
+        return None
+    keys = sample["by"] or []
+    n = sessions.height
+    if not keys:
+        return {"from": sample["from"], "by": [], "strata": {"all": {"n": n, "share": 1.0, "target": None}}}
+    label = pl.concat_str([pl.col(k).cast(pl.Utf8).fill_null("—") for k in keys], separator=" / ")
+    counts = sessions.select(label.alias("stratum")).group_by("stratum").len().sort("stratum")
+    target = sample.get("target") or {}
+    strata = {row[0]: {"n": row[1], "share": row[1] / n, "target": target.get(row[0])} for row in counts.iter_rows()}
+    for key, share in target.items():
+        strata.setdefault(key, {"n": 0, "share": 0.0, "target": share})
+    return {"from": sample["from"], "by": keys, "seed": sample.get("seed"), "strata": strata}
+
+
+def orjson_loads(text: str) -> dict[str, Any]:
+    import orjson
+
+    value = orjson.loads(text)
+    return value if isinstance(value, dict) else {}
 
 
 def judge_costs(store: Store, run: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from cstui.models import EvalResult, KBArticle, Session
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -235,6 +235,21 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (queue, position)
     );
     """,
+    # v6: the golden / regression set — append-only cases taken from any run, with the reason and who
+    # added them; the native document (spans included) is kept so the set outlives its source run.
+    6: """
+    CREATE TABLE IF NOT EXISTS golden (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        source_run TEXT NOT NULL,
+        evaluator TEXT,
+        reason TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS golden_by_session ON golden (session_id);
+    """,
 }
 
 BATCH = 2000
@@ -418,7 +433,7 @@ class Store:
     # ------------------------------------------------------------------ runs
     def runs(self) -> list[dict[str, Any]]:
         cur = self.conn.execute(
-            "SELECT name, n_sessions, created_at, source_format, system_version, system FROM runs"
+            "SELECT name, n_sessions, created_at, source_format, system_version, system, metadata FROM runs"
             " ORDER BY created_at, name"
         )
         cols = [c[0] for c in cur.description]
@@ -807,6 +822,67 @@ class Store:
             f"SELECT evaluator, detail, label FROM results WHERE run = ? AND evaluator IN ({marks}) AND current = 1"
             " AND source LIKE 'judge:%'", (run, *evaluators)):
             yield evaluator, orjson.loads(detail) if detail else None, label
+
+    def set_run_metadata(self, run: str, metadata: dict[str, Any]) -> None:
+        self.conn.execute("UPDATE runs SET metadata = ? WHERE name = ?", (orjson.dumps(metadata).decode(), run))
+
+    # ------------------------------------------------------------------ golden set
+    def add_golden(self, run: str, session_id: str, reason: str, *, evaluator: str | None = None,
+                   reviewer: str | None = None) -> int:
+        """Append a regression case (append-only: cases are never edited or removed), audited."""
+        doc = orjson.dumps(self.session_doc(run, session_id)).decode()
+        reviewer = reviewer or current_reviewer()
+        stamp = now_iso()
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO golden (session_id, source_run, evaluator, reason, added_by, added_at, doc)"
+                " VALUES (?,?,?,?,?,?,?)", (session_id, run, evaluator, reason, reviewer, stamp, doc))
+            self._audit(conn, reviewer, "golden_add", {"case": cur.lastrowid, "run": run, "session_id": session_id,
+                                                       "evaluator": evaluator, "reason": reason}, stamp)
+            return int(cur.lastrowid or 0)
+
+    def golden_cases(self) -> list[dict[str, Any]]:
+        cur = self.conn.execute("SELECT id, session_id, source_run, evaluator, reason, added_by, added_at, doc"
+                                " FROM golden ORDER BY id")
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur]
+
+    def golden_session_ids(self) -> set[str]:
+        return {r for (r,) in self.conn.execute("SELECT DISTINCT session_id FROM golden")}
+
+    def iter_evidence_rows(self, run: str) -> Iterator[dict[str, Any]]:
+        """The governance record: one row per interaction x assertion, then the run's drift events."""
+        human: dict[tuple[str, str], dict[str, Any]] = {}
+        for lab in self.labels(run):
+            if lab["evaluator"] and lab["verdict"]:
+                human[(lab["session_id"], lab["evaluator"])] = lab
+        system = self._one("SELECT system FROM runs WHERE name = ?", (run,))
+        cur = self.conn.execute(
+            """SELECT r.created_at, s.session_id, json_extract(s.doc, '$.system.version'), r.evaluator,
+                      r.evaluator_version, r.passed, r.rationale, r.evidence, r.source
+               FROM results r JOIN sessions s ON s.id = r.sid WHERE r.run = ? AND r.current = 1
+               ORDER BY r.sid, r.evaluator""", (run,))
+        for at, session_id, version, evaluator, ev_version, passed, rationale, evidence, source in cur:
+            lab = human.get((session_id, evaluator))
+            machine = None if passed is None else ("pass" if passed else "fail")
+            yield {
+                "record": "assertion", "timestamp": at, "run": run, "system": system, "system_version": version,
+                "session_id": session_id, "evaluator": evaluator, "evaluator_version": ev_version,
+                "verdict": lab["verdict"] if lab else machine, "machine_verdict": machine, "source": source,
+                "rationale": rationale, "evidence": orjson.loads(evidence) if evidence else [],
+                "human_verdict": lab["verdict"] if lab else None, "human_reviewer": lab["reviewer"] if lab else None,
+                "human_at": lab["created_at"] if lab else None, "human_note": lab["note"] if lab else None,
+                "metric": None, "scope": None, "previous": None, "current": None, "delta": None,
+            }
+        for e in self.drift_events(run):
+            yield {
+                "record": "drift_event", "timestamp": e["detected_at"], "run": run, "system": e["system"],
+                "system_version": None, "session_id": None, "evaluator": None, "evaluator_version": None,
+                "verdict": None, "machine_verdict": None, "source": f"drift vs {e['previous_run']}",
+                "rationale": None, "evidence": [], "human_verdict": None, "human_reviewer": e["noted_by"],
+                "human_at": e["noted_at"], "human_note": e["note"], "metric": e["metric"], "scope": e["scope"],
+                "previous": e["previous"], "current": e["current"], "delta": e["delta"],
+            }
 
     # ------------------------------------------------------------------ review queues
     def create_review_queue(self, name: str, run: str, seed: int, stratify: str | None,

@@ -30,9 +30,11 @@ Failures        ↑ ↓ pgup pgdn home end  move      enter  open session     sp
 
 Session         n / p  next / previous failed session in the filter     enter on a verdict  jump to its evidence
                 l  relabel      r  rerun      k  cited / retrieved KB articles with revision and status
+                j  the judge's full exchange for the highlighted verdict     g  add to the regression set
 
 Relabel         ctrl+s  save   ctrl+j  "judge was right" (fail)   ctrl+f  "false alarm" (pass)   esc  cancel
 Rerun           space  toggle evaluator   ctrl+r  run   esc  cancel a running rerun, or close
+Review queue    ↑ ↓  criterion   y  pass / met   x  fail / not met   ]  next   [  previous   u  next unreviewed
 """
 
 

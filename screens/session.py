@@ -177,6 +177,7 @@ class SessionDetailScreen(Screen[None]):
         Binding("r", "rerun", "Rerun…"),
         Binding("k", "kb", "KB articles"),
         Binding("j", "judge_transcript", "Judge transcript"),
+        Binding("g", "golden", "Add to regression set"),
         Binding("tab", "focus_next", "Next pane", show=False),
     ]
     DEFAULT_CSS = """
@@ -398,6 +399,26 @@ class SessionDetailScreen(Screen[None]):
             self.notify(f"{evaluator} is not an LLM judge verdict: no judge transcript", severity="information")
             return
         self.app.push_screen(JudgeTranscriptScreen(result))
+
+    def action_golden(self) -> None:
+        from cstui.screens.pick import AskScreen
+
+        if self.view is None:
+            return
+
+        def save(reason: str | None) -> None:
+            if not reason:
+                return
+            from cstui.config import load_config
+
+            failed = [r["evaluator"] for r in self.view.failed] if self.view else []
+            case = self.store.add_golden(self.run, self.session_id, reason,
+                                         evaluator=failed[0] if len(failed) == 1 else None,
+                                         reviewer=load_config().reviewer)
+            self.notify(f"regression case #{case} added")
+
+        self.app.push_screen(AskScreen(f"Add {self.session_id} to the regression set — why?",
+                                       "reason, e.g. fabricated refund window"), save)
 
     def action_kb(self) -> None:
         if self.view is not None:
