@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from cstui.config import Config
 from cstui.drafts import draft_record
 from cstui.ground_truth import resolved_ground_truth
-from cstui.ingest import openai_chat
+from cstui.ingest import openai_chat, openinference
 from cstui.ingest.records import BadInput, iter_records
 from cstui.models import KB_SCHEMA, SESSION_SCHEMA, KBArticle, Session, first_escalation_turn
 from cstui.store import SessionRow, Store, StoreError
@@ -137,8 +137,19 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
                 raise BadInput(path, lineno, str(exc)) from None
         elif kind == "kb":
             raise BadInput(path, lineno, "this is a knowledge-base file; pass it with --kb")
-        elif kind in ("langfuse", "openinference"):
-            raise BadInput(path, lineno, f"{kind} import is not supported yet")
+        elif kind == "openinference":  # spans of one session may be anywhere in the file: read it all first
+            batch = [(lineno, record), *records]
+            for line, rec in batch:
+                if not openinference.looks_like(rec):
+                    raise BadInput(path, line, "not an OpenInference / OTel GenAI span")
+            try:
+                for line, session in openinference.to_native_sessions(batch, path.stem, cfg):
+                    yield line, kind, session
+            except openinference.ConvertError as exc:
+                raise BadInput(path, batch[0][0], str(exc)) from None
+            return
+        elif kind == "langfuse":
+            raise BadInput(path, lineno, "langfuse import is not supported yet")
         else:
             raise BadInput(path, lineno, "unrecognised record (not native, OpenAI chat, Langfuse or OpenInference)")
         if fmt == "auto":

@@ -1,0 +1,109 @@
+"""OpenInference / OTel GenAI span exports: real fixtures (tests/data/openinference) and built exports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import orjson
+import pytest
+from conftest import DATA
+
+from cstui.ingest import detect_format
+from cstui.store import Store
+
+FIXTURES = DATA / "openinference"
+CONVERSATION = [
+    ("customer", "Weather in Paris?"),
+    ("assistant", "Absolutely! Let me check the weather for you."),
+    ("tool", "rainy, 57°F"),
+    ("assistant", "The weather in Paris is currently rainy with a temperature of 57°F."),
+]
+LLM_FIXTURES = ["openinference_client_span_tool_calls", "openinference_client_span_input_output_only",
+                "otel_genai_client_span_tool_calls", "otel_genai_deprecated_client_span_tool_calls"]
+
+
+@pytest.mark.parametrize("name", LLM_FIXTURES)
+def test_every_convention_yields_the_same_conversation(name, tmp_path, cli):
+    path = FIXTURES / f"{name}.json"
+    assert detect_format(json.loads(path.read_text())) == "openinference"
+    db = tmp_path / "oi.db"
+    r = cli("import", path, "--run", "oi", "--db", db)
+    assert r.code == 0, r.err
+    assert "(openinference)" in r.out
+    with Store(db) as store:
+        (sid,) = store.session_ids("oi")
+        doc = store.session_doc("oi", sid)
+    assert [(t["role"], t["text"]) for t in doc["turns"]] == CONVERSATION
+    tool = next(s for s in doc["spans"] if s["kind"] == "tool")
+    assert tool["name"] == "get_weather" and tool["turn_index"] == 1
+    assert tool["attributes"]["arguments"] == {"location": "Paris"} and tool["attributes"]["result"] == "rainy, 57°F"
+    llm = next(s for s in doc["spans"] if s["kind"] == "llm")
+    assert llm["turn_index"] == 3
+
+
+def test_tool_execution_span(tmp_path, cli):
+    db = tmp_path / "oi.db"
+    assert cli("import", FIXTURES / "otel_genai_tool_execution_span.json", "--run", "t", "--db", db).code == 0
+    with Store(db) as store:
+        doc = store.session_doc("t", store.session_ids("t")[0])
+    (span,) = doc["spans"]
+    assert span["kind"] == "tool" and span["name"] == "get_weather"
+    assert span["attributes"]["arguments"] == {"city": "New York"}
+    assert span["attributes"]["result"]["status"] == "success"
+
+
+def phoenix_span(span_id, parent, kind, session, **attrs):
+    return {"name": kind.lower(), "context": {"span_id": span_id, "trace_id": f"t-{session}"}, "parent_id": parent,
+            "span_kind": kind, "status_code": attrs.pop("status", "OK"), "start_time": "2026-11-20T10:00:00Z",
+            "end_time": "2026-11-20T10:00:01Z", "attributes": {"session.id": session, **attrs}}
+
+
+def test_phoenix_export_with_sessions_retrieval_nested_attributes_and_errors(tmp_path, cli):
+    spans = [
+        phoenix_span("a", None, "AGENT", "s1"),
+        phoenix_span("r", "a", "RETRIEVER", "s1", **{"retrieval": {"documents": [
+            {"document": {"id": "KB-2201", "content": "Refunds within 30 days.", "score": 0.8}}]}}),
+        phoenix_span("l", "a", "LLM", "s1", **{"llm.input_messages.0.message.role": "user",
+                                               "llm.input_messages.0.message.content": "Can I get a refund?",
+                                               "llm.output_messages.0.message.role": "assistant",
+                                               "llm.output_messages.0.message.content": "Yes, within 30 days."}),
+        phoenix_span("x", "l", "TOOL", "s2", status="ERROR", **{"tool.name": "issue_refund",
+                                                                 "input.value": "{\"order\": \"A-1\"}",
+                                                                 "output.value": "Error: declined"}),
+        phoenix_span("m", None, "LLM", "s2", **{"gen_ai.input.messages": json.dumps(
+            [{"role": "user", "parts": [{"type": "text", "content": "Refund A-1 please"}]}]),
+            "gen_ai.output.messages": json.dumps(
+            [{"role": "assistant", "parts": [{"type": "text", "content": "I could not issue it."}]}])}),
+    ]
+    src = tmp_path / "phoenix.jsonl"
+    src.write_bytes(b"\n".join(orjson.dumps(s) for s in spans) + b"\n")
+    db = tmp_path / "p.db"
+    assert cli("import", src, "--run", "p", "--db", db).code == 0
+    with Store(db) as store:
+        assert sorted(store.session_ids("p")) == ["s1", "s2"]
+        s1, s2 = store.session_doc("p", "s1"), store.session_doc("p", "s2")
+    assert [(t["role"], t["text"]) for t in s1["turns"]] == [("customer", "Can I get a refund?"),
+                                                            ("assistant", "Yes, within 30 days.")]
+    retrieval = next(s for s in s1["spans"] if s["kind"] == "retrieval")
+    assert retrieval["attributes"]["documents"][0]["id"] == "KB-2201" and retrieval["parent_id"] == "a"
+    tool = next(s for s in s2["spans"] if s["kind"] == "tool")
+    assert tool["status"] == "error" and tool["parent_id"] is None  # its parent was in another session
+    assert cli("eval", "--run", "p", "--db", db).code == 0
+
+
+def test_malformed_span_file_is_rejected_with_file_line_and_db_unchanged(tmp_path, cli):
+    db = tmp_path / "oi.db"
+    assert cli("import", FIXTURES / "openinference_client_span_tool_calls.json", "--run", "ok", "--db", db).code == 0
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(phoenix_span("a", None, "LLM", "s", **{"llm.input_messages.0.message.role": "user",
+                                                                    "llm.input_messages.0.message.content": "hi"}))
+                   + "\n" + json.dumps({"hello": "world"}) + "\n")
+    r = cli("import", bad, "--run", "bad", "--db", db)
+    assert r.code == 2 and f"{bad}:2:" in r.err
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text(json.dumps(phoenix_span("a", None, "AGENT", "s")) + "\n")
+    r = cli("import", empty, "--run", "bad", "--db", db)
+    assert r.code == 2 and f"{empty}:1: no conversation" in r.err
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
