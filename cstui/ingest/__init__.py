@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from cstui.config import Config
 from cstui.drafts import draft_record
 from cstui.ground_truth import resolved_ground_truth
-from cstui.ingest import openai_chat, openinference
+from cstui.ingest import langfuse, openai_chat, openinference
 from cstui.ingest.records import BadInput, iter_records
 from cstui.models import KB_SCHEMA, SESSION_SCHEMA, KBArticle, Session, first_escalation_turn
 from cstui.store import SessionRow, Store, StoreError
@@ -149,7 +149,16 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
                 raise BadInput(path, batch[0][0], str(exc)) from None
             return
         elif kind == "langfuse":
-            raise BadInput(path, lineno, "langfuse import is not supported yet")
+            batch = [(lineno, record), *records]
+            for line, rec in batch:
+                if not langfuse.looks_like(rec):
+                    raise BadInput(path, line, "not a Langfuse trace export ({trace, observations})")
+            try:
+                for line, session in langfuse.to_native_sessions(batch, path.stem):
+                    yield line, kind, session
+            except (langfuse.ConvertError, KeyError, TypeError) as exc:
+                raise BadInput(path, batch[0][0], f"langfuse: {exc}") from None
+            return
         else:
             raise BadInput(path, lineno, "unrecognised record (not native, OpenAI chat, Langfuse or OpenInference)")
         if fmt == "auto":
@@ -202,5 +211,26 @@ def import_files(
         report.n_sessions, report.n_spans = writer.n_sessions, writer.n_spans
         detected = sorted({f for _, f, _ in report.files if f != "kb"})
         writer.conn.execute("UPDATE runs SET source_format = ? WHERE name = ?", (",".join(detected), run))
+    _store_imported_scores(store, run)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _store_imported_scores(store: Store, run: str) -> None:
+    """Scores that came with the traces (e.g. Langfuse evals) become evaluator results `langfuse:<name>`."""
+    from cstui.models import EvalResult
+    from cstui.store import result_row
+
+    rows = []
+    for sid, doc in store.conn.execute(
+            "SELECT id, doc FROM sessions WHERE run = ? AND instr(doc, '\"imported_scores\"') > 0", (run,)).fetchall():
+        for score in orjson.loads(doc).get("imported_scores") or []:
+            value = score.get("value")
+            passed = bool(value) if score.get("dataType") == "BOOLEAN" and value is not None else None
+            rows.append(result_row(sid, EvalResult(
+                evaluator=f"langfuse:{score.get('name')}", evaluator_version=str(score.get("source") or "imported"),
+                passed=passed, score=value if isinstance(value, int | float) else None,
+                label=score.get("stringValue"), rationale=score.get("comment") or "")))
+    if rows:
+        with store.results_writer(run, batch="imported", source="langfuse") as write:
+            write(rows)
