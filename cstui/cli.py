@@ -166,11 +166,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cfg = load_config()
     try:
         assertion_ids = registry.register_assertions(cfg.assertion)
+        if args.policies:
+            from cstui.evaluators.policies import load_policies
+
+            cfg.policy = [*cfg.policy, *load_policies(Path(args.policies))]
+        policy_ids = registry.register_policies(cfg.policy)
     except ValueError as exc:
-        raise UsageError(f"cstui.toml: {exc}") from None
+        raise UsageError(str(exc) if args.policies else f"cstui.toml: {exc}") from None
     names = [n.strip() for n in args.evaluators.split(",") if n.strip()] if args.evaluators else None
     if names and "assertions" in names:  # shorthand for every [[assertion]] in the config
         names = [n for n in names if n != "assertions"] + assertion_ids
+    if names and "policies" in names:  # shorthand for every declared per-intent policy
+        names = [n for n in names if n != "policies"] + policy_ids
+    elif names is None and policy_ids:
+        names = [*resolve_evaluators(None), *policy_ids]
     try:
         ids = resolve_evaluators(names)
     except KeyError as exc:
@@ -204,14 +213,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _print_counts(ids: list[str], counts: dict[str, dict[str, int]]) -> None:
-    print(f"{'evaluator':<26} {'applies':>8} {'failed':>7} {'pass rate':>9}" + ("  errors" if any(
+    width = max([26, *(len(i) for i in ids)])
+    print(f"{'evaluator':<{width}} {'applies':>8} {'failed':>7} {'pass rate':>9}" + ("  errors" if any(
         counts[i].get("errors") for i in ids) else ""))
     for name in ids:
         c = counts[name]
         n = c["passed"] + c["failed"]
         pass_rate = f"{100 * c['passed'] / n:8.1f}%" if n else f"{'—':>9}"
         errors = f"  {c['errors']:>6,}" if c.get("errors") else ""
-        print(f"{name:<26} {n:>8,} {c['failed']:>7,} {pass_rate}{errors}")
+        print(f"{name:<{width}} {n:>8,} {c['failed']:>7,} {pass_rate}{errors}")
 
 
 def _judge_settings(args: argparse.Namespace, cfg: Any):
@@ -625,6 +635,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default="direct", choices=["direct", "reflection", "debate"],
                    help="session_quality strategy: one pass, judge-critique-revise, or two advocates and a judge")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per judge call (default 60)")
+    p.add_argument("--policies", metavar="POLICIES.toml",
+                   help="per-intent policy assertions ([[policy]] tables) to check as evaluators assert.<intent>.<name>")
     p.add_argument("--no-drift", action="store_true",
                    help="do not compare with the previous run of the same system afterwards")
     p.set_defaults(func=cmd_eval)

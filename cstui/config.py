@@ -49,6 +49,8 @@ class Config:
     judge_api_base: str | None = None
     # Natural-language policy assertions judged by the model: [[assertion]] id, text, optional intent/tier.
     assertion: list[dict[str, Any]] = field(default_factory=list)
+    # Per-intent policy assertions checked without a model ([[policy]] here, or a policies file).
+    policy: list[dict[str, Any]] = field(default_factory=list)
     source: dict[str, str] = field(default_factory=dict)
 
     def tier_for(self, intent: str | None) -> int | None:

@@ -56,6 +56,8 @@ def _init_worker(cfg: Config, kb_docs: list[bytes], evaluator_ids: list[str]) ->
     from cstui.models import KBArticle
 
     _CTX = RunContext(cfg=cfg, kb=KBIndex.build([KBArticle.model_validate(orjson.loads(d)) for d in kb_docs]))
+    if cfg.policy:  # declared policies live in the config, so worker processes register them too
+        registry.register_policies(cfg.policy)
     _EVALUATORS = [registry.get(i) for i in evaluator_ids]
 
 

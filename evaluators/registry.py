@@ -57,3 +57,19 @@ def register_assertions(raw: list[dict]) -> list[str]:
         _REGISTRY[assertion.id] = assertion
         ids.append(assertion.id)
     return ids
+
+
+def register_policies(policies: list[dict]) -> list[str]:
+    """Register declared per-intent policies as deterministic evaluators `assert.<intent>.<name>`."""
+    _load()
+    from cstui.evaluators.policies import PolicyAssertionCheck, validate
+
+    validate(policies)
+    for stale in [k for k in _REGISTRY if k.startswith("assert.")]:
+        del _REGISTRY[stale]
+    ids = []
+    for spec in policies:
+        check = PolicyAssertionCheck(spec)
+        _REGISTRY[check.id] = check
+        ids.append(check.id)
+    return ids
