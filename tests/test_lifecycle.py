@@ -99,3 +99,25 @@ def test_schema_and_config_show(cli, tmp_path, monkeypatch):
     assert shown["values"]["reviewer"] == "dana" and shown["source"]["reviewer"] == str(config)
     assert shown["source"]["max_words"] == "default"
     assert "dana" in cli("config", "show").out
+
+
+@pytest.mark.parametrize("what", ["results", "labels", "sessions"])
+def test_parquet_and_csv_exports_read_back_equal_to_jsonl(demo_db, cli, tmp_path, what):
+    cli("label", "S-000099", "--run", "candidate", "--evaluator", "pii_leak", "--verdict", "fail", "--db", demo_db)
+    frames = {}
+    for fmt in ("jsonl", "csv", "parquet"):
+        out = tmp_path / f"{what}.{fmt}"
+        assert cli("export", "--run", "candidate", "--what", what, "--format", fmt, "--out", out,
+                   "--db", demo_db).code == 0
+        frames[fmt] = out
+    rows = [orjson.loads(line) for line in frames["jsonl"].read_bytes().splitlines()]
+    parquet = pl.read_parquet(frames["parquet"])
+    csv = pl.read_csv(frames["csv"], infer_schema_length=None)
+    assert parquet.height == csv.height == len(rows) > 0
+    key = "session_id"
+    assert parquet[key].to_list() == csv[key].to_list() == [r[key] for r in rows]
+    if what == "results":
+        assert parquet["passed"].to_list() == [r["passed"] for r in rows]
+        with Store(demo_db) as store:
+            stored = [(r["session_id"], r["evaluator"], r["passed"]) for r in store.iter_result_rows("candidate")]
+        assert list(zip(parquet["session_id"], parquet["evaluator"], parquet["passed"], strict=True)) == stored
