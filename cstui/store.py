@@ -980,9 +980,18 @@ class Store:
         )
 
     def verify_audit(self) -> tuple[int, str | None]:
-        """Walk the hash chain; returns (records checked, description of the first broken link or None)."""
+        """Walk the hash chain, then check that labels, drift notes and golden cases match their audit records.
+
+        Returns (records checked, description of the first problem or None). The chain catches edits,
+        deletions and reordering of audit records; the cross-check catches edits or deletions of the
+        audited rows themselves, and of the chain's tail together with them only if a row survives. Record
+        the printed head hash elsewhere to catch a truncated tail too.
+        """
         prev_hash = "0" * 64
         n = 0
+        labels: dict[int, dict[str, Any]] = {}
+        drift_notes: dict[int, str] = {}
+        golden: set[int] = set()
         for rid, at, actor, action, payload, stored_prev, digest in self.conn.execute(
             "SELECT id, at, actor, action, payload, prev_hash, hash FROM audit ORDER BY id"
         ):
@@ -992,7 +1001,44 @@ class Store:
             if audit_hash(prev_hash, at, actor, action, payload) != digest:
                 return n, f"audit record {rid}: contents do not match its hash (edited)"
             prev_hash = digest
+            body = orjson.loads(payload)
+            if action == "label":
+                labels[int(body["label_id"])] = body
+            elif action == "drift_note":
+                drift_notes[int(body["event_id"])] = body["note"]
+            elif action == "golden_add":
+                golden.add(int(body["case"]))
+        cols = ("session_id", "evaluator", "verdict", "correct", "tier", "intent", "reason", "note", "reviewer",
+                "source")
+        for row in self.labels_all():
+            logged = labels.pop(int(row["id"]), None)
+            if logged is None:
+                return n, f"label {row['id']} has no audit record (inserted outside cstui, or its record was deleted)"
+            for col in cols:
+                stored = row[col]
+                expected = logged.get(col)
+                if col == "correct" and expected is not None:
+                    expected = int(expected)
+                if stored != expected or (col == "session_id" and row["run"] != logged.get("run")):
+                    return n, f"label {row['id']}: {col} differs from its audit record (edited)"
+        if labels:
+            return n, f"label {min(labels)} was deleted (its audit record remains)"
+        for event_id, note in self.conn.execute("SELECT id, note FROM drift_events WHERE note IS NOT NULL"):
+            if drift_notes.get(int(event_id)) != note:
+                return n, f"drift event {event_id}: its note differs from the audit record (edited)"
+        cases = {int(r) for (r,) in self.conn.execute("SELECT id FROM golden")}
+        if cases != golden:
+            odd = sorted(cases ^ golden)[0]
+            return n, f"regression case {odd} does not match the audit log (added or removed outside cstui)"
         return n, None
+
+    def audit_head(self) -> str:
+        return self._one("SELECT hash FROM audit ORDER BY id DESC LIMIT 1") or "0" * 64
+
+    def labels_all(self) -> list[dict[str, Any]]:
+        cur = self.conn.execute("SELECT * FROM labels ORDER BY id")
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur]
 
 
 def result_row(sid: int, r: EvalResult) -> tuple[Any, ...]:

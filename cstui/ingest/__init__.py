@@ -147,6 +147,8 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
                     yield line, kind, session
             except openinference.ConvertError as exc:
                 raise BadInput(path, batch[0][0], str(exc)) from None
+            except RecursionError:
+                raise BadInput(path, batch[0][0], "nested too deeply") from None
             return
         elif kind == "langfuse":
             batch = [(lineno, record), *records]
@@ -158,6 +160,8 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
                     yield line, kind, session
             except (langfuse.ConvertError, KeyError, TypeError) as exc:
                 raise BadInput(path, batch[0][0], f"langfuse: {exc}") from None
+            except RecursionError:
+                raise BadInput(path, batch[0][0], "nested too deeply") from None
             return
         else:
             raise BadInput(path, lineno, "unrecognised record (not native, OpenAI chat, Langfuse or OpenInference)")
@@ -202,6 +206,8 @@ def import_files(
                     raise BadInput(path, lineno, _validation_reason(exc)) from None
                 except (ValueError, StoreError) as exc:
                     raise BadInput(path, lineno, str(exc)) from None
+                except (orjson.JSONEncodeError, RecursionError):
+                    raise BadInput(path, lineno, "nested too deeply (more than 250 levels)") from None
                 n += 1
                 if progress and n % 1000 == 0:
                     progress(str(path), n)
