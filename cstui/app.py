@@ -12,9 +12,11 @@ from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from cstui.store import Store
+from cstui.textsafe import inert
 
 
 class CstuiApp(App[None]):
@@ -47,7 +49,7 @@ class CstuiApp(App[None]):
         from cstui.screens.runs import RunsScreen
 
         assert self.store is not None
-        self.sub_title = str(self.db_path)
+        self.sub_title = inert(str(self.db_path), keep_newlines=False)
         self.push_screen(RunsScreen(self.store))
         if self.start_queue:
             from cstui.screens.review import ReviewScreen
@@ -82,6 +84,12 @@ class CstuiApp(App[None]):
 
         assert self.store is not None
         self.push_screen(DashboardScreen(self.store, run, baseline))
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications often quote run names, session ids or errors: never parse them as markup."""
+        super().notify(inert(str(message), keep_newlines=False), title=inert(title, keep_newlines=False),
+                       severity=severity, timeout=timeout, markup=False)
 
     def action_help(self) -> None:
         from cstui.screens.help import HelpScreen

@@ -42,7 +42,7 @@ class CompareScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"compare · {self.run} vs {self.baseline}"
+        self.sub_title = inert(f"compare · {self.run} vs {self.baseline}", keep_newlines=False)
         self.load()
 
     @work(thread=True, exclusive=True, group="compare")

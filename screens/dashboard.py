@@ -142,7 +142,8 @@ class DashboardScreen(Screen[None]):
                 Horizontal(*(TierPanel(tier) for tier in (1, 2, 3)), id="tiers"), DashboardTabs()]
 
     def on_mount(self) -> None:
-        self.sub_title = f"dashboard · {self.run}" + (f" vs {self.baseline}" if self.baseline else "")
+        title = f"dashboard · {self.run}" + (f" vs {self.baseline}" if self.baseline else "")
+        self.sub_title = inert(title, keep_newlines=False)
         self.call_after_refresh(self.load)  # paint first, then start the metrics worker
 
     # ------------------------------------------------------------------ data

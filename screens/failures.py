@@ -60,7 +60,7 @@ class FailuresScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"failures · {self.run}"
+        self.sub_title = inert(f"failures · {self.run}", keep_newlines=False)
         self.query_one("#status", Static).update("loading failing sessions…")
         self.load()
 

@@ -65,7 +65,7 @@ class ReviewScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"review queue · {self.queue}"
+        self.sub_title = inert(f"review queue · {self.queue}", keep_newlines=False)
         self.query_one("#criteria").border_title = "criteria: judge verdict → yours"
         self.load()
 

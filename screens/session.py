@@ -235,7 +235,7 @@ class SessionDetailScreen(Screen[None]):
         s = view.session
         position = (f" · {self.navigation.index(s.session_id) + 1}/{len(self.navigation)} in filter"
                     if s.session_id in self.navigation and len(self.navigation) > 1 else "")
-        self.sub_title = f"{self.run} · {s.session_id}"
+        self.sub_title = inert(f"{self.run} · {s.session_id}", keep_newlines=False)
         meta = Text()
         meta.append(inert(s.session_id, keep_newlines=False), style="bold")
         for key, value in (("tier", s.tier), ("intent", s.intent), ("channel", s.channel), ("segment", s.segment),

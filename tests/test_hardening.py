@@ -230,3 +230,77 @@ def test_help_and_headless_commands_stay_light(demo_db):
         **os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert r.returncode == 0 and r.stderr.strip() == ""
     assert hashlib.sha256(b"x").hexdigest()  # keep hashlib imported for the fuzz tests below
+
+
+# ---------------------------------------------------------------------------------------------- inert output
+HOSTILE = "\x1b]52;c;ZXZpbA==\x07[bold]x[/]\x1b[31m\u202eevil\x9b2J"
+
+
+def test_every_command_prints_hostile_strings_inertly_and_exports_keep_them(tmp_path, cli):
+    import orjson
+
+    from cstui.demo import sample_file
+
+    doc = orjson.loads(sample_file("candidate.jsonl").read_text().splitlines()[0])
+    doc["session_id"] = "S-" + HOSTILE
+    doc["intent"] = HOSTILE
+    doc["channel"] = HOSTILE
+    doc["turns"][0]["text"] = HOSTILE
+    src = tmp_path / "hostile.jsonl"
+    src.write_bytes(orjson.dumps(doc) + b"\n")
+    db = tmp_path / "h.db"
+    run = "run" + HOSTILE
+    outputs = []
+    for args in (["import", src, "--run", run], ["eval", "--run", run], ["runs"], ["report", "--run", run],
+                 ["report", "--run", run, "--by", "intent"], ["gate", "--run", run],
+                 ["label", "S-" + HOSTILE, "--run", run, "--evaluator", "pii_leak", "--verdict", "fail",
+                  "--note", HOSTILE],
+                 ["golden", "add", "S-" + HOSTILE, "--run", run, "--reason", HOSTILE], ["golden", "list"],
+                 ["review", "--run", run, "--sample", "1"], ["review"], ["drift"], ["audit", "verify"]):
+        r = cli(*args, "--db", db)
+        assert r.code in (0, 1), (args, r.err)
+        outputs.append(r.out + r.err)
+    printed = "".join(outputs)
+    for bad in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert bad not in printed, repr(bad)
+    assert "[bold]x[/]" in printed  # shown literally
+    out = tmp_path / "sessions.jsonl"
+    assert cli("export", "--run", run, "--what", "sessions", "--format", "jsonl", "--out", out, "--db", db).code == 0
+    assert orjson.loads(out.read_bytes())["turns"][0]["text"] == HOSTILE  # exports keep the original
+
+
+async def test_every_screen_renders_hostile_strings_inertly(tmp_path, cli):
+    import orjson
+    from tuikit import settle
+
+    from cstui.app import create_app
+    from cstui.demo import sample_file
+
+    doc = orjson.loads(sample_file("candidate.jsonl").read_text().splitlines()[0])
+    doc.update(session_id="S-" + HOSTILE, intent=HOSTILE, channel=HOSTILE)
+    doc["turns"][0]["text"] = HOSTILE
+    doc["outcome"]["correct"] = False
+    src = tmp_path / "hostile.jsonl"
+    src.write_bytes(orjson.dumps(doc) + b"\n")
+    db = tmp_path / "h.db"
+    assert cli("import", src, "--run", "r" + HOSTILE, "--db", db).code == 0
+    assert cli("eval", "--run", "r" + HOSTILE, "--db", db).code == 0
+    cli("label", "S-" + HOSTILE, "--run", "r" + HOSTILE, "--evaluator", "pii_leak", "--verdict", "fail",
+        "--note", HOSTILE, "--db", db)
+    app = create_app(db, run="r" + HOSTILE)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        screens = [app.export_screenshot()]
+        await pilot.press("f")
+        await settle(pilot)
+        screens.append(app.export_screenshot())
+        await pilot.press("enter")
+        await settle(pilot)
+        screens.append(app.export_screenshot())
+        await pilot.press("k")
+        await settle(pilot)
+        screens.append(app.export_screenshot())
+    for svg in screens:
+        for bad in ("\x1b", "\x07", "\x9b", "\u202e"):
+            assert bad not in svg
+    assert any("&lt;U+202E&gt;" in svg or "<U+202E>" in svg for svg in screens)

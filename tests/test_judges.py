@@ -115,6 +115,11 @@ def test_all_judges_store_verdicts_cost_transcripts_and_a_cache(judge_db, cli, m
     assert tcp and set(tcp) == {("127.0.0.1", port)}  # the configured endpoint and nothing else
     assert SENTINEL.encode() not in judge_db.read_bytes()
     assert SENTINEL not in r.out + r.err + again.out + again.err
+    for what in ("results", "evidence", "labels", "sessions"):
+        out = judge_db.parent / f"{what}.jsonl"
+        assert cli("export", "--run", "small", "--what", what, "--format", "jsonl", "--out", out,
+                   "--db", judge_db).code == 0
+        assert SENTINEL.encode() not in out.read_bytes()
 
 
 @pytest.mark.parametrize("strategy,steps", [
