@@ -24,11 +24,7 @@ lint: setup
 	$(BIN)/ruff check cstui screens evaluators sample_data tests bench
 
 bench: setup
-	$(BIN)/python bench/bench_import.py
-	$(BIN)/python bench/bench_eval.py
-	$(BIN)/python bench/bench_metrics.py
-	$(BIN)/python bench/bench_tui.py
-	$(BIN)/python bench/bench_judge.py
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from gen_sessions import generate  # noqa: E402
+from table import record  # noqa: E402
 
 from cstui.evaluate import resolve_evaluators, run_evaluators  # noqa: E402
 from cstui.ingest import import_files  # noqa: E402
@@ -37,6 +38,8 @@ def main() -> None:
     print(f"eval: {len(ids)} deterministic evaluators x {summary.n_sessions:,} sessions = {summary.n_results:,} results")
     print(f"  wall time              {elapsed:7.2f} s  ({summary.n_sessions / elapsed:,.0f} sessions/s)")
     print(f"  budget                 {60:7.2f} s  {'OK' if elapsed <= 60 else 'MISSED'}")
+    record("all deterministic evaluators", elapsed, "s", "<= 60", elapsed <= 60,
+           f"{len(ids)} evaluators x {summary.n_sessions:,} sessions")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from gen_sessions import generate  # noqa: E402
+from table import record  # noqa: E402
 
 from cstui.config import Config  # noqa: E402
 from cstui.ingest import import_files, iter_native_sessions, session_row  # noqa: E402
@@ -72,6 +73,8 @@ def main() -> None:
     print(f"  cstui import           {cstui_s:7.2f} s  ({report.n_sessions / cstui_s:,.0f} sessions/s)")
     print(f"  raw executemany        {raw_s:7.2f} s")
     print(f"  ratio raw/cstui        {ratio:7.2f}   (target >= 0.30) {'OK' if ratio >= 0.3 else 'MISSED'}")
+    record("import throughput vs raw executemany", ratio, "x", ">= 0.30", ratio >= 0.3,
+           f"{report.n_sessions:,} sessions, {report.n_spans:,} spans in {cstui_s:.1f} s")
 
 
 if __name__ == "__main__":

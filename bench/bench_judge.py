@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 TESTS = Path(__file__).parent.parent / "tests"
 
 from gen_sessions import generate  # noqa: E402
+from table import record  # noqa: E402
 
 from cstui.ingest import import_files  # noqa: E402
 from cstui.judge import JudgeSettings  # noqa: E402
@@ -67,6 +68,9 @@ def main() -> None:
     print(f"  concurrency 16         {parallel:7.2f} s  ({calls16} calls)  speed-up {speedup:.1f}x "
           f"(target >= 10x) {'OK' if speedup >= 10 else 'MISSED'}")
     print(f"  repeated run           {repeat:7.2f} s  ({calls_again} calls; target 0) {'OK' if calls_again == 0 else 'MISSED'}")
+    record("judge speed-up at concurrency 16", speedup, "x", ">= 9.6 (0.6 x 16)", speedup >= 9.6,
+           f"{serial:.1f} s -> {parallel:.1f} s, 100 ms latency")
+    record("repeated judge run", calls_again, "calls", "0", calls_again == 0, f"{repeat:.2f} s")
 
 
 if __name__ == "__main__":

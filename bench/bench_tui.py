@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from gen_sessions import cached_bench_db  # noqa: E402
+from table import record  # noqa: E402
 
 BARE = """
 import time, asyncio, json
@@ -121,6 +122,10 @@ def main() -> None:
           f"(budget 150) {'OK' if worst <= 0.150 else 'MISSED'}")
     print(f"    of which Pilot + Textual {1000 * bare_key:7.1f} ms (typing into an Input in a bare app); "
           f"cstui's own work {1000 * (per_key - bare_key):.1f} ms")
+    record("TUI first paint vs bare Textual", first / bare, "x", "<= 1.5", first / bare <= 1.5,
+           f"{first:.3f} s vs {bare:.3f} s; metrics on screen at {shown:.2f} s")
+    record("failures filter per keystroke", 1000 * per_key, "ms", "<= 150", per_key <= 0.150,
+           f"median; worst {1000 * worst:.0f} ms; Pilot+Textual alone {1000 * bare_key:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -573,13 +573,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- parser
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's default formatter imports shutil (and zlib with it) just to read the terminal width."""
+    try:
+        width = os.get_terminal_size().columns
+    except OSError:
+        width = 80
+    return argparse.HelpFormatter(prog, width=max(40, min(width, 120)) - 2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     db_parent = argparse.ArgumentParser(add_help=False)
     db_parent.add_argument(
         "--db", metavar="PATH", help="SQLite database (default: $CSTUI_DB, else the platform data dir)"
     )
     parser = argparse.ArgumentParser(
-        prog="cstui",
+        prog="cstui", formatter_class=_formatter,
         description="Offline workbench for evaluating customer-service LLM systems. "
         "Without a command, opens the review TUI.",
         parents=[db_parent],
