@@ -81,14 +81,17 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     args = ap.parse_args()
     script = Path(sys.executable).parent / "cstui"  # the console script users run
-    cstui = [str(script)] if script.exists() else [sys.executable, "-m", "cstui"]
-    import cstui as package
+    cli = [str(script)] if script.exists() else [sys.executable, "-m", "cstui"]
+    import cstui
+    import cstui.evaluators
+    import cstui.screens
 
     # as installed: bytecode compiled (this machine sets PYTHONDONTWRITEBYTECODE, which would make every
     # run recompile cstui's sources)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(package.__file__).parent)], check=True)
+    for pkg in (cstui, cstui.screens, cstui.evaluators):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(pkg.__file__).parent)], check=True)
     baseline = wall([sys.executable, "-c", "pass"])
-    help_s = wall([*cstui, "--help"])
+    help_s = wall([*cli, "--help"])
     ratio = help_s / baseline
     print(f"cstui --help             {help_s:7.3f} s vs python -c pass {baseline:.3f} s: ratio {ratio:.2f} "
           f"(budget 2.0) {'OK' if ratio <= 2 else 'MISSED'}")
@@ -103,11 +106,11 @@ def main() -> None:
         generate(src, args.n)
         db = Path(tmp) / "rss.db"
         peaks = {
-            "import": peak_rss_mb([*cstui, "import", str(src), "--run", "r", "--db", str(db)]),
-            "eval": peak_rss_mb([*cstui, "eval", "--run", "r", "--db", str(db), "--no-drift"]),
+            "import": peak_rss_mb([*cli, "import", str(src), "--run", "r", "--db", str(db)]),
+            "eval": peak_rss_mb([*cli, "eval", "--run", "r", "--db", str(db), "--no-drift"]),
         }
     bench_db = cached_bench_db(args.n)
-    peaks["report"] = peak_rss_mb([*cstui, "report", "--run", "bench", "--db", str(bench_db), "--json"])
+    peaks["report"] = peak_rss_mb([*cli, "report", "--run", "bench", "--db", str(bench_db), "--json"])
     for step, mb in peaks.items():
         print(f"peak RSS {step:<15} {mb:7.0f} MB (budget 400) {'OK' if mb <= 400 else 'MISSED'}")
         record(f"peak RSS: {step} {args.n // 1000}k sessions", mb, "MB", "<= 400", mb <= 400,

@@ -50,24 +50,33 @@ class CstuiApp(App[None]):
 
         assert self.store is not None
         self.sub_title = inert(str(self.db_path), keep_newlines=False)
-        self.push_screen(RunsScreen(self.store))
+        # Only the screen asked for is built: the runs screen comes when the reviewer goes back to it.
         if self.start_queue:
             from cstui.screens.review import ReviewScreen
 
-            if not any(q["name"] == self.start_queue for q in self.store.review_queues()):
-                self.notify(f"no review queue named {self.start_queue!r}", severity="error")
+            if any(q["name"] == self.start_queue for q in self.store.review_queues()):
+                self.push_screen(ReviewScreen(self.store, self.start_queue))
                 return
-            self.push_screen(ReviewScreen(self.store, self.start_queue))
-            return
-        if self.start_run:
-            if not self.store.has_run(self.start_run):
-                self.notify(f"no run named {self.start_run!r} in this database", severity="error")
-                return
-            self.open_dashboard(self.start_run)
-            if self.start_session:
-                from cstui.screens.session import SessionDetailScreen
+            self.notify(f"no review queue named {self.start_queue!r}", severity="error")
+        elif self.start_run:
+            if self.store.has_run(self.start_run):
+                self.open_dashboard(self.start_run)
+                if self.start_session:
+                    from cstui.screens.session import SessionDetailScreen
 
-                self.push_screen(SessionDetailScreen(self.store, self.start_run, self.start_session))
+                    self.push_screen(SessionDetailScreen(self.store, self.start_run, self.start_session))
+                return
+            self.notify(f"no run named {self.start_run!r} in this database", severity="error")
+        self.push_screen(RunsScreen(self.store))
+
+    def action_back(self) -> None:
+        """Escape: to the previous screen, or to the runs screen when the app was opened deeper."""
+        from cstui.screens.runs import RunsScreen
+
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+        elif self.store is not None and not isinstance(self.screen, RunsScreen):
+            self.switch_screen(RunsScreen(self.store))
 
     def open_database(self, path: Path) -> None:
         """Switch to another database (after the welcome screen built the demo)."""

@@ -18,7 +18,7 @@ from cstui.triage import FailureFilter
 
 
 class CompareScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.back", "Back")]
     DEFAULT_CSS = """
     CompareScreen .title { padding: 0 1; text-style: bold; }
     CompareScreen #rules { height: auto; max-height: 18; }

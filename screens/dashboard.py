@@ -103,7 +103,7 @@ class DashboardTabs(Vertical):
 
 class DashboardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Runs"),
+        Binding("escape", "app.back", "Runs"),
         Binding("f", "failures", "All failures"),
         Binding("c", "compare", "Compare with baseline"),
         Binding("ctrl+r", "reload", "Reload"),

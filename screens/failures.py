@@ -138,7 +138,7 @@ class FailuresScreen(Screen[None]):
             box.remove_class("shown")
             self.query_one(FailureTable).focus()
         else:
-            self.app.pop_screen()
+            self.app.action_back()  # type: ignore[attr-defined]
 
     def action_cycle_tier(self) -> None:
         order = [(), (1,), (2,), (3,)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -128,10 +130,26 @@ class RelabelScreen(ModalScreen[bool]):
             self.notify("Nothing to save: choose a verdict, correctness, tier, intent, reason or note.",
                         severity="warning")
             return
+        self.query_one("#save", Button).disabled = True
+        self.notify("saving…")
+        self.save(label, load_config().reviewer)
+
+    @work(thread=True, exclusive=True, group="relabel")
+    def save(self, label: dict[str, Any], reviewer: str | None) -> None:
+        """On a worker with its own connection: while another process holds the write lock (a long eval),
+        the UI keeps working and the label waits its turn instead of being lost."""
         try:
-            self.store.add_label(self.view.run, label, reviewer=load_config().reviewer)
-        except StoreError as exc:
-            self.notify(str(exc), severity="error")
+            with Store(self.store.path) as store:
+                store.add_label(self.view.run, label, reviewer=reviewer)
+        except (StoreError, sqlite3.OperationalError) as exc:
+            self.app.call_from_thread(self._failed, str(exc))
             return
+        self.app.call_from_thread(self._saved)
+
+    def _failed(self, message: str) -> None:
+        self.query_one("#save", Button).disabled = False
+        self.notify(f"label not saved: {message}", severity="error")
+
+    def _saved(self) -> None:
         self.notify("label saved")
         self.dismiss(True)

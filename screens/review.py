@@ -26,7 +26,7 @@ OVERALL = "(overall correctness)"
 
 class ReviewScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "app.back", "Back"),
         Binding("y", "verdict('pass')", "Pass / met"),
         Binding("x", "verdict('fail')", "Fail / not met"),
         Binding("right_square_bracket,right", "step(1)", "Next session", key_display="]"),

@@ -170,7 +170,7 @@ class JudgeTranscriptScreen(ModalScreen[None]):
 
 class SessionDetailScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "app.back", "Back"),
         Binding("n", "step(1)", "Next failed"),
         Binding("p", "step(-1)", "Previous failed"),
         Binding("l", "relabel", "Relabel…"),

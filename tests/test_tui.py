@@ -225,3 +225,16 @@ async def test_rerun_a_judge_from_the_session_screen(demo_db, monkeypatch):
     with Store(demo_db) as store:
         got = next(r for r in store.session_results("candidate", "S-000099") if r["evaluator"] == "policy_fabrication")
         assert got["passed"] == 0 and got["detail"]["model"] == "openai/gpt-4.1-mini"
+
+
+async def test_escape_from_a_deep_start_reaches_the_runs_screen(demo_db):
+    app = create_app(demo_db, run="candidate", session="S-000099")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "DashboardScreen"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "RunsScreen"
+        assert app.screen.query_one("#runs", DataTable).row_count == 3
