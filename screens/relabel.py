@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -138,12 +139,24 @@ class RelabelScreen(ModalScreen[bool]):
     def save(self, label: dict[str, Any], reviewer: str | None) -> None:
         """On a worker with its own connection: while another process holds the write lock (a long eval),
         the UI keeps working and the label waits its turn instead of being lost."""
-        try:
-            with Store(self.store.path) as store:
-                store.add_label(self.view.run, label, reviewer=reviewer)
-        except (StoreError, sqlite3.OperationalError) as exc:
-            self.app.call_from_thread(self._failed, str(exc))
-            return
+        told = False
+        while True:
+            try:
+                with Store(self.store.path) as store:
+                    store.add_label(self.view.run, label, reviewer=reviewer)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    self.app.call_from_thread(self._failed, str(exc))
+                    return
+                if not told:  # another process holds the write lock (a long eval): keep the label, wait
+                    told = True
+                    self.app.call_from_thread(self.notify, "the database is busy (another process is writing); "
+                                              "the label will be saved as soon as it is free", timeout=10)
+                time.sleep(1)
+            except StoreError as exc:
+                self.app.call_from_thread(self._failed, str(exc))
+                return
         self.app.call_from_thread(self._saved)
 
     def _failed(self, message: str) -> None:
