@@ -73,7 +73,10 @@ class FailuresScreen(Screen[None]):
         self.app.call_from_thread(self._loaded, frame)
 
     def _loaded(self, frame: pl.DataFrame) -> None:
+        import gc
+
         self.all = frame
+        gc.freeze()  # what is loaded now lives as long as the screen: keep it out of every GC pass
         self.apply_filter()
         self.query_one(FailureTable).focus()
 
