@@ -221,9 +221,8 @@ def hallucination_by_category(results: pl.DataFrame) -> dict[str, Any]:
     from cstui.evaluators import registry
 
     by_category: dict[str, list[str]] = {}
-    for ev in registry.all_evaluators():
-        if getattr(ev, "hallucination_category", None):
-            by_category.setdefault(ev.hallucination_category, []).append(ev.id)
+    for evaluator, category in registry.hallucination_categories().items():
+        by_category.setdefault(category, []).append(evaluator)
     out: dict[str, Any] = {}
     if results.is_empty():
         return out

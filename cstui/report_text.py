@@ -166,6 +166,25 @@ def _num(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def gate_rule_cells(rule: dict[str, Any], failed: list[str], lower_bound: str = " (lower bound)"
+                    ) -> tuple[Text, str, str, str]:
+    """(status mark, observed, threshold, interval) of one gate rule, for the terminal and the dashboard."""
+    if rule["status"] == "no_data":
+        mark = Text("N/A", style="dim")
+    elif rule["status"] == "pass":
+        mark = Text("PASS", style="bold green")
+    elif rule["name"] in failed:
+        mark = Text("FAIL", style="bold red")
+    else:
+        mark = Text("WARN", style="bold yellow")
+    if rule["metric"] == "ece":
+        observed = "—" if rule["observed"] is None else f"{rule['observed']:.3f}"
+        return mark, observed, f"< {rule['threshold']:.2f}", ""
+    threshold = f"≥ {pct(rule['threshold'])}" + (lower_bound if rule["use"] == "wilson_lower" else "")
+    ci = "" if rule["ci_low"] is None else f"{pct(rule['ci_low'])}–{pct(rule['ci_high'])}"
+    return mark, pct(rule["observed"]), threshold, ci
+
+
 def render_gate(result: dict[str, Any], console: Console | None = None) -> None:
     """Terminal summary of a gate: every rule with observed value, threshold, n and interval."""
     console = console or Console()
@@ -180,21 +199,7 @@ def render_gate(result: dict[str, Any], console: Console | None = None) -> None:
     table.add_column("n", justify="right", no_wrap=True, min_width=4)
     table.add_column("95% CI", no_wrap=True, min_width=13)
     for r in result["rules"]:
-        if r["status"] == "no_data":
-            mark = Text("N/A", style="dim")
-        elif r["status"] == "pass":
-            mark = Text("PASS", style="green")
-        elif r["name"] in result["failed"]:
-            mark = Text("FAIL", style="bold red")
-        else:
-            mark = Text("WARN", style="yellow")
-        if r["metric"] == "ece":
-            observed = "—" if r["observed"] is None else f"{r['observed']:.3f}"
-            threshold, ci = f"< {r['threshold']:.2f}", ""
-        else:
-            observed = pct(r["observed"])
-            threshold = f"≥ {pct(r['threshold'])}" + (" (lower bound)" if r["use"] == "wilson_lower" else "")
-            ci = f"{pct(r['ci_low'])}–{pct(r['ci_high'])}" if r["ci_low"] is not None else ""
+        mark, observed, threshold, ci = gate_rule_cells(r, result["failed"])
         table.add_row(mark, Text(inert(r["name"])), observed, threshold, str(r["n"]), ci)
     console.print(table)
     for r in result["rules"]:

@@ -103,8 +103,7 @@ def failures_frame(store: Store, run: str) -> pl.DataFrame:
 
     sessions = store.sessions_frame(run)
     results = store.results_frame(run)
-    categories = {ev.id: ev.hallucination_category for ev in registry.all_evaluators()
-                  if getattr(ev, "hallucination_category", None)}
+    categories = registry.hallucination_categories()
     failed = (results.filter(pl.col("passed") == False)  # noqa: E712 (null means not applicable)
               .with_columns(pl.col("evaluator").cast(pl.Utf8))
               .sort("evaluator")

@@ -36,6 +36,11 @@ def all_evaluators(kind: str | None = None) -> list[Evaluator]:
     return [ev for ev in _REGISTRY.values() if kind is None or ev.kind == kind]
 
 
+def hallucination_categories() -> dict[str, str]:
+    """Evaluator id → the hallucination category it detects (BRIEF §2 taxonomy)."""
+    return {ev.id: ev.hallucination_category for ev in all_evaluators() if getattr(ev, "hallucination_category", None)}
+
+
 def get(evaluator_id: str) -> Evaluator:
     _load()
     try:

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static, TabbedContent, TabPane
 
-from cstui.report_text import pct
+from cstui.report_text import gate_rule_cells, pct
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FailureFilter
@@ -200,21 +200,7 @@ class DashboardScreen(Screen[None]):
         table.clear(columns=True)
         table.add_columns("", "rule", "observed", "threshold", "n", "95% CI", "on fail", "note")
         for r in gate["rules"]:
-            if r["status"] == "no_data":
-                mark = Text("N/A", style="dim")
-            elif r["status"] == "pass":
-                mark = Text("PASS", style="bold green")
-            elif r["name"] in gate["failed"]:
-                mark = Text("FAIL", style="bold red")
-            else:
-                mark = Text("WARN", style="bold yellow")
-            if r["metric"] == "ece":
-                observed = "—" if r["observed"] is None else f"{r['observed']:.3f}"
-                threshold = f"< {r['threshold']:.2f}"
-            else:
-                observed = pct(r["observed"])
-                threshold = f"≥ {pct(r['threshold'])}" + (" (LB)" if r["use"] == "wilson_lower" else "")
-            ci = "" if r["ci_low"] is None else f"{pct(r['ci_low'])}–{pct(r['ci_high'])}"
+            mark, observed, threshold, ci = gate_rule_cells(r, gate["failed"], lower_bound=" (LB)")
             note = ""
             if r["flipped"]:
                 note = f"{len(r['flipped'])} flipped vs {inert(gate['baseline'] or '')}"

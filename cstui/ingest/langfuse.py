@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from cstui.ingest.openai_chat import ROLE_MAP
+from cstui.ingest.records import embedded_json
 from cstui.models import SESSION_SCHEMA
 
 LANGCHAIN_ROLES = {"human": "user", "ai": "assistant", "tool": "tool", "system": "system", "function": "tool",
@@ -39,17 +40,13 @@ def looks_like(record: Any) -> bool:
 
 
 def _parse(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        if text[:1] in "[{":
-            try:
-                return orjson.loads(text)
-            except orjson.JSONDecodeError:
-                try:  # Python reprs ("{'query': 'example'}") as some SDKs log them
-                    return ast.literal_eval(text)
-                except (ValueError, SyntaxError):
-                    return value
-    return value
+    parsed = embedded_json(value)
+    if parsed is value and isinstance(value, str) and value.strip()[:1] in "[{":
+        try:  # Python reprs ("{'query': 'example'}") as some SDKs log them
+            return ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            return value
+    return parsed
 
 
 def _text(content: Any) -> str:

@@ -18,6 +18,7 @@ import orjson
 
 from cstui.config import Config
 from cstui.ingest.openai_chat import ROLE_MAP
+from cstui.ingest.records import embedded_json
 from cstui.models import SESSION_SCHEMA
 
 KIND_MAP = {"LLM": "llm", "TOOL": "tool", "RETRIEVER": "retrieval", "RERANKER": "retrieval", "GUARDRAIL": "guardrail",
@@ -50,17 +51,6 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     else:
         out[prefix[:-1]] = value
     return out
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        if text[:1] in "[{":
-            try:
-                return orjson.loads(text)
-            except orjson.JSONDecodeError:
-                return value
-    return value
 
 
 def _span(record: dict[str, Any], line: int, stem: str) -> dict[str, Any]:
@@ -121,7 +111,7 @@ def _from_parts(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _list_messages(value: Any) -> list[dict[str, Any]]:
-    value = _json(value)
+    value = embedded_json(value)
     if isinstance(value, dict) and isinstance(value.get("messages"), list):
         value = value["messages"]
     if isinstance(value, list):
@@ -153,7 +143,7 @@ def _indexed_messages(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]
 
 
 def _output_text(value: Any) -> list[dict[str, Any]]:
-    value = _json(value)
+    value = embedded_json(value)
     if isinstance(value, dict) and "text" in value:
         return [_message("assistant", str(value["text"]), [])]
     if isinstance(value, dict) and isinstance(value.get("choices"), list):
@@ -199,7 +189,7 @@ def _session(key: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
     tool_spans = [s for s in spans if s["kind"] == "tool"]
     if not history and tool_spans:  # a tool execution on its own: the tool's answer is the conversation
         t = tool_spans[0]["attrs"]
-        history = [_message("tool", str(_json(t.get("output") or t.get("output.value") or "")), [])]
+        history = [_message("tool", str(embedded_json(t.get("output") or t.get("output.value") or "")), [])]
     if not history:
         raise ConvertError("no conversation: no LLM messages or tool output in these spans")
     turns, call_turn, native_spans = [], {}, []
@@ -228,9 +218,9 @@ def _session(key: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
         elif span["kind"] == "tool":
             call_id = str(attrs.get("gen_ai.tool.call.id") or attrs.get("tool_call.id"))
             native["turn_index"] = call_turn.get(call_id, (None,))[0]
-            native["attributes"] = {"arguments": _json(attrs.get("input") or attrs.get("input.value")
+            native["attributes"] = {"arguments": embedded_json(attrs.get("input") or attrs.get("input.value")
                                                        or attrs.get("tool.parameters")),
-                                    "result": _json(attrs.get("output") or attrs.get("output.value"))}
+                                    "result": embedded_json(attrs.get("output") or attrs.get("output.value"))}
         elif span["kind"] == "retrieval":
             docs, i = [], 0
             while f"retrieval.documents.{i}.document.id" in attrs or f"retrieval.documents.{i}.document.content" in attrs:
@@ -247,7 +237,7 @@ def _session(key: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
             "span_id": f"call-{call_id}", "parent_id": source["span_id"] if source else None, "kind": "tool",
             "name": call.get("name"), "turn_index": index,
             "status": "error" if isinstance(result, str) and result.lower().startswith("error") else "ok",
-            "attributes": {"arguments": _json(call.get("arguments")), "result": result},
+            "attributes": {"arguments": embedded_json(call.get("arguments")), "result": result},
         })
     known = {s["span_id"] for s in native_spans}
     for s in native_spans:  # parents outside the export (a partial trace) become roots

@@ -129,3 +129,15 @@ def _skip_ws(text: str, pos: int) -> int:
     while pos < n and text[pos] in " \t\r\n":
         pos += 1
     return pos
+
+
+def embedded_json(value: Any) -> Any:
+    """A string that holds a JSON object or array (as trace exporters store message lists), parsed; else unchanged."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in "[{":
+            try:
+                return orjson.loads(text)
+            except orjson.JSONDecodeError:
+                return value
+    return value
