@@ -87,7 +87,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     with _open_store(args) as store:
         runs = store.runs()
     if args.json:
-        _print_json([{"name": r["name"], "n_sessions": r["n_sessions"], "created_at": r["created_at"]} for r in runs])
+        _print_json([{"name": r["name"], "n_sessions": r["n_sessions"], "created_at": r["created_at"],
+                      "source_format": r["source_format"], "system": r["system"], **r["import_stats"]} for r in runs])
         return EXIT_OK
     if not runs:
         print("no runs yet: `cstui import FILE --run NAME` or `cstui demo`")
@@ -104,6 +105,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from cstui.config import load_config
     from cstui.ingest import import_files
+    from cstui.textsafe import inert
 
     paths = [Path(p) for p in args.paths]
     for p in [*paths, *([Path(args.kb)] if args.kb else [])]:
@@ -130,8 +132,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     store.close()
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
-    for path, fmt, n in report.files:
-        print(f"{path}: {n:,} {'articles' if fmt == 'kb' else 'sessions'} ({fmt})")
+    for f in report.files:
+        if f.format == "kb":
+            print(f"{f.path}: {f.counts['articles']:,} articles (kb)")
+            continue
+        c = f.counts
+        print(f"{f.path} ({f.format}): {c['sessions']:,} sessions, {c['turns']:,} turns, {c['tool_calls']:,} tool calls "
+              f"({c['tool_errors']:,} errors), {c['escalations']:,} escalations, {c['orphan_spans']:,} orphan and "
+              f"{c['synthetic_spans']:,} synthetic tool spans, {c['warnings']:,} warnings")
+        for warning in f.warnings:
+            print(f"  warning: {inert(warning)}")
+        if c["warnings"] > len(f.warnings):
+            print(f"  … and {c['warnings'] - len(f.warnings):,} more warnings")
     rate = report.n_sessions / report.seconds if report.seconds else 0
     print(f"run {run!r}: {report.n_sessions:,} sessions, {report.n_spans:,} spans, {report.n_kb} KB revisions "
           f"imported in {report.seconds:.2f}s ({rate:,.0f} sessions/s) into {db_path}")
@@ -620,7 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="session files")
     p.add_argument("--run", metavar="NAME", help="run name (default: the first file's name)")
     p.add_argument("--kb", metavar="KB.jsonl", help="knowledge base (cstui.kb/v1 JSONL) attached to the run")
-    p.add_argument("--format", default="auto", choices=["auto", "native", "openai", "langfuse", "openinference"],
+    p.add_argument("--format", default="auto", choices=["auto", "native", "openai", "langfuse", "openinference", "otlp"],
                    help="input format (default: detected from the first record)")
     p.add_argument("--system", metavar="NAME",
                    help="the system this run belongs to; drift compares consecutive runs of one system")

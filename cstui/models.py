@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SESSION_SCHEMA = "cstui.session/v1"
 KB_SCHEMA = "cstui.kb/v1"
@@ -89,7 +89,7 @@ class Session(_Open):
     category: str | None = None
     started_at: datetime | None = None
     account: dict[str, Any] = Field(default_factory=dict)
-    turns: list[Turn] = Field(min_length=1)
+    turns: list[Turn]
     spans: list[Span] = Field(default_factory=list)
     outcome: Outcome = Field(default_factory=Outcome)
     reference: dict[str, Any] | None = None
@@ -111,6 +111,17 @@ class Session(_Open):
         if v != SESSION_SCHEMA:
             raise ValueError(f"unsupported schema {v!r} (expected {SESSION_SCHEMA!r})")
         return v
+
+    @model_validator(mode="after")
+    def _turns_or_trace(self) -> Session:
+        # A trace whose conversation could not be read still carries its spans; anything else needs turns.
+        if not self.turns and not self.spans:
+            raise ValueError("turns: a session needs at least one turn (or, for a trace, its spans)")
+        return self
+
+    def policy_texts(self) -> list[tuple[int, str]]:
+        """System / developer messages (turn index, text): the deployment's own policy, e.g. τ-bench's."""
+        return [(i, t.text) for i, t in enumerate(self.turns) if t.role == "system" and t.text.strip()]
 
     def last_assistant_confidence(self) -> float | None:
         """The session's stated confidence: its last shown assistant turn's (BRIEF §3.3)."""
@@ -134,10 +145,8 @@ def first_escalation_turn(session: Session, escalation_tools: tuple[str, ...]) -
             found = True
             if span.turn_index is not None and (best is None or span.turn_index < best):
                 best = span.turn_index
-    if best is None and found:
-        return len(session.turns) - 1
-    if best is None and session.outcome.escalated:
-        return len(session.turns) - 1
+    if best is None and (found or session.outcome.escalated):
+        return max(len(session.turns) - 1, 0)
     return best
 
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from cstui.models import EvalResult, KBArticle, Session
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -250,6 +250,11 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX IF NOT EXISTS golden_by_session ON golden (session_id);
     """,
+    # v7: what each import brought in (sessions, turns, tool calls and errors, escalations, orphan and
+    # synthetic spans, warnings), so a reviewer can check a run against its source files.
+    7: """
+    ALTER TABLE runs ADD COLUMN import_stats TEXT;
+    """,
 }
 
 BATCH = 2000
@@ -278,7 +283,23 @@ def _backfill_v2(conn: sqlite3.Connection) -> None:
             update_verdict_masks(conn, run, chunk)
 
 
-BACKFILLS = {2: _backfill_v2}
+def _backfill_import_stats(conn: sqlite3.Connection) -> None:
+    """v7: derive the import counts of runs imported before they were recorded (warnings are unknown: 0)."""
+    for (run,) in conn.execute("SELECT name FROM runs").fetchall():
+        sessions, turns, escalations = conn.execute(
+            "SELECT count(*), coalesce(sum(n_turns), 0), coalesce(sum(escalated), 0) FROM sessions WHERE run = ?",
+            (run,)).fetchone()
+        calls, errors, orphans, synthetic = conn.execute(
+            "SELECT count(*), coalesce(sum(p.status = 'error'), 0),"
+            " coalesce(sum(json_extract(p.doc, '$.attributes.orphan') = 1), 0),"
+            " coalesce(sum(json_extract(p.doc, '$.attributes.synthetic') = 1), 0)"
+            " FROM spans p JOIN sessions s ON s.id = p.sid WHERE s.run = ? AND p.kind = 'tool'", (run,)).fetchone()
+        stats = {"sessions": sessions, "turns": turns, "tool_calls": calls, "tool_errors": errors,
+                 "escalations": escalations, "orphan_spans": orphans, "synthetic_spans": synthetic, "warnings": 0}
+        conn.execute("UPDATE runs SET import_stats = ? WHERE name = ?", (orjson.dumps(stats).decode(), run))
+
+
+BACKFILLS = {2: _backfill_v2, 7: _backfill_import_stats}
 MASK_BITS = 62  # evaluators per mask word; stays clear of the int64 sign bit
 
 
@@ -433,11 +454,14 @@ class Store:
     # ------------------------------------------------------------------ runs
     def runs(self) -> list[dict[str, Any]]:
         cur = self.conn.execute(
-            "SELECT name, n_sessions, created_at, source_format, system_version, system, metadata FROM runs"
-            " ORDER BY created_at, name"
+            "SELECT name, n_sessions, created_at, source_format, system_version, system, metadata, import_stats"
+            " FROM runs ORDER BY created_at, name"
         )
         cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur]
+        runs = [dict(zip(cols, row, strict=True)) for row in cur]
+        for run in runs:
+            run["import_stats"] = orjson.loads(run["import_stats"]) if run["import_stats"] else {}
+        return runs
 
     def run(self, name: str) -> dict[str, Any]:
         for run in self.runs():
@@ -1092,6 +1116,14 @@ class RunWriter:
         self.n_spans += len(row.spans)
         if len(self.sessions) >= BATCH:
             self.flush()
+
+    def record_import(self, source_format: str, counts: dict[str, int]) -> None:
+        """The run's source format and import counts (added to what earlier imports of an appended run brought)."""
+        row = self.conn.execute("SELECT import_stats FROM runs WHERE name = ?", (self.run,)).fetchone()
+        old = orjson.loads(row[0]) if row and row[0] else {}
+        merged = {k: old.get(k, 0) + v for k, v in counts.items()}
+        self.conn.execute("UPDATE runs SET source_format = ?, import_stats = ? WHERE name = ?",
+                          (source_format, orjson.dumps(merged).decode(), self.run))
 
     def add_kb(self, articles: Iterable[tuple[Any, ...]]) -> int:
         rows = [(self.run, *a) for a in articles]

@@ -16,7 +16,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, Static, Tree
+from textual.widget import Widget
+from textual.widgets import Collapsible, DataTable, Footer, Header, Static, Tree
 
 from cstui.models import Span
 from cstui.store import Store
@@ -47,6 +48,10 @@ def span_label(span: Span) -> Text:
         label.append(f" {span.duration_ms:.0f} ms", style="dim")
     if span.turn_index is not None:
         label.append(f" · turn {span.turn_index}", style="dim")
+    if attrs.get("synthetic") is True:
+        label.append(" (read from the message history; no recorded execution)", style="dim italic")
+    if attrs.get("orphan") is True:
+        label.append(" (orphan result: answers no call)", style="yellow italic")
     details: list[str] = []
     if span.kind == "retrieval" and isinstance(attrs.get("documents"), list):
         docs = [d for d in attrs["documents"] if isinstance(d, dict)]
@@ -262,7 +267,19 @@ class SessionDetailScreen(Screen[None]):
     async def _show_transcript(self, view: SessionView) -> None:
         box = self.query_one("#transcript", VerticalScroll)
         await box.remove_children()
-        await box.mount_all([TurnView(self._turn_text(i), id=f"turn-{i}") for i in range(len(view.session.turns))])
+        widgets: list[Widget] = []
+        for i, turn in enumerate(view.session.turns):
+            widget = TurnView(self._turn_text(i), id=f"turn-{i}")
+            if turn.role == "system":  # the deployment's policy: long, and read once — folded away
+                first_line = inert(turn.text.strip().splitlines()[0] if turn.text.strip() else "", keep_newlines=False)
+                widgets.append(Collapsible(widget, collapsed=True, id=f"system-{i}",
+                                           title=f"#{i} system prompt · {len(turn.text):,} chars · {first_line[:60]}"))
+            else:
+                widgets.append(widget)
+        if not widgets:
+            widgets.append(Static(Text("This session has no turns: its trace held spans but no readable conversation.",
+                                       style="italic")))
+        await box.mount_all(widgets)
 
     def _show_spans(self, view: SessionView) -> None:
         tree = self.query_one("#spans", Tree)
@@ -336,6 +353,8 @@ class SessionDetailScreen(Screen[None]):
         first_turn = None
         for ev in result["evidence"]:
             if ev.get("turn_index") is not None and 0 <= ev["turn_index"] < len(self.view.session.turns):
+                for fold in self.query(f"#system-{ev['turn_index']}").results(Collapsible):
+                    fold.collapsed = False
                 widget = self.query_one(f"#turn-{ev['turn_index']}", TurnView)
                 widget.add_class("evidence")
                 widget.update(self._turn_text(ev["turn_index"], ev.get("snippet")))

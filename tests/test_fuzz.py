@@ -135,6 +135,30 @@ def test_langfuse_like_exports(tmp_path_factory, cli, trace, observations):
     Harness(tmp_path_factory.mktemp("l"), cli).attempt(orjson.dumps(body), ".json")
 
 
+any_value = st.recursive(
+    st.builds(lambda v: {"stringValue": v}, st.text(max_size=20)) | st.builds(lambda v: {"intValue": v},
+                                                                             st.integers(-2**63, 2**63 - 1) | st.text(max_size=5))
+    | st.builds(lambda v: {"boolValue": v}, st.booleans()) | st.builds(lambda v: {"doubleValue": v}, st.floats())
+    | st.just({}) | json_values,
+    lambda c: st.builds(lambda vs: {"arrayValue": {"values": vs}}, st.lists(c, max_size=3))
+    | st.builds(lambda kv: {"kvlistValue": {"values": [{"key": k, "value": v} for k, v in kv.items()]}},
+                st.dictionaries(st.text(max_size=6), c, max_size=3)), max_leaves=8)
+otlp_span = st.fixed_dictionaries({"spanId": st.sampled_from(["0123456789abcdef", "ASNFZ4mrze8=", "", "zz"]) | st.text(
+    max_size=20)}, optional={
+    "traceId": st.sampled_from(["0123456789abcdef0123456789abcdef", "ASNFZ4mrze8BI0VniavN7w=="]) | st.text(max_size=8),
+    "parentSpanId": st.text(max_size=16), "name": json_values, "startTimeUnixNano": json_values,
+    "status": st.fixed_dictionaries({}, optional={"code": json_values}) | json_values,
+    "attributes": st.lists(st.fixed_dictionaries({"key": st.sampled_from(OI_KEYS) | st.text(max_size=6),
+                                                  "value": any_value}), max_size=4) | json_values})
+
+
+@SETTINGS
+@given(spans=st.lists(otlp_span, max_size=3), resource=json_values)
+def test_otlp_like_documents(tmp_path_factory, cli, spans, resource):
+    doc = {"resourceSpans": [{"resource": {"attributes": resource}, "scopeSpans": [{"spans": spans}]}]}
+    Harness(tmp_path_factory.mktemp("t"), cli).attempt(orjson.dumps(doc) + b"\n")
+
+
 def test_deep_nesting_huge_lines_nul_and_bad_utf8(tmp_path, cli):
     h = Harness(tmp_path, cli)
     deep = dict(VALID)

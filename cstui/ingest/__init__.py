@@ -18,22 +18,63 @@ from pydantic import ValidationError
 from cstui.config import Config
 from cstui.drafts import draft_record
 from cstui.ground_truth import resolved_ground_truth
-from cstui.ingest import langfuse, openai_chat, openinference
+from cstui.ingest import langfuse, openai_chat, openinference, otlp
 from cstui.ingest.records import BadInput, iter_records
 from cstui.models import KB_SCHEMA, SESSION_SCHEMA, KBArticle, Session, first_escalation_turn
 from cstui.store import SessionRow, Store, StoreError
 
-FORMATS = ("auto", "native", "openai", "langfuse", "openinference")
+FORMATS = ("auto", "native", "openai", "langfuse", "openinference", "otlp")
+
+
+COUNTS = ("sessions", "turns", "tool_calls", "tool_errors", "escalations", "orphan_spans", "synthetic_spans",
+          "warnings")
+
+
+@dataclass
+class FileSummary:
+    """What one file brought in, so a reviewer can check it against the source before trusting any metric."""
+
+    path: str
+    format: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    warnings: list[str] = field(default_factory=list)  # the first few, as `file:line: session: reason`
+
+    MAX_WARNINGS = 5
+
+    def add(self, doc: dict[str, Any], row: SessionRow, warnings: list[str], where: str) -> None:
+        c = self.counts
+        c["sessions"] += 1
+        c["turns"] += row.n_turns
+        c["escalations"] += int(row.escalated)
+        for span in doc.get("spans") or []:
+            if not isinstance(span, dict) or span.get("kind") != "tool":
+                continue
+            attrs = span.get("attributes") if isinstance(span.get("attributes"), dict) else {}
+            c["tool_calls"] += 1
+            c["tool_errors"] += span.get("status") == "error"
+            c["orphan_spans"] += attrs.get("orphan") is True
+            c["synthetic_spans"] += attrs.get("synthetic") is True
+        c["warnings"] += len(warnings)
+        room = self.MAX_WARNINGS - len(self.warnings)
+        self.warnings.extend(f"{where}: {row.session_id}: {w}" for w in warnings[:max(room, 0)])
 
 
 @dataclass
 class ImportReport:
     run: str
-    files: list[tuple[str, str, int]] = field(default_factory=list)  # (path, format, n records)
+    files: list[FileSummary] = field(default_factory=list)
     n_sessions: int = 0
     n_spans: int = 0
     n_kb: int = 0
     seconds: float = 0.0
+
+    def totals(self) -> dict[str, int]:
+        out = dict.fromkeys(COUNTS, 0)
+        for f in self.files:
+            if f.format != "kb":
+                for k, v in f.counts.items():
+                    out[k] += v
+        return out
 
 
 def detect_format(record: Any) -> str:
@@ -45,6 +86,8 @@ def detect_format(record: Any) -> str:
             return "kb"
         if "trace" in record and "observations" in record:
             return "langfuse"
+        if otlp.looks_like(record):
+            return "otlp"
         if any(k in record for k in ("context", "span_kind")) or any(
             str(k).startswith(("openinference.", "gen_ai.", "llm.")) for k in (record.get("attributes") or record)
         ):
@@ -150,6 +193,23 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
             except RecursionError:
                 raise BadInput(path, batch[0][0], "nested too deeply") from None
             return
+        elif kind == "otlp":  # one OTLP document per line; a session's spans may span documents
+            spans: list[tuple[int, dict[str, Any]]] = []
+            for line, rec in [(lineno, record), *records]:
+                if not otlp.looks_like(rec):
+                    raise BadInput(path, line, "not an OTLP/JSON document ({\"resourceSpans\": [...]})")
+                try:
+                    spans.extend((line, span) for span in otlp.to_span_records(rec))
+                except (otlp.ConvertError, AttributeError, TypeError) as exc:
+                    raise BadInput(path, line, f"otlp: {exc}") from None
+            if not spans:
+                raise BadInput(path, lineno, "no spans in the OTLP documents")
+            try:
+                for line, session in openinference.to_native_sessions(spans, path.stem, cfg, source_format="otlp"):
+                    yield line, kind, session
+            except RecursionError:
+                raise BadInput(path, spans[0][0], "nested too deeply") from None
+            return
         elif kind == "langfuse":
             batch = [(lineno, record), *records]
             for line, rec in batch:
@@ -164,7 +224,7 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
                 raise BadInput(path, batch[0][0], "nested too deeply") from None
             return
         else:
-            raise BadInput(path, lineno, "unrecognised record (not native, OpenAI chat, Langfuse or OpenInference)")
+            raise BadInput(path, lineno, "unrecognised record (not native, OpenAI chat, Langfuse, OpenInference or OTLP)")
         if fmt == "auto":
             fmt = kind  # one format per file: later records are held to the first one's
 
@@ -195,28 +255,32 @@ def import_files(
                     current[row[0]] = lineno
                 rows.append(row)
             report.n_kb = writer.add_kb(rows)
-            report.files.append((str(kb), "kb", report.n_kb))
+            report.files.append(FileSummary(str(kb), "kb", {"articles": report.n_kb}))
         for path in paths:
-            n, file_fmt = 0, fmt
+            n = 0
+            summary = FileSummary(str(path), fmt)
             for lineno, kind, data in iter_native_sessions(path, fmt, cfg):
-                file_fmt = kind
+                summary.format = kind
+                warnings = (data.pop("_warnings", None) or []) if kind != "native" else []
                 try:
-                    writer.add(session_row(data, cfg))
+                    row = session_row(data, cfg)
+                    writer.add(row)
                 except ValidationError as exc:
                     raise BadInput(path, lineno, _validation_reason(exc)) from None
                 except (ValueError, StoreError) as exc:
                     raise BadInput(path, lineno, str(exc)) from None
                 except (orjson.JSONEncodeError, RecursionError):
                     raise BadInput(path, lineno, "nested too deeply (more than 250 levels)") from None
+                summary.add(data, row, warnings, f"{path}:{lineno}")
                 n += 1
                 if progress and n % 1000 == 0:
                     progress(str(path), n)
             if n == 0:
                 raise BadInput(path, None, "no sessions in file")
-            report.files.append((str(path), file_fmt, n))
+            report.files.append(summary)
         report.n_sessions, report.n_spans = writer.n_sessions, writer.n_spans
-        detected = sorted({f for _, f, _ in report.files if f != "kb"})
-        writer.conn.execute("UPDATE runs SET source_format = ? WHERE name = ?", (",".join(detected), run))
+        detected = sorted({f.format for f in report.files if f.format != "kb"})
+        writer.record_import(",".join(detected), report.totals())
     _store_imported_scores(store, run)
     report.seconds = time.perf_counter() - started
     return report

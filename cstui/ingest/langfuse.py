@@ -1,31 +1,37 @@
 """Langfuse trace exports (`{trace, observations}`, one or a list) → native sessions.
 
-Messages are normalized the way Langfuse's own ChatML view reads them (tests compare with the ChatML
-Langfuse derived from the same real exports): OpenAI chat messages, OpenAI Responses items
-(`function_call`, `function_call_output`, `message` with `output_text` parts), LangChain message dumps
-(`type: human|ai|tool|system`, `additional_kwargs.tool_calls`), LangGraph state (`{"messages": [...]}`);
-tool definitions passed as `role: tool` messages are not turns. The conversation is the latest
-generation's input plus its output, so a history resent by consecutive generations is not
-duplicated. TOOL observations become tool spans (status from `level`/`statusMessage`); trace scores are
-kept and stored as imported evaluator results `langfuse:<name>`.
+Messages are read the way Langfuse's own ChatML view reads them, for every framework its adapters know
+(`cstui.ingest.messages`); tests compare with the ChatML Langfuse derived from eleven real framework
+exports. The conversation joins what every LLM call and agent step saw, so a history resent by
+consecutive generations appears once and a second agent's exchange is not lost. Every observation becomes
+a span; recorded tool executions (TOOL observations, `execute_tool` spans, framework spans that returned a
+tool message) are linked to the turn that called them, and calls no observation recorded get a synthetic
+span. A trace with no readable conversation still imports, with its spans, no turns and a warning. Trace
+scores are stored as evaluator results `langfuse:<name>`.
 """
 
 from __future__ import annotations
 
-import ast
+import re
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
-from cstui.ingest.openai_chat import ROLE_MAP
-from cstui.ingest.records import embedded_json
+from cstui.ingest.messages import (
+    Message,
+    build_conversation,
+    join_io,
+    link_recorded,
+    merge_histories,
+    normalize,
+    parse_payload,
+    synthetic_spans,
+    text_of,
+)
 from cstui.models import SESSION_SCHEMA
 
-LANGCHAIN_ROLES = {"human": "user", "ai": "assistant", "tool": "tool", "system": "system", "function": "tool",
-                   "AIMessageChunk": "assistant", "HumanMessage": "user", "AIMessage": "assistant"}
 KIND = {"GENERATION": "llm", "TOOL": "tool", "RETRIEVER": "retrieval", "GUARDRAIL": "guardrail", "EMBEDDING": "other",
         "SPAN": "other", "AGENT": "other", "CHAIN": "other", "EVENT": "other", "EVALUATOR": "other"}
+_NULLS = ("None", "null", "")
 
 
 class ConvertError(ValueError):
@@ -39,93 +45,22 @@ def looks_like(record: Any) -> bool:
         record.get("observations"), list)
 
 
-def _parse(value: Any) -> Any:
-    parsed = embedded_json(value)
-    if parsed is value and isinstance(value, str) and value.strip()[:1] in "[{":
-        try:  # Python reprs ("{'query': 'example'}") as some SDKs log them
-            return ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            return value
-    return parsed
-
-
-def _text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list) and all(isinstance(p, dict) and ("text" in p or p.get("type") in (
-            "text", "output_text", "input_text")) for p in content):
-        return "\n".join(str(p.get("text", "")) for p in content)
-    return orjson.dumps(content).decode() if not isinstance(content, list | dict) else _json_dump(content)
-
-
-def _json_dump(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _calls(message: dict[str, Any]) -> list[dict[str, Any]]:
-    # LangChain dumps carry both; Langfuse reads the provider's own form in additional_kwargs first.
-    raw = (message.get("additional_kwargs") or {}).get("tool_calls") or message.get("tool_calls") or []
-    calls = []
-    for call in raw if isinstance(raw, list) else []:
-        if not isinstance(call, dict):
-            continue
-        fn = call.get("function") if isinstance(call.get("function"), dict) else call
-        args = fn.get("arguments", call.get("args"))
-        calls.append({"id": call.get("id"), "name": fn.get("name"),
-                      "arguments": args if isinstance(args, str) else _json_dump(args) if args is not None else None})
-    return calls
-
-
-def _message(item: dict[str, Any]) -> dict[str, Any] | None:
-    """One message in Langfuse's reading, or None when the item is not a message."""
-    kind = item.get("type")
-    if kind == "function_call":
-        return {"role": "assistant", "text": "", "tool_calls": [
-            {"id": item.get("call_id"), "name": item.get("name"), "arguments": item.get("arguments")}]}
-    if kind == "function_call_output" or ("call_id" in item and "output" in item and "role" not in item):
-        return {"role": "tool", "text": _text(_parse(item.get("output"))), "tool_calls": [],
-                "tool_call_id": item.get("call_id")}
-    role = item.get("role") or LANGCHAIN_ROLES.get(str(kind))
-    if role is None:
+def field(obj: dict[str, Any], key: str) -> Any:
+    """A trace or observation field; some exports stringify every value ('None', "['a']")."""
+    value = obj.get(key)
+    if isinstance(value, str) and value.strip() in _NULLS:
         return None
-    content = item.get("content")
-    if role == "tool" and isinstance(content, dict) and content.get("type") == "function":
-        return {"role": "tool_definition", "text": "", "tool_calls": []}  # a tool schema, not a turn
-    return {"role": role, "text": _text(_parse(content) if role == "tool" else content), "tool_calls": _calls(item),
-            "tool_call_id": item.get("tool_call_id")}
+    return value
 
 
 def chatml(value: Any) -> list[dict[str, Any]] | None:
-    """Messages as Langfuse's ChatML view derives them; None where that view finds no messages."""
-    value = _parse(value)
-    if isinstance(value, dict):
-        if isinstance(value.get("messages"), list):
-            value = value["messages"]
-        elif value.get("object") == "response" and isinstance(value.get("output"), list):
-            value = value["output"]
-        elif "role" in value or value.get("type") in LANGCHAIN_ROLES:
-            value = [value]
-        else:
-            return None
-    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+    """Messages as Langfuse's ChatML view derives them (as plain dicts); None where that view finds none."""
+    messages = normalize(value)
+    if messages is None:
         return None
-    out: list[dict[str, Any]] = []
-    for item in value:
-        msg = _message(item)
-        if msg is None:
-            return None
-        if msg["role"] == "tool_definition":
-            continue
-        if out and msg["role"] == "assistant" and not msg["text"] and msg["tool_calls"] and out[-1]["role"] == "assistant" \
-                and not out[-1]["text"] and out[-1]["tool_calls"]:
-            out[-1]["tool_calls"].extend(msg["tool_calls"])  # parallel function calls: one assistant turn
-            continue
-        out.append(msg)
-    return out
+    return [{"role": m.role, "text": m.text, "tool_call_id": m.tool_call_id,
+             "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls]}
+            for m in messages]
 
 
 # ---------------------------------------------------------------------------------------------- sessions
@@ -138,10 +73,52 @@ def to_native_sessions(records: list[tuple[int, Any]], stem: str) -> Iterator[tu
     for line, record in records:
         for export in iter_traces(record):
             trace = export["trace"]
-            key = trace.get("sessionId") or trace.get("id") or f"{stem}-{line}"
+            key = field(trace, "sessionId") or field(trace, "id") or f"{stem}-{line}"
             sessions.setdefault(str(key), []).append((line, export))
     for key, exports in sessions.items():
         yield exports[0][0], _session(key, exports)
+
+
+def _attributes(obs: dict[str, Any]) -> dict[str, Any]:
+    meta = parse_payload(obs.get("metadata"))
+    attrs = meta.get("attributes") if isinstance(meta, dict) else None
+    return attrs if isinstance(attrs, dict) else {}
+
+
+_LIFECYCLE = re.compile(r"^(?P<stem>.+)\.(?P<event>start|finish|success|error)(?:-\d+)?$")
+
+
+def _recorded_tool(obs: dict[str, Any], attrs: dict[str, Any]) -> tuple[str | None, str | None] | None:
+    """(tool name, call id) when the observation recorded a tool execution, else None."""
+    kind = str(attrs.get("openinference.span.kind") or "").upper()
+    if kind and kind != "TOOL" and obs.get("type") != "TOOL":
+        return None  # an agent step that mentions a tool is not its execution
+    event = _LIFECYCLE.match(str(obs.get("name") or ""))
+    if event and event["event"] in ("start", "finish"):
+        return None  # BeeAI emits start/finish/success events per run; success (or error) is the execution
+    output = parse_payload(obs.get("output"))
+    produced = normalize(output) if isinstance(output, dict) and "messages" not in output else None
+    langgraph_tool = bool(produced) and len(produced) == 1 and produced[0].role == "tool"
+    if not (obs.get("type") == "TOOL" or kind == "TOOL" or attrs.get("gen_ai.tool.name") or attrs.get("tool.name")
+            or attrs.get("gen_ai.operation.name") == "execute_tool" or langgraph_tool):
+        return None
+    name = attrs.get("gen_ai.tool.name") or attrs.get("tool.name") or obs.get("name")
+    call_id = attrs.get("gen_ai.tool.call.id") or attrs.get("tool_call.id")
+    if call_id is None and isinstance(output, dict):
+        call_id = output.get("tool_call_id")
+    return (str(name) if name else None), (str(call_id) if call_id else None)
+
+
+def _history(obs: dict[str, Any]) -> tuple[list[Message], int]:
+    """What one observation saw and said: (messages, how many of them are its output)."""
+    inputs = normalize(obs.get("input")) or []
+    raw_out = parse_payload(obs.get("output"))
+    outputs = normalize(raw_out)
+    if (outputs is None and inputs and obs.get("type") == "GENERATION" and isinstance(raw_out, str)
+            and raw_out.strip() not in _NULLS):
+        outputs = [Message("assistant", raw_out)]  # a completion logged as plain text
+    outputs = [m for m in outputs or [] if m.role != "customer"] if obs.get("type") == "GENERATION" else outputs or []
+    return join_io(inputs, outputs), len(outputs)
 
 
 def _session(key: str, exports: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
@@ -150,73 +127,97 @@ def _session(key: str, exports: list[tuple[int, dict[str, Any]]]) -> dict[str, A
     first = exports[0][1]["trace"]
     for _, export in exports:
         observations.extend(o for o in export["observations"] if isinstance(o, dict))
-        scores.extend(s for s in export["trace"].get("scores") or [] if isinstance(s, dict))
+        raw_scores = parse_payload(field(export["trace"], "scores"))
+        if isinstance(raw_scores, list):
+            scores.extend(s for s in raw_scores if isinstance(s, dict))
     observations.sort(key=lambda o: (str(o.get("startTime") or ""), str(o.get("id"))))
-    generations = [o for o in observations if o.get("type") == "GENERATION"]
-    history, source = None, None
-    for gen in reversed(generations):  # the latest generation that read a conversation carries it
-        inputs, outputs = chatml(gen.get("input")), chatml(gen.get("output"))
-        if inputs is not None:
-            history, source = inputs + (outputs or []), gen
-            break
-    if history is None:
-        for obs in reversed(observations):
-            inputs, outputs = chatml(obs.get("input")), chatml(obs.get("output"))
-            if inputs is not None or outputs is not None:
-                history, source = (inputs or []) + (outputs or []), obs
-                break
-    if not history:
-        raise ConvertError(f"trace {first.get('id')}: no conversation in any observation")
-    turns, call_turn = [], {}
-    for msg in history:
-        index = len(turns)
-        turns.append({"role": ROLE_MAP.get(msg["role"], "system"), "text": msg["text"]})
-        for call in msg["tool_calls"]:
-            call_turn[str(call.get("id"))] = (index, call)
-    results = {str(m.get("tool_call_id")): m["text"] for m in history if m["role"] == "tool"}
-    last_assistant = max((i for i, t in enumerate(turns) if t["role"] == "assistant"), default=len(turns) - 1)
-    spans, traced_calls = [], set()
+    # What an observation said is known when it ends: a root agent span starts first but answers last.
+    by_end = sorted(observations, key=lambda o: (str(field(o, "endTime") or field(o, "startTime") or ""),
+                                                 str(o.get("startTime") or "")))
+
+    recorded: dict[str, tuple[str | None, str | None]] = {}
+    histories: list[list[Message]] = []
+    sources: list[tuple[dict[str, Any], int]] = []  # (observation, n output messages) per history
+    for obs in by_end:
+        tool = _recorded_tool(obs, _attributes(obs))
+        if tool is not None:
+            recorded[str(obs["id"])] = tool
+            continue
+        history, n_out = _history(obs)
+        if history:
+            histories.append(history)
+            sources.append((obs, n_out))
+    warnings: list[str] = []
+    merged, placed = merge_histories(histories)
+    if not merged:
+        merged = _trace_exchange(exports)
+        if merged:
+            warnings.append(f"trace {first.get('id')}: no messages in any observation; the trace's input and output"
+                            " are the conversation")
+        else:
+            warnings.append(f"trace {first.get('id')}: no conversation in any observation; imported with its spans"
+                            " and no turns")
+    conv = build_conversation(merged, span_prefix="call-")
+    warnings.extend(conv.warnings)
+    produced_turn: dict[str, int] = {}
+    for (obs, n_out), where in zip(sources, placed, strict=True):
+        turns = [conv.message_turn[i] for i in where[len(where) - n_out:] if conv.message_turn[i] is not None]
+        if obs.get("type") == "GENERATION" and turns:
+            produced_turn.setdefault(str(obs["id"]), turns[-1])
+
+    spans: list[dict[str, Any]] = []
+    links: list[tuple[dict[str, Any], str | None]] = []
     for obs in observations:
-        kind = KIND.get(str(obs.get("type")), "other")
-        output = _parse(obs.get("output"))
-        produced = chatml(output) if kind == "other" and isinstance(output, dict) and "messages" not in output else None
-        if produced and len(produced) == 1 and produced[0]["role"] == "tool" and produced[0].get("tool_call_id"):
-            kind = "tool"  # a framework span that ran a tool (LangGraph names it after the tool)
+        oid = str(obs["id"])
+        kind = "tool" if oid in recorded else KIND.get(str(obs.get("type")), "other")
         level = str(obs.get("level") or "DEFAULT").upper()
-        span: dict[str, Any] = {"span_id": str(obs["id"]), "parent_id": obs.get("parentObservationId"), "kind": kind,
+        span: dict[str, Any] = {"span_id": oid, "parent_id": field(obs, "parentObservationId"), "kind": kind,
                                 "name": obs.get("name"), "status": "error" if level == "ERROR" else "ok",
-                                "start": obs.get("startTime"), "end": obs.get("endTime"), "attributes": {}}
+                                "start": field(obs, "startTime"), "end": field(obs, "endTime"), "attributes": {}}
         if obs.get("statusMessage"):
             span["attributes"]["status_message"] = obs["statusMessage"]
         if kind == "llm":
-            if obs is source:
-                span["turn_index"] = last_assistant
+            if oid in produced_turn:
+                span["turn_index"] = produced_turn[oid]
             span["attributes"].update({k: obs[k] for k in ("model", "usageDetails", "totalCost") if obs.get(k)})
         elif kind == "tool":
-            output = _parse(obs.get("output"))
-            call_id = output.get("tool_call_id") if isinstance(output, dict) else None
-            call_id = call_id or next((cid for cid, (_, call) in call_turn.items()
-                                       if call.get("name") == obs.get("name") and cid not in traced_calls), None)
+            name, call_id = recorded[oid]
+            span["name"] = name or span["name"]
+            output = parse_payload(obs.get("output"))
+            if isinstance(output, dict) and output.get("type") == "tool" and "content" in output:
+                output = output["content"]  # a LangChain ToolMessage: its content is the result
+            span["attributes"].update({"arguments": parse_payload(obs.get("input")), "result": output})
             if call_id is not None:
-                traced_calls.add(str(call_id))
-                span["turn_index"] = call_turn.get(str(call_id), (None,))[0]
-            span["attributes"].update({"arguments": _parse(obs.get("input")), "result": output})
+                span["attributes"]["call_id"] = call_id
+            links.append((span, call_id))
         spans.append(span)
-    for call_id, (index, call) in call_turn.items():
-        if call_id in traced_calls:
-            continue
-        result = results.get(call_id)
-        spans.append({"span_id": f"call-{call_id}", "parent_id": source["id"] if source else None, "kind": "tool",
-                      "name": call.get("name"), "turn_index": index, "status": "ok",
-                      "attributes": {"arguments": _parse(call.get("arguments")), "result": result}})
+    link_recorded(links, conv.calls)
+    source = next((o for o in reversed(observations) if str(o["id"]) in produced_turn), None)
+    spans.extend(synthetic_spans(conv.calls, str(source["id"]) if source else None))
+    spans.extend(conv.orphans)
     known = {s["span_id"] for s in spans}
     for s in spans:
         if s["parent_id"] not in known:
             s["parent_id"] = None
-        for field in ("start", "end", "turn_index"):
-            if s.get(field) is None:
-                s.pop(field, None)
-    return {"schema": SESSION_SCHEMA, "session_id": key, "started_at": first.get("timestamp"), "turns": turns,
-            "spans": spans, "source": {"format": "langfuse", "trace_ids": [e["trace"].get("id") for _, e in exports]},
+        for key_ in ("start", "end", "turn_index", "status"):
+            if s.get(key_) is None:
+                s.pop(key_, None)
+    return {"schema": SESSION_SCHEMA, "session_id": key, "started_at": field(first, "timestamp"),
+            "turns": conv.turns, "spans": spans,
+            "source": {"format": "langfuse", "trace_ids": [e["trace"].get("id") for _, e in exports]},
             "imported_scores": [{k: s.get(k) for k in ("name", "value", "stringValue", "dataType", "source", "comment",
-                                                        "observationId", "timestamp")} for s in scores]}
+                                                        "observationId", "timestamp")} for s in scores],
+            "_warnings": warnings}
+
+
+def _trace_exchange(exports: list[tuple[int, dict[str, Any]]]) -> list[Message]:
+    """The trace-level input and output as one exchange, when they are plain text."""
+    out: list[Message] = []
+    for _, export in exports:
+        trace = export["trace"]
+        question, answer = parse_payload(field(trace, "input")), parse_payload(field(trace, "output"))
+        if isinstance(question, str) and question.strip():
+            out.append(Message("customer", question))
+        if answer is not None and (not isinstance(answer, str) or answer.strip()):
+            out.append(Message("assistant", text_of(answer)))
+    return out

@@ -1,8 +1,9 @@
 """OpenAI chat messages (and the public τ-bench results shape) → native session documents.
 
 Each message becomes a turn (user→customer, tool→tool, developer→system). Assistant `tool_calls`
-become tool spans on that assistant turn; the matching `role: tool` message fills the span's result
-and status (a result starting with "Error" or carrying an `error` key is an error).
+become tool spans on that assistant turn; the `role: tool` message that answers a call (the most recent
+call with its id still waiting, as ids may be reused) fills the span's result and status (a result
+starting with "Error" or carrying an `error` key is an error).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 
 from cstui.config import Config
+from cstui.ingest.messages import Message, ToolCall, build_conversation
 from cstui.models import SESSION_SCHEMA
 
 ROLE_MAP = {"user": "customer", "assistant": "assistant", "system": "system", "developer": "system",
@@ -46,28 +48,6 @@ def _text(content: Any) -> str:
     return orjson.dumps(content).decode()
 
 
-def _arguments(raw: Any) -> Any:
-    if isinstance(raw, str):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return raw
-    return raw
-
-
-def _is_error(result: str) -> bool:
-    stripped = result.lstrip()
-    if stripped[:5].lower() == "error":
-        return True
-    if stripped.startswith("{"):
-        try:
-            parsed = orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            return False
-        return isinstance(parsed, dict) and parsed.get("error") not in (None, False, "")
-    return False
-
-
 def to_native(record: Any, fallback_id: str, cfg: Config) -> dict[str, Any]:
     """Convert one record; raises ConvertError with a reason on shapes it cannot read."""
     meta: dict[str, Any] = {}
@@ -79,39 +59,30 @@ def to_native(record: Any, fallback_id: str, cfg: Config) -> dict[str, Any]:
     if not isinstance(messages, list) or not messages:
         raise ConvertError("no messages")
 
-    turns: list[dict[str, Any]] = []
-    spans: list[dict[str, Any]] = []
-    pending: dict[str, dict[str, Any]] = {}
+    parsed: list[Message] = []
     for m_index, msg in enumerate(messages):
         if not isinstance(msg, dict):
             raise ConvertError(f"message {m_index} is not an object")
         role = ROLE_MAP.get(str(msg.get("role", "")).lower())
         if role is None:
             raise ConvertError(f"message {m_index} has unknown role {msg.get('role')!r}")
-        turn_index = len(turns)
-        turn: dict[str, Any] = {"role": role, "text": _text(msg.get("content"))}
         calls = list(msg.get("tool_calls") or [])
         if isinstance(msg.get("function_call"), dict):  # legacy single function call
             calls.append({"id": None, "function": msg["function_call"]})
+        tool_calls = []
         for j, call in enumerate(calls):
             fn = call.get("function") if isinstance(call, dict) else None
             if not isinstance(fn, dict) or not fn.get("name"):
                 raise ConvertError(f"message {m_index} tool call {j} has no function name")
-            span_id = str(call.get("id") or f"call-{turn_index}-{j}")
-            span = {"span_id": span_id, "parent_id": None, "kind": "tool", "name": str(fn["name"]),
-                    "turn_index": turn_index, "status": None,
-                    "attributes": {"arguments": _arguments(fn.get("arguments"))}}
-            spans.append(span)
-            pending[span_id] = span
-        if role == "tool":
-            span = _match_result(msg, pending)
-            if span is not None:
-                span["attributes"]["result"] = turn["text"]
-                span["status"] = "error" if _is_error(turn["text"]) else "ok"
-                pending.pop(span["span_id"], None)
-            if msg.get("name"):
-                turn["name"] = msg["name"]
-        turns.append(turn)
+            tool_calls.append(ToolCall(str(fn["name"]), None if call.get("id") is None else str(call["id"]),
+                                       fn.get("arguments")))
+        call_id = msg.get("tool_call_id")
+        parsed.append(Message(role, _text(msg.get("content")), tool_calls,
+                              None if call_id is None else str(call_id),
+                              str(msg["name"]) if role == "tool" and msg.get("name") else None))
+    conv = build_conversation(parsed, keep_empty=True)
+    spans = [call.span() for call in conv.calls] + conv.orphans
+    turns = conv.turns
 
     outcome: dict[str, Any] = {}
     reward = meta.pop("reward", None)
@@ -119,7 +90,7 @@ def to_native(record: Any, fallback_id: str, cfg: Config) -> dict[str, Any]:
         outcome["correct"] = outcome["resolved"] = reward >= 1.0 - 1e-9
         outcome["reward"] = reward
     escalation_tools = tuple(cfg.escalation_tools)
-    if any(s["status"] == "ok" and any(w in s["name"].lower() for w in escalation_tools) for s in spans):
+    if any(s.get("status") == "ok" and any(w in s["name"].lower() for w in escalation_tools) for s in spans):
         outcome["escalated"] = True
 
     session_id = meta.pop("session_id", None) or meta.pop("id", None)
@@ -151,18 +122,8 @@ def to_native(record: Any, fallback_id: str, cfg: Config) -> dict[str, Any]:
         source["info"] = info
     source.update({k: v for k, v in meta.items()})
     doc["source"] = source
+    doc["_warnings"] = conv.warnings
     return doc
-
-
-def _match_result(msg: dict[str, Any], pending: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    call_id = msg.get("tool_call_id")
-    if call_id is not None and str(call_id) in pending:
-        return pending[str(call_id)]
-    name = msg.get("name")
-    for span in pending.values():  # oldest unanswered call of that name, else the oldest at all
-        if name is None or span["name"] == name:
-            return span
-    return None
 
 
 def _reference_from_info(info: Any) -> dict[str, Any] | None:

@@ -6,7 +6,11 @@ record), with attributes flattened (`llm.input_messages.0.message.role`) or nest
 `openinference.span.kind` + `llm.*` / `retrieval.documents.*` / `input.value`; and `gen_ai.*`
 (`gen_ai.input.messages`, `gen_ai.output.messages`, the deprecated `gen_ai.prompt` / `gen_ai.completion`,
 `execute_tool` spans). Spans are grouped into sessions by `session.id`, else trace id, else one session
-per file; the conversation comes from the LLM span that saw the longest history plus its output.
+per file (a session id on any span of a trace, often only the root, holds for the whole trace; OTel's
+`gen_ai.conversation.id` counts as one). The conversation joins the histories every LLM span saw (each resends the earlier turns) so
+each message appears once; TOOL / `execute_tool` spans are the executions of the calls in it (linked to
+the turn that made them by call id, else by name and order), and only calls no span recorded get a
+synthetic span. Spans without any conversation still import, with no turns and a warning.
 """
 
 from __future__ import annotations
@@ -14,10 +18,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from cstui.config import Config
-from cstui.ingest.openai_chat import ROLE_MAP
+from cstui.ingest.messages import (
+    ROLES,
+    Message,
+    ToolCall,
+    build_conversation,
+    join_io,
+    link_recorded,
+    merge_histories,
+    normalize,
+    synthetic_spans,
+)
 from cstui.ingest.records import embedded_json
 from cstui.models import SESSION_SCHEMA
 
@@ -63,12 +75,14 @@ def _span(record: dict[str, Any], line: int, stem: str) -> dict[str, Any]:
         record.get("status"), dict | type(None)) else record.get("status")
     operation = attrs.get("gen_ai.operation.name")
     kind = attrs.get("openinference.span.kind") or record.get("span_kind") or operation or ""
+    native_kind = KIND_MAP.get(str(kind), KIND_MAP.get(str(kind).upper(), "other"))
     return {
         "span_id": str(ctx.get("span_id") or record.get("span_id") or record.get("spanId") or f"{stem}-{line}"),
         "trace_id": ctx.get("trace_id") or record.get("trace_id") or record.get("traceId"),
         "parent_id": record.get("parent_id") or record.get("parent_span_id") or record.get("parentSpanId"),
-        "name": record.get("name") or attrs.get("gen_ai.tool.name") or attrs.get("tool.name") or operation or kind,
-        "kind": KIND_MAP.get(str(kind), KIND_MAP.get(str(kind).upper(), "other")),
+        "name": (attrs.get("gen_ai.tool.name") or attrs.get("tool.name") if native_kind == "tool" else None)
+        or record.get("name") or attrs.get("gen_ai.tool.name") or attrs.get("tool.name") or operation or kind,
+        "kind": native_kind,
         "status": "error" if str(status or "").upper() in ("ERROR", "STATUS_CODE_ERROR", "2") else "ok",
         "start": record.get("start_time") or record.get("startTime"),
         "end": record.get("end_time") or record.get("endTime"),
@@ -77,55 +91,17 @@ def _span(record: dict[str, Any], line: int, stem: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- messages
-def _message(role: Any, text: str, tool_calls: list[dict[str, Any]], tool_call_id: Any = None) -> dict[str, Any]:
-    return {"role": ROLE_MAP.get(str(role), "system"), "text": text, "tool_calls": tool_calls,
-            "tool_call_id": tool_call_id}
-
-
-def _from_parts(item: dict[str, Any]) -> dict[str, Any]:
-    """A gen_ai / OpenAI-style message object → our message."""
-    texts, calls, call_id = [], [], item.get("tool_call_id")
-    if isinstance(item.get("parts"), list):
-        for part in item["parts"]:
-            if not isinstance(part, dict):
-                continue
-            kind = part.get("type")
-            if kind == "text":
-                texts.append(str(part.get("content", "")))
-            elif kind == "tool_call":
-                calls.append({"id": part.get("id"), "name": part.get("name"), "arguments": part.get("arguments")})
-            elif kind == "tool_call_response":
-                call_id = part.get("id")
-                response = part.get("response")
-                texts.append(response if isinstance(response, str) else orjson.dumps(response).decode())
-    content = item.get("content")
-    if isinstance(content, str):
-        texts.append(content)
-    elif isinstance(content, list):
-        texts.extend(str(c.get("text", "")) for c in content if isinstance(c, dict) and c.get("text"))
-    for call in item.get("tool_calls") or []:
-        if isinstance(call, dict):
-            fn = call.get("function") or call
-            calls.append({"id": call.get("id"), "name": fn.get("name"), "arguments": fn.get("arguments")})
-    return _message(item.get("role"), "\n".join(t for t in texts if t), calls, call_id)
-
-
-def _list_messages(value: Any) -> list[dict[str, Any]]:
-    value = embedded_json(value)
-    if isinstance(value, dict) and isinstance(value.get("messages"), list):
-        value = value["messages"]
-    if isinstance(value, list):
-        return [_from_parts(m) for m in value if isinstance(m, dict) and "role" in m]
-    return []
-
-
-def _indexed_messages(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
-    """OpenInference flattened messages: `{prefix}.{i}.message.role|content|contents.{j}...|tool_calls.{k}...`."""
-    indices = sorted({int(k[len(prefix) + 1:].split(".")[0]) for k in attrs
-                      if k.startswith(prefix + ".") and k[len(prefix) + 1:].split(".")[0].isdigit()})
+def _indexed_messages(attrs: dict[str, Any], prefix: str, inner: str) -> list[Message]:
+    """Flattened messages: OpenInference `llm.input_messages.{i}.message.role|content|contents…|tool_calls…`
+    (inner = "message."), and OpenLLMetry's `gen_ai.prompt.{i}.role|content|tool_calls…` (inner = "")."""
+    head = prefix + "."
+    indices = sorted({int(k[len(head):].split(".")[0]) for k in attrs
+                      if k.startswith(head) and k[len(head):].split(".")[0].isdigit()})
     out = []
     for i in indices:
-        base = f"{prefix}.{i}.message."
+        base = f"{head}{i}.{inner}"
+        if base + "role" not in attrs:
+            continue
         texts = [str(attrs[base + "content"])] if attrs.get(base + "content") is not None else []
         j = 0
         while f"{base}contents.{j}.message_content.type" in attrs or f"{base}contents.{j}.message_content.text" in attrs:
@@ -133,76 +109,94 @@ def _indexed_messages(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]
                 texts.append(str(attrs[f"{base}contents.{j}.message_content.text"]))
             j += 1
         calls, k = [], 0
-        while f"{base}tool_calls.{k}.tool_call.function.name" in attrs:
-            tc = f"{base}tool_calls.{k}.tool_call."
-            calls.append({"id": attrs.get(tc + "id"), "name": attrs.get(tc + "function.name"),
-                          "arguments": attrs.get(tc + "function.arguments")})
+        while True:
+            tc = f"{base}tool_calls.{k}.{'tool_call.' if inner else ''}"
+            name = attrs.get(tc + "function.name", attrs.get(tc + "name"))
+            if name is None:
+                break
+            calls.append(ToolCall(str(name), _str_or_none(attrs.get(tc + "id")),
+                                  attrs.get(tc + "function.arguments", attrs.get(tc + "arguments"))))
             k += 1
-        out.append(_message(attrs.get(base + "role"), "\n".join(texts), calls, attrs.get(base + "tool_call_id")))
+        role = ROLES.get(str(attrs.get(base + "role")).lower(), "system")
+        text = "\n".join(texts)
+        if role == "assistant" and text == "None":
+            text = ""
+        out.append(Message(role, text, calls, _str_or_none(attrs.get(base + "tool_call_id"))))
     return out
 
 
-def _output_text(value: Any) -> list[dict[str, Any]]:
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _output_text(value: Any) -> list[Message]:
     value = embedded_json(value)
-    if isinstance(value, dict) and "text" in value:
-        return [_message("assistant", str(value["text"]), [])]
-    if isinstance(value, dict) and isinstance(value.get("choices"), list):
-        return [_from_parts(c["message"]) for c in value["choices"] if isinstance(c, dict) and "message" in c]
-    if isinstance(value, list):
-        return _list_messages(value)
-    if isinstance(value, str) and value:
-        return [_message("assistant", value, [])]
-    return []
+    if isinstance(value, dict) and isinstance(value.get("text"), str):
+        return [Message("assistant", value["text"])]
+    if isinstance(value, str) and value and normalize(value) is None:
+        return [Message("assistant", value)]
+    return normalize(value) or []
 
 
-def llm_messages(attrs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def llm_messages(attrs: dict[str, Any]) -> tuple[list[Message], list[Message]]:
     """(input messages, output messages) of an LLM span, whichever convention it uses."""
-    inputs = (_indexed_messages(attrs, "llm.input_messages") or _list_messages(attrs.get("gen_ai.input.messages"))
-              or _list_messages(attrs.get("gen_ai.prompt")) or _list_messages(attrs.get("input.value"))
-              or _list_messages(attrs.get("input")))
-    outputs = (_indexed_messages(attrs, "llm.output_messages") or _list_messages(attrs.get("gen_ai.output.messages"))
-               or _output_text(attrs.get("gen_ai.completion")) or _output_text(attrs.get("output.value"))
-               or _output_text(attrs.get("output")))
-    return inputs, outputs
+    inputs = (_indexed_messages(attrs, "llm.input_messages", "message.")
+              or normalize(attrs.get("gen_ai.input.messages")) or normalize(attrs.get("gen_ai.prompt"))
+              or _indexed_messages(attrs, "gen_ai.prompt", "")
+              or normalize(attrs.get("input.value")) or normalize(attrs.get("input")) or [])
+    outputs = (_indexed_messages(attrs, "llm.output_messages", "message.")
+               or normalize(attrs.get("gen_ai.output.messages")) or _output_text(attrs.get("gen_ai.completion"))
+               or _indexed_messages(attrs, "gen_ai.completion", "")
+               or _output_text(attrs.get("output.value")) or _output_text(attrs.get("output")))
+    return inputs, [m for m in outputs if m.role != "customer"]
 
 
 # ---------------------------------------------------------------------------------------------- sessions
-def to_native_sessions(records: list[tuple[int, dict[str, Any]]], stem: str, cfg: Config) -> Iterator[
-        tuple[int, dict[str, Any]]]:
+def to_native_sessions(records: list[tuple[int, dict[str, Any]]], stem: str, cfg: Config, *,
+                       source_format: str = "openinference") -> Iterator[tuple[int, dict[str, Any]]]:
     spans = [_span(rec, line, stem) for line, rec in records]
+    # A session id set on some spans of a trace (often only the root) holds for the whole trace.
+    trace_session = {s["trace_id"]: _session_key(s) for s in spans if s["trace_id"] and _session_key(s)}
     groups: dict[str, list[dict[str, Any]]] = {}
     for span in spans:
-        key = span["attrs"].get("session.id") or span["trace_id"] or stem
+        key = _session_key(span) or trace_session.get(span["trace_id"]) or span["trace_id"] or stem
         groups.setdefault(str(key), []).append(span)
     for key, members in groups.items():
-        yield members[0]["line"], _session(key, members)
+        yield members[0]["line"], _session(key, members, source_format)
 
 
-def _session(key: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
-    llm = [s for s in spans if s["kind"] == "llm"]
-    history: list[dict[str, Any]] = []
-    source = None
-    for span in llm:  # the LLM call that saw the most history carries the conversation
-        inputs, outputs = llm_messages(span["attrs"])
-        if len(inputs) + len(outputs) >= len(history):
-            history, source = inputs + outputs, span
-    tool_spans = [s for s in spans if s["kind"] == "tool"]
-    if not history and tool_spans:  # a tool execution on its own: the tool's answer is the conversation
-        t = tool_spans[0]["attrs"]
-        history = [_message("tool", str(embedded_json(t.get("output") or t.get("output.value") or "")), [])]
-    if not history:
-        raise ConvertError("no conversation: no LLM messages or tool output in these spans")
-    turns, call_turn, native_spans = [], {}, []
-    for msg in history:
-        if msg["role"] == "assistant" and not msg["text"] and not msg["tool_calls"]:
+def _session_key(span: dict[str, Any]) -> Any:
+    return span["attrs"].get("session.id") or span["attrs"].get("gen_ai.conversation.id")
+
+
+def _tool_call_id(attrs: dict[str, Any]) -> str | None:
+    return _str_or_none(attrs.get("gen_ai.tool.call.id") or attrs.get("tool_call.id") or attrs.get("tool.call.id"))
+
+
+def _session(key: str, spans: list[dict[str, Any]], source_format: str) -> dict[str, Any]:
+    ordered = sorted(spans, key=lambda s: (str(s["start"] or ""), s["line"]))
+    histories: list[list[Message]] = []
+    owners: list[tuple[dict[str, Any], int]] = []
+    for span in ordered:  # every LLM call's history; consecutive calls resend the earlier turns
+        if span["kind"] != "llm":
             continue
-        index = len(turns)
-        turns.append({"role": msg["role"], "text": msg["text"]})
-        for call in msg["tool_calls"]:
-            call_turn[str(call.get("id"))] = (index, call)
-    results = {str(m["tool_call_id"]): m["text"] for m in history if m["role"] == "tool" and m["tool_call_id"]}
-    last_assistant = max((i for i, t in enumerate(turns) if t["role"] == "assistant"), default=len(turns) - 1)
-    executed = {str(s["attrs"].get("gen_ai.tool.call.id") or s["attrs"].get("tool_call.id")) for s in tool_spans}
+        inputs, outputs = llm_messages(span["attrs"])
+        if inputs or outputs:
+            histories.append(join_io(inputs, outputs))
+            owners.append((span, len(outputs)))
+    merged, placed = merge_histories(histories)
+    conv = build_conversation(merged, span_prefix="call-")
+    warnings = list(conv.warnings)
+    if not conv.turns:
+        warnings.append(f"session {key}: no conversation in its spans (no LLM messages); imported with its spans and"
+                        " no turns")
+    produced: dict[int, int] = {}
+    for (span, n_out), where in zip(owners, placed, strict=True):
+        turns = [conv.message_turn[i] for i in where[len(where) - n_out:] if conv.message_turn[i] is not None]
+        if turns:
+            produced[id(span)] = turns[-1]
+    native_spans, links, tool_order = [], [], []
+    order_of = {id(s): i for i, s in enumerate(ordered)}
     for span in spans:
         attrs = span["attrs"]
         native: dict[str, Any] = {"span_id": span["span_id"], "parent_id": span["parent_id"], "kind": span["kind"],
@@ -212,15 +206,20 @@ def _session(key: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
         if span["end"]:
             native["end"] = span["end"]
         if span["kind"] == "llm":
-            native["turn_index"] = last_assistant if span is source else None
-            native["attributes"] = {k: attrs[k] for k in attrs if k.endswith(("model_name", ".model", "token_count.prompt",
-                                    "token_count.completion", "input_tokens", "output_tokens"))}
+            native["turn_index"] = produced.get(id(span))
+            native["attributes"] = {k: attrs[k] for k in attrs if k.endswith((
+                "model_name", ".model", "token_count.prompt", "token_count.completion", "input_tokens", "output_tokens"))}
         elif span["kind"] == "tool":
-            call_id = str(attrs.get("gen_ai.tool.call.id") or attrs.get("tool_call.id"))
-            native["turn_index"] = call_turn.get(call_id, (None,))[0]
+            call_id = _tool_call_id(attrs)
             native["attributes"] = {"arguments": embedded_json(attrs.get("input") or attrs.get("input.value")
-                                                       or attrs.get("tool.parameters")),
-                                    "result": embedded_json(attrs.get("output") or attrs.get("output.value"))}
+                                                       or attrs.get("tool.parameters")
+                                                       or attrs.get("gen_ai.tool.call.arguments")),
+                                    "result": embedded_json(attrs.get("output") or attrs.get("output.value")
+                                                            or attrs.get("gen_ai.tool.call.result"))}
+            if call_id is not None:
+                native["attributes"]["call_id"] = call_id
+            links.append((native, call_id))
+            tool_order.append(order_of[id(span)])
         elif span["kind"] == "retrieval":
             docs, i = [], 0
             while f"retrieval.documents.{i}.document.id" in attrs or f"retrieval.documents.{i}.document.content" in attrs:
@@ -229,22 +228,17 @@ def _session(key: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
                 i += 1
             native["attributes"] = {"documents": docs}
         native_spans.append(native)
-    for call_id, (index, call) in call_turn.items():  # calls the model made whose execution was not traced
-        if call_id in executed:
-            continue
-        result = results.get(call_id)
-        native_spans.append({
-            "span_id": f"call-{call_id}", "parent_id": source["span_id"] if source else None, "kind": "tool",
-            "name": call.get("name"), "turn_index": index,
-            "status": "error" if isinstance(result, str) and result.lower().startswith("error") else "ok",
-            "attributes": {"arguments": embedded_json(call.get("arguments")), "result": result},
-        })
+    link_recorded([link for _, link in sorted(zip(tool_order, links, strict=True))], conv.calls)
+    source = next((s for s in reversed(ordered) if id(s) in produced), None)
+    native_spans.extend(synthetic_spans(conv.calls, source["span_id"] if source else None))
+    native_spans.extend(conv.orphans)
     known = {s["span_id"] for s in native_spans}
     for s in native_spans:  # parents outside the export (a partial trace) become roots
         if s["parent_id"] not in known:
             s["parent_id"] = None
     for s in native_spans:
-        if s.get("turn_index") is None:
-            s.pop("turn_index", None)
-    return {"schema": SESSION_SCHEMA, "session_id": key, "turns": turns, "spans": native_spans,
-            "source": {"format": "openinference"}}
+        for field in ("turn_index", "status"):
+            if s.get(field) is None:
+                s.pop(field, None)
+    return {"schema": SESSION_SCHEMA, "session_id": key, "turns": conv.turns, "spans": native_spans,
+            "source": {"format": source_format}, "_warnings": warnings}
