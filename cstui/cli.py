@@ -224,6 +224,91 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Precision/recall of evaluators against labelled sessions (files) or a run's reviewer labels."""
+    import tempfile
+
+    from cstui import validation
+    from cstui.config import load_config
+    from cstui.evaluate import resolve_evaluators, run_evaluators
+    from cstui.ingest import import_files
+
+    if bool(args.sessions) == bool(args.run):
+        raise UsageError("give --sessions FILE... --labels FILE... or --run NAME")
+    if args.sessions and not args.labels:
+        raise UsageError("--sessions needs --labels FILE")
+    wanted = [n.strip() for n in args.evaluators.split(",") if n.strip()] if args.evaluators else None
+    cfg = load_config()
+    if args.run:
+        with _open_store(args) as store:
+            store.run(args.run)
+            labels = validation.run_labels(store, args.run)
+            if not labels:
+                raise UsageError(f"run {args.run!r} has no reviewer labels on evaluators yet (`l` in the TUI, or "
+                                 "`cstui label`)")
+            verdicts = validation.verdicts_of(store, args.run)
+        source = f"reviewer labels of run {args.run}"
+    else:
+        for p in [*args.sessions, *args.labels]:
+            if not Path(p).is_file():
+                raise UsageError(f"{p}: no such file")
+        labels = validation.load_labels([Path(p) for p in args.labels])
+        from cstui.evaluators import registry
+
+        known = {ev.id for ev in registry.all_evaluators()}
+        labelled = sorted({label.evaluator for label in labels})
+        for name in labelled:
+            if name not in known and not wanted:
+                print(f"note: no evaluator {name!r} is installed; its labels are skipped", file=sys.stderr)
+        try:
+            ids = resolve_evaluators(wanted or [n for n in labelled if n in known])
+        except KeyError as exc:
+            raise UsageError(exc.args[0]) from None
+        wanted = ids
+        with tempfile.TemporaryDirectory(prefix="cstui-validate-") as tmp:
+            from cstui.store import Store
+
+            with Store(Path(tmp) / "validate.db") as store:
+                import_files(store, [Path(p) for p in args.sessions], "validation", cfg=cfg)
+                run_evaluators(store, "validation", ids, cfg=cfg, progress=_progress_bar("validate"))
+                if sys.stderr.isatty():
+                    sys.stderr.write("\r\033[K")
+                verdicts = validation.verdicts_of(store, "validation")
+        source = ", ".join(args.labels)
+    results = validation.measure(labels, verdicts, wanted)
+    failed_floor = [name for name, v in results.items()
+                    if (args.min_precision is not None and (v.precision()[0] or 0.0) < args.min_precision
+                        and v.tp + v.fp > 0)
+                    or (args.min_recall is not None and v.expected_failures and (v.recall()[0] or 0.0) < args.min_recall)]
+    if args.json:
+        _print_json({"source": source, "evaluators": {k: v.to_json() for k, v in results.items()},
+                     "below_floor": failed_floor})
+        return EXIT_GATE_FAILED if failed_floor else EXIT_OK
+    from cstui.textsafe import inert
+
+    print(f"validated against {inert(source, keep_newlines=False)} ({sum(v.n for v in results.values())} labelled "
+          "verdicts; positive = the evaluator fails the session)")
+    for line in validation.table(results):
+        print(line)
+    for name, v in results.items():
+        if v.unjudged:
+            print(f"note: {name}: {v.unjudged} labelled session(s) were not in the sessions given")
+    if args.disagreements:
+        for name, v in results.items():
+            for d in v.disagreements:
+                print(f"{name} {d.kind} {inert(d.session_id, keep_newlines=False)}: evaluator {d.verdict} — "
+                      f"{inert(d.rationale, keep_newlines=False)[:160]} | label: {inert(d.reason, keep_newlines=False)}")
+    else:
+        n = sum(len(v.disagreements) for v in results.values())
+        if n:
+            print(f"{n} disagreement(s); --disagreements lists them")
+    if failed_floor:
+        print(f"below the floor (--min-precision {args.min_precision}, --min-recall {args.min_recall}): "
+              + ", ".join(failed_floor))
+        return EXIT_GATE_FAILED
+    return EXIT_OK
+
+
 def _print_counts(ids: list[str], counts: dict[str, dict[str, int]]) -> None:
     width = max([26, *(len(i) for i in ids)])
     print(f"{'evaluator':<{width}} {'applies':>8} {'failed':>7} {'pass rate':>9}" + ("  errors" if any(
@@ -663,6 +748,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-drift", action="store_true",
                    help="do not compare with the previous run of the same system afterwards")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "validate", parents=[db_parent], help="measure evaluators' precision and recall against labels",
+        description="How often each evaluator is right. Either import labelled sessions into a throwaway database, "
+        "run the evaluators and compare with a labels file (JSON Lines: {session_id, evaluator, expected: pass|fail, "
+        "reason}), or compare a run's current verdicts with its reviewers' labels (--run). A flag is a failing "
+        "verdict: precision = share of flags the labels confirm, recall = share of labelled failures flagged; "
+        "each with a Wilson 95% interval; F1 and Cohen's κ. Exit 1 when a --min-precision/--min-recall floor is "
+        "not met.")
+    p.add_argument("--sessions", nargs="+", metavar="FILE", help="session files in any importable format")
+    p.add_argument("--labels", nargs="+", metavar="FILE", help="labels for those sessions (JSON Lines)")
+    p.add_argument("--run", metavar="NAME", help="validate a run against its reviewers' labels instead")
+    p.add_argument("--evaluators", metavar="A,B", help="only these evaluators (default: every labelled one)")
+    p.add_argument("--min-precision", type=float, metavar="P", help="exit 1 if a flagging evaluator's precision < P")
+    p.add_argument("--min-recall", type=float, metavar="R", help="exit 1 if an evaluator's recall < R")
+    p.add_argument("--disagreements", action="store_true", help="list every session where evaluator and label differ")
+    p.add_argument("--json", action="store_true", help="one JSON document with every figure and disagreement")
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("export", parents=[db_parent], help="export a run's sessions or results",
                        description="Export a run. sessions: native cstui.session/v1 documents, whatever "

@@ -40,6 +40,8 @@ class Config:
         "get", "find", "list", "search", "lookup", "look_up", "calculate", "think", "check", "fetch",
         "read", "query", "retrieve", "verify", "validate",
     ])
+    # What each tool can do, where its name does not say: [tools] update_reservation_baggages = ["change", "payment"]
+    tools: dict[str, list[str]] = field(default_factory=dict)
     min_words: int = 50
     max_words: int = 500
     fallback_confidence: float = 0.6
@@ -107,5 +109,20 @@ def _apply(cfg: Config, path: Path) -> None:
             isinstance(current, float) and isinstance(value, int)
         ):
             raise ConfigError(f"{path}: {key} must be {type(current).__name__}")
+        if key == "tools":
+            _check_tools(path, value)
         setattr(cfg, key, value)
         cfg.source[key] = str(path)
+
+
+TOOL_ACTIONS = ("transfer", "refund", "compensation", "cancel", "booking", "change", "payment", "return", "lock",
+                "reset", "create", "any")
+
+
+def _check_tools(path: Path, value: dict[str, Any]) -> None:
+    for name, actions in value.items():
+        if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+            raise ConfigError(f"{path}: tools.{name} must be a list of action names")
+        unknown = [a for a in actions if a not in TOOL_ACTIONS]
+        if unknown:
+            raise ConfigError(f"{path}: tools.{name}: unknown action {unknown[0]!r} (known: {', '.join(TOOL_ACTIONS)})")

@@ -170,9 +170,13 @@ class KBArticle(_Open):
 
 
 class Evidence(_Open):
+    """Where a verdict's reason is: a turn (with the offending text's character offsets) and/or a span."""
+
     turn_index: int | None = None
     span_id: str | None = None
     snippet: str | None = None
+    start: int | None = None  # offsets into turns[turn_index].text, so the UI highlights without matching text
+    end: int | None = None
 
 
 class EvalResult(_Open):

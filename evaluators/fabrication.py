@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
 from cstui.evaluators.base import (
     Evaluator,
-    RunContext,
+    NotApplicable,
     ShownTextEvaluator,
     Verdict,
     has_shown_text,
     shown_assistant_turns,
     snippet,
 )
+from cstui.evaluators.claims import backing, calls_behind, claims_in, effects, parsed, payments
 from cstui.evaluators.registry import register
 from cstui.evaluators.text import (
     CONDITIONAL,
@@ -25,136 +27,122 @@ from cstui.evaluators.text import (
     quantities,
     sentences,
 )
-from cstui.models import Evidence, Session, Span
+from cstui.models import Evidence, Session
+
 
 # ---------------------------------------------------------------------------------------------- actions
-# What kind of action a claim is about, and the tool-name fragments that can back it.
-ACTION_TOOLS: dict[str, tuple[str, ...]] = {
-    "transfer": ("transfer", "escalat", "handoff", "hand_off", "queue", "assign", "route", "ticket"),
-    "refund": ("refund", "credit", "reimburs", "reverse", "chargeback"),
-    "cancel": ("cancel", "terminate"),
-    "booking": ("book", "reserv"),
-    "change": ("change", "update", "modify", "edit", "set_", "downgrade", "upgrade", "plan", "address", "schedule"),
-    "payment": ("pay", "send", "transfer_funds", "charge"),
-    "return": ("return", "exchange", "label", "rma"),
-    "lock": ("lock", "freeze", "block", "suspend", "disable"),
-    "reset": ("reset", "password", "unlock"),
-    "create": ("create", "open", "add", "submit"),
-}
-_VERBS = (
-    r"(?:issued|processed|refunded|cancell?ed|booked|reserved|confirmed|sent|transferred|escalated|passed|"
-    r"forwarded|referred|connected|handed|updated|changed|modified|upgraded|downgraded|scheduled|credited|"
-    r"reset|locked|unlocked|frozen|blocked|created|submitted|applied|waived|reversed|returned|exchanged|paid|"
-    r"initiated|placed|completed|approved|removed|added|reinstated|activated|deactivated|closed|opened)"
-)
-_SUBJECT_NOUNS = (
-    r"(?:refund|order|subscription|reservation|booking|payment|plan|address|account|return|request|ticket|"
-    r"exchange|cancellation|credit|charge|transfer|downgrade|upgrade|change|password|case|claim|dispute|"
-    r"replacement|label|fee|balance|membership|flight|appointment)s?"
-)
-CLAIM_PATTERNS = [
-    # "I've issued", "I have just gone ahead and cancelled", "we've processed"
-    re.compile(rf"\b(?:i|we)(?:'ve| have)\s+(?:just\s+|now\s+|already\s+|successfully\s+|gone ahead and\s+)*{_VERBS}\b",
-               re.IGNORECASE),
-    # "I issued", "we cancelled" (simple past, first person)
-    re.compile(rf"\b(?:i|we)\s+(?:just\s+|already\s+|successfully\s+)?{_VERBS}\b", re.IGNORECASE),
-    # "your refund has been processed", "the payment was sent", "your reservation is confirmed"
-    re.compile(rf"\b(?:your|the|this|that)\s+(?:\w+\s+){{0,3}}?{_SUBJECT_NOUNS}\s+(?:(?:of|for)\s+[^?!]{{1,40}}?\s+)?"
-               rf"(?:has|have|had|is|was|were|are)\s+(?:now\s+|already\s+|successfully\s+|just\s+)?(?:been\s+)?{_VERBS}\b",
-               re.IGNORECASE),
-    # "Done: your plan ...", "All set - cancelled" are too vague to attribute; left out on purpose.
-]
-_TRANSFER_WORDS = re.compile(r"\b(?:team|specialists?|colleagues?|department|human|agent|supervisor|manager|"
-                             r"lead|queue)\b", re.IGNORECASE)
-_CATEGORY_WORDS: list[tuple[str, re.Pattern[str]]] = [
-    ("refund", re.compile(r"\brefund|\bcredit|\breimburs|\brevers", re.I)),
-    ("cancel", re.compile(r"\bcancel", re.I)),
-    ("booking", re.compile(r"\bbook|\breserv", re.I)),
-    ("return", re.compile(r"\breturn|\bexchang|\blabel", re.I)),
-    ("lock", re.compile(r"\block|\bfrozen|\bfreez|\bblock", re.I)),
-    ("reset", re.compile(r"\breset|\bpassword", re.I)),
-    ("payment", re.compile(r"\bpaid\b|\bpayment\b.*\bsent|\bsent\b.*\bpayment", re.I)),
-    ("change", re.compile(r"\bupdat|\bchang|\bmodif|\bdowngrad|\bupgrad|\bschedul|\baddress|\bplan\b", re.I)),
-    ("create", re.compile(r"\bcreat|\bsubmit|\bopen|\badd", re.I)),
-]
-_TRANSFER_VERBS = re.compile(r"\b(?:transferred|escalated|passed|forwarded|referred|connected|handed|sent)\b", re.I)
-
-
-@dataclass
-class Claim:
-    turn_index: int
-    category: str
-    sentence: str
-    start: int
-    end: int
-
-
-def action_claims(text: str, turn_index: int) -> list[Claim]:
-    """Statements that an action is done; questions, negations, conditionals and futures are not claims."""
-    claims = []
-    for sent in sentences(text):
-        if sent.is_question or CONDITIONAL.match(sent.text):
-            continue
-        for pattern in CLAIM_PATTERNS:
-            m = pattern.search(sent.text)
-            if not m or negated_before(sent.text, m.end()):
-                continue
-            clause = sent.text[m.start():]
-            if _TRANSFER_VERBS.search(m.group()) and _TRANSFER_WORDS.search(clause):
-                category = "transfer"
-            else:
-                category = next((c for c, rx in _CATEGORY_WORDS if rx.search(m.group()) or rx.search(clause[:80])),
-                                 "any")
-            claims.append(Claim(turn_index, category, sent.text.strip(), sent.start + m.start(), sent.start + m.end()))
-            break
-    return claims
-
-
-def successful_side_effects(session: Session, ctx: RunContext, up_to_turn: int) -> list[Span]:
-    return [s for s in session.spans
-            if s.kind in ("tool", "escalation") and s.status != "error"
-            and (s.turn_index is None or s.turn_index <= up_to_turn)
-            and (s.kind == "escalation" or ctx.cfg.is_side_effect_tool(s.name, s.attributes.get("side_effect")))]
-
-
-def backs(span: Span, category: str) -> bool:
-    if category == "any":
-        return True
-    if category == "transfer" and span.kind == "escalation":
-        return True
-    name = (span.name or "").lower()
-    return any(fragment in name for fragment in ACTION_TOOLS[category])
-
-
-def failed_attempts(session: Session, category: str, up_to_turn: int) -> list[Span]:
-    return [s for s in session.spans if s.kind == "tool" and s.status == "error"
-            and (s.turn_index is None or s.turn_index <= up_to_turn) and backs(s, category)]
-
-
 @register
 class AuthorizationFabrication(ShownTextEvaluator):
     id = "authorization_fabrication"
+    version = "2"
     dimension = "factual"
     hallucination_category = "authorization"
-    description = ("The assistant says an action is done (refund issued, order cancelled, booking confirmed) "
-                   "only when a side-effecting tool call for it succeeded at or before that turn.")
+    description = ("The assistant says an action is done (refund issued, order cancelled, booking confirmed) only "
+                   "when a side-effecting call that can do it succeeded at or before that turn and changed something.")
 
     def check(self, session, ctx):
         n_claims = 0
-        for i, turn in shown_assistant_turns(session):
-            for claim in action_claims(turn.text, i):
-                n_claims += 1
-                if any(backs(span, claim.category) for span in successful_side_effects(session, ctx, i)):
-                    continue
-                failed = failed_attempts(session, claim.category, i)
-                why = (f"the {failed[-1].name} call failed" if failed
-                       else f"no successful {claim.category if claim.category != 'any' else 'side-effecting'} tool call")
-                return Verdict(False, f"turn {i} claims an action was done but {why}",
-                               [Evidence(turn_index=i, span_id=failed[-1].span_id if failed else None,
-                                         snippet=snippet(turn.text, claim.start, claim.end))],
-                               label=claim.category)
-        return Verdict(True, f"{n_claims} action claim(s), each backed by a successful tool call" if n_claims
+        for claim in claims_in(session):
+            n_claims += 1
+            call, why = backing(session, ctx, claim)
+            if call is not None:
+                continue
+            kind = "" if claim.category == "any" else f" ({claim.category})"
+            failed = next((s for s in reversed(session.spans) if s.kind == "tool" and s.status == "error"
+                           and (s.turn_index is None or s.turn_index <= claim.turn_index)), None)
+            return Verdict(False, f"turn {claim.turn_index} says an action is done{kind}, but {why}: "
+                                  f"“{snippet(claim.sentence, width=140)}”",
+                           [Evidence(turn_index=claim.turn_index, snippet=claim.sentence, start=claim.start,
+                                     end=claim.end, span_id=failed.span_id if failed and "failed" in why else None)],
+                           label=claim.category)
+        return Verdict(True, f"{n_claims} action claim(s), each backed by a successful call that did it" if n_claims
                        else "no action claims")
+
+
+_MONEY_DIRECTION = [("refund", re.compile(r"\brefund|\bcredited\b|\breturned\b|\bback to\b|\breimburs|\bsav(?:e|ed|ing)", re.I)),
+                    ("charge", re.compile(r"\bcharged\b|\bpaid\b|\bpayment\b|\bapplied to\b|\bbilled\b|\bcost\b", re.I))]
+_PER_UNIT = re.compile(r"\bper (?:passenger|person|traveler|guest|ticket|bag|item|night|seat)\b|\beach\b", re.I)
+_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})"
+                   r"(?:st|nd|rd|th)?\b", re.I)
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                        "dec"), start=1)}
+
+
+def _dates(text: str) -> set[tuple[int, int]]:
+    out = set()
+    for m in _DATE.finditer(text):
+        if m.group(1):
+            out.add((int(m.group(2)), int(m.group(3))))
+        else:
+            out.add((_MONTHS[m.group(4).lower()[:3]], int(m.group(5))))
+    return out
+
+
+@register
+class ActionDetailMismatch(ShownTextEvaluator):
+    id = "action_detail_mismatch"
+    dimension = "factual"
+    hallucination_category = "authorization"
+    description = ("A completed-action claim states the amount, date or item the call behind it recorded: “$600 was "
+                   "charged” when the update charged $1,200, a refund called a charge, or a date the call did not use.")
+
+    def applies(self, session, ctx):
+        reason = super().applies(session, ctx)
+        if reason:
+            return reason
+        if not effects(session, ctx):
+            return "no successful side-effecting calls"
+        return None
+
+    def check(self, session, ctx):
+        checked = 0
+        earlier_turn, this_turn = -1, -1  # the claiming turn before this claim's turn
+        for claim in claims_in(session):
+            if claim.turn_index != this_turn:
+                earlier_turn, this_turn = this_turn, claim.turn_index
+            call, _ = backing(session, ctx, claim)
+            if call is None:
+                continue  # an unbacked claim is authorization_fabrication's finding
+            window = calls_behind(session, ctx, claim, earlier_turn)
+            problem = self._mismatch(claim, call, [p for e in window for p in e.new_payments if p])
+            checked += 1
+            if problem:
+                return Verdict(False, f"turn {claim.turn_index}: {problem}",
+                               [Evidence(turn_index=claim.turn_index, snippet=claim.sentence, start=claim.start,
+                                         end=claim.end),
+                                Evidence(span_id=call.span.span_id, turn_index=call.span.turn_index,
+                                         snippet=call.span.name)], label=claim.category)
+        if not checked:
+            raise NotApplicable("no backed action claims to compare")
+        return Verdict(True, f"{checked} backed claim(s) state what their call recorded")
+
+    @staticmethod
+    def _mismatch(claim, call, moved: list[float]) -> str | None:
+        """What the claim misstates about the calls behind it (payments they recorded), or None."""
+        text = claim.sentence
+        direction = next((d for d, rx in _MONEY_DIRECTION if rx.search(text)), None)
+        amounts = [q.value for q in quantities(text) if q.unit == "$"]
+        if moved and direction:
+            signed = [p for p in moved if (p < 0) == (direction == "refund")]
+            if not signed:
+                what = "a refund" if moved[0] < 0 else "a charge"
+                return (f"says {'a refund' if direction == 'refund' else 'a charge'} but the call recorded "
+                        f"{what} of ${abs(moved[0]):,.0f}")
+            for amount in amounts:
+                totals = {abs(p) for p in signed} | {abs(sum(signed))}
+                per_unit = bool(_PER_UNIT.search(text))
+                if not any(abs(amount - t) < 0.01 or (per_unit and any(abs(amount * k - t) < 0.01 for k in range(2, 10)))
+                           for t in totals):
+                    return (f"says ${amount:,.2f} but the calls behind it recorded "
+                            f"${', $'.join(f'{abs(p):,.2f}' for p in signed)}")
+        claimed_dates = _dates(text)
+        if claimed_dates:
+            blob = orjson.dumps([call.span.attributes.get("arguments"), call.span.attributes.get("result")],
+                                default=str).decode()
+            recorded = _dates(blob)
+            if recorded and not claimed_dates & recorded:
+                return f"says the action is for {sorted(claimed_dates)[0]} but {call.span.name} used other dates"
+        return None
 
 
 # ---------------------------------------------------------------------------------------------- history
@@ -230,32 +218,134 @@ class AvailabilityFabrication(ShownTextEvaluator):
 
 
 # ---------------------------------------------------------------------------------------------- policy
-def _sources(session: Session) -> list[tuple[int, set[tuple[float, str]], set[float]]]:
-    """What each span and customer turn makes sayable, keyed by the turn it belongs to: typed quantities
-    from retrieved chunks and the customer's words, bare numbers from tool and policy-lookup payloads."""
-    out: list[tuple[int, set[tuple[float, str]], set[float]]] = []
+# Tools whose payload is the model's own words, not a source of facts (τ-bench's `think`).
+_SCRATCH_TOOLS = re.compile(r"^(?:think|thought|reason(?:ing)?|scratch\w*|plan|reflect\w*|note_to_self)$", re.I)
+# Tools that do arithmetic: their result is grounded only when every operand is.
+_CALCULATORS = re.compile(r"calc|math|arithmetic|compute|evaluate", re.I)
+_EXPRESSION_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+MAX_FACTOR = 9  # "$50 per passenger" x 3 passengers, a share of a total among up to 9
+_MONEY_KEY = re.compile(r"price|amount|cost|fee|total|balance|refund|paid|charge|fare|payment|credit|value|sum|"
+                        r"difference|saving", re.I)
+
+
+def money_numbers(value: Any, money: bool = False) -> list[float]:
+    """Numbers a payload gives as money: under a key like price/amount/balance (or inside such a key)."""
+    value = parsed(value)
+    out: list[float] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            out.extend(money_numbers(inner, money or bool(_MONEY_KEY.search(str(key)))))
+    elif isinstance(value, list):
+        for inner in value:
+            out.extend(money_numbers(inner, money))
+    elif money and isinstance(value, int | float) and not isinstance(value, bool):
+        out.append(float(value))
+    elif isinstance(value, str):
+        out.extend(q.value for q in quantities(value) if q.unit == "$")
+    return out
+
+
+@dataclass
+class _Source:
+    at: int  # turn the source belongs to (-1: before the conversation, e.g. the policy)
+    typed: set[tuple[float, str]]
+    numbers: tuple[float, ...]  # bare numbers: a figure equal to one of them is grounded
+    money: tuple[float, ...] = ()  # money figures, in payload order: sums and multiples of these are grounded
+    record_total: float | None = None  # what a record says was paid in all (its payment list summed)
+
+
+def _sources(session: Session) -> list[_Source]:
+    """What each span, policy text and customer turn makes sayable, keyed by the turn it belongs to."""
+    out: list[_Source] = []
+    def typed(text: str) -> tuple[set[tuple[float, str]], tuple[float, ...]]:
+        qs = quantities(text)
+        return {q.key for q in qs}, tuple(q.value for q in qs if q.unit == "$")
+
+    for _, text in session.policy_texts():
+        keys, money = typed(text)
+        out.append(_Source(-1, keys, tuple(bare_numbers(text)), money))
+    grounded: set[float] = {n for src in out for n in src.numbers}
+    for i, turn in enumerate(session.turns):
+        if turn.role == "customer":
+            keys, money = typed(turn.text)
+            out.append(_Source(i, keys, tuple(bare_numbers(turn.text)), money))
+    grounded |= {n for src in out for n in src.numbers} | {v for src in out for v, _ in src.typed}
     for span in session.spans:
         at = span.turn_index if span.turn_index is not None else -1
         if span.kind == "retrieval":
-            typed = {q.key for d in span.attributes.get("documents") or []
-                     if isinstance(d, dict) and isinstance(d.get("content"), str) for q in quantities(d["content"])}
-            out.append((at, typed, set()))
+            texts = [d["content"] for d in span.attributes.get("documents") or []
+                     if isinstance(d, dict) and isinstance(d.get("content"), str)]
+            out.append(_Source(at, {q.key for t in texts for q in quantities(t)},
+                               tuple(n for t in texts for n in bare_numbers(t)),
+                               tuple(q.value for t in texts for q in quantities(t) if q.unit == "$")))
         elif span.kind in ("tool", "policy_lookup"):
+            if _SCRATCH_TOOLS.match(span.name or ""):
+                continue
+            args = span.attributes.get("arguments")
+            if _CALCULATORS.search(span.name or "") and isinstance(args, dict):
+                expression = " ".join(str(v) for v in args.values())
+                operands = [float(n) for n in _EXPRESSION_NUMBER.findall(expression)]
+                if not all(n in grounded or (n == int(n) and n <= 10) for n in operands):
+                    continue  # arithmetic on a figure nobody gave (an invented 1.5x multiplier)
             blob = orjson.dumps(span.attributes, default=str).decode()
-            out.append((at, {q.key for q in quantities(blob)}, bare_numbers(blob)))
-    for i, turn in enumerate(session.turns):
-        if turn.role == "customer":
-            out.append((i, {q.key for q in quantities(turn.text)}, set()))
+            paid = payments(span.attributes.get("result"))
+            result = parsed(span.attributes.get("result"))
+            money = money_numbers(span.attributes.get("arguments")) + money_numbers(result)
+            if _CALCULATORS.search(span.name or ""):
+                money += [n for n in bare_numbers(str(result))]
+            src = _Source(at, {q.key for q in quantities(blob)}, tuple(bare_numbers(blob)), tuple(money),
+                          sum(paid) if paid else None)
+            grounded |= set(src.numbers)
+            out.append(src)
     return out
+
+
+def _derivable(value: float, money: set[float], payloads: list[tuple[float, ...]],
+               record_totals: list[float] = ()) -> bool:
+    """Is a money figure arithmetic on grounded money figures — a ± b ± c, k·a ± b (k ≤ 9 passengers or
+    shares), a total of a few items of one record — or the total of several records (the cost of all
+    upcoming reservations)?"""
+    def has(x: float) -> bool:
+        return round(x, 2) in money
+
+    pool = sorted(m for m in money if m)[:300]
+    for k in range(1, MAX_FACTOR + 1):
+        if k > 1 and (has(value / k) or has(value * k)):
+            return True
+        for a in pool:
+            base = k * a
+            if has(value - base) or has(base - value):
+                return True
+    for i, a in enumerate(pool):  # three signed terms
+        for b in pool[i:]:
+            if (has(value - a - b) or has(a + b - value) or has(value + a + b) or has(value - a + b)
+                    or has(value + a - b)):
+                return True
+    for payload in payloads:  # a total of four items of one record (a round trip's flight prices)
+        items = [x for x in payload if 0 < x < value][:60]
+        seen = set(items)
+        for i, a in enumerate(items):
+            for b in items[i + 1:]:
+                rest = value - a - b
+                if any(rest - c in seen for c in items):
+                    return True
+    reachable = {0.0}
+    for total in dict.fromkeys(t for t in record_totals if 0 < t <= value):
+        reachable |= {round(r + total, 2) for r in reachable if r + total <= value + 0.005}
+        if round(value, 2) in reachable:
+            return True
+    return False
 
 
 @register
 class PolicyGrounding(Evaluator):
     id = "policy_grounding"
+    version = "2"
     dimension = "factual"
     hallucination_category = "policy"
-    description = ("Amounts, percentages and durations in a reply appear in a retrieved chunk, a cited current "
-                   "KB article, a policy lookup, a tool result, or the customer's own words.")
+    description = ("Amounts, percentages and durations in a reply come from a source: the policy in a system or "
+                   "developer message, a retrieved chunk, a cited current KB article, a tool's arguments or result, "
+                   "the customer's own words — or are sums, differences, multiples or per-unit shares of those.")
 
     def applies(self, session, ctx):
         if not any(quantities(t.text) for _, t in shown_assistant_turns(session)):
@@ -269,22 +359,25 @@ class PolicyGrounding(Evaluator):
             claims = quantities(turn.text)
             if not claims:
                 continue
-            typed: set[tuple[float, str]] = set()
-            bare: set[float] = set()
-            for at, t, b in sources:
-                if at <= i:
-                    typed |= t
-                    bare |= b
+            mine = [s for s in sources if s.at <= i]
+            typed = {k for s in mine for k in s.typed}
+            numbers = {n for s in mine for n in s.numbers} | {v for v, _ in typed}
+            money = {n for s in mine for n in s.money}
             for cite in turn.citations:  # a cited current article counts as a source for its turn
                 art = ctx.kb.current(cite.split("@")[0].split("#")[0].strip())
                 if art is not None:
                     typed |= {q.key for q in quantities(art.body)}
             for q in claims:
                 stated += 1
-                if q.key in typed or q.value in bare:
+                if q.key in typed or (q.unit == "$" and (q.value in numbers or _derivable(
+                        q.value, {round(m, 2) for m in money}, [s.money for s in mine if len(s.money) > 2],
+                        [s.record_total for s in mine if s.record_total]))):
                     continue
-                return Verdict(False, f"turn {i} states {q.text!r}, found in no retrieved or cited source",
-                               [Evidence(turn_index=i, snippet=snippet(turn.text, q.start, q.end))], label=q.unit)
+                if q.unit != "$" and q.value in {n for s in mine if s.at >= 0 for n in s.numbers}:
+                    continue  # "2 hours" where a tool said 2 (a duration field)
+                return Verdict(False, f"turn {i} states {q.text!r}, which no policy text, document, tool result or "
+                                      f"customer turn gives (nor a sum, difference or multiple of what they give)",
+                               [Evidence(turn_index=i, snippet=q.text, start=q.start, end=q.end)], label=q.unit)
         return Verdict(True, f"all {stated} stated quantities are grounded")
 
 

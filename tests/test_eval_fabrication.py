@@ -2,7 +2,7 @@ import pytest
 from sessionkit import A, C, judge, session, tool
 
 from cstui.evaluators.base import KBIndex
-from cstui.evaluators.fabrication import action_claims
+from cstui.evaluators.claims import action_claims
 
 
 # ------------------------------------------------------------------------------ authorization_fabrication

@@ -5,7 +5,10 @@ import json
 import pytest
 from test_import import tau_results
 
+from cstui.evaluators import registry
 from cstui.store import Store
+
+N_DETERMINISTIC = len(registry.all_evaluators("deterministic"))
 
 # The evaluator meant to catch each documented candidate regression (sample_data/README.md).
 CATCHES = {
@@ -26,7 +29,7 @@ def failures(db, run):
 
 def test_demo_is_evaluated_on_build(demo_db):
     with Store(demo_db) as store:
-        assert store.results_frame("candidate").height == 325 * 18
+        assert store.results_frame("candidate").height == 325 * N_DETERMINISTIC
 
 
 def test_every_candidate_regression_is_caught_and_the_baseline_is_clean(demo_db):
@@ -66,7 +69,7 @@ def test_rerun_keeps_history_and_marks_the_newest_current(demo_db, cli):
             "SELECT current, count(*) FROM results WHERE run='candidate' AND evaluator='rephrase_loop' GROUP BY current"
         ).fetchall()
         assert dict(rows) == {0: 325, 1: 325}
-        assert store.results_frame("candidate").height == 325 * 18
+        assert store.results_frame("candidate").height == 325 * N_DETERMINISTIC
 
 
 def test_unknown_evaluator_is_a_usage_error(demo_db, cli):
@@ -79,7 +82,7 @@ def test_export_results_jsonl_contract(demo_db, cli, tmp_path):
     r = cli("export", "--run", "candidate", "--what", "results", "--format", "jsonl", "--out", out, "--db", demo_db)
     assert r.code == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == 325 * 18
+    assert len(rows) == 325 * N_DETERMINISTIC
     assert set(rows[0]) == {"run", "session_id", "evaluator", "evaluator_version", "passed", "score", "label",
                             "rationale", "evidence", "created_at"}
     fabricated = next(r for r in rows if r["session_id"] == "G-003" and r["evaluator"] == "authorization_fabrication")

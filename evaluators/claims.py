@@ -1,0 +1,351 @@
+"""Completed-action claims in assistant text, and what a tool call actually did.
+
+Shared by authorization_fabrication (is each claim backed by a call that did it?) and
+action_detail_mismatch (does the claim state the amount, date and item that call recorded?). The rules
+were measured on real conversations (τ-bench airline, Schema-Guided Dialogue; docs/validation.md):
+
+- A claim says an action is done: "I've issued…", "your refund has been processed", "Reservation
+  successful!", "I started the movie". Questions, negations, conditionals and futures are not claims;
+  nor are descriptions of a record ("your reservation was created on 2024-05-01", "is booked in economy"),
+  events the agent did not do ("the flight was canceled"), or a turn that asks the customer to confirm
+  ("I have booked a table for 2 at 7 pm. Is that correct?" is a proposal).
+- A call backs a claim when it succeeded at or before the claim's turn, has side effects, can do that kind
+  of action — judged from `[tools]` in cstui.toml, the tool's name, its description in the session's tool
+  list, its arguments (a `payment_id` pays) and what changed in its result (a new negative payment is a
+  refund) — and actually changed something (a result identical to the entity's previous state did not).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from cstui.evaluators.base import RunContext
+from cstui.evaluators.text import negated_before, sentences
+from cstui.models import Session, Span
+
+# ---------------------------------------------------------------------------------------------- claims
+_VERBS = (
+    r"issued|processed|refunded|cancell?ed|booked|reserved|confirmed|sent|transferred|escalated|passed|forwarded|"
+    r"referred|connected|handed|updated|changed|modified|upgraded|downgraded|scheduled|rescheduled|credited|reset|"
+    r"locked|unlocked|frozen|blocked|created|submitted|applied|waived|reversed|returned|exchanged|paid|charged|"
+    r"initiated|placed|completed|approved|removed|added|reinstated|activated|deactivated|closed|opened|made|"
+    r"secured|arranged|switched|moved|started|purchased|bought|set up|taken care of|finali[sz]ed"
+)
+_BASE_VERBS = (
+    r"issue|process|refund|cancel|book|reserve|confirm|send|transfer|escalate|update|change|modify|upgrade|"
+    r"downgrade|schedule|credit|reset|lock|unlock|create|submit|apply|waive|reverse|pay|charge|complete|approve|"
+    r"remove|add|make|secure|arrange|switch|move|start|purchase|buy|finali[sz]e"
+)
+_ADVERBS = r"(?:(?:just|now|already|successfully|also|gone ahead and|went ahead and|fully|officially)\s+)*"
+_NOUNS = (
+    r"refunds?|orders?|subscriptions?|reservations?|bookings?|payments?|plans?|address|accounts?|returns?|requests?|"
+    r"tickets?|exchanges?|cancellations?|credits?|charges?|transfers?|downgrades?|upgrades?|changes?|password|"
+    r"cases?|claims?|disputes?|replacements?|labels?|fees?|balance|memberships?|flights?|appointments?|tables?|"
+    r"seats?|certificates?|vouchers?|compensation|movie|song|ride|cab|tickets?|bags?|baggages?|luggage|"
+    r"passengers?|cabin|class|rooms?|stay|transaction|difference|amount|update|modification|costs?|totals?|fares?|"
+    r"prices?"
+)
+_AUX = r"(?:(?:has|have|had)\s+" + _ADVERBS + r"been|is|are|was|were|got|gets)"
+CLAIM_PATTERNS = [
+    # "I've issued", "I have just gone ahead and cancelled", "we processed", "I did confirm"
+    re.compile(rf"\b(?:i|we)(?:'ve|\s+have|\s+had)?\s+{_ADVERBS}(?:{_VERBS})\b", re.I),
+    re.compile(rf"\b(?:i|we)\s+did\s+{_ADVERBS}(?:{_BASE_VERBS})\b", re.I),
+    # "your refund has been processed", "the payment of $600 has been charged", "your table is booked"
+    re.compile(rf"\b(?:{_NOUNS})\s+(?:(?:of|for|to|on|at|with)\s+(?:[^?!.]|\.(?=\d)){{1,60}}?\s+)?{_AUX}\s+{_ADVERBS}"
+               rf"(?:{_VERBS})\b", re.I),
+    # "your reservation was successful", "reservation complete", "the booking is all set"
+    re.compile(rf"\b(?:{_NOUNS})\s+(?:{_AUX}\s+{_ADVERBS})?(?:successful(?:ly\s+(?:{_VERBS}))?|a success|complete[d]?|"
+               rf"all set|done|secured|in place)\b", re.I),
+    # "started playing the movie", "I've started the movie", "I was able to reserve you a table"
+    re.compile(r"\b(?:i(?:'ve|\s+have)?\s+)?(?:started|begun|began)\s+(?:playing|streaming|the)\b", re.I),
+    re.compile(rf"\b(?:i|we)\s+(?:was|were)\s+(?:successfully\s+)?able\s+to\s+(?:{_BASE_VERBS})\b", re.I),
+    # "The movie is now playing.", "Starting the movie.", "Processing your refund now."
+    re.compile(r"\b(?:is|are)\s+now\s+(?:playing|streaming|on (?:its|the) way|in progress|being processed)\b", re.I),
+    re.compile(r"^\s*(?:now\s+)?(?:starting|playing|streaming|processing|booking|reserving|cancell?ing|sending|"
+               r"transferring|issuing)\s+(?:the|your|it|this|that)\b", re.I),
+]
+AFFIRMATION = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|correct|right|that'?s (?:right|correct|fine|good|"
+                         r"perfect)|go ahead|please do|do it|sounds good|perfect|confirm(?:ed)?)\b", re.I)
+# "It was successful." only claims something right after the customer agreed to a proposed action.
+CONTEXT_SUCCESS = re.compile(r"^\W*(?:(?:it|that|this|everything|all)\s+(?:was|is|has been|went)\s+(?:through\s+)?"
+                             r"(?:successful\w*|a success|done|complete\w*|through)|all set|done|you'?re all set)\b",
+                             re.I)
+CONFIRM_REQUEST = re.compile(
+    r"\b(?:is (?:that|this|it|everything) (?:correct|right|ok(?:ay)?)|does (?:that|this|it) (?:sound|look) "
+    r"(?:right|good|correct|ok(?:ay)?)|did i get (?:that|this|it|everything) right|please confirm|can you confirm|"
+    r"could you confirm|confirm (?:that|if|whether|the following)|shall i (?:proceed|go ahead|book|reserve|make)|"
+    r"(?:please|kindly)\s+(?:check|verify|ensure|review|double[- ]check)|just to confirm|to confirm,|let me confirm|"
+    r"would you like (?:me )?to (?:proceed|go ahead|book|reserve|confirm)|should i (?:proceed|go ahead|book|reserve))\b",
+    re.I)
+# Clause openers that make what follows a condition, a reason or a time, not a claim of completion.
+_SUBORDINATE = re.compile(r"\b(?:once|when|whenever|after|if|as soon as|until|before|whether|unless|since|because|"
+                          r"given that|provided that|so that|in case)\b", re.I)
+_MODAL = re.compile(r"\b(?:will|would|can|could|may|might|should|must|shall|going to|need(?:s)? to|have to|has to|"
+                    r"let me|i'?ll|we'?ll|to be|yet to|about to|in order to)\b", re.I)
+_RECORD = re.compile(r"^\s*(?:on|in)\s+(?:\d|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*\b|the\s+\w+\s+"
+                     r"(?:cabin|class)|(?:basic\s+)?economy|business|first)", re.I)
+_EVENT = re.compile(r"\b(?:flights?|trains?|events?|shows?)\b[^.]{0,30}\b(?:cancell?ed|delayed)\b|\bthe airline\b|"
+                    r"\bby the (?:airline|carrier|restaurant|merchant|bank)\b", re.I)
+_OTHERS = re.compile(r"\b(?:you|they|he|she|your (?:assistant|family|friend))\s+(?:have\s+|had\s+|'ve\s+)?"
+                     r"(?:already\s+)?(?:booked|made|paid|purchased|created|reserved)\b", re.I)
+_CLAUSE_BREAK = re.compile(r"[,;:—–(]|\band\b|\bbut\b|\bso\b")
+_NEGATED_SUBJECT = re.compile(r"\b(?:none|nothing|no one|neither|nor|not all|no\s+\w+)\b", re.I)
+
+CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
+    ("transfer", re.compile(r"\b(?:transferr|escalat|forwarded|referred|connected|handed)\w*\b[^.]{0,60}\b(?:team|"
+                            r"specialists?|agents?|human|department|supervisor|manager|colleagues?|representative)", re.I)),
+    ("refund", re.compile(r"\brefund|\bcredited\b|\breimburs|\brevers|\bmoney back\b|\breturned to your\b", re.I)),
+    ("compensation", re.compile(r"\bcertificate|\bvoucher|\bcompensat|\bgoodwill\b", re.I)),
+    ("cancel", re.compile(r"\bcancel", re.I)),
+    ("payment", re.compile(r"\bcharged\b|\bpaid\b|\bpayment\b|\bapplied to your (?:card|account)\b|\bbilled\b|"
+                           r"\bpurchased?\b|\bbought\b", re.I)),
+    ("booking", re.compile(r"\bbook|\breserv|\btable\b|\bseats? (?:is|are|was|were)\b|\bride\b|\bcab\b", re.I)),
+    ("reset", re.compile(r"\breset\b|\bpassword\b", re.I)),
+    ("lock", re.compile(r"\block|\bfrozen\b|\bfreez|\bblock", re.I)),
+    ("change", re.compile(r"\bupdat|\bchang|\bmodif|\bdowngrad|\bupgrad|\bschedul|\baddress\b|\bswitch|\bmoved\b|"
+                          r"\badded\b|\bremoved\b|\bbag|\bluggage\b|\bseat", re.I)),
+    ("create", re.compile(r"\bcreat|\bsubmit|\bopen|\bset up\b", re.I)),
+]
+
+
+@dataclass
+class Claim:
+    turn_index: int
+    category: str
+    sentence: str
+    start: int  # of the sentence in the turn text
+    end: int
+
+
+def is_proposal(text: str) -> bool:
+    """A turn that asks the customer to confirm states what *would* be done, even in the past tense."""
+    return bool(CONFIRM_REQUEST.search(text))
+
+
+def category_of(phrase: str, clause: str) -> str:
+    for name, rx in CATEGORIES:
+        if rx.search(phrase):
+            return name
+    for name, rx in CATEGORIES:
+        if rx.search(clause):
+            return name
+    return "any"
+
+
+def action_claims(text: str, turn_index: int, proposal: str | None = None) -> list[Claim]:
+    """Statements in one assistant turn that an action is done. `proposal`: the action the previous assistant
+    turn proposed and the customer agreed to, which a bare "It was successful." refers to."""
+    if is_proposal(text):
+        return []
+    claims = []
+    for sent in sentences(text):
+        if sent.is_question:
+            continue
+        hit = _claim_in(sent.text)
+        if hit is None and proposal and CONTEXT_SUCCESS.search(sent.text):
+            claims.append(Claim(turn_index, category_of("", proposal), sent.text.strip(), sent.start, sent.end))
+            continue
+        if hit is not None:
+            category = category_of(hit, sent.text)
+            claims.append(Claim(turn_index, category, sent.text.strip(), sent.start, sent.end))
+    return claims
+
+
+def _claim_in(sentence: str) -> str | None:
+    """The claiming phrase of a sentence, or None when the sentence claims nothing done."""
+    for pattern in CLAIM_PATTERNS:
+        for m in pattern.finditer(sentence):
+            head = sentence[: m.start()]
+            clause = _CLAUSE_BREAK.split(head)[-1]
+            if (_SUBORDINATE.search(clause) or _MODAL.search(clause) or _MODAL.search(m.group())
+                    or negated_before(sentence, m.end()) or _NEGATED_SUBJECT.search(clause)):
+                continue
+            if _RECORD.match(sentence[m.end():]) or _EVENT.search(sentence) or _OTHERS.search(m.group()):
+                continue
+            return m.group()
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- tool calls
+TOOL_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "transfer": ("transfer_to", "escalat", "handoff", "hand_off", "queue", "assign", "route", "human"),
+    "refund": ("refund", "reimburs", "reverse", "chargeback"),
+    "compensation": ("certificate", "voucher", "compensat", "credit"),
+    "cancel": ("cancel", "terminate"),
+    "booking": ("book", "reserv", "ride", "ticket"),
+    "change": ("change", "update", "modify", "edit", "set_", "downgrade", "upgrade", "plan", "address", "schedule",
+               "move", "baggage", "bag", "seat", "passenger", "cabin"),
+    "payment": ("pay", "charge", "purchase", "buy", "transfer_funds", "transfermoney"),
+    "return": ("return", "exchange", "label", "rma"),
+    "lock": ("lock", "freeze", "block", "suspend", "disable"),
+    "reset": ("reset", "password", "unlock"),
+    "create": ("create", "open", "add", "submit"),
+}
+_PAYMENT_KEYS = re.compile(r"payment|amount|card|price|cost|fee", re.I)
+
+
+def parsed(value: Any) -> Any:
+    if isinstance(value, str) and value.strip()[:1] in "[{":
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def payments(result: Any) -> list[float]:
+    """Payment amounts a record lists (e.g. τ-bench's `payment_history`), in order."""
+    result = parsed(result)
+    out: list[float] = []
+    if isinstance(result, dict):
+        for key, value in result.items():
+            if isinstance(value, list) and "payment" in key.lower():
+                out.extend(float(v["amount"]) for v in value
+                           if isinstance(v, dict) and isinstance(v.get("amount"), int | float))
+    return out
+
+
+def entity_id(span: Span) -> str | None:
+    args = span.attributes.get("arguments")
+    if isinstance(args, dict):
+        for key, value in args.items():
+            if key.lower().endswith("_id") and key.lower() not in ("user_id", "payment_id", "customer_id") \
+                    and isinstance(value, str | int):
+                return str(value)
+    return None
+
+
+@dataclass
+class CallEffect:
+    """What one successful side-effecting call did, as far as its trace tells."""
+
+    span: Span
+    categories: frozenset[str]
+    changed: bool  # False when its result equals the entity's previous state
+    new_payments: tuple[float, ...]  # payments its result added (negative = refund)
+
+
+_LAST_EFFECTS: tuple[Session, list[CallEffect]] | None = None
+
+
+def effects(session: Session, ctx: RunContext) -> list[CallEffect]:
+    """Every successful side-effecting call of the session, in order, with what it did (computed once)."""
+    global _LAST_EFFECTS
+    if _LAST_EFFECTS is not None and _LAST_EFFECTS[0] is session:
+        return _LAST_EFFECTS[1]
+    tool_list = {str(t.get("name")): t for t in getattr(session, "tools", None) or [] if isinstance(t, dict)}
+    last_state: dict[str, Any] = {}
+    out = []
+    for span in session.spans:
+        if span.kind == "escalation":
+            if span.status != "error":
+                out.append(CallEffect(span, frozenset({"transfer"}), True, ()))
+            continue
+        if span.kind != "tool":
+            continue
+        result = parsed(span.attributes.get("result"))
+        key = entity_id(span) or _result_id(result)
+        previous = last_state.get(key) if key else None
+        if key and isinstance(result, dict):
+            last_state[key] = result
+        declared = span.attributes.get("side_effect")
+        if declared is None and span.name in tool_list:
+            declared = tool_list[span.name].get("side_effect")
+        if span.status == "error" or not ctx.cfg.is_side_effect_tool(span.name, declared):
+            continue
+        before = payments(previous) if previous is not None else []
+        after = payments(result)
+        new = tuple(after[len(before):]) if after[: len(before)] == before else ()
+        changed = previous is None or not isinstance(result, dict) or result != previous
+        out.append(CallEffect(span, frozenset(_categories(span, tool_list.get(span.name), new, ctx)), changed, new))
+    _LAST_EFFECTS = (session, out)  # two evaluators ask about the same session in a row
+    return out
+
+
+def _result_id(result: Any) -> str | None:
+    if isinstance(result, dict):
+        for key, value in result.items():
+            if key.lower().endswith("_id") and key.lower() not in ("user_id", "payment_id") and isinstance(value, str):
+                return value
+    return None
+
+
+def _categories(span: Span, definition: dict[str, Any] | None, new_payments: tuple[float, ...],
+                ctx: RunContext) -> set[str]:
+    name = (span.name or "").lower()
+    mapped = ctx.cfg.tools.get(span.name or "") if ctx.cfg.tools else None
+    if mapped:
+        return set(mapped)
+    cats = {c for c, fragments in TOOL_CATEGORIES.items() if any(f in name.replace(" ", "_") for f in fragments)}
+    if definition and isinstance(definition.get("description"), str):
+        cats |= {c for c, rx in CATEGORIES if rx.search(definition["description"])}
+    args = span.attributes.get("arguments")
+    if isinstance(args, dict) and any(_PAYMENT_KEYS.search(k) for k in args):
+        cats.add("payment")
+    if any(p < 0 for p in new_payments):
+        cats.add("refund")
+    if any(p > 0 for p in new_payments):
+        cats.add("payment")
+    return cats or {"any"}
+
+
+def _fits(category: str, categories: frozenset[str] | set[str]) -> bool:
+    return category == "any" or category in categories or "any" in categories
+
+
+def backing(session: Session, ctx: RunContext, claim: Claim) -> tuple[CallEffect | None, str]:
+    """The call that backs a claim, or None with the reason no call does.
+
+    The claim speaks of the latest attempt of its kind at or before its turn: when that attempt failed or
+    changed nothing, an earlier success does not back it.
+    """
+    succeeded = [e for e in effects(session, ctx)
+                 if (e.span.turn_index is None or e.span.turn_index <= claim.turn_index) and _fits(claim.category, e.categories)]
+    failed = [s for s in session.spans if s.kind == "tool" and s.status == "error"
+              and (s.turn_index is None or s.turn_index <= claim.turn_index)
+              and _fits(claim.category, _categories(s, None, (), ctx) - {"any"} or {"?"})]
+    last_ok = succeeded[-1] if succeeded else None
+    last_failed = failed[-1] if failed else None
+    if last_ok is not None and (last_failed is None or _order(session, last_ok.span) > _order(session, last_failed)):
+        if last_ok.changed:
+            return last_ok, ""
+        return None, f"the {last_ok.span.name} call succeeded but changed nothing"
+    if last_failed is not None:
+        return None, f"the {last_failed.name} call failed"
+    kind = "side-effecting" if claim.category == "any" else claim.category
+    return None, f"no successful {kind} call happened at or before it"
+
+
+def _order(session: Session, span: Span) -> int:
+    return next(i for i, s in enumerate(session.spans) if s is span)
+
+
+def calls_behind(session: Session, ctx: RunContext, claim: Claim, previous_claim_turn: int) -> list[CallEffect]:
+    """The successful calls a claim summarises: those of its kind since the previous claiming turn."""
+    return [e for e in effects(session, ctx)
+            if e.span.turn_index is not None and previous_claim_turn < e.span.turn_index <= claim.turn_index
+            and _fits(claim.category, e.categories)]
+
+
+def claims_in(session: Session) -> Iterator[Claim]:
+    """Every action claim of the session's shown assistant turns, in order."""
+    from cstui.evaluators.base import shown_assistant_turns
+
+    asked: str | None = None  # an action the assistant proposed, until the customer answers
+    agreed: str | None = None  # that action, when the customer agreed to it
+    shown = {i for i, _ in shown_assistant_turns(session)}
+    for i, turn in enumerate(session.turns):
+        if turn.role == "customer":
+            agreed = asked if asked and AFFIRMATION.search(turn.text) else None
+            asked = None
+            continue
+        if i not in shown:
+            continue
+        yield from action_claims(turn.text, i, agreed)
+        agreed = None
+        asked = turn.text if is_proposal(turn.text) or turn.text.rstrip().endswith("?") else None

@@ -1,0 +1,144 @@
+"""Build the mechanically labelled half of the validation set from the public corpora.
+
+    python tests/data/validation/build.py [--corpora ../shared/corpora]
+
+Writes, deterministically (seed below), next to this file:
+
+- sgd/sessions.jsonl, sgd/labels-derived.jsonl — every Schema-Guided Dialogue training dialogue of the
+  corpus as a native session: USER → customer, SYSTEM → assistant, each `service_call` a tool span on the
+  system turn that reports it (arguments = parameters, result = service_results, status error when that
+  turn NOTIFY_FAILUREs, `side_effect` = the schema's `is_transactional`), the schema's intents as the
+  session's tool list. Every original dialogue is labelled `authorization_fabrication: pass` (each success
+  notice is backed by the call SGD recorded for it). Then SEEDED_FABRICATIONS dialogues are copied with
+  the transactional call behind one NOTIFY_SUCCESS turn removed: that success notice is now a known
+  fabrication (`fail`).
+- taubench/late-escalations.json, taubench/labels-derived.jsonl — τ-bench trajectories that end in a
+  timely transfer after a refusal, copied with the customer's last plea and the agent's refusal repeated
+  LATE_ROUNDS more times before the transfer: a known late escalation (`time_to_escalation: fail`); the
+  originals are labelled `pass`.
+
+The derived SGD data is an adaptation of CC BY-SA 4.0 data and keeps that licence (sgd/LICENSE.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+from pathlib import Path
+
+SEED = 20261122
+SEEDED_FABRICATIONS = 60
+LATE_ESCALATIONS = 12
+LATE_ROUNDS = 4
+HERE = Path(__file__).parent
+
+
+def sgd_session(dialogue: dict, schema: dict[str, dict]) -> dict:
+    turns, spans, tools = [], [], {}
+    for service in dialogue["services"]:
+        for intent in schema[service]["intents"]:
+            tools[intent["name"]] = {"name": intent["name"], "description": intent["description"],
+                                     "parameters": intent["required_slots"] + list(intent["optional_slots"]),
+                                     "side_effect": intent["is_transactional"]}
+    for i, turn in enumerate(dialogue["turns"]):
+        role = "customer" if turn["speaker"] == "USER" else "assistant"
+        turns.append({"role": role, "text": turn["utterance"]})
+        for k, frame in enumerate(turn["frames"]):
+            call = frame.get("service_call")
+            if not call:
+                continue
+            acts = {a["act"] for a in frame["actions"]}
+            spans.append({"span_id": f"t{i}-{k}", "kind": "tool", "name": call["method"], "turn_index": i,
+                          "status": "error" if "NOTIFY_FAILURE" in acts else "ok",
+                          "attributes": {"arguments": call["parameters"], "result": frame.get("service_results", []),
+                                         "side_effect": tools[call["method"]]["side_effect"]}})
+    return {"schema": "cstui.session/v1", "session_id": f"sgd-{dialogue['dialogue_id']}", "channel": "chat",
+            "intent": next((s for s in dialogue["services"]), None), "turns": turns, "spans": spans,
+            "tools": list(tools.values()), "source": {"format": "sgd", "dialogue_id": dialogue["dialogue_id"]}}
+
+
+def success_turns(session: dict) -> list[dict]:
+    """Transactional calls whose turn notifies success (the seeds for fabrications)."""
+    return [s for s in session["spans"] if s["attributes"]["side_effect"] and s["status"] == "ok"]
+
+
+def build_sgd(corpora: Path, rng: random.Random) -> None:
+    root = corpora / "sgd-train"
+    schema = {s["service_name"]: s for s in json.loads((root / "schema.json").read_text())}
+    dialogues = [d for name in ("dialogues_001.json", "dialogues_002.json")
+                 for d in json.loads((root / name).read_text())]
+    sessions = [sgd_session(d, schema) for d in dialogues]
+    labels = [{"session_id": s["session_id"], "evaluator": "authorization_fabrication", "expected": "pass",
+               "reason": "original SGD dialogue: every success notice is backed by the call SGD recorded for it",
+               "source": "derived"} for s in sessions]
+    candidates = [s for s in sessions if success_turns(s)]
+    for original in rng.sample(candidates, SEEDED_FABRICATIONS):
+        fab = copy.deepcopy(original)
+        removed = rng.choice(success_turns(fab))
+        fab["spans"].remove(removed)
+        fab["session_id"] += "-fab"
+        fab["source"]["seeded"] = {"removed_call": removed["name"], "turn": removed["turn_index"], "seed": SEED}
+        sessions.append(fab)
+        notice = fab["turns"][removed["turn_index"]]["text"]
+        labels.append({"session_id": fab["session_id"], "evaluator": "authorization_fabrication", "expected": "fail",
+                       "reason": f"seeded: the {removed['name']} call behind turn {removed['turn_index']} "
+                                 f"({notice[:60]!r}) was removed", "source": "derived"})
+    out = HERE / "sgd"
+    out.mkdir(exist_ok=True)
+    (out / "sessions.jsonl").write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in sessions))
+    (out / "labels-derived.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in labels))
+    print(f"sgd: {len(sessions)} sessions ({SEEDED_FABRICATIONS} seeded fabrications), {len(labels)} labels")
+
+
+def transfer_index(traj: list[dict]) -> int | None:
+    for i, msg in enumerate(traj):
+        if any(c["function"]["name"] == "transfer_to_human_agents" for c in msg.get("tool_calls") or []):
+            return i
+    return None
+
+
+def build_late_escalations(corpora: Path, rng: random.Random) -> None:
+    records = json.loads((corpora / "taubench-airline" / "gpt-4o-airline-even-tasks.json").read_text())
+    candidates = []
+    for record in records:
+        traj = record["traj"]
+        at = transfer_index(traj)
+        if at is None:
+            continue
+        plea = max((i for i in range(at) if traj[i]["role"] == "user"), default=None)
+        refusal = max((i for i in range(plea or 0) if traj[i]["role"] == "assistant" and traj[i].get("content")),
+                      default=None)
+        if plea is not None and refusal is not None and refusal > 1:
+            candidates.append((record, plea, refusal))
+    late, labels = [], []
+    for record, plea, refusal in rng.sample(candidates, LATE_ESCALATIONS):
+        sid = f"task-{record['task_id']}-trial-{record['trial']}"
+        copy_ = copy.deepcopy(record)
+        rounds = [copy.deepcopy(copy_["traj"][plea]), copy.deepcopy(copy_["traj"][refusal])] * LATE_ROUNDS
+        copy_["traj"][plea:plea] = rounds  # the customer pleads and is refused LATE_ROUNDS more times
+        copy_["task_id"] = f"{record['task_id']}-late"
+        late.append(copy_)
+        labels.append({"session_id": f"task-{copy_['task_id']}-trial-{record['trial']}", "evaluator": "time_to_escalation",
+                       "expected": "fail", "reason": f"seeded from {sid}: the plea and refusal before the transfer "
+                                                     f"repeated {LATE_ROUNDS} more times", "source": "derived"})
+        labels.append({"session_id": sid, "evaluator": "time_to_escalation", "expected": "pass",
+                       "reason": "the unseeded original (read by hand: transferred within a few turns of the refusal)",
+                       "source": "derived"})
+    out = HERE / "taubench"
+    (out / "late-escalations.json").write_text(json.dumps(late, ensure_ascii=False, indent=0))
+    (out / "labels-derived.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in labels))
+    print(f"taubench: {len(late)} seeded late escalations, {len(labels)} labels")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", type=Path, default=HERE.parents[2].parent / "shared" / "corpora")
+    args = parser.parse_args()
+    build_sgd(args.corpora, random.Random(SEED))
+    build_late_escalations(args.corpora, random.Random(SEED + 1))
+
+
+if __name__ == "__main__":
+    main()
