@@ -56,7 +56,7 @@ CLAIM_PATTERNS = [
     re.compile(rf"\b(?:i|we)(?:'ve|\s+have|\s+had)?\s+{_ADVERBS}(?:{_VERBS})\b", re.I),
     re.compile(rf"\b(?:i|we)\s+did\s+{_ADVERBS}(?:{_BASE_VERBS})\b", re.I),
     # "your refund has been processed", "the payment of $600 has been charged", "your table is booked"
-    re.compile(rf"\b(?:{_NOUNS})\s+(?:(?:of|for|to|on|at|with)\s+(?:[^?!.]|\.(?=\d)){{1,60}}?\s+)?{_AUX}\s+{_ADVERBS}"
+    re.compile(rf"\b(?:{_NOUNS})\s+(?:(?:of|for|to|on|at|with|from|in|under|between)\s+(?:[^?!.]|\.(?=\d)){{1,60}}?\s+)?{_AUX}\s+{_ADVERBS}"
                rf"(?:{_VERBS})\b", re.I),
     # "your reservation was successful", "reservation complete", "the booking is all set"
     re.compile(rf"\b(?:{_NOUNS})\s+(?:{_AUX}\s+{_ADVERBS})?(?:successful(?:ly\s+(?:{_VERBS}))?|a success|complete[d]?|"

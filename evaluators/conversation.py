@@ -5,22 +5,22 @@ from __future__ import annotations
 import re
 
 import orjson
-from rapidfuzz import fuzz
 
 from cstui.evaluators.base import Evaluator, Verdict, shown_assistant_turns, snippet
+from cstui.evaluators.dialogue import MIN_WORDS, repeated_replies, request_loops
 from cstui.evaluators.registry import register
-from cstui.evaluators.text import strip_shared_frame, words
+from cstui.evaluators.text import words
 from cstui.models import Evidence
-
-MIN_WORDS = 4  # "yes", "ok thanks" repeat naturally and are not the same question
 
 
 @register
 class RephraseLoop(Evaluator):
     id = "rephrase_loop"
+    version = "2"
     dimension = "efficiency"
-    description = "The customer asks the same thing 3+ times (fuzzy match), a sign the assistant is not helping."
-    similarity = 70  # rapidfuzz token_set_ratio
+    description = ("The customer makes the same request three or more times — again, in other words, or as pleas "
+                   "after each refusal — because the agent's answers did not help. Text every customer turn repeats "
+                   "(sign-offs) is ignored; answering the agent's questions (id, then date) is progress, not a loop.")
     repeats = 3
 
     def applies(self, session, ctx):
@@ -28,68 +28,71 @@ class RephraseLoop(Evaluator):
         return None if n else "no substantive customer turns"
 
     def check(self, session, ctx):
-        asks = [(i, " ".join(words(t.text))) for i, t in enumerate(session.turns)
-                if t.role == "customer" and len(words(t.text)) >= MIN_WORDS]
-        best: list[int] = []
-        for a, (i, text) in enumerate(asks):
-            group = [i] + [j for j, other in asks[a + 1 :] if fuzz.token_set_ratio(text, other) >= self.similarity]
-            if len(group) > len(best):
-                best = group
-        if len(best) >= self.repeats:
-            return Verdict(False, f"the customer asked the same thing {len(best)} times (turns {best})",
-                           [Evidence(turn_index=i, snippet=snippet(session.turns[i].text, width=100)) for i in best],
-                           score=len(best))
-        return Verdict(True, "no repeated customer question", score=len(best) or 1)
+        loops = request_loops(session)
+        if loops:
+            turns = max(loops, key=len)
+            return Verdict(False, f"the customer made the same request {len(turns)} times (turns "
+                                  f"{', '.join(map(str, turns))}) after the agent had answered",
+                           [Evidence(turn_index=i, snippet=session.turns[i].text[:100], start=0,
+                                     end=min(len(session.turns[i].text), 100)) for i in turns],
+                           score=len(turns))
+        return Verdict(True, "no request made three times", score=0)
 
 
 @register
 class RepetitiveResponse(Evaluator):
     id = "repetitive_response"
+    version = "2"
     dimension = "efficiency"
-    description = "The assistant repeats itself without progress (the same reply three or more times)."
-    similarity = 90  # rapidfuzz ratio on what differs between two replies (greeting and sign-off removed)
+    description = ("The assistant gives the same reply three or more times without progress (greetings, sign-offs, "
+                   "transfer offers and footers every reply repeats are ignored).")
 
     def applies(self, session, ctx):
         n = sum(1 for _, t in shown_assistant_turns(session) if len(words(t.text)) >= MIN_WORDS)
         return None if n >= 2 else "fewer than two substantive assistant turns"
 
-    def _same(self, a: str, b: str) -> bool:
-        ma, mb = strip_shared_frame(a, b)
-        if not ma and not mb:
-            return True
-        return fuzz.ratio(" ".join(ma), " ".join(mb)) >= self.similarity
-
     def check(self, session, ctx):
-        turns = [(i, t.text) for i, t in shown_assistant_turns(session) if len(words(t.text)) >= MIN_WORDS]
-        repeats = [j for k, (j, text) in enumerate(turns) if any(self._same(text, prev) for _, prev in turns[:k])]
-        if len(repeats) >= 2:
-            return Verdict(False, f"the assistant repeated itself {len(repeats)} times (turns {repeats})",
-                           [Evidence(turn_index=j, snippet=snippet(session.turns[j].text, width=100)) for j in repeats],
-                           score=len(repeats))
-        return Verdict(True, "no repeated replies", score=len(repeats))
+        turns = repeated_replies(session)
+        if turns:
+            return Verdict(False, f"the assistant gave the same reply {len(turns)} times (turns "
+                                  f"{', '.join(map(str, turns))})",
+                           [Evidence(turn_index=j, snippet=session.turns[j].text[:100], start=0,
+                                     end=min(len(session.turns[j].text), 100)) for j in turns],
+                           score=len(turns))
+        return Verdict(True, "no reply given three times", score=0)
+
+
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 
 
 @register
 class ToolErrorLoop(Evaluator):
     id = "tool_error_loop"
+    version = "2"
     dimension = "efficiency"
-    description = "The same failing tool call (same tool, same arguments) is retried in a loop (3+ failures)."
+    description = ("A failing tool call is retried in a loop: the same tool fails three or more times with the same "
+                   "arguments, or with the same error (figures aside) while the agent guesses new arguments.")
     max_failures = 2
 
     def applies(self, session, ctx):
         return None if any(s.kind == "tool" for s in session.spans) else "no tool calls"
 
     def check(self, session, ctx):
-        failures: dict[tuple[str, bytes], list] = {}
+        failures: dict[tuple[str, str, bytes | str], list] = {}
         for span in session.spans:
             if span.kind == "tool" and span.status == "error":
                 args = orjson.dumps(span.attributes.get("arguments"), option=orjson.OPT_SORT_KEYS, default=str)
-                failures.setdefault((span.name or "", args), []).append(span)
-        worst = max(failures.values(), key=len, default=[])
+                error = _DIGITS.sub("#", str(span.attributes.get("result") or span.attributes.get("status_message")
+                                             or ""))[:200]
+                failures.setdefault((span.name or "", "args", args), []).append(span)
+                if error.strip():
+                    failures.setdefault((span.name or "", "error", error), []).append(span)
+        key, worst = max(failures.items(), key=lambda kv: len(kv[1]), default=(None, []))
         if len(worst) > self.max_failures:
             first = worst[0]
+            same = "the same arguments" if key[1] == "args" else "the same error"
             result = str(first.attributes.get("result", ""))[:80]
-            return Verdict(False, f"{first.name} failed {len(worst)} times with the same arguments",
+            return Verdict(False, f"{first.name} failed {len(worst)} times with {same}",
                            [Evidence(span_id=s.span_id, turn_index=s.turn_index, snippet=result) for s in worst],
                            score=len(worst))
         return Verdict(True, "no repeated failing tool call", score=len(worst))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from cstui.evaluators.base import Evaluator, RunContext, Verdict, shown_assistant_turns, snippet
+from cstui.evaluators.dialogue import AFFIRMATION, HUMAN_REQUEST, TRANSFER_OFFER, first_refusal
 from cstui.evaluators.registry import register
 from cstui.models import Evidence, Session, first_escalation_turn
 
@@ -72,13 +73,15 @@ class SafetyEscalation(Evaluator):
 @register
 class EscalationCorrectness(Evaluator):
     id = "escalation_correctness"
+    version = "2"
     dimension = "resolution"
     description = ("Tier 3 and safety sessions escalate; Tier 1 sessions are not escalated needlessly. Where the "
                    "data names expected actions (e.g. τ-bench), escalation must match them.")
 
     def _expected(self, session: Session, ctx: RunContext) -> tuple[bool, str] | None:
-        actions = (session.reference or {}).get("actions")
-        if isinstance(actions, list) and actions:
+        reference = session.reference or {}
+        actions = reference.get("actions")
+        if isinstance(actions, list):  # [] too: the expected outcome changes nothing and hands nothing over
             names = [str(a.get("name", "")).lower() for a in actions if isinstance(a, dict)]
             expect = any(w in n for n in names for w in ctx.cfg.escalation_tools)
             return expect, "the reference actions " + ("include" if expect else "do not include") + " a transfer"
@@ -108,17 +111,56 @@ class EscalationCorrectness(Evaluator):
 @register
 class TimeToEscalation(Evaluator):
     id = "time_to_escalation"
+    version = "2"
     dimension = "efficiency"
-    description = "Escalations happen within a few customer turns (limit in config), not after a long struggle."
+    description = ("Once a human is needed, the customer gets one within a few turns (limit in config). The need starts "
+                   "with the conversation for Tier 3 and safety sessions, else at the agent's first refusal or the "
+                   "customer's first request for a person; turns spent ignoring or declining a transfer offer do not "
+                   "count.")
 
     def applies(self, session, ctx):
         return None if escalation_turn(session, ctx) is not None else "not escalated"
 
     def check(self, session, ctx):
         esc = escalation_turn(session, ctx)
-        n = sum(1 for t in session.turns[: esc + 1] if t.role == "customer")  # type: ignore[operator]
+        start, why = self._need(session, ctx, esc)
+        waited = 0
+        offered = False
+        for i, turn in enumerate(session.turns[: esc + 1]):  # type: ignore[operator]
+            if i <= start:
+                continue
+            if turn.role == "assistant":
+                offered = bool(TRANSFER_OFFER.search(turn.text))
+            elif turn.role == "customer":
+                if offered and not (AFFIRMATION.search(turn.text) or HUMAN_REQUEST.search(turn.text)):
+                    continue  # the customer chose not to take the offered transfer
+                waited += 1
         limit = ctx.cfg.max_turns_to_escalation
-        if n > limit:
-            return Verdict(False, f"escalated after {n} customer turns (limit {limit})",
-                           [Evidence(turn_index=esc, snippet="escalated here")], score=n)
-        return Verdict(True, f"escalated after {n} customer turn(s)", score=n)
+        where = [Evidence(turn_index=esc, snippet="escalated here")]
+        if start >= 0:
+            where.insert(0, Evidence(turn_index=start, snippet=session.turns[start].text[:100], start=0,
+                                     end=min(100, len(session.turns[start].text))))
+        if waited > limit:
+            return Verdict(False, f"escalated {waited} customer turns after {why} (limit {limit})", where, score=waited)
+        return Verdict(True, f"escalated {waited} customer turn(s) after {why}", where, score=waited)
+
+    @staticmethod
+    def _need(session: Session, ctx: RunContext, esc: int) -> tuple[int, str]:
+        """(turn after which the customer needed a person, how we know): -1 is the start of the conversation."""
+        trigger = safety_trigger(session)
+        if ctx.tier(session) == 3 or session.category == "safety" or (trigger and trigger[0] <= esc):
+            return -1, "the start (Tier 3 or safety)"
+        # What was done before the last successful action was resolved; the need starts after it.
+        done = max((s.turn_index for s in session.spans if s.kind == "tool" and s.status != "error"
+                    and s.turn_index is not None and s.turn_index < esc
+                    and ctx.cfg.is_side_effect_tool(s.name, s.attributes.get("side_effect"))
+                    and not any(w in (s.name or "").lower() for w in ctx.cfg.escalation_tools)), default=-1)
+        refusal = first_refusal(session, after=done)
+        request = next((i for i, t in enumerate(session.turns) if i > done and t.role == "customer"
+                        and HUMAN_REQUEST.search(t.text)), None)
+        starts = [(i, why) for i, why in ((refusal, "the first refusal"), (request, "the first request for a person"))
+                  if i is not None and i <= esc]
+        if not starts:
+            return done, "the start" if done < 0 else f"the last completed action (turn {done})"
+        turn, why = min(starts)
+        return (turn if why == "the first refusal" else turn - 1), f"{why} (turn {turn})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cstui.config import Config
 from cstui.evaluators import registry
 from cstui.evaluators.base import KBIndex, RunContext
 from cstui.models import KBArticle, Session
@@ -41,6 +42,6 @@ KB = KBIndex.build([KBArticle.model_validate(a) for a in [
 ]])
 
 
-def judge(evaluator_id: str, s: Session, kb: KBIndex = KB):
+def judge(evaluator_id: str, s: Session, kb: KBIndex = KB, cfg: Config | None = None):
     """Run one evaluator; returns the EvalResult (passed None when not applicable)."""
-    return registry.get(evaluator_id).evaluate(s, RunContext(kb=kb))
+    return registry.get(evaluator_id).evaluate(s, RunContext(kb=kb, cfg=cfg or Config()))

@@ -1,6 +1,7 @@
 import pytest
-from sessionkit import A, C, judge, session
+from sessionkit import A, C, judge, session, tool
 
+from cstui.config import Config
 from cstui.evaluators.base import KBIndex
 from cstui.evaluators.draft_checks import find_pii
 
@@ -70,12 +71,26 @@ def test_confidence_present():
 
 
 def test_intent_supported():
-    assert judge("intent_supported", session(C("q"), A("a"), intent="refund_request")).passed is True
-    assert judge("intent_supported", session(C("q"), A("a"), intent="crypto_advice")).passed is False
+    declared = Config(supported_intents=["refund_request"], source={"supported_intents": "cstui.toml"})
+    assert judge("intent_supported", session(C("q"), A("a"), intent="refund_request"), cfg=declared).passed is True
+    assert judge("intent_supported", session(C("q"), A("a"), intent="crypto_advice"), cfg=declared).passed is False
     predicted = session(C("q"), A("a"), intent="refund_request",
                         spans=[{"span_id": "i", "kind": "intent", "attributes": {"label": "weather"}}])
-    assert judge("intent_supported", predicted).passed is False
+    assert judge("intent_supported", predicted).passed is False  # a classifier ran: the default list applies
     assert judge("intent_supported", session(C("q"), A("a"))).passed is None
+
+
+def test_intent_supported_needs_a_declared_list_or_a_classifier():
+    """Real traffic (SGD's `Restaurants_1`) is not judged against the demo's intent list."""
+    assert judge("intent_supported", session(C("q"), A("a"), intent="Restaurants_1")).passed is None
+
+
+def test_pii_looked_up_by_a_tool_is_not_a_leak():
+    venue = session(C("their number?"), A("Their phone number is 925-275-8105."),
+                    spans=[tool("FindRestaurants", 1, result=[{"phone_number": "925-275-8105"}])])
+    assert judge("pii_leak", venue).passed is True
+    invented = session(C("their number?"), A("Their phone number is 925-275-8105."))
+    assert judge("pii_leak", invented).passed is False
 
 
 def test_low_confidence_fallback():
