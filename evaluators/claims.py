@@ -48,7 +48,7 @@ _NOUNS = (
     r"cases?|claims?|disputes?|replacements?|labels?|fees?|balance|memberships?|flights?|appointments?|tables?|"
     r"seats?|certificates?|vouchers?|compensation|movie|song|ride|cab|tickets?|bags?|baggages?|luggage|"
     r"passengers?|cabin|class|rooms?|stay|transaction|difference|amount|update|modification|costs?|totals?|fares?|"
-    r"prices?"
+    r"prices?|methods?|cards?|addresses|details|information|info"
 )
 _AUX = r"(?:(?:has|have|had)\s+" + _ADVERBS + r"been|is|are|was|were|got|gets)"
 CLAIM_PATTERNS = [
@@ -230,14 +230,14 @@ class CallEffect:
     new_payments: tuple[float, ...]  # payments its result added (negative = refund)
 
 
-_LAST_EFFECTS: tuple[Session, list[CallEffect]] | None = None
+_LAST_EFFECTS: tuple[Session, RunContext, list[CallEffect]] | None = None
 
 
 def effects(session: Session, ctx: RunContext) -> list[CallEffect]:
     """Every successful side-effecting call of the session, in order, with what it did (computed once)."""
     global _LAST_EFFECTS
-    if _LAST_EFFECTS is not None and _LAST_EFFECTS[0] is session:
-        return _LAST_EFFECTS[1]
+    if _LAST_EFFECTS is not None and _LAST_EFFECTS[0] is session and _LAST_EFFECTS[1] is ctx:
+        return _LAST_EFFECTS[2]
     tool_list = {str(t.get("name")): t for t in getattr(session, "tools", None) or [] if isinstance(t, dict)}
     last_state: dict[str, Any] = {}
     out = []
@@ -263,7 +263,7 @@ def effects(session: Session, ctx: RunContext) -> list[CallEffect]:
         new = tuple(after[len(before):]) if after[: len(before)] == before else ()
         changed = previous is None or not isinstance(result, dict) or result != previous
         out.append(CallEffect(span, frozenset(_categories(span, tool_list.get(span.name), new, ctx)), changed, new))
-    _LAST_EFFECTS = (session, out)  # two evaluators ask about the same session in a row
+    _LAST_EFFECTS = (session, ctx, out)  # two evaluators ask about the same session in a row
     return out
 
 

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from sessionkit import A, C, judge, session, tool
 
@@ -138,3 +140,151 @@ def test_reply_following_the_current_revision_passes():
 def test_deprecated_content_needs_a_kb_with_old_revisions():
     s = session(C("2fa?"), A("anything"))
     assert judge("deprecated_content", s, kb=KBIndex()).passed is None
+
+
+# ------------------------------------------------------------------------------ what real transcripts showed
+@pytest.mark.parametrize("text", [
+    "Since your reservation was created on 2024-05-01, it is beyond the 24-hour cancellation window.",
+    "Once the reservation is canceled, I can assist with the new booking.",
+    "It cannot be canceled under the current policy.",
+    "Since you are a Gold member and the flight was canceled, I can offer you a certificate.",
+    "I've reviewed your reservations, and none of the flights were canceled by the airline.",
+    "Your upcoming flight is booked in the economy cabin.",
+    "The system does not allow me to add insurance after the booking has been completed.",
+    "I have booked a table for 2 at Noodles at 7:30 pm today. Is that correct?",
+    "Kindly ensure that, on Friday at 12:15 pm, the reservation is done at Destino.",
+])
+def test_descriptions_events_refusals_and_proposals_are_not_claims(text):
+    assert judge("authorization_fabrication", session(C("help"), A(text))).passed is True
+
+
+@pytest.mark.parametrize("text", [
+    "The reservation was successful.",
+    "Your ride is booked and the cab is on the way.",
+    "Your booking has been made.",
+    "I did confirm your reservation.",
+    "I was able to reserve you a table.",
+    "Reservation complete. The number is 707-542-5800.",
+    "The movie is now playing.",
+    "Your flight from New York (JFK) to Seattle (SEA) has been successfully booked.",
+])
+def test_claims_in_the_words_real_assistants_use(text):
+    assert judge("authorization_fabrication", session(C("help"), A(text))).passed is False
+
+
+def test_a_bare_success_notice_claims_the_action_the_customer_just_agreed_to():
+    s = session(C("book it"), A("Okay, a table for 1 next Tuesday?"), C("Yes."), A("It was successful."))
+    r = judge("authorization_fabrication", s)
+    assert r.passed is False and r.label == "booking" and r.evidence[0].turn_index == 3
+    small_talk = session(C("is it far?"), A("It is 5 minutes away."), C("ok"), A("It was successful."))
+    assert judge("authorization_fabrication", small_talk).passed is True
+
+
+def test_backing_comes_from_what_a_tool_does_not_only_its_name():
+    claim = "Your reservation has been booked and the payment of $120 was charged."
+    declared = session(C("book"), A(claim), spans=[tool("GetRide", 1, side_effect=True)])
+    assert judge("authorization_fabrication", declared).passed is True  # side_effect says it acts
+    listed = session(C("book"), A("Your table has been reserved."), spans=[tool("Reserve", 1)],
+                     tools=[{"name": "Reserve", "description": "Reserve a table at a restaurant", "side_effect": True}])
+    assert judge("authorization_fabrication", listed).passed is True
+    paid = session(C("upgrade"), A("The payment has been processed."),
+                   spans=[tool("update_reservation_flights", 1, arguments={"payment_id": "card_1"})])
+    assert judge("authorization_fabrication", paid).passed is True  # a payment_id argument pays
+    refund = session(C("downgrade"), A("Your refund has been processed."), spans=[tool(
+        "update_reservation_flights", 1, result='{"reservation_id": "R1", "payment_history": [{"amount": 500}, '
+                                                '{"amount": -200}]}')])
+    assert judge("authorization_fabrication", refund).passed is True  # a new negative payment is a refund
+    unrelated = session(C("refund"), A("Your refund has been processed."), spans=[tool("update_address", 1)])
+    assert judge("authorization_fabrication", unrelated).passed is False
+
+
+def test_the_tools_table_in_the_config_says_what_a_tool_can_do():
+    from cstui.config import Config
+
+    s = session(C("bags"), A("Your refund has been processed."), spans=[tool("update_reservation_baggages", 1)])
+    assert judge("authorization_fabrication", s).passed is False
+    cfg = Config(tools={"update_reservation_baggages": ["change", "refund"]})
+    assert judge("authorization_fabrication", s, cfg=cfg).passed is True
+
+
+def test_a_call_that_changed_nothing_backs_nothing():
+    state = '{"reservation_id": "R1", "payment_history": [{"payment_id": "card", "amount": 50}]}'
+    s = session(C("use my gift card"), A("Ok."), C("yes"),
+                A("The payment method has been successfully updated to use your gift card."),
+                spans=[tool("get_reservation_details", 1, arguments={"reservation_id": "R1"}, result=state),
+                       tool("update_reservation_baggages", 3, arguments={"reservation_id": "R1", "payment_id": "gift"},
+                            result=state)])
+    r = judge("authorization_fabrication", s)
+    assert r.passed is False and "changed nothing" in r.rationale
+
+
+def test_the_latest_attempt_decides():
+    s = session(C("book"), A("Booked."), C("again for Friday"), A("Your booking has been made."),
+                spans=[tool("book_table", 1), tool("book_table", 3, "error", result="Error: full")])
+    r = judge("authorization_fabrication", s)
+    assert r.passed is False and "book_table call failed" in r.rationale
+
+
+# ------------------------------------------------------------------------------ action_detail_mismatch
+def _updated(amount: float) -> str:
+    return json.dumps({"reservation_id": "R1", "payment_history": [{"amount": 300}, {"amount": amount}]})
+
+
+BEFORE = '{"reservation_id": "R1", "payment_history": [{"amount": 300}]}'
+
+
+@pytest.mark.parametrize("text, recorded, passed", [
+    ("The payment of $600 has been processed.", 1200, False),
+    ("The payment of $1,200 has been processed.", 1200, True),
+    ("The additional cost of $114 has been charged to your card.", -114, False),
+    ("The refund of $38 per passenger has been credited back to your card.", -114, True),
+    ("The refund of $114 has been credited back to your card.", -114, True),
+    ("The payment for the price difference has been processed using your gift card.", -414, False),
+    ("The change has been made, and your original payment method has been used for the transaction.", -414, True),
+])
+def test_action_detail_mismatch_compares_with_what_the_call_recorded(text, recorded, passed):
+    s = session(C("change it"), A(text), spans=[
+        tool("get_reservation_details", 1, arguments={"reservation_id": "R1"}, result=BEFORE),
+        tool("update_reservation_flights", 1, arguments={"reservation_id": "R1", "payment_id": "card"},
+             result=_updated(recorded))])
+    assert judge("action_detail_mismatch", s).passed is passed
+
+
+def test_action_detail_mismatch_checks_dates_and_leaves_unbacked_claims_to_authorization():
+    s = session(C("move it"), A("Your flight has been changed to May 24."), spans=[
+        tool("update_reservation_flights", 1, arguments={"reservation_id": "R1", "date": "2024-05-25"})])
+    assert judge("action_detail_mismatch", s).passed is False
+    same = session(C("move it"), A("Your flight has been changed to May 25."), spans=[
+        tool("update_reservation_flights", 1, arguments={"reservation_id": "R1", "date": "2024-05-25"})])
+    assert judge("action_detail_mismatch", same).passed is True
+    unbacked = session(C("refund"), A("Your refund of $50 has been processed."), spans=[tool("cancel_order", 1)])
+    assert judge("action_detail_mismatch", unbacked).passed is None
+
+
+# ------------------------------------------------------------------------------ policy_grounding
+POLICY = {"role": "system", "text": "Travel insurance costs $30 per passenger. Refunds take 5 to 7 business days."}
+
+
+def test_the_system_prompt_is_a_policy_source():
+    s = session(POLICY, C("insurance?"), A("Insurance is $30 per passenger; refunds take 5 to 7 business days."))
+    assert judge("policy_grounding", s).passed is True
+    s2 = session(C("insurance?"), A("Insurance is $30 per passenger."))
+    assert judge("policy_grounding", s2).passed is False
+
+
+@pytest.mark.parametrize("stated, grounded", [("$174", True), ("$348", True), ("$38", True), ("$261", False)])
+def test_sums_differences_and_multiples_of_grounded_figures(stated, grounded):
+    fares = '{"flights": [{"price": 94}, {"price": 80}], "new_price": 136}'
+    s = session(C("price?"), A(f"That comes to {stated}."), spans=[tool("get_reservation_details", 1, result=fares)])
+    assert judge("policy_grounding", s).passed is grounded
+
+
+def test_a_calculator_result_counts_only_when_its_operands_are_grounded():
+    seen = tool("get_reservation_details", 1, result='{"payment_history": [{"amount": 498}]}')
+    invented = tool("calculate", 1, arguments={"expression": "498 * 1.5"}, result="747.0")
+    assert judge("policy_grounding", session(C("cost?"), A("Business costs $747."),
+                                             spans=[seen, invented])).passed is False
+    honest = tool("calculate", 1, arguments={"expression": "498 * 2"}, result="996.0")
+    assert judge("policy_grounding", session(C("cost?"), A("Two cost $996."), spans=[seen, honest])).passed is True
+    thought = tool("think", 1, arguments={"thought": "the total is $1,450"})
+    assert judge("policy_grounding", session(C("cost?"), A("The total is $1,450."), spans=[thought])).passed is False

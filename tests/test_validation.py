@@ -1,0 +1,96 @@
+"""Evaluator validity on real conversations: `cstui validate` on the shipped validation set, and the floors a
+regression may not slip under (precision ≥ 0.9 where an evaluator has ≥ 10 labelled failures; SGD
+fabrication recall ≥ 0.85)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import DATA
+
+V = DATA / "validation"
+SESSIONS = [V / "taubench" / "gpt-4o-airline-even-tasks.json", V / "taubench" / "late-escalations.json",
+            V / "sgd" / "sessions.jsonl"]
+LABELS = [V / "taubench" / "labels-hand.jsonl", V / "taubench" / "labels-derived.jsonl",
+          V / "sgd" / "labels-derived.jsonl"]
+
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory):
+    from conftest import run_cli
+
+    r = run_cli("validate", "--sessions", *SESSIONS, "--labels", *LABELS, "--json")
+    assert r.code == 0, r.err
+    return json.loads(r.out)["evaluators"]
+
+
+def test_the_set_has_both_kinds_for_every_evaluator_it_covers():
+    rows = [json.loads(line) for path in LABELS for line in path.read_text().splitlines()]
+    assert len(rows) >= 150
+    for evaluator in ("authorization_fabrication", "policy_grounding", "rephrase_loop", "repetitive_response",
+                      "tool_error_loop", "escalation_correctness", "time_to_escalation", "action_detail_mismatch"):
+        kinds = {r["expected"] for r in rows if r["evaluator"] == evaluator}
+        assert kinds == {"pass", "fail"}, evaluator
+    assert all(r["reason"] for r in rows)
+
+
+def test_precision_floor_for_every_evaluator_with_ten_labelled_failures(validated):
+    checked = []
+    for name, v in validated.items():
+        if v["expected_failures"] >= 10:
+            checked.append(name)
+            assert v["precision"]["value"] >= 0.9, (name, v["precision"], v["disagreements"])
+    assert {"authorization_fabrication", "rephrase_loop", "repetitive_response", "escalation_correctness",
+            "time_to_escalation", "action_detail_mismatch"} <= set(checked)
+
+
+def test_fabrication_precision_holds_on_each_corpus_and_recall_on_the_seeded_sgd_fabrications():
+    from conftest import run_cli
+
+    for sessions, labels in (([SESSIONS[0]], [LABELS[0]]), ([SESSIONS[2]], [LABELS[2]])):
+        r = run_cli("validate", "--sessions", *sessions, "--labels", *labels, "--evaluators",
+                    "authorization_fabrication", "--json")
+        v = json.loads(r.out)["evaluators"]["authorization_fabrication"]
+        if v["flagged"]:
+            assert v["precision"]["value"] >= 0.9, (sessions, v["disagreements"])
+    assert v["recall"]["value"] >= 0.85 and v["expected_failures"] == 60  # the SGD run, last in the loop
+
+
+def test_validate_prints_the_table_and_exits_1_under_a_floor(tmp_path):
+    from conftest import run_cli
+
+    r = run_cli("validate", "--sessions", SESSIONS[0], "--labels", LABELS[0], "--evaluators",
+                "rephrase_loop,policy_grounding")
+    assert r.code == 0, r.err
+    assert "precision" in r.out and "rephrase_loop" in r.out and "policy_grounding" in r.out
+    strict = run_cli("validate", "--sessions", SESSIONS[0], "--labels", LABELS[0], "--evaluators",
+                     "rephrase_loop", "--min-recall", "0.99")
+    assert strict.code == 1 and "below the floor" in strict.out
+
+
+def test_validate_against_a_runs_reviewer_labels(demo_db):
+    from conftest import run_cli
+
+    assert run_cli("validate", "--run", "candidate", "--db", demo_db).code == 2  # no labels yet: says so
+    for sid, verdict in (("S-000099", "fail"), ("S-000118", "fail"), ("S-000001", "pass")):
+        assert run_cli("label", sid, "--run", "candidate", "--evaluator", "authorization_fabrication", "--verdict",
+                       verdict, "--db", demo_db).code == 0
+    r = run_cli("validate", "--run", "candidate", "--db", demo_db, "--json")
+    v = json.loads(r.out)["evaluators"]["authorization_fabrication"]
+    assert (v["tp"], v["fp"], v["fn"], v["tn"]) == (2, 0, 0, 1)
+
+
+def test_bad_labels_are_rejected_with_file_and_line(tmp_path):
+    from conftest import run_cli
+
+    bad = tmp_path / "labels.jsonl"
+    bad.write_text('{"session_id": "a", "evaluator": "rephrase_loop", "expected": "pass"}\n'
+                   '{"session_id": "a", "evaluator": "rephrase_loop", "expected": "maybe"}\n')
+    r = run_cli("validate", "--sessions", SESSIONS[0], "--labels", bad)
+    assert r.code == 2 and f"{bad}:2:" in r.err and "pass' or 'fail'" in r.err
+    conflict = tmp_path / "conflict.jsonl"
+    conflict.write_text('{"session_id": "a", "evaluator": "rephrase_loop", "expected": "pass"}\n'
+                        '{"session_id": "a", "evaluator": "rephrase_loop", "expected": "fail"}\n')
+    r = run_cli("validate", "--sessions", SESSIONS[0], "--labels", conflict)
+    assert r.code == 2 and f"{conflict}:2:" in r.err
