@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench validated clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,13 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+# Re-measure the evaluators on the shipped validation set; reports show these figures until reviewers label.
+V := tests/data/validation
+validated: setup
+	$(BIN)/cstui validate --sessions $(V)/taubench/gpt-4o-airline-even-tasks.json $(V)/taubench/late-escalations.json \
+		$(V)/sgd/sessions.jsonl --labels $(V)/taubench/labels-hand.jsonl $(V)/taubench/labels-derived.jsonl \
+		$(V)/sgd/labels-derived.jsonl --save-summary cstui/validated.json
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -242,11 +242,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.run:
         with _open_store(args) as store:
             store.run(args.run)
-            labels = validation.run_labels(store, args.run)
+            labels, verdicts = validation.run_truth(store, args.run)
             if not labels:
                 raise UsageError(f"run {args.run!r} has no reviewer labels on evaluators yet (`l` in the TUI, or "
                                  "`cstui label`)")
-            verdicts = validation.verdicts_of(store, args.run)
         source = f"reviewer labels of run {args.run}"
     else:
         for p in [*args.sessions, *args.labels]:
@@ -276,6 +275,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 verdicts = validation.verdicts_of(store, "validation")
         source = ", ".join(args.labels)
     results = validation.measure(labels, verdicts, wanted)
+    if args.save_summary:
+        _save_validity_summary(Path(args.save_summary), results, source)
     failed_floor = [name for name, v in results.items()
                     if (args.min_precision is not None and (v.precision()[0] or 0.0) < args.min_precision
                         and v.tp + v.fp > 0)
@@ -307,6 +308,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
               + ", ".join(failed_floor))
         return EXIT_GATE_FAILED
     return EXIT_OK
+
+
+def _save_validity_summary(path: Path, results: dict[str, Any], source: str) -> None:
+    """The figures reports show beside verdicts when a run has no reviewer labels (cstui/validated.json)."""
+    from cstui import validation
+    from cstui.evaluators import registry
+
+    known = {ev.id: ev.version for ev in registry.all_evaluators()}
+    doc = {"labels": source, "evaluators": {
+        name: validation.summary(v, version=known.get(name), source=validation.SHIPPED_SOURCE)
+        for name, v in results.items()}}
+    import json
+
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
 
 
 def _print_counts(ids: list[str], counts: dict[str, dict[str, int]]) -> None:
@@ -765,6 +781,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-recall", type=float, metavar="R", help="exit 1 if an evaluator's recall < R")
     p.add_argument("--disagreements", action="store_true", help="list every session where evaluator and label differ")
     p.add_argument("--json", action="store_true", help="one JSON document with every figure and disagreement")
+    p.add_argument("--save-summary", metavar="FILE",
+                   help="also write the per-evaluator precision/recall that reports show when a run has no "
+                        "reviewer labels (how cstui/validated.json is made: `make validated`)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("export", parents=[db_parent], help="export a run's sessions or results",

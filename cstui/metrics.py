@@ -270,6 +270,10 @@ def build_report(store: Store, run: str, by: str = "tier", *, sessions: pl.DataF
                            if block[f"by_{by}"].get(name if by == "tier" else str(key))},
         }
     report["strata"] = {by: strata}
+    from cstui.validation import trust
+
+    for name, validated in trust(store, run, {ev: block["version"] for ev, block in evaluators.items()}).items():
+        evaluators[name]["validated"] = validated
     report["evaluators"] = evaluators
     report["calibration"] = {
         "overall": calibration(calibration_pairs(sessions)),

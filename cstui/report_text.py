@@ -49,21 +49,28 @@ def render_report(report: dict[str, Any], by: str = "tier", console: Console | N
     if by != "tier":
         console.print(_strata_table(f"By {by}", report["strata"][by]))
     if report["evaluators"]:
+        from cstui.validation import trust_text
+
         table = Table(title="Evaluators (pass rate over applicable sessions)", title_justify="left")
         table.add_column("evaluator")
         table.add_column("n", justify="right")
         table.add_column("pass (95% CI)")
         for tier in ("tier_1", "tier_2", "tier_3"):
             table.add_column(tier.replace("_", " "))
+        table.add_column("precision")
         for name, ev in sorted(report["evaluators"].items(), key=lambda kv: (kv[1]["pass_rate"] or 2, kv[0])):
             cells = [rate_cell({"value": ev["pass_rate"], "ci_low": ev["ci_low"], "ci_high": ev["ci_high"],
                                 "n": ev["n"]})]
             for tier in ("tier_1", "tier_2", "tier_3"):
                 t = ev["by_tier"].get(tier)
                 cells.append(Text(f"{pct(t['pass_rate'])} (n={t['n']})") if t else Text("—", style="dim"))
+            cells.append(Text(*trust_text(ev.get("validated"), short=True)))
             style = "red" if ev["pass_rate"] is not None and ev["pass_rate"] < 0.95 else ""
             table.add_row(Text(inert(name), style=style), str(ev["n"]), *cells)
         console.print(table)
+        console.print(Text("precision: the share of an evaluator's failures a reviewer confirmed, measured on this "
+                           "run's labels (run) or, until there are any, on the validation set shipped with cstui (set; "
+                           "* = an older evaluator version); red below 0.90", style="dim"))
     cal = report["calibration"]
     table = Table(title="Calibration (confidence vs correctness)", title_justify="left")
     table.add_column("scope")

@@ -839,6 +839,28 @@ class Store:
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur]
 
+    def evaluator_versions(self, run: str) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT evaluator, version FROM evaluator_bits WHERE run = ?", (run,)).fetchall())
+
+    def labelled_verdicts(self, run: str) -> list[dict[str, Any]]:
+        """Each (session, evaluator) a reviewer gave a pass/fail verdict on, the newest label counting, with the
+        current machine verdict beside it (`has_result` 0 when the evaluator never ran on that session)."""
+        cur = self.conn.execute(
+            """SELECT l.session_id, l.evaluator, l.verdict, coalesce(l.note, l.reason) AS reason, l.reviewer,
+                      l.source, r.id IS NOT NULL AS has_result, r.passed, r.rationale
+               FROM labels l JOIN sessions s ON s.run = l.run AND s.session_id = l.session_id
+               LEFT JOIN results r ON r.sid = s.id AND r.evaluator = l.evaluator AND r.current = 1
+               WHERE l.id IN (SELECT max(id) FROM labels WHERE run = ? AND evaluator IS NOT NULL
+                              AND verdict IN ('pass', 'fail') GROUP BY session_id, evaluator)
+               ORDER BY l.id""", (run,))
+        cols = [c[0] for c in cur.description]
+        out = []
+        for row in cur:
+            rec = dict(zip(cols, row, strict=True))
+            rec["passed"] = None if rec["passed"] is None else bool(rec["passed"])
+            out.append(rec)
+        return out
+
     def judge_details(self, run: str, evaluators: Sequence[str]) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
         """(evaluator, judge transcript, label) of the current verdicts of the given judge evaluators."""
         marks = ",".join("?" * len(evaluators))
@@ -1058,6 +1080,11 @@ class Store:
 
     def audit_head(self) -> str:
         return self._one("SELECT hash FROM audit ORDER BY id DESC LIMIT 1") or "0" * 64
+
+    def change_marker(self) -> tuple[str, int]:
+        """Changes whenever a label, an audited note or a verdict is written: a screen holding metrics compares it
+        to know whether they are stale (both lookups read one end of a B-tree)."""
+        return self.audit_head(), self._one("SELECT max(rowid) FROM results") or 0
 
     def labels_all(self) -> list[dict[str, Any]]:
         cur = self.conn.execute("SELECT * FROM labels ORDER BY id")

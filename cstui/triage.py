@@ -137,6 +137,7 @@ class SessionView:
     results: list[dict[str, Any]]
     labels: list[dict[str, Any]]
     kb: dict[str, list[KBArticle]] = field(default_factory=dict)  # id → revisions, cited or retrieved
+    trust: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # evaluator → measured precision
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -166,4 +167,7 @@ def session_view(store: Store, run: str, session_id: str) -> SessionView:
             kb.setdefault(article.id, []).append(article)
     for cited in wanted - set(kb):
         kb[cited] = []  # cited but not in the KB at all
-    return SessionView(run=run, session=session, results=results, labels=labels, kb=kb)
+    from cstui.validation import trust
+
+    measured = trust(store, run, {r["evaluator"]: r["evaluator_version"] for r in results})
+    return SessionView(run=run, session=session, results=results, labels=labels, kb=kb, trust=measured)

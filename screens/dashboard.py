@@ -86,6 +86,9 @@ class DashboardTabs(Vertical):
             with TabPane("Calibration", id="tab-calibration"):
                 yield Horizontal(classes="plots", id="reliability")
                 yield Static(classes="note", id="calibration-note")
+            with TabPane("Evaluators", id="tab-evaluators"):
+                yield DataTable(id="evaluators", cursor_type="row")
+                yield Static(classes="note", id="evaluators-note")
             with TabPane("Escalation", id="tab-escalation"):
                 yield Horizontal(classes="plots", id="escalation")
                 yield Static(classes="note", id="escalation-note")
@@ -117,7 +120,7 @@ class DashboardScreen(Screen[None]):
     DashboardScreen TabbedContent { height: auto; min-height: 20; }
     DashboardScreen .plots { height: 18; }
     DashboardScreen .plots > * { width: 1fr; }
-    DashboardScreen #hallucination, DashboardScreen #drift { height: auto; max-height: 14; }
+    DashboardScreen #hallucination, DashboardScreen #drift, DashboardScreen #evaluators { height: auto; max-height: 20; }
     DashboardScreen .note { color: $text-muted; padding: 0 1; }
     """
 
@@ -128,6 +131,7 @@ class DashboardScreen(Screen[None]):
         self.baseline = baseline if baseline != run else None
         self.report: dict[str, Any] | None = None
         self.gate: dict[str, Any] | None = None
+        self.seen: tuple[str, int] | None = None  # the store's change marker the shown metrics were computed at
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -153,14 +157,21 @@ class DashboardScreen(Screen[None]):
         from cstui.metrics import build_report
 
         with Store(self.store.path) as store:
+            seen = store.change_marker()
             frames = load_frames(store, self.run)
             report = build_report(store, self.run, sessions=frames.sessions, results=frames.results)
             gate = run_gate(store, self.run, baseline=self.baseline, frames=frames)
             drift = store.drift_events(self.run)
+        self.seen = seen
         self.app.call_from_thread(self.show, report, gate, drift)
 
     def action_reload(self) -> None:
         self.load()
+
+    def on_screen_resume(self) -> None:
+        """Back from a session or the failures list: recompute if a relabel or a rerun changed anything."""
+        if self.seen is not None and self.store.change_marker() != self.seen:
+            self.load()
 
     async def show(self, report: dict[str, Any], gate: dict[str, Any], drift: list[dict[str, Any]]) -> None:
         self.report, self.gate = report, gate
@@ -174,6 +185,7 @@ class DashboardScreen(Screen[None]):
             panel.show(report)
         await self._show_calibration(report)
         await self._show_escalation(report)
+        self._show_evaluators(report)
         self._show_hallucination(report)
         await self._show_drafts(report)
         self._show_drift(drift)
@@ -275,6 +287,30 @@ class DashboardScreen(Screen[None]):
             f"escalation {pct(esc['rate'])}{interval(esc)} · turns to escalation p50 {tte['p50']} p90 {tte['p90']}"
             f" (n={tte['n']})" + ("" if rho is None else " · ρ < 0 is healthy: escalate more when unsure")))
 
+    def _show_evaluators(self, report: dict[str, Any]) -> None:
+        from cstui.validation import trust_text
+
+        table = self.query_one("#evaluators", DataTable)
+        table.clear(columns=True)
+        table.add_columns("evaluator", "n", "failed", "pass rate", "95% CI", "precision of its flags", "95% CI",
+                          "recall", "labelled")
+
+        def ci(bounds: list[float] | None) -> str:
+            return "" if not bounds else f"{bounds[0]:.2f}–{bounds[1]:.2f}"
+
+        for name, ev in sorted(report["evaluators"].items(), key=lambda kv: (kv[1]["pass_rate"] or 2, kv[0])):
+            v = ev.get("validated") or {}
+            failed = ev["n"] - ev["k"]
+            table.add_row(Text(inert(name), style="red" if failed else ""), str(ev["n"]), str(failed),
+                          pct(ev["pass_rate"]), f"{pct(ev['ci_low'])}–{pct(ev['ci_high'])}" if ev["n"] else "",
+                          Text(*trust_text(v or None)), ci(v.get("precision_ci")),
+                          "—" if v.get("recall") is None else f"{v['recall']:.2f}", str(v.get("n", 0)), key=name)
+        self.query_one("#evaluators-note", Static).update(Text(
+            "Precision: the share of an evaluator's failures a reviewer confirmed — measured on this run's labels once "
+            "a reviewer has labelled any of its sessions (relabels count at once), else on the validation set shipped "
+            "with cstui. Red means more than one flag in ten is wrong: read those verdicts before acting on them. "
+            "Enter lists an evaluator's failures."))
+
     def _show_hallucination(self, report: dict[str, Any]) -> None:
         table = self.query_one("#hallucination", DataTable)
         table.clear(columns=True)
@@ -371,6 +407,8 @@ class DashboardScreen(Screen[None]):
                 intents=tuple(flt.get("intent", ())), channels=tuple(flt.get("channel", ())),
                 categories=tuple(flt.get("category", ())), segments=tuple(flt.get("segment", ())),
                 title=f"rule {rule['name']}"))
+        elif event.data_table.id == "evaluators" and key:
+            self.open_failures(FailureFilter(evaluators=(key,), title=f"evaluator {key}"))
         elif event.data_table.id == "hallucination" and key:
             self.open_failures(FailureFilter(hallucination_category=key, title=f"hallucination: {key}"))
 

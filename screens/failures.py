@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -40,6 +40,7 @@ class FailuresScreen(Screen[None]):
     FailuresScreen #search { display: none; }
     FailuresScreen #search.shown { display: block; }
     FailuresScreen #status { height: 1; padding: 0 1; color: $text-muted; }
+    FailuresScreen #trust { height: auto; max-height: 3; padding: 0 1; }
     """
 
     def __init__(self, store: Store, run: str, failure_filter: FailureFilter | None = None) -> None:
@@ -49,6 +50,7 @@ class FailuresScreen(Screen[None]):
         self.filter = failure_filter or FailureFilter()
         self.all: pl.DataFrame | None = None
         self.shown: pl.DataFrame | None = None
+        self.trust: dict[str, dict[str, Any] | None] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -56,6 +58,7 @@ class FailuresScreen(Screen[None]):
         yield Input(placeholder="free text: session id, intent, channel, evaluator… (enter to keep, esc to close)",
                     id="search")
         yield FailureTable(id="failures")
+        yield Static(id="trust")
         yield Static(id="status")
         yield Footer()
 
@@ -67,15 +70,17 @@ class FailuresScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="failures")
     def load(self) -> None:
         from cstui.triage import failures_frame
+        from cstui.validation import run_trust
 
         with Store(self.store.path) as store:
             frame = failures_frame(store, self.run)
-        self.app.call_from_thread(self._loaded, frame)
+            trust = run_trust(store, self.run)
+        self.app.call_from_thread(self._loaded, frame, trust)
 
-    def _loaded(self, frame: pl.DataFrame) -> None:
+    def _loaded(self, frame: pl.DataFrame, trust: dict[str, dict[str, Any] | None]) -> None:
         import gc
 
-        self.all = frame
+        self.all, self.trust = frame, trust
         gc.freeze()  # what is loaded now lives as long as the screen: keep it out of every GC pass
         self.apply_filter()
         self.query_one(FailureTable).focus()
@@ -97,7 +102,25 @@ class FailuresScreen(Screen[None]):
         if table.sort_column:
             text.append(f"   sort: {table.sort_column}{' ↓' if table.sort_descending else ' ↑'}", style="dim")
         self.query_one("#filter", Static).update(text, layout=False)  # fixed height: no relayout per keystroke
+        self._show_trust(shown)
         self._status()
+
+    def _show_trust(self, shown: pl.DataFrame) -> None:
+        """How often each evaluator failing in the shown rows is right, so the reviewer knows which flags to doubt."""
+        from cstui.validation import trust_text
+
+        present = sorted(set(shown["failed"].explode().drop_nulls().unique().to_list())) if shown.height else []
+        text = Text("precision of these flags: ", style="bold")
+        if not present:
+            text.append("—", style="dim")
+        for i, evaluator in enumerate(present):
+            if i:
+                text.append(" · ")
+            text.append(inert(evaluator, keep_newlines=False) + " ")
+            text.append(*trust_text(self.trust.get(evaluator)))
+        if text.plain != getattr(self, "_last_trust", None):
+            self._last_trust = text.plain
+            self.query_one("#trust", Static).update(text)
 
     def _status(self) -> None:
         table = self.query_one(FailureTable)

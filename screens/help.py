@@ -21,6 +21,7 @@ Runs            enter  open the run's dashboard     b  use the highlighted run a
 Dashboard       enter on a gate rule   the sessions that broke it
                 enter on a tier panel  that tier's failing sessions (tab moves between panels)
                 enter on a hallucination category   its failing sessions
+                enter on an evaluator (Evaluators tab)   its failing sessions
                 f  all failures    c  compare with the baseline    ctrl+r  recompute
 
 Failures        ↑ ↓ pgup pgdn home end  move      enter  open session     space  select    a  select all shown
@@ -31,6 +32,10 @@ Failures        ↑ ↓ pgup pgdn home end  move      enter  open session     sp
 Session         n / p  next / previous failed session in the filter     enter on a verdict  jump to its evidence
                 l  relabel      r  rerun      k  cited / retrieved KB articles with revision and status
                 j  the judge's full exchange for the highlighted verdict     g  add to the regression set
+
+Precision       beside an evaluator: the share of its failures a reviewer confirmed. "run" = measured on this
+                run's labels (each relabel counts at once), "set" = on the validation set shipped with cstui
+                (* = measured on an older version); red below 0.90 — doubt those flags; — = not measured yet
 
 Relabel         ctrl+s  save   ctrl+j  "judge was right" (fail)   ctrl+f  "false alarm" (pass)   esc  cancel
 Rerun           space  toggle evaluator   ctrl+r  run   esc  cancel a running rerun, or close

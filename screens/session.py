@@ -23,6 +23,7 @@ from cstui.models import Span
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import SessionView
+from cstui.validation import trust_text
 
 ROLE_STYLES = {"customer": "bold cyan", "assistant": "bold green", "agent": "bold magenta", "system": "bold yellow",
                "tool": "bold blue"}
@@ -301,7 +302,7 @@ class SessionDetailScreen(Screen[None]):
     def _show_verdicts(self, view: SessionView) -> None:
         table = self.query_one("#verdicts", DataTable)
         table.clear(columns=True)
-        table.add_columns("evaluator", "verdict", "human", "evidence", "rationale")
+        table.add_columns("evaluator", "verdict", "human", "precision", "evidence", "rationale")
         ordered = sorted(view.results, key=lambda r: (r["passed"] is not False, r["passed"] is None, r["evaluator"]))
         for r in ordered:
             verdict = (Text("n/a", style="dim") if r["passed"] is None
@@ -310,7 +311,8 @@ class SessionDetailScreen(Screen[None]):
             where = ", ".join(
                 f"turn {e.get('turn_index')}" if e.get("turn_index") is not None else f"span {e.get('span_id')}"
                 for e in r["evidence"][:2])
-            table.add_row(Text(r["evaluator"]), verdict, human, Text(inert(where, keep_newlines=False)),
+            table.add_row(Text(r["evaluator"]), verdict, human, Text(*trust_text(view.trust.get(r["evaluator"]), short=True)),
+                          Text(inert(where, keep_newlines=False)),
                           Text(_short(r["rationale"] or "", 200)), key=r["evaluator"])
         if ordered:
             table.focus()

@@ -238,3 +238,50 @@ async def test_escape_from_a_deep_start_reaches_the_runs_screen(demo_db):
         await settle(pilot)
         assert type(app.screen).__name__ == "RunsScreen"
         assert app.screen.query_one("#runs", DataTable).row_count == 3
+
+
+async def test_precision_shown_beside_verdicts_follows_relabels(demo_db):
+    """Until a reviewer labels, each evaluator's precision is the shipped validation set's; one relabel of a flag
+    as a false alarm makes it this run's figure on the failures list and on the dashboard at once."""
+    from textual.widgets import TabbedContent
+
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.screen.query_one(TabbedContent).active = "tab-evaluators"
+        table = app.screen.query_one("#evaluators", DataTable)
+        row = table.get_row_index("authorization_fabrication")
+        assert "validation set" in str(table.get_row_at(row)[5])
+        table.focus()
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await settle(pilot)
+
+        assert type(app.screen).__name__ == "FailuresScreen"
+        flagged = app.screen.query_one(FailureTable).visible_session_ids()
+        assert len(flagged) == 4
+        trust = str(app.screen.query_one("#trust").render())
+        assert "authorization_fabrication P 1.00" in trust and "validation set" in trust
+        await pilot.press("enter")
+        await settle(pilot)
+        verdicts = app.screen.query_one("#verdicts", DataTable)
+        row = verdicts.get_row_index("authorization_fabrication")
+        assert str(verdicts.get_row_at(row)[3]) == "1.00 set"
+        verdicts.move_cursor(row=row)
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.press("ctrl+f")  # false alarm
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+
+        assert type(app.screen).__name__ == "FailuresScreen"
+        trust = str(app.screen.query_one("#trust").render())
+        assert "authorization_fabrication P 0.00 (of 1 flag, this run)" in trust
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "DashboardScreen"
+        table = app.screen.query_one("#evaluators", DataTable)
+        assert str(table.get_row_at(table.get_row_index("authorization_fabrication"))[5]) == \
+            "P 0.00 (of 1 flag, this run)"

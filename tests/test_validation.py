@@ -17,12 +17,26 @@ LABELS = [V / "taubench" / "labels-hand.jsonl", V / "taubench" / "labels-derived
 
 
 @pytest.fixture(scope="module")
-def validated(tmp_path_factory):
+def validated_run(tmp_path_factory):
     from conftest import run_cli
 
-    r = run_cli("validate", "--sessions", *SESSIONS, "--labels", *LABELS, "--json")
+    summary = tmp_path_factory.mktemp("validated") / "validated.json"
+    r = run_cli("validate", "--sessions", *SESSIONS, "--labels", *LABELS, "--json", "--save-summary", summary)
     assert r.code == 0, r.err
-    return json.loads(r.out)["evaluators"]
+    return json.loads(r.out)["evaluators"], json.loads(summary.read_text())
+
+
+@pytest.fixture(scope="module")
+def validated(validated_run):
+    return validated_run[0]
+
+
+def test_the_figures_reports_show_are_those_of_the_shipped_set(validated_run):
+    """cstui/validated.json is what reports show until a run has reviewer labels; an evaluator change that moves
+    its precision must regenerate it (`make validated`), or reports would show stale trust."""
+    from cstui.validation import shipped_summary
+
+    assert shipped_summary()["evaluators"] == validated_run[1]["evaluators"]
 
 
 def test_the_set_has_both_kinds_for_every_evaluator_it_covers():
@@ -79,6 +93,30 @@ def test_validate_against_a_runs_reviewer_labels(demo_db):
     r = run_cli("validate", "--run", "candidate", "--db", demo_db, "--json")
     v = json.loads(r.out)["evaluators"]["authorization_fabrication"]
     assert (v["tp"], v["fp"], v["fn"], v["tn"]) == (2, 0, 0, 1)
+
+
+def test_report_shows_shipped_precision_until_reviewers_label_then_theirs(demo_db):
+    from conftest import run_cli
+
+    from cstui.validation import RUN_SOURCE, SHIPPED_SOURCE, shipped_summary
+
+    def validated() -> dict:
+        r = run_cli("report", "--run", "candidate", "--db", demo_db, "--json")
+        assert r.code == 0, r.err
+        return {k: v["validated"] for k, v in json.loads(r.out)["evaluators"].items()}
+
+    before = validated()
+    shipped = shipped_summary()["evaluators"]["authorization_fabrication"]
+    assert before["authorization_fabrication"]["source"] == SHIPPED_SOURCE
+    assert before["authorization_fabrication"]["precision"] == shipped["precision"]
+    assert before["safety_escalation"] is None  # not in the validation set: unmeasured, not "perfect"
+    for sid, verdict in (("S-000099", "fail"), ("S-000118", "pass")):  # both flagged: one confirmed, one not
+        assert run_cli("label", sid, "--run", "candidate", "--evaluator", "authorization_fabrication", "--verdict",
+                       verdict, "--db", demo_db).code == 0
+    after = validated()["authorization_fabrication"]
+    assert (after["source"], after["precision"], after["n"], after["flagged"]) == (RUN_SOURCE, 0.5, 2, 2)
+    assert after["recall"] is None  # only flagged sessions were labelled: recall is unknown, not 1.0
+    assert validated()["rephrase_loop"]["source"] == SHIPPED_SOURCE  # other evaluators keep the shipped figure
 
 
 def test_bad_labels_are_rejected_with_file_and_line(tmp_path):
