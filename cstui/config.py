@@ -49,6 +49,9 @@ class Config:
     reviewer: str | None = None
     judge_model: str | None = None
     judge_api_base: str | None = None
+    # "auto" (response_format with the verdict's JSON schema where litellm says the model supports it), "schema"
+    # (always: a local OpenAI-compatible server litellm does not know) or "text" (never)
+    judge_response_format: str = "auto"
     # Natural-language policy assertions judged by the model: [[assertion]] id, text, optional intent/tier.
     assertion: list[dict[str, Any]] = field(default_factory=list)
     # Per-intent policy assertions checked without a model ([[policy]] here, or a policies file).
@@ -111,6 +114,8 @@ def _apply(cfg: Config, path: Path) -> None:
             raise ConfigError(f"{path}: {key} must be {type(current).__name__}")
         if key == "tools":
             _check_tools(path, value)
+        if key == "judge_response_format" and value not in ("auto", "schema", "text"):
+            raise ConfigError(f"{path}: judge_response_format must be 'auto', 'schema' or 'text'")
         setattr(cfg, key, value)
         cfg.source[key] = str(path)
 

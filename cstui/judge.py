@@ -45,6 +45,10 @@ class JudgeUnreachable(JudgeError):
     pass
 
 
+class SchemaRejected(Exception):
+    """The endpoint refused a request carrying response_format."""
+
+
 def provider_of(model: str) -> str:
     return model.split("/", 1)[0] if "/" in model else "openai"
 
@@ -67,6 +71,9 @@ class JudgeSettings:
     timeout: float = 60.0
     retries: int = 3
     backoff: float = 0.5
+    # "auto": ask for the verdict's JSON schema when litellm says the model supports it; "schema": always (a local
+    # server litellm does not know, e.g. vLLM); "text": never (free text, then extract the JSON)
+    response_format: str = "auto"
 
     @classmethod
     def resolve(cls, model: str | None, api_base: str | None, *, cfg: Any = None, concurrency: int | None = None,
@@ -80,7 +87,7 @@ class JudgeSettings:
         env = PROVIDER_ENV.get(provider, f"{provider.upper()}_API_KEY")
         key = (os.environ.get(env) if env else None) or keyring_key(provider)
         return cls(model=model, api_base=api_base, api_key=key, concurrency=max(1, concurrency or 8),
-                   timeout=timeout or 60.0)
+                   timeout=timeout or 60.0, response_format=cfg.judge_response_format if cfg else "auto")
 
     def scrub(self, text: str) -> str:
         return text.replace(self.api_key, "[key]") if self.api_key else text
@@ -93,6 +100,7 @@ class Completion:
     completion_tokens: int = 0
     cost_usd: float | None = None
     cached: bool = False
+    schema: bool = False  # the reply was constrained to the verdict's JSON schema
 
 
 def _litellm() -> Any:
@@ -106,9 +114,23 @@ def _litellm() -> Any:
     return litellm
 
 
-def cache_key(model: str, prompt_version: str, step: str, messages: list[dict[str, str]]) -> str:
-    body = orjson.dumps({"m": model, "p": prompt_version, "s": step, "x": messages}, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(body).hexdigest()
+def cache_key(model: str, prompt_version: str, step: str, messages: list[dict[str, str]],
+              schema: dict[str, Any] | None = None) -> str:
+    doc: dict[str, Any] = {"m": model, "p": prompt_version, "s": step, "x": messages}
+    if schema is not None:  # a schema-constrained reply is a different completion; keys without one are unchanged
+        doc["r"] = schema
+    return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True)
+class ReplySchema:
+    """The JSON schema a judge's verdict must follow, sent as `response_format` where the model supports it."""
+
+    name: str
+    schema: dict[str, Any]
+
+    def response_format(self) -> dict[str, Any]:
+        return {"type": "json_schema", "json_schema": {"name": self.name, "schema": self.schema}}
 
 
 class JudgeClient:
@@ -125,32 +147,68 @@ class JudgeClient:
         self._semaphore: asyncio.Semaphore | None = None
         self._litellm: Any = None
         self._fatal: JudgeError | None = None  # a bad key or dead endpoint stops every later call at once
+        self._schema_ok: bool | None = None  # decided on the first call that offers a schema
 
-    async def complete(self, messages: list[dict[str, str]], *, prompt_version: str, step: str) -> Completion:
-        key = cache_key(self.settings.model, prompt_version, step, messages)
+    async def uses_schema(self) -> bool:
+        """Whether replies that have a schema are constrained to it (see JudgeSettings.response_format)."""
+        if self._schema_ok is None:
+            mode = self.settings.response_format
+            if mode in ("schema", "text"):
+                self._schema_ok = mode == "schema"
+            else:
+                lit = await self._lit()
+                try:
+                    self._schema_ok = bool(lit.supports_response_schema(model=self.settings.model))
+                except Exception:  # a model litellm cannot place: the text path always works
+                    self._schema_ok = False
+        return self._schema_ok
+
+    async def _lit(self) -> Any:
+        if self._litellm is None:
+            self._litellm = await asyncio.to_thread(_litellm)  # a multi-second import: off the event loop
+        return self._litellm
+
+    async def complete(self, messages: list[dict[str, str]], *, prompt_version: str, step: str,
+                       schema: ReplySchema | None = None) -> Completion:
+        """One completion, cached; with `schema`, constrained to it when the model supports that."""
+        if schema is not None and not await self.uses_schema():
+            schema = None
+        key = cache_key(self.settings.model, prompt_version, step, messages,
+                        schema.response_format() if schema else None)
         if self.store is not None and (hit := self.store.judge_cache_get(key)) is not None:
             self.cache_hits += 1
             return Completion(text=hit["text"], prompt_tokens=hit["prompt_tokens"],
-                              completion_tokens=hit["completion_tokens"], cost_usd=hit["cost_usd"], cached=True)
+                              completion_tokens=hit["completion_tokens"], cost_usd=hit["cost_usd"], cached=True,
+                              schema=schema is not None)
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.settings.concurrency)
         async with self._semaphore:
             if self._fatal is not None:
                 raise self._fatal
+            result: Completion | None = None
             try:
-                result = await self._call_with_retries(messages)
+                if schema is None or self._schema_ok:  # not refused by a call that went first
+                    result = await self._call_with_retries(messages, schema)
+            except SchemaRejected:
+                pass
             except (JudgeAuthError, JudgeUnreachable) as exc:
                 self._fatal = exc
                 raise
+        if result is None:
+            # the endpoint does not take response_format after all (a local server behind a known model name):
+            # free text for this and every later call
+            self._schema_ok = False
+            return await self.complete(messages, prompt_version=prompt_version, step=step)
+        result.schema = schema is not None
         if self.store is not None:
             self.store.judge_cache_put(key, self.settings.model, prompt_version, step, result)
         return result
 
-    async def _call_with_retries(self, messages: list[dict[str, str]]) -> Completion:
-        if self._litellm is None:
-            self._litellm = await asyncio.to_thread(_litellm)  # a multi-second import: off the event loop
-        lit = self._litellm
+    async def _call_with_retries(self, messages: list[dict[str, str]], schema: ReplySchema | None = None
+                                 ) -> Completion:
+        lit = await self._lit()
         s = self.settings
+        extra = {"response_format": schema.response_format()} if schema else {}
         retryable = (lit.RateLimitError, lit.Timeout, lit.APIConnectionError, lit.InternalServerError,
                      lit.ServiceUnavailableError)
         last: Exception | None = None
@@ -159,7 +217,7 @@ class JudgeClient:
                 self.calls += 1
                 response = await lit.acompletion(
                     model=s.model, messages=messages, api_base=s.api_base, api_key=s.api_key or "no-key",
-                    timeout=s.timeout, num_retries=0, max_retries=0, temperature=0,
+                    timeout=s.timeout, num_retries=0, max_retries=0, temperature=0, **extra,
                 )
                 return self._completion(response)
             except lit.AuthenticationError:
@@ -172,6 +230,8 @@ class JudgeClient:
                 if attempt < s.retries:
                     await asyncio.sleep(s.backoff * (2 ** attempt) * (0.5 + random.random()))
             except lit.BadRequestError as exc:
+                if schema is not None and s.response_format == "auto":
+                    raise SchemaRejected from None
                 raise JudgeError(f"the judge endpoint rejected the request: {s.scrub(str(exc))[:300]}") from None
         kind = type(last).__name__ if last else "error"
         if last is not None and _is_connection_error(last) and not isinstance(last, lit.Timeout):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from cstui.evaluators.base import Evaluator, RunContext, has_shown_text, is_draft_assist, snippet
 from cstui.evaluators.registry import register
+from cstui.judge import ReplySchema
 from cstui.models import EvalResult, Evidence, Session
 
 if TYPE_CHECKING:
@@ -176,6 +177,10 @@ class JudgeEvaluator(Evaluator):
     def decide(self, verdict: Any, session: Session, ctx: RunContext) -> JudgeOutcome:
         raise NotImplementedError
 
+    def reply_schema(self) -> ReplySchema:
+        """The verdict's JSON schema: the extract step's reply is constrained to it where the model allows."""
+        return ReplySchema(name=self.verdict_model.__name__, schema=self.verdict_model.model_json_schema())
+
     def check(self, session: Session, ctx: RunContext) -> Any:  # pragma: no cover - judges are async
         raise TypeError(f"{self.id} is an LLM judge: run it with a judge model")
 
@@ -200,7 +205,7 @@ class JudgeEvaluator(Evaluator):
             user = f"{extract}\n\n## The evaluation\n{reasoning}"
             if error:
                 user += f"\n\nYour previous reply could not be used ({error}). Reply with the JSON object only."
-            text = await _ask(client, self, f"extract-{attempt}", SYSTEM_EXTRACT, user, log)
+            text = await _ask(client, self, f"extract-{attempt}", SYSTEM_EXTRACT, user, log, schema=self.reply_schema())
             try:
                 verdict = self.verdict_model.model_validate(parse_json_object(text))
                 break
@@ -225,10 +230,12 @@ def _short_error(exc: Exception) -> str:
 
 
 async def _ask(client: JudgeClient, judge: JudgeEvaluator, step: str, system: str, user: str,
-               log: list[dict[str, Any]]) -> str:
+               log: list[dict[str, Any]], *, schema: ReplySchema | None = None) -> str:
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    completion: Completion = await client.complete(messages, prompt_version=f"{judge.id}:{judge.version}", step=step)
+    completion: Completion = await client.complete(messages, prompt_version=f"{judge.id}:{judge.version}", step=step,
+                                                   schema=schema)
     log.append({"step": step, "prompt": user, "reply": completion.text, "cached": completion.cached,
+                "schema": completion.schema,
                 "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
                 "cost_usd": completion.cost_usd})
     return completion.text

@@ -161,7 +161,8 @@ class JudgeTranscriptScreen(ModalScreen[None]):
             cost = step.get("cost_usd")
             text.append(f"\n── {step['step']}", style="bold cyan")
             text.append(f"  {step.get('prompt_tokens', 0)}+{step.get('completion_tokens', 0)} tokens"
-                        f"{'' if cost is None else f', ${cost:.5f}'}{' (cached)' if step.get('cached') else ''}\n",
+                        f"{'' if cost is None else f', ${cost:.5f}'}{' (cached)' if step.get('cached') else ''}"
+                        f"{' · reply constrained to the verdict JSON schema' if step.get('schema') else ''}\n",
                         style="dim")
             text.append("prompt:\n", style="bold")
             text.append(inert(step.get("prompt", "")) + "\n")

@@ -171,6 +171,59 @@ def test_malformed_json_is_retried_then_recorded_as_an_error(judge_db):
         assert summary.counts["policy_fabrication"]["errors"] == 1
 
 
+def schema_aware(request):
+    """Like real servers: under response_format the reply is the bare JSON; without it a chatty model wraps the
+    JSON in prose and a code fence, which the extract path must still read."""
+    text = responder(request)
+    if request["messages"][0]["content"].startswith("You turn") and "response_format" not in request:
+        return f"Here is the verdict you asked for:\n```json\n{text}\n```\nLet me know if you need more."
+    return text
+
+
+def extract_requests(server):
+    return [r for r in server.requests if r["messages"][0]["content"].startswith("You turn")]
+
+
+@pytest.mark.parametrize(("model", "constrained"), [(MODEL, True), ("openai/local-judge-7b", False)])
+def test_verdicts_come_in_the_schema_where_the_model_supports_it_else_from_free_text(judge_db, model, constrained):
+    with JudgeServer(schema_aware) as server, Store(judge_db) as store:
+        settings = JudgeSettings(model=model, api_base=server.base_url, api_key="k")
+        run_judges(store, "small", ["policy_fabrication"], settings,
+                   sids=store.sids_for("small", ["S-000091", "S-000001"]))
+        extracts = extract_requests(server)
+        assert len(extracts) == 2 and all(("response_format" in r) == constrained for r in extracts)
+        reasoning = [r for r in server.requests if r not in extracts]
+        assert reasoning and not any("response_format" in r for r in reasoning)  # the reasoning stays free text
+        if constrained:
+            fmt = extracts[0]["response_format"]
+            assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "PolicyVerdict"
+            assert {"fabricated", "cited_claim", "rationale"} <= set(fmt["json_schema"]["schema"]["properties"])
+        got = {sid: next(x for x in store.session_results("small", sid) if x["evaluator"] == "policy_fabrication")
+               for sid in ("S-000091", "S-000001")}
+        assert (got["S-000091"]["passed"], got["S-000001"]["passed"]) == (0, 1)
+        steps = got["S-000091"]["detail"]["steps"]
+        assert [s["step"] for s in steps] == ["reason", "extract-0"] and steps[1]["schema"] is constrained
+
+
+def test_an_endpoint_that_refuses_response_format_gets_free_text_from_then_on(judge_db):
+    def no_schemas(request):
+        if "response_format" in request:
+            return Reply(status=400, content="response_format is not supported by this server")
+        return schema_aware(request)
+
+    with JudgeServer(no_schemas) as server, Store(judge_db) as store:
+        settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k", concurrency=1)
+        summary = run_judges(store, "small", ["policy_fabrication"], settings,
+                             sids=store.sids_for("small", ["S-000091", "S-000001"]))
+        assert summary.counts["policy_fabrication"]["errors"] == 0
+        assert [("response_format" in r) for r in extract_requests(server)] == [True, False, False]
+    with JudgeServer(no_schemas) as server, Store(judge_db) as store:  # told to always use the schema: an error
+        settings = JudgeSettings(model="openai/local-judge-7b", api_base=server.base_url, api_key="k",
+                                 response_format="schema")
+        summary = run_judges(store, "small", ["policy_fabrication"], settings, sids=store.sids_for("small", ["S-000002"]))
+        assert summary.counts["policy_fabrication"]["errors"] == 1
+
+
 def test_rate_limits_and_timeouts_are_retried_with_backoff(judge_db):
     with JudgeServer(responder) as server, Store(judge_db) as store:
         server.fail_next(Reply(status=429, content="slow down"), Reply(status=429, content="slow down"))
@@ -278,3 +331,15 @@ def test_auth_stores_the_key_in_the_keyring_and_judges_use_it(judge_db, cli, mon
         assert "keyring not set" in cli("auth", "status", "openai").out
     finally:
         keyring.set_keyring(previous)
+
+
+def test_judge_response_format_is_read_from_config_and_checked(tmp_path):
+    from cstui.config import ConfigError, load_config
+
+    good = tmp_path / "good.toml"
+    good.write_text('judge_model = "openai/local"\njudge_response_format = "schema"\n')
+    assert JudgeSettings.resolve(None, None, cfg=load_config(good)).response_format == "schema"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('judge_response_format = "json"\n')
+    with pytest.raises(ConfigError, match="judge_response_format must be"):
+        load_config(bad)
