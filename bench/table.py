@@ -9,7 +9,7 @@ import json
 import os
 
 
-def record(name: str, value: float, unit: str, budget: str, ok: bool | None, note: str = "") -> None:
+def record(name: str, value: float | str, unit: str, budget: str, ok: bool | None, note: str = "") -> None:
     path = os.environ.get("CSTUI_BENCH_JSON")
     if path:
         with open(path, "a", encoding="utf-8") as fh:

@@ -727,8 +727,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "import", parents=[db_parent], help="import sessions into a run",
         description="Import session files into a run, atomically: a malformed record anywhere rejects "
-        "everything with `file:line: reason` (exit 2) and leaves the database unchanged. Formats: native "
-        "cstui.session/v1 JSONL, OpenAI chat messages / tau-bench results (JSON array or JSONL).",
+        "everything with `file:line: reason` (exit 2) and leaves the database unchanged. Formats (detected): "
+        "native cstui.session/v1 JSONL; OpenAI chat messages and tau-bench results; Langfuse trace exports; "
+        "OpenInference / OTel GenAI spans (Phoenix); OTLP/JSON (resourceSpans). Prints per file: sessions, turns, "
+        "tool calls and errors, escalations, orphan and synthetic spans, and the first warnings. Contract: "
+        "docs/formats.md.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="session files")
     p.add_argument("--run", metavar="NAME", help="run name (default: the first file's name)")

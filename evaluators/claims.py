@@ -332,8 +332,21 @@ def calls_behind(session: Session, ctx: RunContext, claim: Claim, previous_claim
             and _fits(claim.category, e.categories)]
 
 
-def claims_in(session: Session) -> Iterator[Claim]:
-    """Every action claim of the session's shown assistant turns, in order."""
+_LAST_CLAIMS: tuple[Session, tuple[Claim, ...]] | None = None
+
+
+def claims_in(session: Session) -> tuple[Claim, ...]:
+    """Every action claim of the session's shown assistant turns, in order (computed once per session: two
+    evaluators ask in a row)."""
+    global _LAST_CLAIMS
+    if _LAST_CLAIMS is not None and _LAST_CLAIMS[0] is session:
+        return _LAST_CLAIMS[1]
+    found = tuple(_claims_in(session))
+    _LAST_CLAIMS = (session, found)
+    return found
+
+
+def _claims_in(session: Session) -> Iterator[Claim]:
     from cstui.evaluators.base import shown_assistant_turns
 
     asked: str | None = None  # an action the assistant proposed, until the customer answers

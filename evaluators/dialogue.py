@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from rapidfuzz import fuzz
 
@@ -122,12 +123,15 @@ def similar(a: set[str], b: set[str], least: int = 2, share: float = 0.5) -> boo
 class Ask:
     turn_index: int
     text: str  # without boilerplate
-    words: set[str]
     insistent: bool  # strongly
     weak: bool  # "how about …", "instead", "still"
     answered: bool  # the agent answered or refused since the customer's previous turn (did not just ask back)
     refused: bool  # ... and that answer was a refusal
     accepts: bool = False  # says yes to what the agent just asked or offered
+
+    @cached_property
+    def words(self) -> set[str]:
+        return content_words(self.text)
 
 
 def customer_asks(session: Session) -> list[Ask]:
@@ -147,7 +151,7 @@ def customer_asks(session: Session) -> list[Ask]:
         refused = any(REFUSAL.search(t) for t in between)
         answered = bool(between) and (refused or not ASKS_INFO.search(last.strip()))
         accepts = bool(AFFIRMATION.search(text)) and last.rstrip().endswith("?")
-        asks.append(Ask(i, text, content_words(text), bool(INSISTENCE.search(text)), bool(WEAK_INSISTENCE.search(text)),
+        asks.append(Ask(i, text, bool(INSISTENCE.search(text)), bool(WEAK_INSISTENCE.search(text)),
                         answered, refused, accepts))
         between = []
     return asks
@@ -165,6 +169,8 @@ def is_confirmation(ask: Ask) -> bool:
 def request_loops(session: Session) -> list[list[int]]:
     """Chains of customer turns that make the same request again after the agent answered it (in other words
     too: a reworded plea right after a refusal re-asks what was refused). Each chain starts with the request."""
+    if sum(1 for t in session.turns if t.role == "customer" and len(words(t.text)) >= MIN_WORDS) < 3:
+        return []  # a chain needs three substantive customer turns (most sessions are shorter)
     asks = [a for a in customer_asks(session) if len(words(a.text)) >= MIN_WORDS and not is_confirmation(a)]
     chains: list[list[int]] = []
     used: set[int] = set()
@@ -188,12 +194,33 @@ def request_loops(session: Session) -> list[list[int]]:
 
 @dataclass
 class Reply:
+    """One shown assistant reply; what comparing it needs is worked out only when a comparison gets that far."""
+
     turn_index: int
     core: str  # without greeting, sign-off, transfer offer or the footer every reply repeats
-    words: set[str]
     kind: str  # "refusal" | "ask" (requests information) | "answer"
-    asked: set[str]  # content words of the sentences that ask for something
-    reports_action: bool = False  # says an action was just done
+    asking: str  # the sentences that ask for something
+
+    @cached_property
+    def words(self) -> set[str]:
+        return content_words(self.core)
+
+    @cached_property
+    def asked(self) -> set[str]:
+        return content_words(self.asking) - ASK_FRAME
+
+    @cached_property
+    def reports_action(self) -> bool:
+        """Says an action was just done."""
+        return bool(action_claims(self.core, self.turn_index))
+
+    @cached_property
+    def details(self) -> set[str]:
+        return _details(self.core)
+
+    @cached_property
+    def flat(self) -> str:
+        return " ".join(words(self.core))
 
 
 # Words every request for information uses; what is asked for is the rest ("user", "reservation").
@@ -212,8 +239,7 @@ def assistant_replies(session: Session) -> list[Reply]:
             continue
         asking = " ".join(s.text for s in sentences(core) if ASKS_INFO.search(s.text.strip()))
         kind = "refusal" if REFUSAL.search(core) else "ask" if asking else "answer"
-        out.append(Reply(i, core, content_words(core), kind, content_words(asking) - ASK_FRAME,
-                         bool(action_claims(core, i))))
+        out.append(Reply(i, core, kind, asking))
     return out
 
 
@@ -231,10 +257,10 @@ def _details(text: str) -> set[str]:
 def same_reply(a: Reply, b: Reply) -> bool:
     """The same reply: near-verbatim; or the same refusal, request for information or answer reworded — with the
     same particulars (a confirmation template filled with new details is progress)."""
-    da, db = _details(a.core), _details(b.core)
+    da, db = a.details, b.details
     if da - db and db - da:
         return False  # each gives particulars the other does not: new information
-    if fuzz.ratio(" ".join(words(a.core)), " ".join(words(b.core))) >= 85:
+    if fuzz.ratio(a.flat, b.flat) >= 85:
         return True
     if a.kind != b.kind:
         return False
@@ -249,6 +275,8 @@ def same_reply(a: Reply, b: Reply) -> bool:
 
 def repeated_replies(session: Session) -> list[int]:
     """The largest group of replies that say the same thing (its turns), or []."""
+    if sum(1 for t in session.turns if t.role == "assistant" and not t.suppressed and t.text.strip()) < 3:
+        return []  # the same reply three times needs three replies
     replies = assistant_replies(session)
     best: list[int] = []
     for k, reply in enumerate(replies):
