@@ -1,5 +1,5 @@
 """Judge–human agreement: Cohen's κ, accuracy and the confusion matrix per judge evaluator, overall and
-per tier. A judge is only trusted once it agrees with reviewers (BRIEF §2).
+per tier. A judge is only trusted once it agrees with reviewers (docs/evaluators.md, "LLM judges").
 
 Labels given while triaging failures are selection-biased (reviewers mostly see what the judge
 flagged), so κ is reported separately for review-queue labels (a random, stratified sample) and for

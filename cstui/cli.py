@@ -137,9 +137,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"{f.path}: {f.counts['articles']:,} articles (kb)")
             continue
         c = f.counts
-        print(f"{f.path} ({f.format}): {c['sessions']:,} sessions, {c['turns']:,} turns, {c['tool_calls']:,} tool calls "
-              f"({c['tool_errors']:,} errors), {c['escalations']:,} escalations, {c['orphan_spans']:,} orphan and "
-              f"{c['synthetic_spans']:,} synthetic tool spans, {c['warnings']:,} warnings")
+        print(f"{f.path} ({f.format}): {_n(c['sessions'], 'session')}, {_n(c['turns'], 'turn')}, "
+              f"{_n(c['tool_calls'], 'tool call')} ({_n(c['tool_errors'], 'error')}), "
+              f"{_n(c['escalations'], 'escalation')}, {c['orphan_spans']:,} orphan and {c['synthetic_spans']:,} "
+              f"synthetic tool spans, {_n(c['warnings'], 'warning')}")
         for warning in f.warnings:
             print(f"  warning: {inert(warning)}")
         if c["warnings"] > len(f.warnings):
@@ -323,6 +324,10 @@ def _save_validity_summary(path: Path, results: dict[str, Any], source: str) -> 
 
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     print(f"wrote {path}", file=sys.stderr)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _print_counts(ids: list[str], counts: dict[str, dict[str, int]]) -> None:

@@ -29,7 +29,7 @@ class Config:
     supported_intents: list[str] = field(default_factory=lambda: sorted(DEFAULT_INTENT_TIERS))
     # Substrings of tool names that hand the conversation to a human.
     escalation_tools: list[str] = field(default_factory=lambda: ["transfer", "escalat", "handoff", "hand_off"])
-    # Verbs that make a tool side-effecting when the span does not say (BRIEF §3.1).
+    # Verbs that make a tool side-effecting when the span does not say (docs/evaluators.md, "What a tool does").
     side_effect_verbs: list[str] = field(default_factory=lambda: [
         "refund", "cancel", "book", "update", "send", "transfer", "modify", "return", "exchange",
         "create", "delete", "change", "issue", "charge", "pay", "apply", "reset", "remove", "add",

@@ -1,4 +1,4 @@
-"""Draft-assist records: what the human agent did with each AI draft (BRIEF §2 online metrics).
+"""Draft-assist records: what the human agent did with each AI draft (the online metrics of docs/metrics.md).
 
 A draft-assist session marks its last AI draft with a `draft` object on the assistant turn:
 `{"decision": "accepted|edited|rejected", "latency_ms": 2100, "cost_usd": 0.012,

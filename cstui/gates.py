@@ -1,6 +1,6 @@
 """Deploy gates: threshold rules from a TOML file, checked against a run (and optionally a baseline).
 
-The shipped `gates.toml` is the BRIEF §2 threshold table. Only rules whose `on_fail` contains "block"
+The shipped `gates.toml` is the threshold table of docs/metrics.md. Only rules whose `on_fail` contains "block"
 fail the gate; the others are advisories. A rule with no data is never silently a pass: it is
 reported as "no data", and `strict` makes it a failure.
 """

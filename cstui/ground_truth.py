@@ -1,4 +1,4 @@
-"""Resolution ground truth from several signals, weighted by how much each can be trusted (BRIEF §2).
+"""Resolution ground truth from several signals, weighted by how much each can be trusted (docs/metrics.md).
 
 No single signal decides. Each available signal votes +weight (resolved) or -weight (not resolved);
 the session counts as resolved when the weighted sum is positive. Weights, weakest to strongest:

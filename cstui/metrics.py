@@ -1,4 +1,4 @@
-"""Stratified metrics with honest uncertainty (BRIEF §3.3 definitions hold exactly).
+"""Stratified metrics with honest uncertainty (the definitions of docs/metrics.md hold exactly).
 
 - Pass rates are over sessions where the evaluator applies (passed is not null).
 - Intervals are Wilson 95%.

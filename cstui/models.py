@@ -1,4 +1,4 @@
-"""Domain models: the native session format (BRIEF §3.1) and what the store keeps about it.
+"""Domain models: the native session format (docs/formats.md) and what the store keeps about it.
 
 Every model keeps unknown keys (`extra="allow"`): exports must give back what came in.
 Values an evaluator judges (e.g. a confidence of 1.7) are accepted here, not rejected, so that the
@@ -124,7 +124,7 @@ class Session(_Open):
         return [(i, t.text) for i, t in enumerate(self.turns) if t.role == "system" and t.text.strip()]
 
     def last_assistant_confidence(self) -> float | None:
-        """The session's stated confidence: its last shown assistant turn's (BRIEF §3.3)."""
+        """The session's stated confidence: its last shown assistant turn's (docs/metrics.md)."""
         for turn in reversed(self.turns):
             if turn.role == "assistant" and not turn.suppressed and turn.text:
                 return turn.confidence

@@ -1,4 +1,4 @@
-"""Draft-assist online metrics per day, and the BRIEF §2 alert rules evaluated over them.
+"""Draft-assist online metrics per day, and the alert rules of docs/metrics.md evaluated over them.
 
 Definitions (documented in the README):
 - accept rate = accepted / drafts; reject rate = rejected / drafts (edited counts in neither);

@@ -20,7 +20,8 @@ COLUMN_TITLES = {"session_id": "session", "tier": "tier", "intent": "intent", "c
                  "failed_text": "failed evaluators", "confidence": "conf", "n_turns": "turns"}
 LABEL_STATES = ("any", "labeled", "unlabeled")
 
-# BRIEF §2 failure taxonomy, offered when relabelling.
+# Failure reasons offered when relabelling: the hallucination taxonomy (docs/evaluators.md) and the
+# conversation failures.
 FAILURE_REASONS = (
     "judge_right", "false_alarm", "policy", "pricing", "availability", "procedure", "authorization", "citation",
     "account", "history", "missed_escalation", "late_escalation", "unneeded_escalation", "prompt_injection",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -156,6 +157,7 @@ def action_claims(text: str, turn_index: int, proposal: str | None = None) -> li
     return claims
 
 
+@lru_cache(maxsize=16384)  # assistants reuse their sentences across sessions; several evaluators read each
 def _claim_in(sentence: str) -> str | None:
     """The claiming phrase of a sentence, or None when the sentence claims nothing done."""
     for pattern in CLAIM_PATTERNS:

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz
 
@@ -68,7 +68,8 @@ def _without_names(text: str) -> str:
     return " ".join(out)
 
 
-def content_words(text: str) -> set[str]:
+@lru_cache(maxsize=16384)  # simulators and templates reuse their turns across sessions
+def content_words(text: str) -> frozenset[str]:
     """Words that carry what a turn is about: no stopwords, ids or names, crude plural/tense folding."""
     text = _without_names(_ID_TOKEN.sub(" ", text))
     out = set()
@@ -80,7 +81,7 @@ def content_words(text: str) -> set[str]:
                 w = w[: -len(suffix)]
                 break
         out.add(w)
-    return out
+    return frozenset(out)
 
 
 def plain(text: str) -> str:
@@ -111,7 +112,7 @@ def strip_sentences(text: str, drop: set[str], also: re.Pattern[str] | None = No
     return " ".join(core if len(words(" ".join(core))) >= MIN_WORDS else kept).strip()
 
 
-def similar(a: set[str], b: set[str], least: int = 2, share: float = 0.5) -> bool:
+def similar(a: frozenset[str] | set[str], b: frozenset[str] | set[str], least: int = 2, share: float = 0.5) -> bool:
     """Two turns about the same thing: most of the smaller one's content words are in the other."""
     if not a or not b:
         return False
@@ -130,7 +131,7 @@ class Ask:
     accepts: bool = False  # says yes to what the agent just asked or offered
 
     @cached_property
-    def words(self) -> set[str]:
+    def words(self) -> frozenset[str]:
         return content_words(self.text)
 
 
@@ -202,11 +203,11 @@ class Reply:
     asking: str  # the sentences that ask for something
 
     @cached_property
-    def words(self) -> set[str]:
+    def words(self) -> frozenset[str]:
         return content_words(self.core)
 
     @cached_property
-    def asked(self) -> set[str]:
+    def asked(self) -> frozenset[str]:
         return content_words(self.asking) - ASK_FRAME
 
     @cached_property

@@ -1,4 +1,4 @@
-"""Draft-assist checks (BRIEF §2): citations, length, PII, confidence, intent, low-confidence fallback."""
+"""Draft-assist checks (docs/evaluators.md): citations, length, PII, confidence, intent, low-confidence fallback."""
 
 from __future__ import annotations
 

@@ -34,12 +34,22 @@ _ANY_TRIGGER = re.compile("|".join(f"(?P<{k.replace('-', '_')}>{p.pattern})" for
                           re.I)
 
 
+_LAST_TRIGGER: tuple[Session, tuple[int, str, re.Match[str]] | None] | None = None
+
+
 def safety_trigger(session: Session) -> tuple[int, str, re.Match[str]] | None:
-    """First customer turn with a safety trigger: (turn index, kind, match)."""
+    """First customer turn with a safety trigger: (turn index, kind, match). Three evaluators ask in a row and
+    the search is the costly part of each, so the last session's answer is kept."""
+    global _LAST_TRIGGER
+    if _LAST_TRIGGER is not None and _LAST_TRIGGER[0] is session:
+        return _LAST_TRIGGER[1]
+    found = None
     for i, turn in enumerate(session.turns):
         if turn.role == "customer" and (m := _ANY_TRIGGER.search(turn.text)):
-            return i, (m.lastgroup or "").replace("_", "-"), m
-    return None
+            found = i, (m.lastgroup or "").replace("_", "-"), m
+            break
+    _LAST_TRIGGER = (session, found)
+    return found
 
 
 def escalation_turn(session: Session, ctx: RunContext) -> int | None:

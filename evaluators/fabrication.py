@@ -11,6 +11,7 @@ import orjson
 from cstui.evaluators.base import (
     Evaluator,
     NotApplicable,
+    RunContext,
     ShownTextEvaluator,
     Verdict,
     has_shown_text,
@@ -258,8 +259,9 @@ class _Source:
     record_total: float | None = None  # what a record says was paid in all (its payment list summed)
 
 
-def _sources(session: Session) -> list[_Source]:
-    """What each span, policy text and customer turn makes sayable, keyed by the turn it belongs to."""
+def _sources(session: Session, *, tools: bool = True) -> list[_Source]:
+    """What each span, policy text and customer turn makes sayable, keyed by the turn it belongs to (without
+    `tools`, only the cheap ones: policy, customer turns and retrieved chunks)."""
     out: list[_Source] = []
     def typed(text: str) -> tuple[set[tuple[float, str]], tuple[float, ...]]:
         qs = quantities(text)
@@ -282,7 +284,7 @@ def _sources(session: Session) -> list[_Source]:
             out.append(_Source(at, {q.key for t in texts for q in quantities(t)},
                                tuple(n for t in texts for n in bare_numbers(t)),
                                tuple(q.value for t in texts for q in quantities(t) if q.unit == "$")))
-        elif span.kind in ("tool", "policy_lookup"):
+        elif span.kind in ("tool", "policy_lookup") and tools:
             if _SCRATCH_TOOLS.match(span.name or ""):
                 continue
             args = span.attributes.get("arguments")
@@ -357,8 +359,15 @@ class PolicyGrounding(Evaluator):
         return None
 
     def check(self, session, ctx):
+        # Grounding only grows with sources, so try the cheap ones first; tool payloads (serialised and scanned,
+        # the costly part) are read only when something is left ungrounded.
+        stated, failure = self._first_ungrounded(session, ctx, _sources(session, tools=False))
+        if failure is not None:
+            stated, failure = self._first_ungrounded(session, ctx, _sources(session))
+        return failure or Verdict(True, f"all {stated} stated quantities are grounded")
+
+    def _first_ungrounded(self, session: Session, ctx: RunContext, sources: list[_Source]) -> tuple[int, Verdict | None]:
         stated = 0
-        sources = _sources(session)
         for i, turn in shown_assistant_turns(session):
             claims = quantities(turn.text)
             if not claims:
@@ -379,10 +388,11 @@ class PolicyGrounding(Evaluator):
                     continue
                 if q.unit != "$" and q.value in {n for s in mine if s.at >= 0 for n in s.numbers}:
                     continue  # "2 hours" where a tool said 2 (a duration field)
-                return Verdict(False, f"turn {i} states {q.text!r}, which no policy text, document, tool result or "
-                                      f"customer turn gives (nor a sum, difference or multiple of what they give)",
-                               [Evidence(turn_index=i, snippet=q.text, start=q.start, end=q.end)], label=q.unit)
-        return Verdict(True, f"all {stated} stated quantities are grounded")
+                return stated, Verdict(
+                    False, f"turn {i} states {q.text!r}, which no policy text, document, tool result or customer "
+                           f"turn gives (nor a sum, difference or multiple of what they give)",
+                    [Evidence(turn_index=i, snippet=q.text, start=q.start, end=q.end)], label=q.unit)
+        return stated, None
 
 
 # ---------------------------------------------------------------------------------------------- deprecated

@@ -1,4 +1,4 @@
-"""LLM judges (BRIEF §2): the model reasons in free text first, then a second call extracts the verdict,
+"""LLM judges (docs/evaluators.md): the model reasons in free text first, then a second call extracts the verdict,
 which a pydantic model validates. Malformed output is retried, then recorded as an error — never as a
 pass. Prompts are versioned Markdown files in `prompts/`; the version is part of the cache key.
 """

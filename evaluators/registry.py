@@ -1,4 +1,4 @@
-"""The evaluator registry: ids are stable (BRIEF §3.4); reports, gates, exports and labels use them."""
+"""The evaluator registry: ids are stable (docs/evaluators.md); reports, gates, exports and labels use them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from cstui.evaluators.base import Evaluator
 # One module per evaluator family; importing a module registers its evaluators.
 FAMILIES = ("draft_checks", "fabrication", "conversation", "escalation", "judges")
 
-# LLM-judge ids of BRIEF §3.4: known to gates and reports even where no judge has run yet.
+# LLM-judge ids (docs/evaluators.md): known to gates and reports even where no judge has run yet.
 JUDGE_IDS = ("policy_fabrication", "resolution_accuracy", "draft_rubric", "session_quality")
 
 _REGISTRY: dict[str, Evaluator] = {}
@@ -37,7 +37,7 @@ def all_evaluators(kind: str | None = None) -> list[Evaluator]:
 
 
 def hallucination_categories() -> dict[str, str]:
-    """Evaluator id → the hallucination category it detects (BRIEF §2 taxonomy)."""
+    """Evaluator id → the hallucination category it detects (docs/evaluators.md, "Hallucination taxonomy")."""
     return {ev.id: ev.hallucination_category for ev in all_evaluators() if getattr(ev, "hallucination_category", None)}
 
 

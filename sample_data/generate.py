@@ -681,7 +681,7 @@ def plan_scenarios(rng: random.Random) -> list[Scenario]:
 
 
 def _add_golden(scenarios: list[Scenario]) -> None:
-    """The draft-assist golden cases of BRIEF §2, as email (draft-assist) sessions."""
+    """The draft-assist golden cases (docs/metrics.md, "Draft-assist launch gate"), as email (draft-assist) sessions."""
     golden = [
         ("G-001", "faq_billing", "", "clear billing question"),
         ("G-002", "plan_downgrade", "two_topic", "two-topic downgrade + exports question"),

@@ -175,7 +175,7 @@ def test_a_trace_without_conversation_imports_its_spans_with_a_warning(tmp_path,
     db = tmp_path / "lf.db"
     r = cli("import", src, "--run", "two", "--db", db)
     assert r.code == 0, r.err
-    assert "no conversation in any observation" in r.out and "1 warnings" in r.out
+    assert "no conversation in any observation" in r.out and "1 warning" in r.out
     with Store(db) as store:
         doc = store.session_doc("two", "no-talk")
         stats = store.run("two")["import_stats"]

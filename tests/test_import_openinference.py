@@ -175,7 +175,7 @@ def test_agent_turn_with_a_replayed_history_gives_one_span_per_execution(tmp_pat
     db = tmp_path / "a.db"
     r = cli("import", src, "--run", "a", "--db", db)
     assert r.code == 0, r.err
-    assert "8 tool calls (1 errors)" in r.out and "0 orphan and 0 synthetic" in r.out
+    assert "8 tool calls (1 error)" in r.out and "0 orphan and 0 synthetic" in r.out
     with Store(db) as store:
         doc = store.session_doc("a", "s")
     assert len(doc["spans"]) == 18
@@ -196,7 +196,7 @@ def test_calls_whose_execution_is_outside_the_export_get_marked_synthetic_spans(
     db = tmp_path / "p.db"
     r = cli("import", src, "--run", "p", "--db", db)
     assert r.code == 0, r.err
-    assert "8 tool calls (1 errors)" in r.out and "2 synthetic" in r.out
+    assert "8 tool calls (1 error)" in r.out and "2 synthetic" in r.out
     with Store(db) as store:
         doc = store.session_doc("p", "s")
     synthetic = [s for s in doc["spans"] if s["attributes"].get("synthetic")]

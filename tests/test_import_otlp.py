@@ -78,7 +78,7 @@ def test_otlp_json_from_the_real_sdk_imports_like_openinference(ids, tmp_path, c
     db = tmp_path / "o.db"
     r = cli("import", src, "--run", "o", "--db", db)
     assert r.code == 0, r.err
-    assert "(otlp): 1 sessions" in r.out and "1 tool calls (1 errors)" in r.out
+    assert "(otlp): 1 session," in r.out and "1 tool call (1 error)" in r.out
     with Store(db) as store:
         doc = store.session_doc("o", "conv-7")
         assert store.run("o")["source_format"] == "otlp"
