@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gen_sessions import generate  # noqa: E402
 from table import record  # noqa: E402
 
-from cstui.evaluate import resolve_evaluators, run_evaluators  # noqa: E402
+from cstui import evaluation  # noqa: E402
 from cstui.ingest import import_files  # noqa: E402
 from cstui.store import Store  # noqa: E402
 
@@ -31,9 +31,9 @@ def main() -> None:
         generate(src, args.n)
         with Store(Path(tmp) / "bench.db") as store:
             import_files(store, [src], "bench")
-            ids = resolve_evaluators(None)
+            ids = evaluation.resolve(None)
             t0 = time.perf_counter()
-            summary = run_evaluators(store, "bench", ids, processes=args.processes)
+            summary = evaluation.run(store, "bench", ids, processes=args.processes)
             elapsed = time.perf_counter() - t0
     print(f"eval: {len(ids)} deterministic evaluators x {summary.n_sessions:,} sessions = {summary.n_results:,} results")
     print(f"  wall time              {elapsed:7.2f} s  ({summary.n_sessions / elapsed:,.0f} sessions/s)")

@@ -21,9 +21,9 @@ TESTS = Path(__file__).parent.parent / "tests"
 from gen_sessions import generate  # noqa: E402
 from table import record  # noqa: E402
 
+from cstui.evaluation import run as evaluate  # noqa: E402
 from cstui.ingest import import_files  # noqa: E402
 from cstui.judge import JudgeSettings  # noqa: E402
-from cstui.judge_run import run_judges  # noqa: E402
 from cstui.store import Store  # noqa: E402
 
 
@@ -32,8 +32,8 @@ def timed_run(db: Path, base_url: str, concurrency: int) -> tuple[float, int]:
         settings = JudgeSettings(model="openai/gpt-4.1-mini", api_base=base_url, api_key="bench",
                                  concurrency=concurrency)
         t0 = time.perf_counter()
-        summary = run_judges(store, "bench", ["policy_fabrication"], settings)
-        return time.perf_counter() - t0, summary.calls
+        summary = evaluate(store, "bench", ["policy_fabrication"], judge=settings)
+        return time.perf_counter() - t0, summary.judges.calls
 
 
 def main() -> None:
@@ -55,7 +55,7 @@ def main() -> None:
                     import_files(store, [src], "bench")
             with Store(dbs["warm"]) as store:  # pay litellm's import once, outside the timings
                 settings = JudgeSettings(model="openai/gpt-4.1-mini", api_base=base_url, api_key="bench")
-                run_judges(store, "bench", ["policy_fabrication"], settings, sids=[1])
+                evaluate(store, "bench", ["policy_fabrication"], store.session_ids("bench")[:1], judge=settings)
             serial, calls1 = timed_run(dbs["c1"], base_url, 1)
             parallel, calls16 = timed_run(dbs["c16"], base_url, 16)
             repeat, calls_again = timed_run(dbs["c16"], base_url, 16)

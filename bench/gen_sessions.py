@@ -55,7 +55,7 @@ def session(i: int, rng: random.Random) -> dict:
 
 def cached_bench_db(n: int) -> Path:
     """A DB with n generated sessions imported and evaluated, built once under bench/out/ and reused."""
-    from cstui.evaluate import resolve_evaluators, run_evaluators
+    from cstui import evaluation
     from cstui.ingest import import_files
     from cstui.store import Store
 
@@ -70,7 +70,7 @@ def cached_bench_db(n: int) -> Path:
     tmp.unlink(missing_ok=True)
     with Store(tmp) as store:
         import_files(store, [src], "bench")
-        run_evaluators(store, "bench", resolve_evaluators(None))
+        evaluation.run(store, "bench", evaluation.resolve(None))
     src.unlink()
     tmp.rename(db)
     return db

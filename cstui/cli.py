@@ -171,9 +171,10 @@ def _progress_bar(label: str):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from cstui import evaluation
     from cstui.config import load_config
-    from cstui.evaluate import resolve_evaluators, run_evaluators
     from cstui.evaluators import registry
+    from cstui.judge import JudgeError
     from cstui.textsafe import inert
 
     cfg = load_config()
@@ -192,28 +193,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if names and "policies" in names:  # shorthand for every declared per-intent policy
         names = [n for n in names if n != "policies"] + policy_ids
     elif names is None and policy_ids:
-        names = [*resolve_evaluators(None), *policy_ids]
+        names = [*evaluation.resolve(None), *policy_ids]
     try:
-        ids = resolve_evaluators(names)
-    except KeyError as exc:
-        raise UsageError(exc.args[0]) from None
-    judges = [i for i in ids if registry.get(i).kind == "judge"]
-    deterministic = [i for i in ids if i not in judges]
+        ids = evaluation.resolve(names)
+        judges = evaluation.split(ids)[1]
+    except evaluation.EvaluationError as exc:
+        raise UsageError(str(exc)) from None
     label = f"eval {inert(args.run, keep_newlines=False)}"
     with _open_store(args) as store:
         store.run(args.run)
         settings = _judge_settings(args, cfg) if judges else None
-        if deterministic:
-            summary = run_evaluators(store, args.run, deterministic, cfg=cfg, processes=args.processes,
-                                     progress=_progress_bar(label))
-            if sys.stderr.isatty():
-                sys.stderr.write("\r\033[K")
-            _print_counts(deterministic, summary.counts)
-            print(f"{summary.n_results:,} results for {summary.n_sessions:,} sessions in {summary.seconds:.2f}s "
-                  f"(batch {summary.batch}); previous verdicts kept as history")
-        if judges:
+        bars = {"evaluators": _progress_bar(label), "judges": _progress_bar(label + " (judges)")}
+
+        def progress(stage: str, done: int, total: int, note: str) -> None:
+            if bars[stage]:
+                bars[stage](done, total)
+                if note:
+                    sys.stderr.write(f"  {note}")
+
+        try:
+            result = evaluation.run(store, args.run, ids, cfg=cfg, judge=settings, strategy=args.strategy,
+                                    processes=args.processes, progress=progress)
+        except JudgeError as exc:
+            _clear_line()
+            raise UsageError(f"{exc} (nothing was stored; answers already received stay cached)") from None
+        _clear_line()
+        _print_counts(ids, result.counts)
+        print(f"{result.n_results:,} results for {result.n_sessions:,} sessions in {result.seconds:.2f}s "
+              f"(batch {result.batch}); previous verdicts kept as history")
+        if result.judges is not None:
             assert settings is not None
-            _run_judges(store, args, judges, settings, cfg, label)
+            j = result.judges
+            cost = f"${j.cost_usd:.4f}" if j.cost_usd else "cost unknown for this model"
+            print(f"judges ({', '.join(judges)}) with {settings.model}, strategy {j.strategy}: {j.calls:,} calls, "
+                  f"{j.cache_hits:,} cached, {j.prompt_tokens:,}+{j.completion_tokens:,} tokens, {cost}")
     if not args.no_drift:
         from cstui.drift import detect_drift
 
@@ -229,9 +242,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Precision/recall of evaluators against labelled sessions (files) or a run's reviewer labels."""
     import tempfile
 
-    from cstui import validation
+    from cstui import evaluation, validation
     from cstui.config import load_config
-    from cstui.evaluate import resolve_evaluators, run_evaluators
     from cstui.ingest import import_files
 
     if bool(args.sessions) == bool(args.run):
@@ -261,18 +273,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
             if name not in known and not wanted:
                 print(f"note: no evaluator {name!r} is installed; its labels are skipped", file=sys.stderr)
         try:
-            ids = resolve_evaluators(wanted or [n for n in labelled if n in known])
-        except KeyError as exc:
-            raise UsageError(exc.args[0]) from None
+            ids = evaluation.resolve(wanted or [n for n in labelled if n in known])
+        except evaluation.EvaluationError as exc:
+            raise UsageError(str(exc)) from None
+        if evaluation.split(ids)[1]:
+            raise UsageError(f"{', '.join(evaluation.split(ids)[1])}: validate runs deterministic evaluators only; "
+                             "judge a run with `cstui eval`, then `cstui validate --run`")
         wanted = ids
         with tempfile.TemporaryDirectory(prefix="cstui-validate-") as tmp:
             from cstui.store import Store
 
             with Store(Path(tmp) / "validate.db") as store:
                 import_files(store, [Path(p) for p in args.sessions], "validation", cfg=cfg)
-                run_evaluators(store, "validation", ids, cfg=cfg, progress=_progress_bar("validate"))
-                if sys.stderr.isatty():
-                    sys.stderr.write("\r\033[K")
+                bar = _progress_bar("validate")
+                evaluation.run(store, "validation", ids, cfg=cfg,
+                               progress=(lambda _stage, done, total, _note: bar(done, total)) if bar else None)
+                _clear_line()
                 verdicts = validation.verdicts_of(store, "validation")
         source = ", ".join(args.labels)
     results = validation.measure(labels, verdicts, wanted)
@@ -326,19 +342,24 @@ def _save_validity_summary(path: Path, results: dict[str, Any], source: str) -> 
     print(f"wrote {path}", file=sys.stderr)
 
 
+def _clear_line() -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+
+
 def _n(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _print_counts(ids: list[str], counts: dict[str, dict[str, int]]) -> None:
     width = max([26, *(len(i) for i in ids)])
-    print(f"{'evaluator':<{width}} {'applies':>8} {'failed':>7} {'pass rate':>9}" + ("  errors" if any(
-        counts[i].get("errors") for i in ids) else ""))
+    show_errors = any(counts[i].get("errors") for i in ids)
+    print(f"{'evaluator':<{width}} {'applies':>8} {'failed':>7} {'pass rate':>9}" + ("  errors" if show_errors else ""))
     for name in ids:
         c = counts[name]
         n = c["passed"] + c["failed"]
         pass_rate = f"{100 * c['passed'] / n:8.1f}%" if n else f"{'—':>9}"
-        errors = f"  {c['errors']:>6,}" if c.get("errors") else ""
+        errors = f"  {c.get('errors', 0):>6,}" if show_errors else ""
         print(f"{name:<{width}} {n:>8,} {c['failed']:>7,} {pass_rate}{errors}")
 
 
@@ -350,36 +371,6 @@ def _judge_settings(args: argparse.Namespace, cfg: Any):
                                      timeout=args.timeout)
     except JudgeError as exc:
         raise UsageError(str(exc)) from None
-
-
-def _run_judges(store: Any, args: argparse.Namespace, judges: list[str], settings: Any, cfg: Any, label: str) -> None:
-    import time
-
-    from cstui.judge import JudgeError
-    from cstui.judge_run import run_judges
-
-    started = time.monotonic()
-    bar = _progress_bar(label + " (judges)")
-
-    def progress(done: int, total: int, client: Any) -> None:
-        if bar:
-            bar(done, total)
-            sys.stderr.write(f"  {client.calls:,} calls, ${client.cost_usd:.4f}")
-
-    try:
-        summary = run_judges(store, args.run, judges, settings, strategy=args.strategy, cfg=cfg, progress=progress)
-    except JudgeError as exc:
-        if sys.stderr.isatty():
-            sys.stderr.write("\r\033[K")
-        raise UsageError(f"{exc} (nothing was stored; answers already received stay cached)") from None
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
-    _print_counts(judges, summary.counts)
-    cost = f"${summary.cost_usd:.4f}" if summary.cost_usd else "cost unknown for this model"
-    print(f"{summary.n_results:,} judge verdicts for {summary.n_sessions:,} sessions in "
-          f"{time.monotonic() - started:.1f}s with {settings.model} (strategy {summary.strategy}): "
-          f"{summary.calls:,} calls, {summary.cache_hits:,} cached, {summary.prompt_tokens:,}+"
-          f"{summary.completion_tokens:,} tokens, {cost}")
 
 
 def cmd_review(args: argparse.Namespace) -> int:
@@ -418,6 +409,26 @@ def cmd_review(args: argparse.Namespace) -> int:
     print(f"review queue {inert(name)}: {len(items)} sessions of run {inert(args.run)} (seed {seed}); "
           + ", ".join(f"{k}: {v}" for k, v in sorted(strata.items())))
     print(f"open it with: cstui --run {inert(args.run)} --queue {inert(name)}")
+    return EXIT_OK
+
+
+def cmd_evaluators(args: argparse.Namespace) -> int:
+    """The registry, with plug-ins: what each evaluator checks and where it comes from."""
+    from cstui.evaluators import registry
+    from cstui.textsafe import inert
+
+    rows = [{"id": ev.id, "kind": ev.kind, "dimension": ev.dimension, "version": ev.version,
+             "hallucination_category": ev.hallucination_category, "source": ev.source,
+             "description": ev.description} for ev in registry.all_evaluators()]
+    if args.json:
+        _print_json(rows)
+        return EXIT_OK
+    width = max(len(r["id"]) for r in rows)
+    for r in rows:
+        origin = "" if r["source"] == "cstui" else f" [plug-in {inert(r['source'], keep_newlines=False)}]"
+        print(f"{r['id']:<{width}}  {r['kind']:<13} {r['dimension']:<11} v{r['version']}{origin}")
+        if r["description"]:
+            print(f"{'':<{width}}  {inert(r['description'], keep_newlines=False)}")
     return EXIT_OK
 
 
@@ -661,7 +672,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     if args.evaluator:
         from cstui.evaluators import registry
 
-        known = {ev.id for ev in registry.all_evaluators()} | set(registry.JUDGE_IDS)
+        known = {ev.id for ev in registry.all_evaluators()}
         if args.evaluator not in known:
             raise UsageError(f"unknown evaluator {args.evaluator!r} (known: {', '.join(sorted(known))})")
     with _open_store(args) as store:
@@ -705,11 +716,16 @@ def build_parser() -> argparse.ArgumentParser:
     db_parent.add_argument(
         "--db", metavar="PATH", help="SQLite database (default: $CSTUI_DB, else the platform data dir)"
     )
+    plugin_parent = argparse.ArgumentParser(add_help=False)
+    plugin_parent.add_argument(
+        "--plugin", action="append", default=[], metavar="PATH_OR_MODULE",
+        help="load evaluators from a Python file or module (repeatable; also `plugins = [...]` in cstui.toml and "
+             "the `cstui.evaluators` entry-point group; docs/evaluators.md)")
     parser = argparse.ArgumentParser(
         prog="cstui", formatter_class=_formatter,
         description="Offline workbench for evaluating customer-service LLM systems. "
         "Without a command, opens the review TUI.",
-        parents=[db_parent],
+        parents=[db_parent, plugin_parent],
         epilog="Exit codes: 0 ok, 1 a gate failed, 2 bad usage or bad input. "
         "Start with `cstui demo` to explore the demo data.",
     )
@@ -750,13 +766,14 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--append", action="store_true", help="add to an existing run of that name")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("eval", parents=[db_parent], help="run evaluators over a run",
+    p = sub.add_parser("eval", parents=[db_parent, plugin_parent], help="run evaluators over a run",
                        description="Run evaluators over every session of a run and store the verdicts as a new "
                        "version (history is kept; the newest is current). Default: all deterministic evaluators. "
                        "LLM judges (policy_fabrication, resolution_accuracy, draft_rubric, session_quality) run "
                        "when named, through litellm; identical reruns are answered from the cache.")
     p.add_argument("--run", required=True, metavar="NAME")
-    p.add_argument("--evaluators", metavar="A,B", help="comma-separated evaluator ids (default: all deterministic)")
+    p.add_argument("--evaluators", metavar="A,B", help="comma-separated evaluator ids (default: all deterministic, "
+                   "plug-ins included); `cstui evaluators` lists them")
     p.add_argument("--processes", type=int, metavar="N",
                    help="worker processes (default: one per core for runs of 4,000+ sessions, else 1)")
     p.add_argument("--judge-model", metavar="M", help="litellm model for LLM judges, e.g. openai/gpt-4.1-mini, "
@@ -774,7 +791,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
-        "validate", parents=[db_parent], help="measure evaluators' precision and recall against labels",
+        "validate", parents=[db_parent, plugin_parent], help="measure evaluators' precision and recall against labels",
         description="How often each evaluator is right. Either import labelled sessions into a throwaway database, "
         "run the evaluators and compare with a labels file (JSON Lines: {session_id, evaluator, expected: pass|fail, "
         "reason}), or compare a run's current verdicts with its reviewers' labels (--run). A flag is a failing "
@@ -805,7 +822,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("report", parents=[db_parent], help="metrics for a run, per stratum",
+    p = sub.add_parser("evaluators", parents=[plugin_parent], help="list the evaluators, built-in and plug-in",
+                       description="Every evaluator cstui can run: id, kind (deterministic or judge), dimension, "
+                       "version, where it comes from, and what it checks. Plug-ins: --plugin, `plugins` in "
+                       "cstui.toml, or the `cstui.evaluators` entry-point group (docs/evaluators.md).")
+    p.add_argument("--json", action="store_true", help="one JSON array")
+    p.set_defaults(func=cmd_evaluators)
+
+    p = sub.add_parser("report", parents=[db_parent, plugin_parent], help="metrics for a run, per stratum",
                        description="Counts, resolution rates with Wilson 95%% intervals, escalation, "
                        "per stratum. Human-readable by default; --json for the full document.")
     p.add_argument("--run", required=True, metavar="NAME")
@@ -815,7 +839,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
-        "gate", parents=[db_parent], help="check a run against deploy gates (exit 1 when a blocking rule fails)",
+        "gate", parents=[db_parent, plugin_parent], help="check a run against deploy gates (exit 1 when a blocking rule fails)",
         description="Check a run against threshold rules (default: the shipped gates.toml, the brief's table). "
         "Only rules whose on_fail says 'block' fail the gate; others are advisories. With --baseline, a rule also "
         "fails when its pass rate dropped more than 5 points and the drop is significant; the sessions that "
@@ -930,16 +954,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_plugins(args: argparse.Namespace) -> None:
+    """Plug-in evaluators for the commands that run or report evaluators (those with --plugin)."""
+    if getattr(args, "func", None) not in (cmd_tui, cmd_eval, cmd_validate, cmd_report, cmd_gate, cmd_evaluators):
+        return
+    from cstui.config import load_config
+
+    cfg = load_config()
+    if args.plugin or cfg.plugins:
+        from cstui import plugins
+
+        plugins.load_configured(cfg, args.plugin)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from cstui.config import ConfigError
     from cstui.gates import GateConfigError
     from cstui.ingest.records import BadInput  # light: no pydantic
+    from cstui.plugins import PluginError
     from cstui.store import StoreError
 
     try:
+        _load_plugins(args)
         code = args.func(args)
+    except PluginError as exc:
+        sys.stderr.write(f"cstui: {exc}\n")
+        return EXIT_BAD_INPUT
     except BadInput as exc:
         sys.stderr.write(("\r\033[K" if sys.stderr.isatty() else "") + f"cstui: {exc}\n")
         return EXIT_BAD_INPUT

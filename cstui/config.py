@@ -56,6 +56,8 @@ class Config:
     assertion: list[dict[str, Any]] = field(default_factory=list)
     # Per-intent policy assertions checked without a model ([[policy]] here, or a policies file).
     policy: list[dict[str, Any]] = field(default_factory=list)
+    # Evaluator plug-ins: Python files (relative to this file) or module names (docs/evaluators.md).
+    plugins: list[str] = field(default_factory=list)
     source: dict[str, str] = field(default_factory=dict)
 
     def tier_for(self, intent: str | None) -> int | None:

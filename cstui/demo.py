@@ -28,9 +28,9 @@ def sample_file(name: str) -> Path:
 
 def build_demo(path: Path) -> list[str]:
     """(Re)build and evaluate the demo runs in `path`; other runs in that database are left alone."""
+    from cstui import evaluation
     from cstui.config import load_config
     from cstui.drift import detect_drift
-    from cstui.evaluate import resolve_evaluators, run_evaluators
     from cstui.ingest import import_files
 
     cfg = load_config()
@@ -39,8 +39,8 @@ def build_demo(path: Path) -> list[str]:
         for run, name, system in DEMO_RUNS:
             report = import_files(store, [sample_file(name)], run, kb=sample_file("kb.jsonl"),
                                   mode="replace", cfg=cfg, system=system)
-            summary = run_evaluators(store, run, resolve_evaluators(None), cfg=cfg)
-            failed = sum(c["failed"] for c in summary.counts.values())
+            summary = evaluation.run(store, run, evaluation.resolve(None), cfg=cfg)
+            failed = summary.failed
             previous, events = detect_drift(store, run)
             drift = f"; {len(events)} drift events vs {previous}" if previous else ""
             lines.append(f"run {run!r}: {report.n_sessions} sessions, {report.n_spans} spans, "

@@ -23,6 +23,10 @@ PARALLEL_MIN_SESSIONS = 4000
 CHUNK = 1000
 
 
+class Cancelled(Exception):
+    """The caller asked to stop; nothing of this evaluation was stored."""
+
+
 @dataclass
 class EvalSummary:
     run: str
@@ -34,26 +38,19 @@ class EvalSummary:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # evaluator -> passed/failed/na
 
 
-def resolve_evaluators(names: Sequence[str] | None, kind: str | None = "deterministic") -> list[str]:
-    from cstui.evaluators import registry
-
-    if not names:
-        return [ev.id for ev in registry.all_evaluators(kind)]
-    for name in names:
-        registry.get(name)  # raises KeyError naming the known ids
-    return list(names)
-
-
 # Worker-side state, set once per process by _init_worker.
 _CTX = None
 _EVALUATORS: list = []
 
 
-def _init_worker(cfg: Config, kb_docs: list[bytes], evaluator_ids: list[str]) -> None:
+def _init_worker(cfg: Config, kb_docs: list[bytes], evaluator_ids: list[str], plugin_specs: list[str]) -> None:
     global _CTX, _EVALUATORS
+    from cstui import plugins
     from cstui.evaluators import registry
     from cstui.evaluators.base import KBIndex, RunContext
     from cstui.models import KBArticle
+
+    plugins.load(plugin_specs)  # a spawned worker starts without the parent's plug-ins
 
     _CTX = RunContext(cfg=cfg, kb=KBIndex.build([KBArticle.model_validate(orjson.loads(d)) for d in kb_docs]))
     if cfg.policy:  # declared policies live in the config, so worker processes register them too
@@ -78,13 +75,18 @@ def run_evaluators(
     store: Store, run: str, evaluator_ids: Sequence[str], *, cfg: Config | None = None,
     sids: Sequence[int] | None = None, processes: int | None = None,
     progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
-    chunk_size: int = CHUNK,
+    chunk_size: int = CHUNK, batch: str | None = None, write: Callable[..., int] | None = None,
 ) -> EvalSummary:
+    """Deterministic evaluators over a run (or some of its sessions). `write`: an open results writer to add
+    to (one batch with other verdicts), else this opens its own. Use `cstui.evaluation.run` from above."""
+    from cstui import plugins
+    from cstui.evaluators.base import ERROR_LABEL
+
     cfg = cfg or Config()
     store.run(run)
     ids = list(evaluator_ids)
-    summary = EvalSummary(run=run, batch=uuid.uuid4().hex[:12], evaluators=ids,
-                          counts={e: {"passed": 0, "failed": 0, "not_applicable": 0} for e in ids})
+    summary = EvalSummary(run=run, batch=batch or uuid.uuid4().hex[:12], evaluators=ids,
+                          counts={e: {"passed": 0, "failed": 0, "not_applicable": 0, "errors": 0} for e in ids})
     started = time.perf_counter()
     all_sids = list(sids) if sids is not None else [r[0] for r in store.conn.execute(
         "SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
@@ -94,13 +96,16 @@ def run_evaluators(
     if processes is None:
         processes = min(os.cpu_count() or 1, 4) if total >= PARALLEL_MIN_SESSIONS else 1
 
+    specs = plugins.loaded_specs()
+
     def results_stream():
         if processes <= 1:
-            _init_worker(cfg, kb_docs, ids)
+            _init_worker(cfg, kb_docs, ids, specs)
             for chunk in chunks:
                 yield len(chunk), _evaluate_chunk(chunk)
         else:
-            with ProcessPoolExecutor(processes, initializer=_init_worker, initargs=(cfg, kb_docs, ids)) as pool:
+            with ProcessPoolExecutor(processes, initializer=_init_worker,
+                                     initargs=(cfg, kb_docs, ids, specs)) as pool:
                 pending = []
                 for chunk in chunks:
                     pending.append((len(chunk), pool.submit(_evaluate_chunk, chunk)))
@@ -110,19 +115,26 @@ def run_evaluators(
                 for n, fut in pending:
                     yield n, fut.result()
 
-    done = 0
-    with store.results_writer(run, batch=summary.batch) as write:
+    def consume(write: Callable[..., int]) -> None:
+        done = 0
         for n, rows in results_stream():
             if cancelled and cancelled():
-                raise KeyboardInterrupt
+                raise Cancelled
             write(rows)
             for row in rows:
-                key = "not_applicable" if row[3] is None else "passed" if row[3] else "failed"
+                key = ("errors" if row[5] == ERROR_LABEL and row[3] is None else "not_applicable" if row[3] is None
+                       else "passed" if row[3] else "failed")
                 summary.counts[row[1]][key] += 1
             summary.n_results += len(rows)
             done += n
             if progress:
                 progress(done, total)
+
+    if write is not None:
+        consume(write)
+    else:
+        with store.results_writer(run, batch=summary.batch) as own:
+            consume(own)
     summary.n_sessions = total
     summary.seconds = time.perf_counter() - started
     return summary

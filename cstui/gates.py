@@ -378,7 +378,7 @@ def run_gate(store: Store, run: str, *, baseline: str | None = None, config_path
              strict: bool = False, frames: Frames | None = None) -> dict[str, Any]:
     from cstui.evaluators import registry
 
-    known = {ev.id for ev in registry.all_evaluators()} | set(registry.JUDGE_IDS)
+    known = {ev.id for ev in registry.all_evaluators()}
     cfg = load_gates(config_path)
     frames = frames or load_frames(store, run)
     base_frames = load_frames(store, baseline) if baseline else None

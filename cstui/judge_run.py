@@ -32,13 +32,19 @@ class JudgeSummary:
     completion_tokens: int = 0
     seconds: float = 0.0
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # evaluator -> passed/failed/na/errors
+    rows: list[tuple] = field(default_factory=list, repr=False)  # result rows, for a caller that writes them
+    source: str = ""
 
 
 def run_judges(
     store: Store, run: str, evaluator_ids: Sequence[str], settings: JudgeSettings, *, strategy: str = "direct",
     cfg: Config | None = None, sids: Sequence[int] | None = None,
     progress: Callable[[int, int, JudgeClient], None] | None = None, cancelled: Callable[[], bool] | None = None,
+    batch: str | None = None, store_results: bool = True,
 ) -> JudgeSummary:
+    """LLM judges over a run. With `store_results=False` the verdicts stay in `summary.rows` for the caller to
+    write in its own batch (`cstui.evaluation.run`)."""
+    from cstui.evaluate import Cancelled
     from cstui.evaluators import registry
     from cstui.evaluators.base import KBIndex, RunContext
     from cstui.evaluators.judges import STRATEGIES, JudgeEvaluator
@@ -54,7 +60,7 @@ def run_judges(
     ctx = RunContext(cfg=cfg or Config(), kb=KBIndex.build(store.kb_articles(run)))
     all_sids = list(sids) if sids is not None else [r[0] for r in store.conn.execute(
         "SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
-    summary = JudgeSummary(run=run, batch=uuid.uuid4().hex[:12], evaluators=[j.id for j in judges],
+    summary = JudgeSummary(run=run, batch=batch or uuid.uuid4().hex[:12], evaluators=[j.id for j in judges],
                            strategy=strategy,
                            counts={j.id: {"passed": 0, "failed": 0, "not_applicable": 0, "errors": 0} for j in judges})
     client = JudgeClient(settings, store)
@@ -75,7 +81,7 @@ def run_judges(
         done = 0
         for chunk in store.session_json_chunks(all_sids, CHUNK):
             if cancelled and cancelled():
-                raise KeyboardInterrupt
+                raise Cancelled
             tasks = [judge_one(sid, Session.model_validate_json(doc), judge)
                      for sid, doc in chunk for judge in judges]
             rows.extend(await asyncio.gather(*tasks))
@@ -84,8 +90,11 @@ def run_judges(
                 progress(done, len(all_sids), client)
 
     asyncio.run(main())
-    with store.results_writer(run, batch=summary.batch, source=f"judge:{settings.model}") as write:
-        write(rows)
+    summary.rows = rows
+    summary.source = f"judge:{settings.model}"
+    if store_results:
+        with store.results_writer(run, batch=summary.batch, source=summary.source) as write:
+            write(rows)
     for row in rows:
         key = ("errors" if row[5] == "judge_error" else "not_applicable" if row[3] is None
                else "passed" if row[3] else "failed")

@@ -700,10 +700,11 @@ class Store:
         with self.transaction() as conn:
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS _new (sid INTEGER, evaluator TEXT)")
 
-            def write(rows: Iterable[tuple[Any, ...]]) -> int:
+            def write(rows: Iterable[tuple[Any, ...]], source_of_rows: str | None = None) -> int:
                 """rows: `result_row(...)` tuples (sid, evaluator, version, passed, score, label, rationale, evidence,
-                detail)."""
-                data = [(run, *row, source, batch, stamp) for row in rows]
+                detail); `source_of_rows` overrides the writer's source (judge verdicts in a mixed batch)."""
+                origin = source_of_rows or source
+                data = [(run, *row, origin, batch, stamp) for row in rows]
                 conn.execute("DELETE FROM _new")
                 conn.executemany("INSERT INTO _new VALUES (?, ?)", {(d[1], d[2]) for d in data})
                 # Drive from the chunk through results_by_session; a scan of the run's current rows per

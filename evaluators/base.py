@@ -77,28 +77,47 @@ class Verdict:
     label: str | None = None
 
 
-class Evaluator:
-    id: ClassVar[str]
-    version: ClassVar[str] = "1"
-    dimension: ClassVar[Dimension]
-    hallucination_category: ClassVar[str | None] = None
-    kind: ClassVar[Literal["deterministic", "judge"]] = "deterministic"
-    description: ClassVar[str] = ""
+DIMENSIONS: tuple[str, ...] = ("resolution", "factual", "calibration", "adversarial", "compliance", "efficiency",
+                               "safety")
+ERROR_LABEL = "error"  # an evaluator that raised on a session: counted as an error, never as a pass
+
+
+class EvaluatorBase:
+    """What reports, gates, filters and the registry know of any evaluator, deterministic or judge."""
+
+    id: str
+    version: str = "1"
+    dimension: Dimension
+    hallucination_category: str | None = None
+    kind: ClassVar[Literal["deterministic", "judge"]]
+    description: str = ""
+    source: str = "cstui"  # "cstui" for built-ins, else the plug-in that registered it
 
     def applies(self, session: Session, ctx: RunContext) -> str | None:
         """None if the evaluator judges this session, else the reason it does not."""
         return None
 
+
+class Evaluator(EvaluatorBase):
+    """A deterministic evaluator: a pure function of the session and the run context, run in a process pool."""
+
+    kind: ClassVar[Literal["deterministic", "judge"]] = "deterministic"
+
     def check(self, session: Session, ctx: RunContext) -> Verdict:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} defines no check")
 
     def evaluate(self, session: Session, ctx: RunContext) -> EvalResult:
-        reason = self.applies(session, ctx)
-        if reason is None:
-            try:
-                verdict = self.check(session, ctx)
-            except NotApplicable as exc:
-                reason = str(exc)
+        """The stored result; an exception on one session becomes an error verdict rather than ending the run."""
+        try:
+            reason = self.applies(session, ctx)
+            if reason is None:
+                try:
+                    verdict = self.check(session, ctx)
+                except NotApplicable as exc:
+                    reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug in one evaluator must not stop a 100k-session run
+            return EvalResult(evaluator=self.id, evaluator_version=self.version, passed=None, label=ERROR_LABEL,
+                              rationale=f"error: {type(exc).__name__}: {str(exc)[:300]}")
         if reason is not None:
             return EvalResult(evaluator=self.id, evaluator_version=self.version, passed=None,
                               rationale=f"not applicable: {reason}")

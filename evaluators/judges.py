@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import orjson
 from pydantic import BaseModel, Field, ValidationError
 
-from cstui.evaluators.base import Evaluator, RunContext, has_shown_text, is_draft_assist, snippet
+from cstui.evaluators.base import EvaluatorBase, RunContext, has_shown_text, is_draft_assist, snippet
 from cstui.evaluators.registry import register
 from cstui.judge import ReplySchema
 from cstui.models import EvalResult, Evidence, Session
@@ -147,7 +147,7 @@ class JudgeOutcome:
     evidence: list[Evidence] = field(default_factory=list)
 
 
-class JudgeEvaluator(Evaluator):
+class JudgeEvaluator(EvaluatorBase):
     """An evaluator whose check is a model call; run by `cstui.judge_run`, never in the deterministic pool."""
 
     kind: ClassVar[Literal["deterministic", "judge"]] = "judge"
@@ -180,9 +180,6 @@ class JudgeEvaluator(Evaluator):
     def reply_schema(self) -> ReplySchema:
         """The verdict's JSON schema: the extract step's reply is constrained to it where the model allows."""
         return ReplySchema(name=self.verdict_model.__name__, schema=self.verdict_model.model_json_schema())
-
-    def check(self, session: Session, ctx: RunContext) -> Any:  # pragma: no cover - judges are async
-        raise TypeError(f"{self.id} is an LLM judge: run it with a judge model")
 
     # ------------------------------------------------------------------ running
     async def reason(self, client: JudgeClient, session: Session, ctx: RunContext, strategy: str,

@@ -1,26 +1,46 @@
-"""The evaluator registry: ids are stable (docs/evaluators.md); reports, gates, exports and labels use them."""
+"""The evaluator registry: ids are stable (docs/evaluators.md); reports, gates, exports and labels use them.
+
+Built-ins register on import of their family module; plug-ins register through `cstui.api.evaluator`, loaded
+from `--plugin`, `plugins = [...]` in cstui.toml, or the `cstui.evaluators` entry-point group
+(`cstui.plugins`).
+"""
 
 from __future__ import annotations
 
 from importlib import import_module
 
-from cstui.evaluators.base import Evaluator
+from cstui.evaluators.base import EvaluatorBase
 
 # One module per evaluator family; importing a module registers its evaluators.
 FAMILIES = ("draft_checks", "fabrication", "conversation", "escalation", "judges")
 
-# LLM-judge ids (docs/evaluators.md): known to gates and reports even where no judge has run yet.
-JUDGE_IDS = ("policy_fabrication", "resolution_accuracy", "draft_rubric", "session_quality")
-
-_REGISTRY: dict[str, Evaluator] = {}
+_REGISTRY: dict[str, EvaluatorBase] = {}
 _loaded = False
 
 
-def register(cls: type[Evaluator]) -> type[Evaluator]:
-    if cls.id in _REGISTRY:
-        raise ValueError(f"evaluator id {cls.id!r} registered twice")
-    _REGISTRY[cls.id] = cls()
+def register(cls: type[EvaluatorBase]) -> type[EvaluatorBase]:
+    """Class decorator for built-ins."""
+    add(cls())
     return cls
+
+
+def add(evaluator: EvaluatorBase) -> EvaluatorBase:
+    """Register an evaluator instance. The same plug-in loaded again (a worker process, a second `--plugin`)
+    replaces its own entry; taking an id another source owns is an error."""
+    current = _REGISTRY.get(evaluator.id)
+    if current is not None and current.source != evaluator.source:
+        owner = "a built-in evaluator" if current.source == "cstui" else f"plug-in {current.source}"
+        raise ValueError(f"evaluator id {evaluator.id!r} is already taken by {owner}")
+    if current is not None and evaluator.source == "cstui":
+        raise ValueError(f"evaluator id {evaluator.id!r} registered twice")
+    _REGISTRY[evaluator.id] = evaluator
+    return evaluator
+
+
+def remove_source(source: str) -> None:
+    """Forget what a plug-in registered (it failed to load)."""
+    for key in [k for k, ev in _REGISTRY.items() if ev.source == source]:
+        del _REGISTRY[key]
 
 
 def _load() -> None:
@@ -29,9 +49,12 @@ def _load() -> None:
         _loaded = True
         for family in FAMILIES:
             import_module(f"cstui.evaluators.{family}")
+        from cstui.plugins import load_entry_points
+
+        load_entry_points()
 
 
-def all_evaluators(kind: str | None = None) -> list[Evaluator]:
+def all_evaluators(kind: str | None = None) -> list[EvaluatorBase]:
     _load()
     return [ev for ev in _REGISTRY.values() if kind is None or ev.kind == kind]
 
@@ -41,7 +64,7 @@ def hallucination_categories() -> dict[str, str]:
     return {ev.id: ev.hallucination_category for ev in all_evaluators() if getattr(ev, "hallucination_category", None)}
 
 
-def get(evaluator_id: str) -> Evaluator:
+def get(evaluator_id: str) -> EvaluatorBase:
     _load()
     try:
         return _REGISTRY[evaluator_id]

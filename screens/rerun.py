@@ -105,54 +105,38 @@ class RerunScreen(ModalScreen[bool]):
         self.query_one("#progress", ProgressBar).update(total=len(session_ids), progress=0)
         self.query_one("#status", Static).update(f"running {len(evaluators)} evaluator(s) on "
                                                  f"{len(session_ids):,} session(s)…")
-        deterministic = [e for e in evaluators if e not in judges]
-        self.worker = self.rerun(deterministic, judges, settings, session_ids)
+        self.worker = self.rerun(evaluators, settings, session_ids)
 
     @work(thread=True, exclusive=True, group="rerun")
-    def rerun(self, deterministic: list[str], judges: list[str], settings: Any, session_ids: list[str]) -> None:
+    def rerun(self, evaluators: list[str], settings: Any, session_ids: list[str]) -> None:
+        from cstui import evaluation
         from cstui.config import load_config
-        from cstui.evaluate import run_evaluators
         from cstui.judge import JudgeError
-        from cstui.judge_run import run_judges
 
         worker = get_current_worker()
         started = time.monotonic()
         bar = self.query_one("#progress", ProgressBar)
         status = self.query_one("#status", Static)
-        n_results = failed = 0
 
-        def progress(done: int, total: int) -> None:
+        def progress(stage: str, done: int, total: int, note: str) -> None:
             self.app.call_from_thread(bar.update, progress=done)
-
-        def judge_progress(done: int, total: int, client: Any) -> None:
-            self.app.call_from_thread(bar.update, progress=done)
-            self.app.call_from_thread(status.update, f"judges: {done:,}/{total:,} sessions · {client.calls:,} calls · "
-                                      f"{client.cache_hits:,} cached · ${client.cost_usd:.4f} so far")
+            if note:
+                self.app.call_from_thread(status.update, f"{stage}: {done:,}/{total:,} sessions · {note} so far")
 
         try:
             with Store(self.store.path) as store:
-                sids = store.sids_for(self.run, session_ids)
-                cfg = load_config()
-                if deterministic:
-                    summary = run_evaluators(store, self.run, deterministic, cfg=cfg, sids=sids, progress=progress,
-                                             cancelled=lambda: worker.is_cancelled, chunk_size=25)
-                    n_results += summary.n_results
-                    failed += sum(c["failed"] for c in summary.counts.values())
-                if judges:
-                    self.app.call_from_thread(bar.update, progress=0)
-                    judged = run_judges(store, self.run, judges, settings, cfg=cfg, sids=sids, progress=judge_progress,
-                                        cancelled=lambda: worker.is_cancelled)
-                    n_results += judged.n_results
-                    failed += sum(c["failed"] for c in judged.counts.values())
-        except KeyboardInterrupt:
-            self.app.call_from_thread(self._finished, "cancelled: nothing more was stored", n_results > 0)
+                result = evaluation.run(store, self.run, evaluators, session_ids, cfg=load_config(),
+                                        judge=settings, progress=progress, cancel=lambda: worker.is_cancelled,
+                                        chunk_size=25)
+        except evaluation.Cancelled:
+            self.app.call_from_thread(self._finished, "cancelled: nothing was stored", False)
             return
-        except JudgeError as exc:
-            self.app.call_from_thread(self._finished, f"judge run stopped: {exc}", n_results > 0)
+        except (JudgeError, evaluation.EvaluationError) as exc:
+            self.app.call_from_thread(self._finished, f"rerun stopped, nothing stored: {exc}", False)
             return
         self.app.call_from_thread(
-            self._finished, f"done in {time.monotonic() - started:.1f}s: {n_results:,} verdicts stored, "
-            f"{failed:,} failing (previous verdicts kept as history)", True)
+            self._finished, f"done in {time.monotonic() - started:.1f}s: {result.n_results:,} verdicts stored, "
+            f"{result.failed:,} failing (previous verdicts kept as history)", True)
 
     def _finished(self, message: str, changed: bool) -> None:
         self.changed = self.changed or changed

@@ -117,10 +117,10 @@ def test_tau_bench_run_gets_meaningful_results(tmp_path, cli):
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_parallel_and_serial_evaluation_agree(demo_db, processes):
-    from cstui.evaluate import resolve_evaluators, run_evaluators
+    from cstui import evaluation
 
     with Store(demo_db) as store:
         before = store.results_frame("candidate").sort("sid", "evaluator")
-        run_evaluators(store, "candidate", resolve_evaluators(None), processes=processes)
+        evaluation.run(store, "candidate", evaluation.resolve(None), processes=processes)
         after = store.results_frame("candidate").sort("sid", "evaluator")
     assert before.select("sid", "evaluator", "passed").equals(after.select("sid", "evaluator", "passed"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from cstui.evaluate import run_evaluators
+from cstui import evaluation
 from cstui.store import Store
 
 
@@ -24,7 +24,7 @@ def test_snapshots_follow_imports_reruns_and_labels(demo_db, cli, tmp_path):
         assert after.height == before.height + 1 and "NEW-1" in after["session_id"].to_list()
         results = store.results_frame("candidate")
         assert results.filter(results["sid"] == after["sid"].max()).is_empty()  # not evaluated yet
-        run_evaluators(store, "candidate", ["pii_leak"], sids=[int(after["sid"].max())])
+        evaluation.run(store, "candidate", ["pii_leak"], ["NEW-1"])
         results = store.results_frame("candidate")
         assert results.filter(results["sid"] == after["sid"].max()).height == 1
 

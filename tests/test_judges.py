@@ -10,8 +10,8 @@ import pytest
 from judge_server import JudgeServer, Reply
 
 from cstui.demo import sample_file
+from cstui.evaluation import run as evaluate
 from cstui.judge import JudgeSettings
-from cstui.judge_run import run_judges
 from cstui.store import Store
 
 MODEL = "openai/gpt-4.1-mini"  # priced in litellm's bundled cost map, so cost is computed offline
@@ -130,8 +130,7 @@ def test_all_judges_store_verdicts_cost_transcripts_and_a_cache(judge_db, cli, m
 def test_session_quality_strategies(judge_db, strategy, steps):
     with JudgeServer(responder) as server, Store(judge_db) as store:
         settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k", concurrency=4)
-        sid = store.sids_for("small", ["S-000091"])
-        run_judges(store, "small", ["session_quality"], settings, strategy=strategy, sids=sid)
+        evaluate(store, "small", ["session_quality"], ["S-000091"], judge=settings, strategy=strategy)
         got = next(x for x in store.session_results("small", "S-000091") if x["evaluator"] == "session_quality")
         assert sorted(s["step"] for s in got["detail"]["steps"]) == sorted(steps)
         assert got["detail"]["strategy"] == strategy and got["passed"] == 0
@@ -152,8 +151,7 @@ def test_malformed_json_is_retried_then_recorded_as_an_error(judge_db):
 
     with JudgeServer(sometimes_garbage) as server, Store(judge_db) as store:
         settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k")
-        sid = store.sids_for("small", ["S-000001"])
-        run_judges(store, "small", ["policy_fabrication"], settings, sids=sid)
+        evaluate(store, "small", ["policy_fabrication"], ["S-000001"], judge=settings)
         got = next(x for x in store.session_results("small", "S-000001") if x["evaluator"] == "policy_fabrication")
         assert got["passed"] == 1 and [s["step"] for s in got["detail"]["steps"]][-1] == "extract-2"
 
@@ -164,8 +162,7 @@ def test_malformed_json_is_retried_then_recorded_as_an_error(judge_db):
 
     with JudgeServer(never_json) as server, Store(judge_db) as store:
         settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k")
-        sid = store.sids_for("small", ["S-000002"])
-        summary = run_judges(store, "small", ["policy_fabrication"], settings, sids=sid)
+        summary = evaluate(store, "small", ["policy_fabrication"], ["S-000002"], judge=settings)
         got = next(x for x in store.session_results("small", "S-000002") if x["evaluator"] == "policy_fabrication")
         assert got["passed"] is None and got["label"] == "judge_error"  # never a pass
         assert summary.counts["policy_fabrication"]["errors"] == 1
@@ -188,8 +185,7 @@ def extract_requests(server):
 def test_verdicts_come_in_the_schema_where_the_model_supports_it_else_from_free_text(judge_db, model, constrained):
     with JudgeServer(schema_aware) as server, Store(judge_db) as store:
         settings = JudgeSettings(model=model, api_base=server.base_url, api_key="k")
-        run_judges(store, "small", ["policy_fabrication"], settings,
-                   sids=store.sids_for("small", ["S-000091", "S-000001"]))
+        evaluate(store, "small", ["policy_fabrication"], ["S-000091", "S-000001"], judge=settings)
         extracts = extract_requests(server)
         assert len(extracts) == 2 and all(("response_format" in r) == constrained for r in extracts)
         reasoning = [r for r in server.requests if r not in extracts]
@@ -213,14 +209,13 @@ def test_an_endpoint_that_refuses_response_format_gets_free_text_from_then_on(ju
 
     with JudgeServer(no_schemas) as server, Store(judge_db) as store:
         settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k", concurrency=1)
-        summary = run_judges(store, "small", ["policy_fabrication"], settings,
-                             sids=store.sids_for("small", ["S-000091", "S-000001"]))
+        summary = evaluate(store, "small", ["policy_fabrication"], ["S-000091", "S-000001"], judge=settings)
         assert summary.counts["policy_fabrication"]["errors"] == 0
         assert [("response_format" in r) for r in extract_requests(server)] == [True, False, False]
     with JudgeServer(no_schemas) as server, Store(judge_db) as store:  # told to always use the schema: an error
         settings = JudgeSettings(model="openai/local-judge-7b", api_base=server.base_url, api_key="k",
                                  response_format="schema")
-        summary = run_judges(store, "small", ["policy_fabrication"], settings, sids=store.sids_for("small", ["S-000002"]))
+        summary = evaluate(store, "small", ["policy_fabrication"], ["S-000002"], judge=settings)
         assert summary.counts["policy_fabrication"]["errors"] == 1
 
 
@@ -228,13 +223,13 @@ def test_rate_limits_and_timeouts_are_retried_with_backoff(judge_db):
     with JudgeServer(responder) as server, Store(judge_db) as store:
         server.fail_next(Reply(status=429, content="slow down"), Reply(status=429, content="slow down"))
         settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k", backoff=0.01, concurrency=1)
-        summary = run_judges(store, "small", ["policy_fabrication"], settings, sids=store.sids_for("small", ["S-000091"]))
-        assert summary.counts["policy_fabrication"]["failed"] == 1 and summary.calls == 4  # 2 refused + 2 steps
+        summary = evaluate(store, "small", ["policy_fabrication"], ["S-000091"], judge=settings)
+        assert summary.counts["policy_fabrication"]["failed"] == 1 and summary.judges.calls == 4  # 2 refused + 2 steps
 
     with JudgeServer(responder, latency=1.0) as server, Store(judge_db) as store:
         settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k", backoff=0.01, timeout=0.2,
                                  retries=1)
-        summary = run_judges(store, "small", ["policy_fabrication"], settings, sids=store.sids_for("small", ["S-000002"]))
+        summary = evaluate(store, "small", ["policy_fabrication"], ["S-000002"], judge=settings)
         assert summary.counts["policy_fabrication"]["errors"] == 1
         got = next(x for x in store.session_results("small", "S-000002") if x["evaluator"] == "policy_fabrication")
         assert got["label"] == "judge_error" and "Timeout" in got["rationale"]

@@ -1,0 +1,121 @@
+"""One way to evaluate: `run(...)` splits the chosen evaluators by kind, runs the deterministic ones in the
+process pool and the LLM judges through the judge client, and stores every verdict as one batch.
+
+The CLI (`cstui eval`, `cstui validate`), the TUI's rerun dialog and the tests call only this. A judge run is
+done before the results transaction opens (it may take minutes of network calls, and a reviewer relabelling
+meanwhile must not wait on it); its verdicts then go into the same batch as the deterministic ones. Cancelling
+or any error leaves nothing of the batch stored.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cstui.evaluate import Cancelled, run_evaluators
+
+if TYPE_CHECKING:
+    from cstui.config import Config
+    from cstui.judge import JudgeSettings
+    from cstui.judge_run import JudgeSummary
+    from cstui.store import Store
+
+__all__ = ["Cancelled", "Evaluation", "EvaluationError", "Progress", "resolve", "run", "split"]
+
+# progress(stage, done, total, note): stage is "evaluators" or "judges"; note says what the judges cost so far.
+Progress = Callable[[str, int, int, str], None]
+
+
+class EvaluationError(Exception):
+    """The request cannot run as asked (an unknown evaluator, judges without a model); nothing was stored."""
+
+
+@dataclass
+class Evaluation:
+    run: str
+    batch: str
+    evaluators: list[str]
+    n_sessions: int = 0
+    n_results: int = 0
+    seconds: float = 0.0
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # evaluator -> passed/failed/not_applicable/errors
+    judges: JudgeSummary | None = None  # calls, cache hits, tokens and cost when judges ran
+
+    @property
+    def failed(self) -> int:
+        return sum(c["failed"] for c in self.counts.values())
+
+
+def resolve(names: Sequence[str] | None, kind: str | None = "deterministic") -> list[str]:
+    """The evaluator ids to run: the given ones (checked), else every evaluator of `kind`."""
+    from cstui.evaluators import registry
+
+    if not names:
+        return [ev.id for ev in registry.all_evaluators(kind)]
+    try:
+        for name in names:
+            registry.get(name)
+    except KeyError as exc:
+        raise EvaluationError(exc.args[0]) from None
+    return list(dict.fromkeys(names))
+
+
+def split(evaluator_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(deterministic ids, judge ids)."""
+    from cstui.evaluators import registry
+
+    judges = [i for i in evaluator_ids if registry.get(i).kind == "judge"]
+    return [i for i in evaluator_ids if i not in judges], judges
+
+
+def run(store: Store, run: str, evaluator_ids: Sequence[str], session_ids: Sequence[str] | None = None, *,
+        cfg: Config | None = None, judge: JudgeSettings | None = None, strategy: str = "direct",
+        processes: int | None = None, progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
+        chunk_size: int | None = None) -> Evaluation:
+    """Evaluate `run` (or the given sessions of it) with the given evaluators; raises `Cancelled` when `cancel()`
+    turns true, `EvaluationError` for a request that cannot run, `cstui.judge.JudgeError` when a judge run fails."""
+    from cstui.config import Config
+    from cstui.judge_run import run_judges
+
+    cfg = cfg or Config()
+    ids = resolve(evaluator_ids)
+    deterministic, judges = split(ids)
+    if judges and judge is None:
+        raise EvaluationError(f"{', '.join(judges)}: LLM judges need a judge model (--judge-model, judge_model in "
+                              "cstui.toml or CSTUI_JUDGE_MODEL)")
+    store.run(run)
+    sids = store.sids_for(run, list(session_ids)) if session_ids is not None else None
+    started = time.perf_counter()
+    result = Evaluation(run=run, batch=uuid.uuid4().hex[:12], evaluators=ids)
+
+    if judges:
+        assert judge is not None
+
+        def judge_progress(done: int, total: int, client: Any) -> None:
+            if progress:
+                progress("judges", done, total, f"{client.calls:,} calls · {client.cache_hits:,} cached · "
+                                                f"${client.cost_usd:.4f}")
+
+        result.judges = run_judges(store, run, judges, judge, strategy=strategy, cfg=cfg, sids=sids,
+                                   progress=judge_progress, cancelled=cancel, batch=result.batch, store_results=False)
+    with store.results_writer(run, batch=result.batch) as write:
+        if deterministic:
+            summary = run_evaluators(
+                store, run, deterministic, cfg=cfg, sids=sids, processes=processes, cancelled=cancel,
+                progress=(lambda done, total: progress("evaluators", done, total, "")) if progress else None,
+                batch=result.batch, write=write, **({"chunk_size": chunk_size} if chunk_size else {}))
+            result.counts.update(summary.counts)
+            result.n_results += summary.n_results
+            result.n_sessions = summary.n_sessions
+        if result.judges is not None:
+            if cancel and cancel():
+                raise Cancelled
+            write(result.judges.rows, result.judges.source)
+            result.counts.update(result.judges.counts)
+            result.n_results += result.judges.n_results
+            result.n_sessions = max(result.n_sessions, result.judges.n_sessions)
+    result.seconds = time.perf_counter() - started
+    return result
