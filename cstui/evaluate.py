@@ -88,10 +88,9 @@ def run_evaluators(
     summary = EvalSummary(run=run, batch=batch or uuid.uuid4().hex[:12], evaluators=ids,
                           counts={e: {"passed": 0, "failed": 0, "not_applicable": 0, "errors": 0} for e in ids})
     started = time.perf_counter()
-    all_sids = list(sids) if sids is not None else [r[0] for r in store.conn.execute(
-        "SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
+    all_sids = list(sids) if sids is not None else store.run_sids(run)
     total = len(all_sids)
-    kb_docs = [d for (d,) in store.conn.execute("SELECT doc FROM kb WHERE run = ?", (run,))]
+    kb_docs = store.kb_docs(run)
     chunks = store.session_json_chunks(all_sids, chunk_size)
     if processes is None:
         processes = min(os.cpu_count() or 1, 4) if total >= PARALLEL_MIN_SESSIONS else 1

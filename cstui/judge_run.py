@@ -58,8 +58,7 @@ def run_judges(
             raise JudgeError(f"{judge.id} is not an LLM judge")
     store.run(run)
     ctx = RunContext(cfg=cfg or Config(), kb=KBIndex.build(store.kb_articles(run)))
-    all_sids = list(sids) if sids is not None else [r[0] for r in store.conn.execute(
-        "SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
+    all_sids = list(sids) if sids is not None else store.run_sids(run)
     summary = JudgeSummary(run=run, batch=batch or uuid.uuid4().hex[:12], evaluators=[j.id for j in judges],
                            strategy=strategy,
                            counts={j.id: {"passed": 0, "failed": 0, "not_applicable": 0, "errors": 0} for j in judges})

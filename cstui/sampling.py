@@ -90,10 +90,7 @@ def sample_run(store: Store, run: str, into: str, size: int, *, seed: int, by: l
         from cstui.ingest import import_files
 
         import_files(store, [path], into, cfg=load_config(), system=info.get("system"))
-        for row in store.conn.execute("SELECT doc FROM kb WHERE run = ?", (run,)).fetchall():
-            store.conn.execute("INSERT OR IGNORE INTO kb (run, id, revision, status, title, body, updated_at, doc)"
-                               " SELECT ?, id, revision, status, title, body, updated_at, doc FROM kb"
-                               " WHERE run = ? AND doc = ?", (into, run, row[0]))
+        store.copy_kb(run, into)
     composition = {label: {"n": alloc[label], "share": alloc[label] / max(len(chosen), 1),
                            "target": target[1].get(label) if target else None, "available": sizes[label]}
                    for label in sorted(groups)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any, ClassVar
 
@@ -14,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 
-from cstui.store import Store, StoreError
+from cstui.store import DbBusy, Store, StoreError
 from cstui.textsafe import inert
 from cstui.triage import FAILURE_REASONS, SessionView
 
@@ -145,10 +144,7 @@ class RelabelScreen(ModalScreen[bool]):
                 with Store(self.store.path) as store:
                     store.add_label(self.view.run, label, reviewer=reviewer)
                 break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    self.app.call_from_thread(self._failed, str(exc))
-                    return
+            except DbBusy:
                 if not told:  # another process holds the write lock (a long eval): keep the label, wait
                     told = True
                     self.app.call_from_thread(self.notify, "the database is busy (another process is writing); "

@@ -17,6 +17,7 @@ def test_wheel_contents(tmp_path):
     top = {n.split("/")[0] for n in names}
     assert top <= {"cstui", next(n.split("/")[0] for n in names if ".dist-info/" in n)}, top
     for needed in ("cstui/screens/runs.py", "cstui/evaluators/registry.py", "cstui/sample_data/candidate.jsonl",
-                   "cstui/sample_data/kb.jsonl", "cstui/cli.py"):
+                   "cstui/sample_data/kb.jsonl", "cstui/cli.py", "cstui/store/core.py", "cstui/api.py",
+                   "cstui/validated.json"):
         assert needed in names
     assert not any(n.startswith(("tests/", "bench/", "screens/", "evaluators/")) for n in names)

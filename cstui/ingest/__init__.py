@@ -292,8 +292,7 @@ def _store_imported_scores(store: Store, run: str) -> None:
     from cstui.store import result_row
 
     rows = []
-    for sid, doc in store.conn.execute(
-            "SELECT id, doc FROM sessions WHERE run = ? AND instr(doc, '\"imported_scores\"') > 0", (run,)).fetchall():
+    for sid, doc in store.docs_with_imported_scores(run):
         for score in orjson.loads(doc).get("imported_scores") or []:
             value = score.get("value")
             passed = bool(value) if score.get("dataType") == "BOOLEAN" and value is not None else None

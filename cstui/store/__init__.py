@@ -1,0 +1,38 @@
+"""The SQLite store: one file holds runs, sessions, span trees, KB revisions, results and labels.
+
+Design choices that other code relies on:
+- WAL mode with a busy timeout, so the TUI keeps reading while another process imports.
+- A session's document (the native JSON minus spans) is kept verbatim in `sessions.doc`; spans live
+  in their own table (one row each, also verbatim in `doc`) so span trees are an indexed lookup.
+- Results and labels are append-only. `results.current` marks the newest verdict per
+  (session, evaluator); the newest label per (session, evaluator) is the one metrics use.
+- Every import is one transaction: a bad line rolls back and leaves the main file untouched.
+
+The package, by concern: `schema` (DDL and migrations), `core` (the connection, transactions, the row
+helper), `runs` (runs and the import writer), `sessions`, `frames` (polars snapshots), `results`
+(verdicts and their bit masks), `labels` (labels and the audit log), `golden`, `queues`, `judge_cache`,
+`drift`. `Store` is their union over one connection; nothing outside this package writes SQL.
+"""
+
+from __future__ import annotations
+
+from cstui.store.core import DbBusy, RunExists, StoreBase, StoreError, UnknownRun, default_db_path, now_iso
+from cstui.store.drift import DriftMixin
+from cstui.store.frames import FramesMixin
+from cstui.store.golden import GoldenMixin
+from cstui.store.judge_cache import JudgeCacheMixin
+from cstui.store.labels import LabelsMixin, audit_hash, current_reviewer
+from cstui.store.queues import QueuesMixin
+from cstui.store.results import ResultsMixin, result_row, update_verdict_masks
+from cstui.store.runs import RunsMixin, RunWriter, SessionRow
+from cstui.store.schema import MIGRATIONS, SCHEMA_VERSION
+from cstui.store.sessions import SessionsMixin
+
+__all__ = ["MIGRATIONS", "DbBusy", "SCHEMA_VERSION", "RunExists", "RunWriter", "SessionRow", "Store", "StoreError",
+           "UnknownRun", "audit_hash", "current_reviewer", "default_db_path", "now_iso", "result_row",
+           "update_verdict_masks"]
+
+
+class Store(RunsMixin, SessionsMixin, FramesMixin, ResultsMixin, LabelsMixin, GoldenMixin, QueuesMixin,
+            JudgeCacheMixin, DriftMixin, StoreBase):
+    """One SQLite file, one connection: every read and write cstui makes. Use it as a context manager."""

@@ -1,0 +1,160 @@
+"""Columnar snapshots (polars) of sessions, drafts and verdicts that metrics and the TUI read."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+from cstui.store.core import StoreBase
+
+
+class FramesMixin(StoreBase):
+    """Columnar snapshots (polars) of sessions, drafts and verdicts that metrics and the TUI read."""
+
+    def _cached_frame(self, run: str, kind: str, build: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        """A run's frame from its columnar snapshot when that matches the run's data_version, else built
+        from rows (and snapshotted). Version and rows are read in one transaction, so a snapshot never
+        outlives the data it was built from."""
+        import io
+
+        import polars as pl
+
+        own = not self.conn.in_transaction
+        if own:
+            self.conn.execute("BEGIN")
+        try:
+            version = self._one("SELECT data_version FROM runs WHERE name = ?", (run,))
+            row = self.conn.execute("SELECT data_version, data FROM frame_cache WHERE run = ? AND kind = ?",
+                                    (run, kind)).fetchone()
+            if row is not None and row[0] == version:
+                return pl.read_ipc(io.BytesIO(row[1]))
+            frame = build()
+        finally:
+            if own:
+                self.conn.execute("COMMIT")
+        if version is not None and own:
+            buf = io.BytesIO()
+            frame.write_ipc(buf, compression="lz4")
+            # Never wait for another writer here: the snapshot is only an optimisation.
+            self.conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO frame_cache (run, kind, data_version, data) SELECT ?, ?, ?, ?"
+                    " WHERE (SELECT data_version FROM runs WHERE name = ?) = ?",
+                    (run, kind, version, buf.getvalue(), run, version))
+            except sqlite3.OperationalError:  # busy, or a read-only file
+                pass
+            finally:
+                self.conn.execute("PRAGMA busy_timeout = 30000")
+        return frame
+
+    def sessions_frame(self, run: str) -> pl.DataFrame:
+        """Indexed session columns, with the newest human overrides of tier / intent / correctness applied."""
+        import polars as pl
+
+        def build() -> pl.DataFrame:
+            rows = self.conn.execute(
+                "SELECT id AS sid, session_id, tier, intent, channel, segment, category, started_at, n_turns, n_spans,"
+                " confidence, correct, resolved, escalated, escalation_turn FROM sessions WHERE run = ? ORDER BY id",
+                (run,)).fetchall()
+            schema = {
+                "sid": pl.Int64, "session_id": pl.Utf8, "tier": pl.Int64, "intent": pl.Utf8, "channel": pl.Utf8,
+                "segment": pl.Utf8, "category": pl.Utf8, "started_at": pl.Utf8, "n_turns": pl.Int64,
+                "n_spans": pl.Int64, "confidence": pl.Float64, "correct": pl.Boolean, "resolved": pl.Boolean,
+                "escalated": pl.Boolean, "escalation_turn": pl.Int64,
+            }
+            return pl.DataFrame(rows, schema=schema, orient="row")
+
+        frame = self._cached_frame(run, "sessions", build)
+        overrides = self.conn.execute(
+            """SELECT session_id,
+                      (SELECT correct FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                        AND l.evaluator IS NULL AND l.correct IS NOT NULL ORDER BY id DESC LIMIT 1),
+                      (SELECT tier FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                        AND l.tier IS NOT NULL ORDER BY id DESC LIMIT 1),
+                      (SELECT intent FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                        AND l.intent IS NOT NULL ORDER BY id DESC LIMIT 1)
+               FROM (SELECT DISTINCT run, session_id FROM labels WHERE run = ?) x""", (run,)).fetchall()
+        if not overrides:
+            return frame
+        human = pl.DataFrame(overrides, schema={"session_id": pl.Utf8, "h_correct": pl.Int64, "h_tier": pl.Int64,
+                                                "h_intent": pl.Utf8}, orient="row")
+        return (frame.join(human, on="session_id", how="left")
+                .with_columns(correct=pl.coalesce(pl.col("h_correct").cast(pl.Boolean), pl.col("correct")),
+                              tier=pl.coalesce(pl.col("h_tier"), pl.col("tier")),
+                              intent=pl.coalesce(pl.col("h_intent"), pl.col("intent")))
+                .drop("h_correct", "h_tier", "h_intent"))
+
+    def drafts_frame(self, run: str) -> pl.DataFrame:
+        """One row per draft-assist session: the agent's decision, edit distance, latency, cost."""
+        import polars as pl
+
+        def build() -> pl.DataFrame:
+            rows = self.conn.execute(
+                """SELECT sid, day, decision, latency_ms, cost_usd, edit_distance, handle_time_s, hallucination_report,
+                          escalated FROM drafts WHERE run = ? ORDER BY sid""",
+                (run,),
+            ).fetchall()
+            schema = {"sid": pl.Int64, "day": pl.Utf8, "decision": pl.Utf8, "latency_ms": pl.Float64,
+                      "cost_usd": pl.Float64, "edit_distance": pl.Float64, "handle_time_s": pl.Float64,
+                      "hallucination_report": pl.Int64, "escalated": pl.Int64}
+            return pl.DataFrame(rows, schema=schema, orient="row")
+
+        return self._cached_frame(run, "drafts", build)
+
+    def results_frame(self, run: str, *, with_labels: bool = True) -> pl.DataFrame:
+        """Current verdict per (session, evaluator); `passed` takes the newest human verdict if any.
+
+        Columns: sid, evaluator, evaluator_version, machine_passed, passed, human_verdict.
+        """
+        import polars as pl
+
+        long = self._cached_frame(run, "results", lambda: self._machine_results_frame(run))
+        human = pl.DataFrame(
+            self.conn.execute(
+                """SELECT s.id, l.evaluator, l.verdict FROM labels l JOIN sessions s
+                       ON s.run = l.run AND s.session_id = l.session_id
+                   WHERE l.id IN (SELECT max(id) FROM labels WHERE run = ? AND evaluator IS NOT NULL
+                                  AND verdict IS NOT NULL GROUP BY session_id, evaluator)""", (run,)).fetchall()
+            if with_labels else [],
+            schema={"sid": pl.Int64, "evaluator": pl.Utf8, "human_verdict": pl.Utf8}, orient="row",
+        )
+        if human.is_empty():
+            long = long.with_columns(human_verdict=pl.lit(None, dtype=pl.Utf8))
+        else:
+            long = long.join(human.with_columns(pl.col("evaluator").cast(long.schema["evaluator"])),
+                             on=["sid", "evaluator"], how="left")
+        return long.with_columns(
+            passed=pl.when(pl.col("human_verdict").is_null()).then(pl.col("machine_passed"))
+            .otherwise(pl.col("human_verdict") == "pass")
+        ).select("sid", "evaluator", "evaluator_version", "machine_passed", "passed", "human_verdict")
+
+    def _machine_results_frame(self, run: str) -> pl.DataFrame:
+        """Current machine verdicts expanded from the per-session masks (see `update_verdict_masks`)."""
+        import polars as pl
+
+        bits = self.conn.execute("SELECT evaluator, word, bit, version FROM evaluator_bits WHERE run = ?"
+                                 " ORDER BY word, bit", (run,)).fetchall()
+        evaluators = pl.Categorical()
+        masks = pl.DataFrame(
+            self.conn.execute("SELECT sid, word, present, applies, failed FROM verdict_masks WHERE run = ?",
+                              (run,)).fetchall(),
+            schema={"sid": pl.Int64, "word": pl.Int64, "present": pl.Int64, "applies": pl.Int64, "failed": pl.Int64},
+            orient="row",
+        )
+        parts = []
+        for evaluator, word, bit, version in bits:
+            m = masks.filter(pl.col("word") == word)
+            present = (pl.col("present") // (1 << bit)) % 2 == 1
+            applies = (pl.col("applies") // (1 << bit)) % 2 == 1
+            failed = (pl.col("failed") // (1 << bit)) % 2 == 1
+            parts.append(m.filter(present).select(
+                "sid", evaluator=pl.lit(evaluator, dtype=evaluators), evaluator_version=pl.lit(version, dtype=pl.Utf8),
+                machine_passed=pl.when(applies).then(~failed).otherwise(None)))
+        schema = {"sid": pl.Int64, "evaluator": evaluators, "evaluator_version": pl.Utf8, "machine_passed": pl.Boolean}
+        return pl.concat(parts) if parts else pl.DataFrame(schema=schema)

@@ -1,0 +1,182 @@
+"""Runs and imports: the run table, the import transaction and its batched writer."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from cstui.store.core import RunExists, StoreBase, StoreError, UnknownRun, _b, now_iso
+
+BATCH = 2000  # sessions per executemany during an import
+
+
+@dataclass
+class SessionRow:
+    """The indexed columns of one session, as the import writes them."""
+
+    session_id: str
+    tier: int | None
+    intent: str | None
+    channel: str | None
+    segment: str | None
+    category: str | None
+    started_at: str | None
+    n_turns: int
+    confidence: float | None
+    correct: bool | None
+    resolved: bool | None
+    escalated: bool
+    escalation_turn: int | None
+    doc: bytes
+    spans: list[tuple[str, str | None, str, str | None, int | None, str | None, bytes]]
+    draft: tuple[Any, ...] | None = None
+
+
+class RunWriter:
+    """Batched inserts of sessions and spans inside an open import transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, run: str):
+        self.conn = conn
+        self.run = run
+        self.next_sid = (conn.execute("SELECT max(id) FROM sessions").fetchone()[0] or 0) + 1
+        self.existing = {r[0] for r in conn.execute("SELECT session_id FROM sessions WHERE run = ?", (run,))}
+        self.sessions: list[tuple[Any, ...]] = []
+        self.spans: list[tuple[Any, ...]] = []
+        self.drafts: list[tuple[Any, ...]] = []
+        self.n_sessions = 0
+        self.n_spans = 0
+
+    def add(self, row: SessionRow) -> None:
+        if row.session_id in self.existing:
+            raise StoreError(f"duplicate session_id {row.session_id!r} in run {self.run!r}")
+        self.existing.add(row.session_id)
+        sid = self.next_sid
+        self.next_sid += 1
+        self.sessions.append((
+            sid, self.run, row.session_id, row.tier, row.intent, row.channel, row.segment, row.category,
+            row.started_at, row.n_turns, len(row.spans), row.confidence, _b(row.correct), _b(row.resolved),
+            int(row.escalated), row.escalation_turn, row.doc,
+        ))
+        self.spans.extend((sid, *span) for span in row.spans)
+        if row.draft is not None:
+            self.drafts.append((sid, self.run, *row.draft, int(row.escalated)))
+        self.n_sessions += 1
+        self.n_spans += len(row.spans)
+        if len(self.sessions) >= BATCH:
+            self.flush()
+
+    def record_import(self, source_format: str, counts: dict[str, int]) -> None:
+        """The run's source format and import counts (added to what earlier imports of an appended run brought)."""
+        row = self.conn.execute("SELECT import_stats FROM runs WHERE name = ?", (self.run,)).fetchone()
+        old = orjson.loads(row[0]) if row and row[0] else {}
+        merged = {k: old.get(k, 0) + v for k, v in counts.items()}
+        self.conn.execute("UPDATE runs SET source_format = ?, import_stats = ? WHERE name = ?",
+                          (source_format, orjson.dumps(merged).decode(), self.run))
+
+    def add_kb(self, articles: Iterable[tuple[Any, ...]]) -> int:
+        rows = [(self.run, *a) for a in articles]
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO kb (run, id, revision, status, title, body, updated_at, doc) VALUES (?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        return len(rows)
+
+    def flush(self) -> None:
+        if self.sessions:
+            self.conn.executemany(
+                "INSERT INTO sessions (id, run, session_id, tier, intent, channel, segment, category, started_at,"
+                " n_turns, n_spans, confidence, correct, resolved, escalated, escalation_turn, doc)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                self.sessions,
+            )
+            self.sessions.clear()
+        if self.spans:
+            self.conn.executemany(
+                "INSERT INTO spans (sid, span_id, parent_id, kind, name, turn_index, status, doc)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                self.spans,
+            )
+            self.spans.clear()
+        if self.drafts:
+            self.conn.executemany("INSERT INTO drafts VALUES (?,?,?,?,?,?,?,?,?,?)", self.drafts)
+            self.drafts.clear()
+
+
+class RunsMixin(StoreBase):
+    """Runs and imports: the run table, the import transaction and its batched writer."""
+
+    def runs(self) -> list[dict[str, Any]]:
+        runs = self._dicts(
+            "SELECT name, n_sessions, created_at, source_format, system_version, system, metadata, import_stats"
+            " FROM runs ORDER BY created_at, name"
+        )
+        for run in runs:
+            run["import_stats"] = orjson.loads(run["import_stats"]) if run["import_stats"] else {}
+        return runs
+
+    def run(self, name: str) -> dict[str, Any]:
+        for run in self.runs():
+            if run["name"] == name:
+                return run
+        known = ", ".join(r["name"] for r in self.runs()) or "none"
+        raise UnknownRun(f"no run named {name!r} in {self.path} (runs: {known})")
+
+    def has_run(self, name: str) -> bool:
+        return self._one("SELECT 1 FROM runs WHERE name = ?", (name,)) is not None
+
+    def _delete_run(self, conn: sqlite3.Connection, name: str) -> None:
+        conn.execute("DELETE FROM spans WHERE sid IN (SELECT id FROM sessions WHERE run = ?)", (name,))
+        conn.execute("DELETE FROM results WHERE run = ?", (name,))
+        conn.execute("DELETE FROM drafts WHERE run = ?", (name,))
+        conn.execute("DELETE FROM verdict_masks WHERE run = ?", (name,))
+        conn.execute("DELETE FROM evaluator_bits WHERE run = ?", (name,))
+        conn.execute("DELETE FROM frame_cache WHERE run = ?", (name,))
+        conn.execute("DELETE FROM sessions WHERE run = ?", (name,))
+        conn.execute("DELETE FROM kb WHERE run = ?", (name,))
+        conn.execute("DELETE FROM runs WHERE name = ?", (name,))
+
+    @contextmanager
+    def importing(
+        self, run: str, *, mode: str = "create", source_format: str | None = None,
+        source_path: str | None = None, system_version: str | None = None, system: str | None = None,
+    ) -> Iterator[RunWriter]:
+        """Open one transaction for importing into `run`; any exception rolls it all back.
+
+        mode: "create" refuses an existing run, "replace" drops it first, "append" adds to it.
+        """
+        with self.transaction() as conn:
+            exists = conn.execute("SELECT 1 FROM runs WHERE name = ?", (run,)).fetchone() is not None
+            if exists and mode == "create":
+                raise RunExists(f"run {run!r} already exists; pass --replace or --append")
+            if exists and mode == "replace":
+                self._delete_run(conn, run)
+                exists = False
+            if not exists:
+                conn.execute(
+                    "INSERT INTO runs (name, created_at, source_format, source_path, system_version, system)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (run, now_iso(), source_format, source_path, system_version, system),
+                )
+            writer = RunWriter(conn, run)
+            yield writer
+            writer.flush()
+            conn.execute(
+                "UPDATE runs SET n_sessions = (SELECT count(*) FROM sessions WHERE run = ?),"
+                " data_version = data_version + 1 WHERE name = ?",
+                (run, run),
+            )
+
+    def copy_kb(self, from_run: str, into_run: str) -> None:
+        """Give `into_run` the KB revisions of `from_run` (a sample keeps its source's knowledge base)."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO kb (run, id, revision, status, title, body, updated_at, doc)"
+                         " SELECT ?, id, revision, status, title, body, updated_at, doc FROM kb WHERE run = ?",
+                         (into_run, from_run))
+
+    def set_run_metadata(self, run: str, metadata: dict[str, Any]) -> None:
+        self.conn.execute("UPDATE runs SET metadata = ? WHERE name = ?", (orjson.dumps(metadata).decode(), run))

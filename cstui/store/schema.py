@@ -1,0 +1,294 @@
+"""The schema and its migrations: each version's DDL, the backfills that derive what older files lack."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+
+SCHEMA_VERSION = 7
+
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE IF NOT EXISTS runs (
+        name TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        source_format TEXT,
+        source_path TEXT,
+        system_version TEXT,
+        n_sessions INTEGER NOT NULL DEFAULT 0,
+        metadata TEXT
+    );
+    CREATE TABLE IF NOT EXISTS sessions (
+        id INTEGER PRIMARY KEY,
+        run TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        tier INTEGER,
+        intent TEXT,
+        channel TEXT,
+        segment TEXT,
+        category TEXT,
+        started_at TEXT,
+        n_turns INTEGER NOT NULL,
+        n_spans INTEGER NOT NULL,
+        confidence REAL,
+        correct INTEGER,
+        resolved INTEGER,
+        escalated INTEGER NOT NULL DEFAULT 0,
+        escalation_turn INTEGER,
+        doc TEXT NOT NULL,
+        UNIQUE (run, session_id)
+    );
+    CREATE INDEX IF NOT EXISTS sessions_run_tier ON sessions (run, tier);
+    CREATE TABLE IF NOT EXISTS spans (
+        id INTEGER PRIMARY KEY,
+        sid INTEGER NOT NULL,
+        span_id TEXT NOT NULL,
+        parent_id TEXT,
+        kind TEXT NOT NULL,
+        name TEXT,
+        turn_index INTEGER,
+        status TEXT,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS spans_by_session ON spans (sid);
+    CREATE TABLE IF NOT EXISTS kb (
+        run TEXT NOT NULL,
+        id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        title TEXT,
+        body TEXT,
+        updated_at TEXT,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (run, id, revision)
+    );
+    CREATE TABLE IF NOT EXISTS results (
+        id INTEGER PRIMARY KEY,
+        run TEXT NOT NULL,
+        sid INTEGER NOT NULL,
+        evaluator TEXT NOT NULL,
+        evaluator_version TEXT NOT NULL,
+        passed INTEGER,
+        score REAL,
+        label TEXT,
+        rationale TEXT,
+        evidence TEXT,
+        source TEXT NOT NULL DEFAULT 'cstui',
+        batch TEXT,
+        current INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS results_current ON results (run, evaluator, passed) WHERE current = 1;
+    CREATE INDEX IF NOT EXISTS results_by_session ON results (sid, evaluator);
+    CREATE TABLE IF NOT EXISTS labels (
+        id INTEGER PRIMARY KEY,
+        run TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        evaluator TEXT,
+        verdict TEXT,
+        correct INTEGER,
+        tier INTEGER,
+        intent TEXT,
+        reason TEXT,
+        note TEXT,
+        reviewer TEXT NOT NULL,
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS labels_by_session ON labels (run, session_id, evaluator, id);
+    CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    """,
+    # v2: runs belong to a system (drift compares consecutive runs of one system); draft-assist facts
+    # per session for the online metrics; drift events with their remediation notes.
+    2: """
+    ALTER TABLE runs ADD COLUMN system TEXT;
+    CREATE TABLE IF NOT EXISTS drafts (
+        sid INTEGER PRIMARY KEY,
+        run TEXT NOT NULL,
+        day TEXT,
+        decision TEXT,
+        latency_ms REAL,
+        cost_usd REAL,
+        edit_distance REAL,
+        handle_time_s REAL,
+        hallucination_report INTEGER,
+        escalated INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS drafts_by_run ON drafts (run, day);
+    CREATE TABLE IF NOT EXISTS drift_events (
+        id INTEGER PRIMARY KEY,
+        system TEXT,
+        run TEXT NOT NULL,
+        previous_run TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        previous REAL,
+        current REAL,
+        delta REAL,
+        n_previous INTEGER,
+        n_current INTEGER,
+        p_value REAL,
+        detected_at TEXT NOT NULL,
+        note TEXT,
+        noted_by TEXT,
+        noted_at TEXT
+    );
+    CREATE INDEX IF NOT EXISTS drift_by_run ON drift_events (run);
+    CREATE TABLE IF NOT EXISTS evaluator_bits (
+        run TEXT NOT NULL,
+        evaluator TEXT NOT NULL,
+        word INTEGER NOT NULL,
+        bit INTEGER NOT NULL,
+        version TEXT,
+        PRIMARY KEY (run, evaluator)
+    );
+    CREATE TABLE IF NOT EXISTS verdict_masks (
+        sid INTEGER NOT NULL,
+        word INTEGER NOT NULL,
+        run TEXT NOT NULL,
+        present INTEGER NOT NULL DEFAULT 0,
+        applies INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (sid, word)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS verdict_masks_by_run ON verdict_masks (run);
+    CREATE INDEX IF NOT EXISTS sessions_frame_columns ON sessions (run, id, session_id, tier, intent, channel,
+        segment, category, started_at, n_turns, n_spans, confidence, correct, resolved, escalated, escalation_turn);
+    """,
+    # v3: columnar snapshots of a run's session and verdict frames (Arrow IPC), valid for one data_version
+    # of the run; metrics at 100k sessions read them in milliseconds instead of re-reading rows.
+    3: """
+    ALTER TABLE runs ADD COLUMN data_version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE IF NOT EXISTS frame_cache (
+        run TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        data_version INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (run, kind)
+    );
+    """,
+    # v4: LLM judges — the judge transcript with each verdict, and a cache of completions so an
+    # identical rerun makes no calls (keyed by model, prompt version, step and input hash).
+    4: """
+    ALTER TABLE results ADD COLUMN detail TEXT;
+    CREATE TABLE IF NOT EXISTS judge_cache (
+        key TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        prompt_version TEXT NOT NULL,
+        step TEXT NOT NULL,
+        text TEXT NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        cost_usd REAL,
+        created_at TEXT NOT NULL
+    );
+    """,
+    # v5: review queues — random, stratified, reproducible samples that reviewers label one by one, so
+    # judge-human agreement is measured on an unbiased sample rather than on triaged failures.
+    5: """
+    CREATE TABLE IF NOT EXISTS review_queues (
+        name TEXT PRIMARY KEY,
+        run TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        stratify TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS review_items (
+        queue TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        stratum TEXT,
+        PRIMARY KEY (queue, position)
+    );
+    """,
+    # v6: the golden / regression set — append-only cases taken from any run, with the reason and who
+    # added them; the native document (spans included) is kept so the set outlives its source run.
+    6: """
+    CREATE TABLE IF NOT EXISTS golden (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        source_run TEXT NOT NULL,
+        evaluator TEXT,
+        reason TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS golden_by_session ON golden (session_id);
+    """,
+    # v7: what each import brought in (sessions, turns, tool calls and errors, escalations, orphan and
+    # synthetic spans, warnings), so a reviewer can check a run against its source files.
+    7: """
+    ALTER TABLE runs ADD COLUMN import_stats TEXT;
+    """,
+}
+
+
+def _backfill_drafts(conn: sqlite3.Connection) -> None:
+    """v2: derive draft rows for sessions imported before the drafts table existed."""
+    from cstui.drafts import draft_record
+    from cstui.models import Session
+
+    rows = []
+    for sid, run, escalated, doc in conn.execute(
+            "SELECT id, run, escalated, doc FROM sessions WHERE instr(doc, '\"draft\"') > 0"):
+        record = draft_record(Session.model_validate(orjson.loads(doc)))
+        if record is not None:
+            rows.append((sid, run, *record.row(), escalated))
+    conn.executemany("INSERT INTO drafts VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+
+
+def _backfill_v2(conn: sqlite3.Connection) -> None:
+    from cstui.store.results import update_verdict_masks
+
+    _backfill_drafts(conn)
+    for (run,) in conn.execute("SELECT name FROM runs").fetchall():
+        cur = conn.execute("SELECT sid, evaluator, evaluator_version, passed FROM results WHERE run = ? AND current = 1",
+                           (run,))
+        while chunk := cur.fetchmany(20000):
+            update_verdict_masks(conn, run, chunk)
+
+
+def _backfill_import_stats(conn: sqlite3.Connection) -> None:
+    """v7: derive the import counts of runs imported before they were recorded (warnings are unknown: 0)."""
+    for (run,) in conn.execute("SELECT name FROM runs").fetchall():
+        sessions, turns, escalations = conn.execute(
+            "SELECT count(*), coalesce(sum(n_turns), 0), coalesce(sum(escalated), 0) FROM sessions WHERE run = ?",
+            (run,)).fetchone()
+        calls, errors, orphans, synthetic = conn.execute(
+            "SELECT count(*), coalesce(sum(p.status = 'error'), 0),"
+            " coalesce(sum(json_extract(p.doc, '$.attributes.orphan') = 1), 0),"
+            " coalesce(sum(json_extract(p.doc, '$.attributes.synthetic') = 1), 0)"
+            " FROM spans p JOIN sessions s ON s.id = p.sid WHERE s.run = ? AND p.kind = 'tool'", (run,)).fetchone()
+        stats = {"sessions": sessions, "turns": turns, "tool_calls": calls, "tool_errors": errors,
+                 "escalations": escalations, "orphan_spans": orphans, "synthetic_spans": synthetic, "warnings": 0}
+        conn.execute("UPDATE runs SET import_stats = ? WHERE name = ?", (orjson.dumps(stats).decode(), run))
+
+
+BACKFILLS = {2: _backfill_v2, 7: _backfill_import_stats}
+
+
+def statements(script: str) -> list[str]:
+    """A migration's SQL split into complete statements (sqlite3 decides where one ends, so a ';' inside a
+    string or a trigger body does not cut it)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                out.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {current.strip()[:80]!r}")
+    return out
