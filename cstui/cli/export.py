@@ -1,0 +1,37 @@
+"""`cstui export`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from cstui.cli.common import (
+    DB,
+    EXIT_OK,
+    open_store,
+)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("export", parents=[DB], help="export a run's sessions or results",
+                       description="Export a run. sessions: native cstui.session/v1 documents, whatever "
+                       "format they were imported from. results: one row per session x evaluator.")
+    p.add_argument("--run", required=True, metavar="NAME")
+    p.add_argument("--what", required=True, choices=["sessions", "results", "labels", "evidence"],
+                   help="evidence: one row per interaction x assertion (timestamp, system version, evaluator and "
+                   "version, verdict, rationale, evidence, latest human label and who/when), then drift events")
+    p.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "parquet"])
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from cstui.export import export
+
+    with open_store(args) as store:
+        store.run(args.run)
+        n = export(store, args.run, what=args.what, fmt=args.format, out=Path(args.out))
+    print(f"wrote {n:,} {args.what} rows to {args.out}", file=sys.stderr)
+    return EXIT_OK

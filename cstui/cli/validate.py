@@ -1,0 +1,147 @@
+"""`cstui validate`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from cstui.cli.common import (
+    DB,
+    EXIT_GATE_FAILED,
+    EXIT_OK,
+    PLUGIN,
+    UsageError,
+    clear_line,
+    open_store,
+    print_json,
+    progress_bar,
+)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "validate", parents=[DB, PLUGIN], help="measure evaluators' precision and recall against labels",
+        description="How often each evaluator is right. Either import labelled sessions into a throwaway database, "
+        "run the evaluators and compare with a labels file (JSON Lines: {session_id, evaluator, expected: pass|fail, "
+        "reason}), or compare a run's current verdicts with its reviewers' labels (--run). A flag is a failing "
+        "verdict: precision = share of flags the labels confirm, recall = share of labelled failures flagged; "
+        "each with a Wilson 95% interval; F1 and Cohen's κ. Exit 1 when a --min-precision/--min-recall floor is "
+        "not met.")
+    p.add_argument("--sessions", nargs="+", metavar="FILE", help="session files in any importable format")
+    p.add_argument("--labels", nargs="+", metavar="FILE", help="labels for those sessions (JSON Lines)")
+    p.add_argument("--run", metavar="NAME", help="validate a run against its reviewers' labels instead")
+    p.add_argument("--evaluators", metavar="A,B", help="only these evaluators (default: every labelled one)")
+    p.add_argument("--min-precision", type=float, metavar="P", help="exit 1 if a flagging evaluator's precision < P")
+    p.add_argument("--min-recall", type=float, metavar="R", help="exit 1 if an evaluator's recall < R")
+    p.add_argument("--disagreements", action="store_true", help="list every session where evaluator and label differ")
+    p.add_argument("--json", action="store_true", help="one JSON document with every figure and disagreement")
+    p.add_argument("--save-summary", metavar="FILE",
+                   help="also write the per-evaluator precision/recall that reports show when a run has no "
+                        "reviewer labels (how cstui/validated.json is made: `make validated`)")
+    p.set_defaults(func=cmd_validate)
+
+
+def _save_validity_summary(path: Path, results: dict[str, Any], source: str) -> None:
+    """The figures reports show beside verdicts when a run has no reviewer labels (cstui/validated.json)."""
+    from cstui import validation
+    from cstui.evaluators import registry
+
+    known = {ev.id: ev.version for ev in registry.all_evaluators()}
+    doc = {"labels": source, "evaluators": {
+        name: validation.summary(v, version=known.get(name), source=validation.SHIPPED_SOURCE)
+        for name, v in results.items()}}
+    import json
+
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Precision/recall of evaluators against labelled sessions (files) or a run's reviewer labels."""
+    import tempfile
+
+    from cstui import evaluation, validation
+    from cstui.config import load_config
+    from cstui.ingest import import_files
+
+    if bool(args.sessions) == bool(args.run):
+        raise UsageError("give --sessions FILE... --labels FILE... or --run NAME")
+    if args.sessions and not args.labels:
+        raise UsageError("--sessions needs --labels FILE")
+    wanted = [n.strip() for n in args.evaluators.split(",") if n.strip()] if args.evaluators else None
+    cfg = load_config()
+    if args.run:
+        with open_store(args) as store:
+            store.run(args.run)
+            labels, verdicts = validation.run_truth(store, args.run)
+            if not labels:
+                raise UsageError(f"run {args.run!r} has no reviewer labels on evaluators yet (`l` in the TUI, or "
+                                 "`cstui label`)")
+        source = f"reviewer labels of run {args.run}"
+    else:
+        for p in [*args.sessions, *args.labels]:
+            if not Path(p).is_file():
+                raise UsageError(f"{p}: no such file")
+        labels = validation.load_labels([Path(p) for p in args.labels])
+        from cstui.evaluators import registry
+
+        known = {ev.id for ev in registry.all_evaluators()}
+        labelled = sorted({label.evaluator for label in labels})
+        for name in labelled:
+            if name not in known and not wanted:
+                print(f"note: no evaluator {name!r} is installed; its labels are skipped", file=sys.stderr)
+        try:
+            ids = evaluation.resolve(wanted or [n for n in labelled if n in known])
+        except evaluation.EvaluationError as exc:
+            raise UsageError(str(exc)) from None
+        if evaluation.split(ids)[1]:
+            raise UsageError(f"{', '.join(evaluation.split(ids)[1])}: validate runs deterministic evaluators only; "
+                             "judge a run with `cstui eval`, then `cstui validate --run`")
+        wanted = ids
+        with tempfile.TemporaryDirectory(prefix="cstui-validate-") as tmp:
+            from cstui.store import Store
+
+            with Store(Path(tmp) / "validate.db") as store:
+                import_files(store, [Path(p) for p in args.sessions], "validation", cfg=cfg)
+                bar = progress_bar("validate")
+                evaluation.run(store, "validation", ids, cfg=cfg,
+                               progress=(lambda _stage, done, total, _note: bar(done, total)) if bar else None)
+                clear_line()
+                verdicts = validation.verdicts_of(store, "validation")
+        source = ", ".join(args.labels)
+    results = validation.measure(labels, verdicts, wanted)
+    if args.save_summary:
+        _save_validity_summary(Path(args.save_summary), results, source)
+    failed_floor = [name for name, v in results.items()
+                    if (args.min_precision is not None and (v.precision()[0] or 0.0) < args.min_precision
+                        and v.tp + v.fp > 0)
+                    or (args.min_recall is not None and v.expected_failures and (v.recall()[0] or 0.0) < args.min_recall)]
+    if args.json:
+        print_json({"source": source, "evaluators": {k: v.to_json() for k, v in results.items()},
+                     "below_floor": failed_floor})
+        return EXIT_GATE_FAILED if failed_floor else EXIT_OK
+    from cstui.textsafe import inert
+
+    print(f"validated against {inert(source, keep_newlines=False)} ({sum(v.n for v in results.values())} labelled "
+          "verdicts; positive = the evaluator fails the session)")
+    for line in validation.table(results):
+        print(line)
+    for name, v in results.items():
+        if v.unjudged:
+            print(f"note: {name}: {v.unjudged} labelled session(s) were not in the sessions given")
+    if args.disagreements:
+        for name, v in results.items():
+            for d in v.disagreements:
+                print(f"{name} {d.kind} {inert(d.session_id, keep_newlines=False)}: evaluator {d.verdict} — "
+                      f"{inert(d.rationale, keep_newlines=False)[:160]} | label: {inert(d.reason, keep_newlines=False)}")
+    else:
+        n = sum(len(v.disagreements) for v in results.values())
+        if n:
+            print(f"{n} disagreement(s); --disagreements lists them")
+    if failed_floor:
+        print(f"below the floor (--min-precision {args.min_precision}, --min-recall {args.min_recall}): "
+              + ", ".join(failed_floor))
+        return EXIT_GATE_FAILED
+    return EXIT_OK
