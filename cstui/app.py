@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from importlib.resources import files
 from pathlib import Path
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from cstui.screens.data import DatabaseReady, DbBusy, GoBack, LoadFailed, OpenDashboard, SaveFailed
 from cstui.store import Store
 from cstui.textsafe import inert
 
 
 class CstuiApp(App[None]):
+    CSS_PATH = str(files("cstui.screens").joinpath("cstui.tcss"))  # what several screens share (dialogs)
     TITLE = "cstui"
     SUB_TITLE = "customer-service LLM evaluation"
     BINDINGS = [
@@ -68,6 +72,31 @@ class CstuiApp(App[None]):
                 return
             self.notify(f"no run named {self.start_run!r} in this database", severity="error")
         self.push_screen(RunsScreen(self.store))
+
+    @on(OpenDashboard)
+    def _open_dashboard(self, message: OpenDashboard) -> None:
+        self.open_dashboard(message.run, message.baseline)
+
+    @on(GoBack)
+    def _go_back(self) -> None:
+        self.action_back()
+
+    @on(DatabaseReady)
+    def _database_ready(self, message: DatabaseReady) -> None:
+        self.open_database(message.path)
+
+    @on(LoadFailed)
+    @on(SaveFailed)
+    def _worker_failed(self, message: LoadFailed | SaveFailed) -> None:
+        """A screen that does not handle its own failure: tell the reviewer, keep the app running."""
+        verb = "load" if isinstance(message, LoadFailed) else "save"
+        self.notify(f"could not {verb} {message.what}: {type(message.error).__name__}: {message.error}",
+                    severity="error", timeout=10)
+
+    @on(DbBusy)
+    def _db_busy(self, message: DbBusy) -> None:
+        self.notify(f"the database is busy (another process is writing); {message.what} will be saved when it is "
+                    "free", timeout=10)
 
     def action_back(self) -> None:
         """Escape: to the previous screen, or to the runs screen when the app was opened deeper."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from cstui.report_text import pct
+from cstui.screens import data
+from cstui.screens.data import CompareLoaded
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FailureFilter
@@ -45,15 +47,21 @@ class CompareScreen(Screen[None]):
         self.sub_title = inert(f"compare · {self.run} vs {self.baseline}", keep_newlines=False)
         self.load()
 
-    @work(thread=True, exclusive=True, group="compare")
     def load(self) -> None:
-        from cstui.gates import run_gate
-        from cstui.metrics import build_report
+        run, baseline = self.run, self.baseline
 
-        with Store(self.store.path) as store:
-            gate = run_gate(store, self.run, baseline=self.baseline)
-            reports = build_report(store, self.baseline), build_report(store, self.run)
-        self.app.call_from_thread(self.show, gate, *reports)
+        def fetch(store: Store) -> CompareLoaded:
+            from cstui.gates import run_gate
+            from cstui.metrics import build_report
+
+            return CompareLoaded(run_gate(store, run, baseline=baseline), build_report(store, run),
+                                 build_report(store, baseline))
+
+        data.load(self, "compare", fetch, path=self.store.path)
+
+    @on(CompareLoaded)
+    def _compare_loaded(self, message: CompareLoaded) -> None:
+        self.show(message.gate, message.baseline, message.candidate)
 
     def show(self, gate: dict[str, Any], base: dict[str, Any], cand: dict[str, Any]) -> None:
         self.gate = gate

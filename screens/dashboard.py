@@ -9,14 +9,17 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static, TabbedContent, TabPane
 
 from cstui.report_text import gate_rule_cells, pct
+from cstui.screens import data
+from cstui.screens.data import ReportLoaded
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FailureFilter
@@ -72,8 +75,15 @@ class TierPanel(Static, can_focus=True):
                 self.add_class("bad")
         self.update(text)
 
+    class Opened(Message):
+        """Enter on the panel: show this tier's failing sessions."""
+
+        def __init__(self, failure_filter: FailureFilter) -> None:
+            super().__init__()
+            self.failure_filter = failure_filter
+
     def action_open(self) -> None:
-        self.screen.open_failures(FailureFilter(tiers=(self.tier,), title=TIER_NAMES[f"tier_{self.tier}"]))  # type: ignore[attr-defined]
+        self.post_message(self.Opened(FailureFilter(tiers=(self.tier,), title=TIER_NAMES[f"tier_{self.tier}"])))
 
 
 class DashboardTabs(Vertical):
@@ -151,19 +161,25 @@ class DashboardScreen(Screen[None]):
         self.call_after_refresh(self.load)  # paint first, then start the metrics worker
 
     # ------------------------------------------------------------------ data
-    @work(thread=True, exclusive=True, group="dashboard")
     def load(self) -> None:
-        from cstui.gates import load_frames, run_gate
-        from cstui.metrics import build_report
+        run, baseline = self.run, self.baseline
 
-        with Store(self.store.path) as store:
-            seen = store.change_marker()
-            frames = load_frames(store, self.run)
-            report = build_report(store, self.run, sessions=frames.sessions, results=frames.results)
-            gate = run_gate(store, self.run, baseline=self.baseline, frames=frames)
-            drift = store.drift_events(self.run)
-        self.seen = seen
-        self.app.call_from_thread(self.show, report, gate, drift)
+        def fetch(store: Store) -> ReportLoaded:
+            from cstui.gates import load_frames, run_gate
+            from cstui.metrics import build_report
+
+            marker = store.change_marker()
+            frames = load_frames(store, run)
+            report = build_report(store, run, sessions=frames.sessions, results=frames.results)
+            gate = run_gate(store, run, baseline=baseline, frames=frames)
+            return ReportLoaded(report, gate, store.drift_events(run), marker)
+
+        data.load(self, "metrics", fetch, path=self.store.path)
+
+    @on(ReportLoaded)
+    async def _report_loaded(self, message: ReportLoaded) -> None:
+        self.seen = message.marker
+        await self.show(message.report, message.gate, message.drift)
 
     def action_reload(self) -> None:
         self.load()
@@ -389,6 +405,10 @@ class DashboardScreen(Screen[None]):
         self.query_one("#judges-note", Static).update(Text(note))
 
     # ------------------------------------------------------------------ navigation
+    @on(TierPanel.Opened)
+    def _tier_opened(self, message: TierPanel.Opened) -> None:
+        self.open_failures(message.failure_filter)
+
     def open_failures(self, failure_filter: FailureFilter) -> None:
         from cstui.screens.failures import FailuresScreen
 

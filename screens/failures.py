@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
+from cstui.screens import data
+from cstui.screens.data import FailuresLoaded, GoBack
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import COLUMNS, LABEL_STATES, FailureFilter, sort_frame
@@ -67,20 +69,22 @@ class FailuresScreen(Screen[None]):
         self.query_one("#status", Static).update("loading failing sessions…")
         self.load()
 
-    @work(thread=True, exclusive=True, group="failures")
     def load(self) -> None:
-        from cstui.triage import failures_frame
-        from cstui.validation import run_trust
+        run = self.run
 
-        with Store(self.store.path) as store:
-            frame = failures_frame(store, self.run)
-            trust = run_trust(store, self.run)
-        self.app.call_from_thread(self._loaded, frame, trust)
+        def fetch(store: Store) -> FailuresLoaded:
+            from cstui.triage import failures_frame
+            from cstui.validation import run_trust
 
-    def _loaded(self, frame: pl.DataFrame, trust: dict[str, dict[str, Any] | None]) -> None:
+            return FailuresLoaded(failures_frame(store, run), run_trust(store, run))
+
+        data.load(self, "failures", fetch, path=self.store.path)
+
+    @on(FailuresLoaded)
+    def _loaded(self, message: FailuresLoaded) -> None:
         import gc
 
-        self.all, self.trust = frame, trust
+        self.all, self.trust = message.frame, message.trust
         gc.freeze()  # what is loaded now lives as long as the screen: keep it out of every GC pass
         self.apply_filter()
         self.query_one(FailureTable).focus()
@@ -164,7 +168,7 @@ class FailuresScreen(Screen[None]):
             box.remove_class("shown")
             self.query_one(FailureTable).focus()
         else:
-            self.app.action_back()  # type: ignore[attr-defined]
+            self.post_message(GoBack())
 
     def action_cycle_tier(self) -> None:
         order = [(), (1,), (2,), (3,)]

@@ -7,8 +7,9 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from cstui.screens.dialog import Dialog
 
 HELP = """\
 cstui — keyboard help                               (mouse works too; ctrl+p lists every action)
@@ -43,14 +44,9 @@ Review queue    ↑ ↓  criterion   y  pass / met   x  fail / not met   ]  next
 """
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 112; max-width: 95%; height: auto; max-height: 90%; padding: 1 2;
-                                  border: round $accent; background: $surface; }
-    """
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with VerticalScroll(classes=self.BOX):
             yield Static(HELP, markup=False)

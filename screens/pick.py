@@ -8,20 +8,18 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from cstui.screens.dialog import Dialog
 from cstui.textsafe import inert
 
 
-class PickScreen(ModalScreen[str | None]):
+class PickScreen(Dialog[str | None]):
     """Dismisses with the chosen value, "" for any, or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
-    PickScreen { align: center middle; }
-    PickScreen > Vertical { width: 60; height: auto; max-height: 80%; border: round $accent; background: $surface; }
     PickScreen OptionList { height: auto; max-height: 24; }
     """
 
@@ -31,7 +29,7 @@ class PickScreen(ModalScreen[str | None]):
         self.options = options
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Vertical(classes=self.BOX):
             yield Static(Text(self.title_text, style="bold"))
             yield OptionList(Option(Text("(any)", style="italic"), id=""),
                              *(Option(Text(inert(o, keep_newlines=False)), id=f"v:{i}") for i, o in enumerate(self.options)))
@@ -44,22 +42,17 @@ class PickScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class AskScreen(ModalScreen[str | None]):
+class AskScreen(Dialog[str | None]):
     """One line of text (enter to save, escape to cancel)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    AskScreen { align: center middle; }
-    AskScreen > Vertical { width: 80; height: auto; border: round $accent; background: $surface; padding: 0 1; }
-    """
-
     def __init__(self, question: str, placeholder: str = "") -> None:
         super().__init__()
         self.question = question
         self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Vertical(classes=self.BOX):
             yield Static(Text(inert(self.question), style="bold"))
             yield Input(placeholder=self.placeholder, id="answer")
 

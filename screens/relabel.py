@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 
-from cstui.store import DbBusy, Store, StoreError
+from cstui.screens import data
+from cstui.screens.data import DbBusy, LabelSaved, SaveFailed
+from cstui.screens.dialog import Dialog
+from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FAILURE_REASONS, SessionView
 
 SESSION_LABEL = "(session: overall correctness only)"
 
 
-class RelabelScreen(ModalScreen[bool]):
+class RelabelScreen(Dialog[bool]):
     """Dismisses True when a label was saved."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -30,9 +31,6 @@ class RelabelScreen(ModalScreen[bool]):
         Binding("ctrl+f", "false_alarm", "False alarm", show=False),
     ]
     DEFAULT_CSS = """
-    RelabelScreen { align: center middle; }
-    RelabelScreen > VerticalScroll { width: 84; height: auto; max-height: 95%; border: round $accent;
-                                     background: $surface; padding: 0 1; }
     RelabelScreen #tier { width: 24; }
     RelabelScreen #intent { width: 1fr; }
     RelabelScreen Horizontal { height: auto; }
@@ -52,7 +50,7 @@ class RelabelScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         s = self.view.session
-        with VerticalScroll():
+        with VerticalScroll(classes=self.BOX):
             yield Static(Text(f"Relabel {inert(s.session_id, keep_newlines=False)} in run "
                               f"{inert(self.view.run, keep_newlines=False)}", style="bold"))
             yield Label("Evaluator")
@@ -134,26 +132,28 @@ class RelabelScreen(ModalScreen[bool]):
         self.notify("saving…")
         self.save(label, load_config().reviewer)
 
-    @work(thread=True, exclusive=True, group="relabel")
     def save(self, label: dict[str, Any], reviewer: str | None) -> None:
-        """On a worker with its own connection: while another process holds the write lock (a long eval),
-        the UI keeps working and the label waits its turn instead of being lost."""
-        told = False
-        while True:
-            try:
-                with Store(self.store.path) as store:
-                    store.add_label(self.view.run, label, reviewer=reviewer)
-                break
-            except DbBusy:
-                if not told:  # another process holds the write lock (a long eval): keep the label, wait
-                    told = True
-                    self.app.call_from_thread(self.notify, "the database is busy (another process is writing); "
-                                              "the label will be saved as soon as it is free", timeout=10)
-                time.sleep(1)
-            except StoreError as exc:
-                self.app.call_from_thread(self._failed, str(exc))
-                return
-        self.app.call_from_thread(self._saved)
+        """Through the data layer: while another process holds the write lock (a long eval), the UI keeps working
+        and the label waits its turn instead of being lost."""
+        run = self.view.run
+        data.save(self, "label", lambda store: LabelSaved(store.add_label(run, label, reviewer=reviewer)),
+                  path=self.store.path)
+
+    @on(DbBusy)
+    def _busy(self, message: DbBusy) -> None:
+        message.stop()
+        self.notify("the database is busy (another process is writing); the label will be saved as soon as it is "
+                    "free", timeout=10)
+
+    @on(SaveFailed)
+    def _save_failed(self, message: SaveFailed) -> None:
+        message.stop()
+        self._failed(str(message.error))
+
+    @on(LabelSaved)
+    def _label_saved(self, message: LabelSaved) -> None:
+        message.stop()
+        self._saved()
 
     def _failed(self, message: str) -> None:
         self.query_one("#save", Button).disabled = False

@@ -14,16 +14,16 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, ProgressBar, RadioButton, RadioSet, SelectionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from cstui.screens.dialog import Dialog
 from cstui.store import Store
 
 SCOPE_TITLES = {"session": "this session", "selection": "selected sessions", "filter": "current filter"}
 
 
-class RerunScreen(ModalScreen[bool]):
+class RerunScreen(Dialog[bool]):
     """Dismisses True when new verdicts were stored."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -31,9 +31,6 @@ class RerunScreen(ModalScreen[bool]):
         Binding("ctrl+r", "run", "Run"),
     ]
     DEFAULT_CSS = """
-    RerunScreen { align: center middle; }
-    RerunScreen > Vertical { width: 76; height: auto; max-height: 95%; border: round $accent; background: $surface;
-                             padding: 0 1; }
     RerunScreen SelectionList { height: 12; }
     RerunScreen Horizontal { height: auto; margin-top: 1; }
     RerunScreen #status { margin-top: 1; }
@@ -51,7 +48,7 @@ class RerunScreen(ModalScreen[bool]):
         from cstui.evaluators import registry
 
         evaluators = registry.all_evaluators()
-        with Vertical():
+        with Vertical(classes=self.BOX):
             yield Static(Text(f"Rerun evaluators on run {self.run}", style="bold"))
             yield Label("Evaluators (space toggles)")
             yield SelectionList[str](*((f"{ev.id}  ({ev.kind})", ev.id) for ev in evaluators), id="evaluators")
@@ -107,7 +104,7 @@ class RerunScreen(ModalScreen[bool]):
                                                  f"{len(session_ids):,} session(s)…")
         self.worker = self.rerun(evaluators, settings, session_ids)
 
-    @work(thread=True, exclusive=True, group="rerun")
+    @work(thread=True, exclusive=True, group="rerun", exit_on_error=False)
     def rerun(self, evaluators: list[str], settings: Any, session_ids: list[str]) -> None:
         from cstui import evaluation
         from cstui.config import load_config
@@ -133,6 +130,10 @@ class RerunScreen(ModalScreen[bool]):
             return
         except (JudgeError, evaluation.EvaluationError) as exc:
             self.app.call_from_thread(self._finished, f"rerun stopped, nothing stored: {exc}", False)
+            return
+        except Exception as exc:  # noqa: BLE001 - a failed rerun is reported, it never takes the app down
+            self.app.call_from_thread(self._finished, f"rerun failed, nothing stored: {type(exc).__name__}: {exc}",
+                                      False)
             return
         self.app.call_from_thread(
             self._finished, f"done in {time.monotonic() - started:.1f}s: {result.n_results:,} verdicts stored, "

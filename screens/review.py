@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from cstui.screens import data
+from cstui.screens.data import LabelSaved, QueueLoaded
 from cstui.screens.session import TurnView, turn_text
 from cstui.store import Store
 from cstui.textsafe import inert
@@ -73,14 +75,19 @@ class ReviewScreen(Screen[None]):
     def session_id(self) -> str:
         return self.items[self.position]["session_id"]
 
-    @work(thread=True, exclusive=True, group="review")
     def load(self) -> None:
-        from cstui.triage import session_view
+        run, session_id, queue = self.run, self.session_id, self.queue
 
-        with Store(self.store.path) as store:
-            view = session_view(store, self.run, self.session_id)
-            items = store.review_items(self.queue)
-        self.app.call_from_thread(self.show, view, items)
+        def fetch(store: Store) -> QueueLoaded:
+            from cstui.triage import session_view
+
+            return QueueLoaded(session_view(store, run, session_id), store.review_items(queue))
+
+        data.load(self, "review", fetch, path=self.store.path)
+
+    @on(QueueLoaded)
+    async def _queue_loaded(self, message: QueueLoaded) -> None:
+        await self.show(message.view, message.items)
 
     async def show(self, view: SessionView, items: list[dict[str, Any]]) -> None:
         self.view, self.items = view, items
@@ -147,7 +154,9 @@ class ReviewScreen(Screen[None]):
             label["correct"] = verdict == "pass"
         else:
             label.update(evaluator=name, verdict=verdict)
-        self.store.add_label(self.run, label, reviewer=load_config().reviewer)
+        run, reviewer = self.run, load_config().reviewer
+        data.save(self, "label", lambda store: LabelSaved(store.add_label(run, label, reviewer=reviewer)),
+                  path=self.store.path)
         self.given[name] = verdict
         self.items[self.position]["reviewed"] = 1
         self._progress()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from cstui.screens import data
+from cstui.screens.data import GateStatus, OpenDashboard
 from cstui.store import Store
 from cstui.textsafe import inert
 
@@ -61,18 +64,21 @@ class RunsScreen(Screen[None]):
             self._gates_started = True
             self.gate_statuses([r["name"] for r in self.store.runs()])
 
-    @work(thread=True, exclusive=True, group="runs")
     def gate_statuses(self, runs: list[str]) -> None:
-        from cstui.gates import run_gate
+        def fetch(store: Store) -> Iterator[GateStatus]:
+            from cstui.gates import run_gate
 
-        with Store(self.store.path) as store:
             for run in runs:
                 result = run_gate(store, run)
-                self.app.call_from_thread(self._gate_status, run, result["passed"], len(result["failed"]))
+                yield GateStatus(run, result["passed"], len(result["failed"]))
 
-    def _gate_status(self, run: str, passed: bool, n_failed: int) -> None:
-        cell = Text("pass", style="bold green") if passed else Text(f"FAIL ({n_failed})", style="bold red")
-        self.query_one("#runs", DataTable).update_cell(run, "gate", cell)
+        data.load(self, "gate statuses", fetch, path=self.store.path)
+
+    @on(GateStatus)
+    def _gate_status(self, message: GateStatus) -> None:
+        cell = (Text("pass", style="bold green") if message.passed
+                else Text(f"FAIL ({message.n_failed})", style="bold red"))
+        self.query_one("#runs", DataTable).update_cell(message.run, "gate", cell)
 
     def _highlighted(self) -> str | None:
         table = self.query_one("#runs", DataTable)
@@ -85,7 +91,7 @@ class RunsScreen(Screen[None]):
 
     def action_open(self) -> None:
         if (run := self._highlighted()) is not None:
-            self.app.open_dashboard(run, self.baseline)  # type: ignore[attr-defined]
+            self.post_message(OpenDashboard(run, self.baseline))
 
     def action_baseline(self) -> None:
         run = self._highlighted()

@@ -11,15 +11,18 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Collapsible, DataTable, Footer, Header, Static, Tree
 
 from cstui.models import Span
+from cstui.screens import data
+from cstui.screens.data import LoadFailed, SessionLoaded
+from cstui.screens.dialog import Dialog
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import SessionView
@@ -105,14 +108,10 @@ class TurnView(Static):
     """
 
 
-class KBScreen(ModalScreen[None]):
+class KBScreen(Dialog[None]):
     """The KB articles a session cited or retrieved, every revision, deprecated ones marked."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,k,q", "dismiss", "Close")]
-    DEFAULT_CSS = """
-    KBScreen { align: center middle; }
-    KBScreen > VerticalScroll { width: 90%; height: 80%; border: round $accent; background: $surface; padding: 0 1; }
-    """
 
     def __init__(self, view: SessionView) -> None:
         super().__init__()
@@ -135,19 +134,14 @@ class KBScreen(ModalScreen[None]):
                 text.append(f"[{art.status.upper()}]", style=style)
                 text.append(f" {inert(art.title, keep_newlines=False)}\n")
                 text.append(f"  {inert(art.body)}\n\n")
-        with VerticalScroll():
+        with VerticalScroll(classes=self.BOX):
             yield Static(text)
 
 
-class JudgeTranscriptScreen(ModalScreen[None]):
+class JudgeTranscriptScreen(Dialog[None]):
     """The full judge exchange behind one verdict: every prompt and reply, tokens and cost."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,j,q", "dismiss", "Close")]
-    DEFAULT_CSS = """
-    JudgeTranscriptScreen { align: center middle; }
-    JudgeTranscriptScreen > VerticalScroll { width: 92%; height: 88%; border: round $accent; background: $surface;
-                                             padding: 0 1; }
-    """
 
     def __init__(self, result: dict[str, Any]) -> None:
         super().__init__()
@@ -171,7 +165,7 @@ class JudgeTranscriptScreen(ModalScreen[None]):
         if "verdict" in detail:
             text.append("\nverdict: ", style="bold")
             text.append(inert(json.dumps(detail["verdict"], ensure_ascii=False)))
-        with VerticalScroll():
+        with VerticalScroll(classes=self.BOX):
             yield Static(text)
 
 
@@ -228,13 +222,27 @@ class SessionDetailScreen(Screen[None]):
         self.query_one("#labels").border_title = "labels"
         self.load()
 
-    @work(thread=True, exclusive=True, group="session")
     def load(self) -> None:
-        from cstui.triage import session_view
+        run, session_id = self.run, self.session_id
 
-        with Store(self.store.path) as store:
-            view = session_view(store, self.run, self.session_id)
-        self.app.call_from_thread(self.show, view)
+        def fetch(store: Store) -> SessionLoaded:
+            from cstui.triage import session_view
+
+            return SessionLoaded(session_view(store, run, session_id))
+
+        data.load(self, "session", fetch, path=self.store.path)
+
+    @on(SessionLoaded)
+    async def _session_loaded(self, message: SessionLoaded) -> None:
+        await self.show(message.view)
+
+    @on(LoadFailed)
+    def _load_failed(self, message: LoadFailed) -> None:
+        """A session that cannot be read (an id not in the run): say so and go back, never a traceback."""
+        message.stop()
+        self.notify(f"cannot open session {self.session_id!r} of run {self.run!r}: {message.error}",
+                    severity="error", timeout=10)
+        self.app.pop_screen()
 
     # ------------------------------------------------------------------ rendering
     async def show(self, view: SessionView) -> None:

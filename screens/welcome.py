@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, LoadingIndicator, Static
+
+from cstui.screens import data
+from cstui.screens.data import DatabaseReady
 
 
 class WelcomeScreen(Screen[None]):
@@ -44,9 +46,13 @@ class WelcomeScreen(Screen[None]):
         self.query_one("#message", Static).update(Text(f"building the demo at {self.demo_path}…"))
         self.build()
 
-    @work(thread=True, exclusive=True)
     def build(self) -> None:
-        from cstui.demo import build_demo
+        path = self.demo_path
 
-        build_demo(self.demo_path)
-        self.app.call_from_thread(self.app.open_database, self.demo_path)  # type: ignore[attr-defined]
+        def work() -> DatabaseReady:
+            from cstui.demo import build_demo
+
+            build_demo(path)
+            return DatabaseReady(path)
+
+        data.run_in_thread(self, "demo", work)

@@ -285,3 +285,13 @@ async def test_precision_shown_beside_verdicts_follows_relabels(demo_db):
         table = app.screen.query_one("#evaluators", DataTable)
         assert str(table.get_row_at(table.get_row_index("authorization_fabrication"))[5]) == \
             "P 0.00 (of 1 flag, this run)"
+
+
+async def test_a_failed_load_is_a_notification_not_a_crash(demo_db):
+    """Worker errors go through the data layer: an unknown session says so and leaves the app running."""
+    app = create_app(demo_db, run="candidate", session="S-999999")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert app.is_running and type(app.screen).__name__ == "DashboardScreen"
+        messages = [str(n.message) for n in app._notifications]
+        assert any("S-999999" in m and "cannot open session" in m for m in messages), messages

@@ -1,0 +1,194 @@
+"""The TUI's data layer: store reads and writes off the UI thread, answered by typed messages.
+
+Screens never open a connection on the UI thread. `load` runs a read in a thread worker with its own
+`Store` and posts what it found as a message the screen handles with `@on`; `save` does the same for a
+write, waiting out another process's write lock (posting `DbBusy` once) instead of failing. Workers never
+exit the app on error: a failure becomes a `LoadFailed` / `SaveFailed` message, which the app shows as a
+notification unless the screen handles it first. Navigation requests from screens and widgets are
+messages too (`OpenDashboard`, `GoBack`, `DatabaseReady`), so nothing calls up into the app by name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+from textual.widget import Widget
+from textual.worker import Worker
+
+from cstui.store import DbBusy as StoreBusy
+from cstui.store import Store
+
+
+# ---------------------------------------------------------------------------------------------- results
+class ReportLoaded(Message):
+    """A run's report, gate result and drift events (the dashboard)."""
+
+    def __init__(self, report: dict[str, Any], gate: dict[str, Any], drift: list[dict[str, Any]],
+                 marker: tuple[str, int]) -> None:
+        super().__init__()
+        self.report, self.gate, self.drift, self.marker = report, gate, drift, marker
+
+
+class FailuresLoaded(Message):
+    """The failing sessions of a run and each evaluator's measured precision."""
+
+    def __init__(self, frame: Any, trust: dict[str, dict[str, Any] | None]) -> None:
+        super().__init__()
+        self.frame, self.trust = frame, trust
+
+
+class SessionLoaded(Message):
+    def __init__(self, view: Any) -> None:
+        super().__init__()
+        self.view = view
+
+
+class CompareLoaded(Message):
+    def __init__(self, gate: dict[str, Any], candidate: dict[str, Any], baseline: dict[str, Any]) -> None:
+        super().__init__()
+        self.gate, self.candidate, self.baseline = gate, candidate, baseline
+
+
+class QueueLoaded(Message):
+    def __init__(self, view: Any, items: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.view, self.items = view, items
+
+
+class GateStatus(Message):
+    """One run's gate outcome, for the runs list."""
+
+    def __init__(self, run: str, passed: bool, n_failed: int) -> None:
+        super().__init__()
+        self.run, self.passed, self.n_failed = run, passed, n_failed
+
+
+class LabelSaved(Message):
+    def __init__(self, label_id: int) -> None:
+        super().__init__()
+        self.label_id = label_id
+
+
+class DbBusy(Message):
+    """Another process holds the write lock; the write waits and retries (posted once per write)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+
+class LoadFailed(Message):
+    def __init__(self, what: str, error: BaseException) -> None:
+        super().__init__()
+        self.what, self.error = what, error
+
+
+class SaveFailed(Message):
+    def __init__(self, what: str, error: BaseException) -> None:
+        super().__init__()
+        self.what, self.error = what, error
+
+
+# ---------------------------------------------------------------------------------------------- navigation
+class OpenDashboard(Message):
+    def __init__(self, run: str, baseline: str | None = None) -> None:
+        super().__init__()
+        self.run, self.baseline = run, baseline
+
+
+class GoBack(Message):
+    """Escape at the top of a screen: to the previous one, or to the runs list."""
+
+
+class DatabaseReady(Message):
+    """A database was built (the demo, from the welcome screen): open it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+
+# ---------------------------------------------------------------------------------------------- workers
+Fetched = Message | Iterable[Message] | None
+
+
+def _post_all(node: Widget, result: Fetched) -> None:
+    if result is None:
+        return
+    for message in [result] if isinstance(result, Message) else result:
+        node.post_message(message)  # thread-safe: delivered on the UI thread
+
+
+def run_in_thread(node: Widget, what: str, work: Callable[[], Fetched], *, group: str | None = None) -> Worker[None]:
+    """Run `work` off the UI thread; post the message(s) it returns, or `LoadFailed`."""
+    def body() -> None:
+        try:
+            _post_all(node, work())
+        except Exception as exc:  # noqa: BLE001 - shown to the reviewer, never a crash
+            node.post_message(LoadFailed(what, exc))
+
+    return node.run_worker(body, thread=True, exclusive=True, group=group or what, exit_on_error=False)
+
+
+def load(node: Widget, what: str, fetch: Callable[[Store], Fetched], *, path: Path | None = None,
+         group: str | None = None) -> Worker[None]:
+    """Read with a connection of the worker's own (SQLite connections are not shared across threads)."""
+    db = path or node.app.db_path  # type: ignore[attr-defined]
+
+    def work() -> Fetched:
+        with Store(db) as store:
+            result = fetch(store)
+            # a generator reads lazily: drain it while the connection is open
+            return result if result is None or isinstance(result, Message) else list(result)
+
+    return run_in_thread(node, what, work, group=group)
+
+
+_order = threading.Condition()
+_tickets = itertools.count()
+_serving = [0]
+
+
+def save(node: Widget, what: str, write: Callable[[Store], Fetched], *, path: Path | None = None,
+         retry_every: float = 1.0) -> Worker[None]:
+    """Write in a worker; writes run one at a time in the order they were asked for (a reviewer's quick second
+    verdict must land after the first). While another process holds the lock (a long import or eval), wait and
+    retry rather than lose the reviewer's work: posts `DbBusy` once, then the written message or `SaveFailed`."""
+    db = path or node.app.db_path  # type: ignore[attr-defined]
+    ticket = next(_tickets)  # taken on the UI thread, in call order
+
+    def body() -> None:
+        with _order:
+            _order.wait_for(lambda: _serving[0] == ticket)
+        try:
+            _write(node, what, write, db, retry_every)
+        finally:
+            with _order:
+                _serving[0] += 1
+                _order.notify_all()
+
+    return node.run_worker(body, thread=True, group=f"save {what}", exit_on_error=False)
+
+
+def _write(node: Widget, what: str, write: Callable[[Store], Fetched], db: Path, retry_every: float) -> None:
+    told = False
+    while True:
+        try:
+            with Store(db) as store:
+                result = write(store)
+            break
+        except StoreBusy:
+            if not told:
+                told = True
+                node.post_message(DbBusy(what))
+            time.sleep(retry_every)
+        except Exception as exc:  # noqa: BLE001 - a bad label, a vanished session: shown, never a crash
+            node.post_message(SaveFailed(what, exc))
+            return
+    _post_all(node, result)
