@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cstui.metrics import (
+from cstui.stats import (
     TIERS,
     calibration,
     calibration_pairs,

@@ -17,7 +17,7 @@ from typing import Any
 
 from cstui.agreement import cohen_kappa
 from cstui.ingest.records import BadInput, iter_records
-from cstui.metrics import Z95, wilson_interval
+from cstui.stats import Z95, wilson_interval
 
 
 @dataclass(frozen=True)
