@@ -32,8 +32,9 @@ class CstuiApp(App[None]):
     ]
 
     def __init__(self, db_path: Path, run: str | None = None, session: str | None = None,
-                 queue: str | None = None):
+                 queue: str | None = None, baseline: str | None = None):
         super().__init__()
+        self.start_baseline = baseline
         self.db_path = db_path
         self.start_run = run
         self.start_session = session
@@ -62,9 +63,27 @@ class CstuiApp(App[None]):
                 self.push_screen(ReviewScreen(self.store, self.start_queue))
                 return
             self.notify(f"no review queue named {self.start_queue!r}", severity="error")
+        elif self.start_session and not self.start_run and len(self.store.runs_of_session(self.start_session)) == 1:
+            self.start_run = self.store.runs_of_session(self.start_session)[0]
+            self._open_start_screens()
+            return
+        elif self.start_session and not self.start_run:  # in several runs: ask which
+            runs = self.store.runs_of_session(self.start_session)
+
+            def chosen(run: str | None) -> None:
+                if run:
+                    self.start_run = run
+                    self._open_start_screens()
+
+            from cstui.screens.pick import PickScreen
+
+            self.push_screen(RunsScreen(self.store))
+            self.push_screen(PickScreen(f"Session {inert(self.start_session)} is in {len(runs)} runs: open it in",
+                                        runs), chosen)
+            return
         elif self.start_run:
             if self.store.has_run(self.start_run):
-                self.open_dashboard(self.start_run)
+                self.open_dashboard(self.start_run, self.start_baseline)
                 if self.start_session:
                     from cstui.screens.session import SessionDetailScreen
 
@@ -118,9 +137,15 @@ class CstuiApp(App[None]):
         self._open_start_screens()
 
     def open_dashboard(self, run: str, baseline: str | None = None) -> None:
+        """A run's dashboard, compared with `baseline` (then remembered for that run) or the remembered one."""
+        from cstui.screens import data
         from cstui.screens.dashboard import DashboardScreen
 
         assert self.store is not None
+        if baseline is not None and baseline != run:
+            data.save(self, "baseline", lambda store: store.set_baseline(run, baseline), path=self.store.path)
+        else:
+            baseline = self.store.baseline_of(run)
         self.push_screen(DashboardScreen(self.store, run, baseline))
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
@@ -152,10 +177,13 @@ class CstuiApp(App[None]):
 
 
 def create_app(db_path: Path, run: str | None = None, session: str | None = None,
-               queue: str | None = None) -> CstuiApp:
-    return CstuiApp(db_path, run=run, session=session, queue=queue)
+               queue: str | None = None, baseline: str | None = None) -> CstuiApp:
+    return CstuiApp(db_path, run=run, session=session, queue=queue, baseline=baseline)
 
 
-def run_app(db_path: Path, run: str | None = None, session: str | None = None, queue: str | None = None) -> int:
-    create_app(db_path, run=run, session=session, queue=queue).run()
-    return 0
+def run_app(db_path: Path, run: str | None = None, session: str | None = None, queue: str | None = None,
+            baseline: str | None = None) -> int:
+    """Run the TUI; the exit code is not 0 when it stopped on an error."""
+    app = create_app(db_path, run=run, session=session, queue=queue, baseline=baseline)
+    app.run()
+    return app.return_code or 0

@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run", metavar="NAME", help="open this run's dashboard")
     parser.add_argument("--session", metavar="ID", help="open this session (with --run)")
     parser.add_argument("--queue", metavar="NAME", help="step through this review queue (see `cstui review`)")
+    parser.add_argument("--baseline", metavar="NAME",
+                        help="compare --run with this run (remembered for that run; `b` on the runs screen sets it)")
     parser.set_defaults(func=cmd_tui)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMANDS:
@@ -51,10 +53,11 @@ def _load_plugins(args: argparse.Namespace) -> None:
     from cstui.config import load_config
 
     cfg = load_config()
-    if args.plugin or cfg.plugins:
+    given = getattr(args, "plugin", None) or []
+    if given or cfg.plugins:
         from cstui import plugins
 
-        plugins.load_configured(cfg, args.plugin)
+        plugins.load_configured(cfg, given)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,11 +11,14 @@ from typing import Any
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
+# Declared once, on the top-level parser and on every command that takes them; SUPPRESS as the default so
+# `cstui --db X report` keeps X (a command's own default would otherwise overwrite it).
 DB = argparse.ArgumentParser(add_help=False)
-DB.add_argument("--db", metavar="PATH", help="SQLite database (default: $CSTUI_DB, else the platform data dir)")
+DB.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
+                help="SQLite database (default: $CSTUI_DB, else the platform data dir)")
 PLUGIN = argparse.ArgumentParser(add_help=False)
 PLUGIN.add_argument(
-    "--plugin", action="append", default=[], metavar="PATH_OR_MODULE",
+    "--plugin", action="append", default=argparse.SUPPRESS, metavar="PATH_OR_MODULE",
     help="load evaluators from a Python file or module (repeatable; also `plugins = [...]` in cstui.toml and "
          "the `cstui.evaluators` entry-point group; docs/evaluators.md)")
 
@@ -25,7 +28,7 @@ class UsageError(Exception):
 
 
 def db_path(args: argparse.Namespace) -> Path:
-    if args.db:
+    if getattr(args, "db", None):
         return Path(args.db).expanduser()
     from cstui.store import default_db_path
 

@@ -23,7 +23,7 @@ def add_parser(sub: Any) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from cstui.demo import build_demo, demo_db_path
 
-    path = Path(args.db).expanduser() if args.db else demo_db_path()
+    path = Path(args.db).expanduser() if getattr(args, "db", None) else demo_db_path()
     summary = build_demo(path)
     for line in summary:
         print(line)

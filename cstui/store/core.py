@@ -66,11 +66,17 @@ class StoreBase:
             raise StoreError(f"{self.path}: no such database")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self.conn.execute("PRAGMA busy_timeout = 30000")
-        if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
+        try:
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+            if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:  # a file that is not SQLite, or a damaged one: one line, not a traceback
+            self.conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+                raise DbBusy(f"{self.path}: the database is busy (another process is writing)") from exc
+            raise StoreError(f"{self.path}: not a usable cstui database ({exc})") from exc
 
     def close(self) -> None:
         self.conn.close()

@@ -178,5 +178,16 @@ class RunsMixin(StoreBase):
                          " SELECT ?, id, revision, status, title, body, updated_at, doc FROM kb WHERE run = ?",
                          (into_run, from_run))
 
+    def set_baseline(self, run: str, baseline: str | None) -> None:
+        """The run a reviewer compares `run` with, remembered across launches."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET metadata = json_set(coalesce(metadata, '{}'), '$.baseline', ?) WHERE name = ?",
+                         (baseline, run))
+
+    def baseline_of(self, run: str) -> str | None:
+        """The remembered baseline of a run, if it still exists."""
+        baseline = self._one("SELECT json_extract(metadata, '$.baseline') FROM runs WHERE name = ?", (run,))
+        return baseline if baseline and baseline != run and self.has_run(baseline) else None
+
     def set_run_metadata(self, run: str, metadata: dict[str, Any]) -> None:
         self.conn.execute("UPDATE runs SET metadata = ? WHERE name = ?", (orjson.dumps(metadata).decode(), run))

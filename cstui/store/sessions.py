@@ -31,9 +31,12 @@ class SessionsMixin(StoreBase):
                 f"SELECT id, session_id FROM sessions WHERE run = ? AND session_id IN ({marks})", (run, *chunk)))
         return [found[s] for s in ids if s in found]
 
+    def runs_of_session(self, session_id: str) -> list[str]:
+        return sorted(r for (r,) in self.conn.execute("SELECT run FROM sessions WHERE session_id = ?", (session_id,)))
+
     def run_of_session(self, session_id: str) -> str:
         """The run holding a session id, when exactly one does."""
-        runs = [r for (r,) in self.conn.execute("SELECT run FROM sessions WHERE session_id = ?", (session_id,))]
+        runs = self.runs_of_session(session_id)
         if not runs:
             raise StoreError(f"no session {session_id!r} in {self.path}")
         if len(runs) > 1:
