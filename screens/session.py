@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Collapsible, DataTable, Footer, Header, Static, Tree
@@ -77,8 +77,11 @@ def span_label(span: Span) -> Text:
     return label
 
 
-def turn_text(session: Any, index: int, highlight: str | None = None) -> Text:
-    """One turn: role, number, confidence, citations, draft decision, then its text (inert)."""
+def turn_text(session: Any, index: int, highlight: str | tuple[int, int] | None = None) -> Text:
+    """One turn: role, number, confidence, citations, draft decision, then its text (inert).
+
+    `highlight`: (start, end) offsets into the turn's text — exact, whatever the text holds — or, for evidence
+    recorded without offsets, the snippet to look for (its "…" ends trimmed)."""
     turn = session.turns[index]
     head = Text()
     head.append(f"#{index} ", style="dim")
@@ -92,13 +95,61 @@ def turn_text(session: Any, index: int, highlight: str | None = None) -> Text:
     draft = getattr(turn, "draft", None)
     if isinstance(draft, dict) and draft.get("decision"):
         head.append(f"  draft {inert(str(draft['decision']), keep_newlines=False)}", style="magenta")
+    if isinstance(highlight, tuple) and 0 <= highlight[0] < highlight[1] <= len(turn.text):
+        start, end = highlight  # each piece made inert on its own, so the offsets survive escapes being removed
+        body = Text(inert(turn.text[:start]))
+        body.append(inert(turn.text[start:end]), style="bold reverse red")
+        body.append(inert(turn.text[end:]))
+        return head + Text("\n") + body
     body = Text(inert(turn.text) or "(empty)")
-    if highlight:
-        clean = inert(highlight)
+    if isinstance(highlight, str) and highlight.strip("…").strip():
+        clean = inert(highlight.strip("…").strip())
         start = body.plain.find(clean)
         if start >= 0:
             body.stylize("bold reverse red", start, start + len(clean))
     return head + Text("\n") + body
+
+
+def span_detail(span: Span) -> Text:
+    """Everything a reviewer reads about one span: what ran, how it ended, its arguments and result in full."""
+    text = Text()
+    text.append(f"{span.kind} ", style="bold")
+    text.append(inert(span.name or "(unnamed)", keep_newlines=False), style="bold")
+    if span.status:
+        text.append(f"  [{inert(span.status, keep_newlines=False)}]", style="bold red" if span.status == "error" else "green")
+    facts = [f"id {span.span_id}"]
+    if span.turn_index is not None:
+        facts.append(f"turn {span.turn_index}")
+    if span.duration_ms is not None:
+        facts.append(f"{span.duration_ms:,.0f} ms")
+    if span.start:
+        facts.append(f"started {span.start}")
+    text.append("\n" + inert(" · ".join(facts), keep_newlines=False) + "\n", style="dim")
+    attrs = dict(span.attributes)
+    for key, title in (("arguments", "arguments"), ("result", "result"), ("error", "error"), ("documents", "documents")):
+        if key in attrs:
+            value = attrs.pop(key)
+            text.append(f"\n{title}\n", style="bold red" if key == "error" or (key == "result" and span.status == "error")
+                        else "bold")
+            text.append(inert(_pretty(value)) + "\n")
+    if attrs:
+        text.append("\nother attributes\n", style="bold dim")
+        text.append(inert(_pretty(attrs)) + "\n", style="dim")
+    return text
+
+
+def _pretty(value: Any) -> str:
+    """JSON indented for reading; a string that holds JSON is unpacked first (tool results often are)."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped[:1] in "[{":
+            try:
+                value = json.loads(stripped)
+            except ValueError:
+                return value
+        else:
+            return value
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
 
 
 class TurnView(Static):
@@ -179,18 +230,23 @@ class SessionDetailScreen(Screen[None]):
         Binding("k", "kb", "KB articles"),
         Binding("j", "judge_transcript", "Judge transcript"),
         Binding("g", "golden", "Add to regression set"),
-        Binding("tab", "focus_next", "Next pane", show=False),
+        Binding("tab", "app.focus_next", "Next pane", show=False),
+        Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
     DEFAULT_CSS = """
     SessionDetailScreen #meta { height: auto; padding: 0 1; background: $panel; }
     SessionDetailScreen #main { height: 2fr; }
     SessionDetailScreen #transcript { width: 3fr; border: round $primary; }
-    SessionDetailScreen #spans { width: 2fr; border: round $primary; }
+    SessionDetailScreen #right { width: 2fr; }
+    SessionDetailScreen #spans { height: 1fr; border: round $primary; }
+    SessionDetailScreen #span-detail { height: 1fr; border: round $primary; padding: 0 1; }
     SessionDetailScreen #bottom { height: 1fr; min-height: 8; }
     SessionDetailScreen #verdicts { width: 3fr; border: round $primary; }
-    SessionDetailScreen #labels { width: 2fr; border: round $primary; padding: 0 1; }
+    SessionDetailScreen #why { width: 2fr; border: round $primary; padding: 0 1; }
+    SessionDetailScreen #label-history { margin-top: 1; }
     SessionDetailScreen #transcript:focus-within, SessionDetailScreen #spans:focus,
-    SessionDetailScreen #verdicts:focus { border: round $accent; }
+    SessionDetailScreen #verdicts:focus, SessionDetailScreen #span-detail:focus,
+    SessionDetailScreen #why:focus { border: round $accent; }
     """
 
     def __init__(self, store: Store, run: str, session_id: str, navigation: list[str] | None = None,
@@ -208,18 +264,24 @@ class SessionDetailScreen(Screen[None]):
         yield Static(id="meta")
         with Horizontal(id="main"):
             yield VerticalScroll(id="transcript")
-            yield Tree(Text("spans"), id="spans")
+            with Vertical(id="right"):
+                yield Tree(Text("spans"), id="spans")
+                with VerticalScroll(id="span-detail"):
+                    yield Static(Text("select a span to read its arguments and result", style="dim"),
+                                 id="span-text")
         with Horizontal(id="bottom"):
             yield DataTable(id="verdicts", cursor_type="row")
-            with VerticalScroll(id="labels"):
+            with VerticalScroll(id="why"):
+                yield Static(id="why-text")
                 yield Static(id="label-history")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#transcript").border_title = "transcript"
         self.query_one("#spans").border_title = "span tree"
-        self.query_one("#verdicts").border_title = "verdicts (enter: jump to evidence)"
-        self.query_one("#labels").border_title = "labels"
+        self.query_one("#span-detail").border_title = "span"
+        self.query_one("#verdicts").border_title = "verdicts"
+        self.query_one("#why").border_title = "why"
         self.load()
 
     def load(self) -> None:
@@ -270,7 +332,7 @@ class SessionDetailScreen(Screen[None]):
         self._show_verdicts(view)
         self._show_labels(view)
 
-    def _turn_text(self, index: int, highlight: str | None = None) -> Text:
+    def _turn_text(self, index: int, highlight: str | tuple[int, int] | None = None) -> Text:
         assert self.view is not None
         return turn_text(self.view.session, index, highlight)
 
@@ -325,6 +387,10 @@ class SessionDetailScreen(Screen[None]):
                           Text(_short(r["rationale"] or "", 200)), key=r["evaluator"])
         if ordered:
             table.focus()
+            table.move_cursor(row=0)  # the first failing verdict: its reason, evidence and span are what to read
+            self.select_verdict(ordered[0]["evaluator"])
+        else:
+            self.query_one("#why-text", Static).update(Text("no verdicts yet: press r to run evaluators", style="dim"))
 
     def _show_labels(self, view: SessionView) -> None:
         text = Text()
@@ -348,7 +414,47 @@ class SessionDetailScreen(Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.jump_to_evidence(str(event.row_key.value))
 
-    def jump_to_evidence(self, evaluator: str) -> None:
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "verdicts" and event.row_key is not None and event.row_key.value:
+            self.select_verdict(str(event.row_key.value))
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        span_id = event.node.data
+        if self.view is None or span_id is None:
+            return
+        span = next((s for s in self.view.session.spans if s.span_id == span_id), None)
+        if span is not None:
+            self.query_one("#span-text", Static).update(span_detail(span))
+            self.query_one("#span-detail", VerticalScroll).scroll_home(animate=False)
+
+    def select_verdict(self, evaluator: str) -> None:
+        """Show a verdict's whole reason in the why pane, highlight its evidence, select its span."""
+        if self.view is None:
+            return
+        result = next((r for r in self.view.results if r["evaluator"] == evaluator), None)
+        if result is None:
+            return
+        text = Text()
+        verdict = "not applicable" if result["passed"] is None else "PASS" if result["passed"] else "FAIL"
+        text.append(f"{inert(evaluator, keep_newlines=False)} ", style="bold")
+        text.append(verdict, style="bold red" if result["passed"] is False else "green" if result["passed"] else "dim")
+        text.append(f"  v{inert(str(result['evaluator_version']), keep_newlines=False)}", style="dim")
+        if result["human_verdict"]:
+            text.append(f"  reviewer says {result['human_verdict']}", style="bold magenta")
+        trust, style = trust_text(self.view.trust.get(evaluator))
+        text.append(f"\nprecision {trust}\n", style=style)
+        text.append(inert(result["rationale"] or "(no rationale)") + "\n")
+        for ev in result["evidence"][:6]:
+            where = (f"turn {ev.get('turn_index')}" if ev.get("turn_index") is not None else "") + (
+                f" span {ev.get('span_id')}" if ev.get("span_id") else "")
+            text.append(f"• {inert(where.strip(), keep_newlines=False)}", style="dim")
+            if ev.get("snippet"):
+                text.append(f"  “{inert(ev['snippet'], keep_newlines=False)}”", style="italic")
+            text.append("\n")
+        self.query_one("#why-text", Static).update(text)
+        self.jump_to_evidence(evaluator, quiet=True)
+
+    def jump_to_evidence(self, evaluator: str, *, quiet: bool = False) -> None:
         if self.view is None:
             return
         result = next((r for r in self.view.results if r["evaluator"] == evaluator), None)
@@ -359,7 +465,8 @@ class SessionDetailScreen(Screen[None]):
             index = int(str(turn.id).split("-")[1])
             turn.update(self._turn_text(index))
         if not result["evidence"]:
-            self.notify(f"{evaluator}: no evidence pointer recorded", severity="information")
+            if not quiet:
+                self.notify(f"{evaluator}: no evidence pointer recorded", severity="information")
             return
         first_turn = None
         for ev in result["evidence"]:
@@ -368,15 +475,18 @@ class SessionDetailScreen(Screen[None]):
                     fold.collapsed = False
                 widget = self.query_one(f"#turn-{ev['turn_index']}", TurnView)
                 widget.add_class("evidence")
-                widget.update(self._turn_text(ev["turn_index"], ev.get("snippet")))
+                offsets = (ev["start"], ev["end"]) if isinstance(ev.get("start"), int) and isinstance(ev.get("end"), int) \
+                    else None
+                widget.update(self._turn_text(ev["turn_index"], offsets or ev.get("snippet")))
                 first_turn = first_turn or widget
             if ev.get("span_id") and ev["span_id"] in getattr(self, "_span_nodes", {}):
                 tree = self.query_one("#spans", Tree)
                 node = self._span_nodes[ev["span_id"]]
                 tree.select_node(node)
                 tree.scroll_to_node(node)
-        if first_turn is not None:
-            self.query_one("#transcript", VerticalScroll).scroll_to_widget(first_turn, animate=False, top=True)
+        if first_turn is not None:  # after the next refresh: turns mounted just now have no layout yet
+            transcript = self.query_one("#transcript", VerticalScroll)
+            self.call_after_refresh(transcript.scroll_to_widget, first_turn, animate=False, top=True)
 
     def action_step(self, delta: int) -> None:
         if self.session_id not in self.navigation or len(self.navigation) < 2:

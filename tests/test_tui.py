@@ -295,3 +295,32 @@ async def test_a_failed_load_is_a_notification_not_a_crash(demo_db):
         assert app.is_running and type(app.screen).__name__ == "DashboardScreen"
         messages = [str(n.message) for n in app._notifications]
         assert any("S-999999" in m and "cannot open session" in m for m in messages), messages
+
+
+async def test_the_session_screen_opens_on_the_failing_verdicts_evidence(demo_db):
+    """--session alone, 120x40: the failing verdict is selected, its whole rationale shown, the offending sentence
+    highlighted by its offsets, and the failed call's arguments and error readable; Tab walks the panes."""
+    app = create_app(demo_db, session="S-000099", run="candidate")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert type(screen).__name__ == "SessionDetailScreen"
+        verdicts = screen.query_one("#verdicts", DataTable)
+        failing = str(verdicts.coordinate_to_cell_key(verdicts.cursor_coordinate).row_key.value)
+        result = next(r for r in screen.view.results if r["evaluator"] == failing)
+        assert result["passed"] is False
+        why = str(screen.query_one("#why-text").render())
+        assert " ".join(result["rationale"].split()) in " ".join(why.replace("│", " ").split())  # whole, wrapped
+        ev = result["evidence"][0]
+        turn = screen.query_one(f"#turn-{ev['turn_index']}").render()
+        highlighted = [turn.plain[s.start:s.end] for s in turn.spans if getattr(s.style, "reverse", False)]
+        text = screen.view.session.turns[ev["turn_index"]].text
+        assert highlighted == [text[ev["start"]:ev["end"]]]
+        span = str(screen.query_one("#span-text").render())
+        assert "Error: payment processor timeout" in span and '"invoice_id": "A-64868"' in span
+        assert screen.query_one("#span-detail").region.height > 0 and screen.query_one("#why").region.height > 0
+        order = [app.focused.id]
+        for _ in range(5):
+            await pilot.press("tab")
+            order.append(app.focused.id)
+        assert order == ["verdicts", "why", "transcript", "spans", "span-detail", "verdicts"]
