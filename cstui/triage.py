@@ -55,7 +55,9 @@ class FailureFilter:
                 parts.append(f"{name}={'|'.join(map(str, values))}")
         if self.hallucination_category:
             parts.append(f"hallucination={self.hallucination_category}")
-        if self.label_state != "any":
+        if self.label_state == "labeled":
+            parts.append("labeled (failing, or overridden by a reviewer)")
+        elif self.label_state != "any":
             parts.append(self.label_state)
         if self.session_ids:
             parts.append(f"{len(self.session_ids)} chosen sessions")
@@ -77,17 +79,21 @@ class FailureFilter:
         if self.tiers:
             out = out.filter(pl.col("tier").is_in(list(self.tiers)))
         if self.evaluators:
-            out = out.filter(pl.col("failed").list.set_intersection(list(self.evaluators)).list.len() > 0)
+            # among labelled sessions an evaluator matches where it failed or a reviewer overrode it
+            column = "involved" if self.label_state == "labeled" else "failed"
+            out = out.filter(pl.col(column).list.set_intersection(list(self.evaluators)).list.len() > 0)
         for col, values in (("intent", self.intents), ("channel", self.channels), ("category", self.categories),
                             ("segment", self.segments)):
             if values:
                 out = out.filter(pl.col(col).is_in(list(values)))
         if self.hallucination_category:
             out = out.filter(pl.col("categories").list.contains(self.hallucination_category))
-        if self.label_state == "labeled":
+        if self.label_state == "labeled":  # every session a reviewer labelled, failing or overridden to pass
             out = out.filter(pl.col("labeled"))
-        elif self.label_state == "unlabeled":
-            out = out.filter(~pl.col("labeled"))
+        else:
+            out = out.filter(pl.col("failing"))
+            if self.label_state == "unlabeled":
+                out = out.filter(~pl.col("labeled"))
         if self.session_ids:
             out = out.filter(pl.col("session_id").is_in(list(self.session_ids)))
         if self.text:
@@ -97,7 +103,9 @@ class FailureFilter:
 
 
 def failures_frame(store: Store, run: str) -> pl.DataFrame:
-    """One row per session with at least one failed current verdict (human verdicts applied)."""
+    """One row per session with at least one failed current verdict (human verdicts applied), and per session a
+    reviewer labelled (`failing` false when the labels overrode every failure), so overrides stay reviewable.
+    `failed_text` names the failing evaluators and, for overrides, the machine and the reviewer's verdicts."""
     import polars as pl
 
     from cstui.evaluators import registry
@@ -111,9 +119,29 @@ def failures_frame(store: Store, run: str) -> pl.DataFrame:
               .group_by("sid").agg(failed=pl.col("evaluator"),
                                    categories=pl.col("evaluator").replace_strict(categories, default=None)
                                    .drop_nulls().unique()))
+    machine = pl.when(pl.col("machine_passed").is_null()).then(pl.lit("n/a")).when(pl.col("machine_passed")) \
+        .then(pl.lit("pass")).otherwise(pl.lit("FAIL"))
+    overrides = (results.filter(pl.col("human_verdict").is_not_null())
+                 .with_columns(pl.col("evaluator").cast(pl.Utf8))
+                 .sort("evaluator")
+                 .group_by("sid").agg(overridden=pl.format("{} ({} → reviewer {})", pl.col("evaluator"), machine,
+                                                           pl.col("human_verdict"))))
     labeled = store.labeled_session_ids(run)
-    frame = (sessions.join(failed, on="sid", how="inner")
-             .with_columns(failed_text=pl.col("failed").list.join(", "),
+    labeled_sids = sessions.filter(pl.col("session_id").is_in(list(labeled))).select("sid")
+    rows = pl.concat([failed.select("sid"), labeled_sids, overrides.select("sid")]).unique()
+    frame = (sessions.join(rows, on="sid", how="inner")
+             .join(failed, on="sid", how="left")
+             .join(overrides, on="sid", how="left")
+             .with_columns(pl.col("failed").fill_null([]), pl.col("categories").fill_null([]),
+                           pl.col("overridden").fill_null([]))
+             .with_columns(involved=pl.concat_list(
+                               pl.col("failed"), pl.col("overridden").list.eval(pl.element().str.extract(r"^(\S+)")))
+                           .list.unique(),
+                           failing=pl.col("failed").list.len() > 0,
+                           failed_text=pl.concat_list(
+                               pl.col("failed").list.set_difference(
+                                   pl.col("overridden").list.eval(pl.element().str.extract(r"^(\S+)"))),
+                               pl.col("overridden")).list.join(", "),
                            labeled=pl.col("session_id").is_in(list(labeled)))
              .with_columns(haystack=pl.concat_str(
                  [pl.col("session_id"), pl.col("intent").fill_null(""), pl.col("channel").fill_null(""),

@@ -128,10 +128,11 @@ class FailuresScreen(Screen[None]):
 
     def _status(self) -> None:
         table = self.query_one(FailureTable)
-        total = 0 if self.all is None else self.all.height
+        total = 0 if self.all is None else int(self.all["failing"].sum())
         selected = f" · {len(table.selected)} selected" if table.selected else ""
-        status = (f"{table.row_count:,} of {total:,} failing sessions{selected} · enter open · space select · "
-                  "r rerun · x clear filter · ? help")
+        shown = "labelled sessions" if self.filter.label_state == "labeled" else f"of {total:,} failing sessions"
+        status = (f"{table.row_count:,} {shown}{selected} · enter open · space select · "
+                  "l labelled · r rerun · x clear filter · ? help")
         if status != getattr(self, "_last_status", None):
             self._last_status = status
             self.query_one("#status", Static).update(status, layout=False)

@@ -64,6 +64,10 @@ async def test_gate_rule_to_session_relabel_and_rerun(demo_db):
         await settle(pilot)
         table = app.screen.query_one(FailureTable)
         assert set(table.visible_session_ids()) == POLICY_T3 - {"S-000091"}  # the label overrides the verdict
+        await pilot.press("l")  # labelled: the override stays findable, machine and reviewer side by side
+        assert table.visible_session_ids() == ["S-000091"]
+        assert "policy_grounding (FAIL → reviewer pass)" in table.frame["failed_text"][0]
+        await pilot.press("l", "l")  # unlabelled, then any
 
         table.cursor = 0
         await pilot.press("space", "space")
