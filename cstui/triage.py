@@ -42,6 +42,7 @@ class FailureFilter:
     hallucination_category: str | None = None
     label_state: str = "any"
     text: str = ""
+    text_hits: tuple[str, ...] = ()  # sessions whose turns or tool results hold `text` (full-text search)
     session_ids: tuple[str, ...] = ()
     title: str = ""  # where the filter came from (a gate rule, a panel), shown above the table
 
@@ -98,7 +99,8 @@ class FailureFilter:
             out = out.filter(pl.col("session_id").is_in(list(self.session_ids)))
         if self.text:
             needle = self.text.lower()
-            out = out.filter(pl.col("haystack").str.contains(needle, literal=True))
+            out = out.filter(pl.col("haystack").str.contains(needle, literal=True)
+                             | pl.col("session_id").is_in(list(self.text_hits)))
         return out
 
 

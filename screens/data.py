@@ -69,6 +69,14 @@ class GateStatus(Message):
         self.run, self.passed, self.n_failed = run, passed, n_failed
 
 
+class SearchHits(Message):
+    """Sessions whose turns or tool results contain a phrase (full-text search)."""
+
+    def __init__(self, text: str, session_ids: list[str]) -> None:
+        super().__init__()
+        self.text, self.session_ids = text, session_ids
+
+
 class LabelSaved(Message):
     def __init__(self, label_id: int) -> None:
         super().__init__()

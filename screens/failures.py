@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from cstui.screens import data
-from cstui.screens.data import FailuresLoaded, GoBack
+from cstui.screens.data import FailuresLoaded, GoBack, SearchHits
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import COLUMNS, LABEL_STATES, FailureFilter, sort_frame
@@ -57,7 +57,7 @@ class FailuresScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="filter")
-        yield Input(placeholder="free text: session id, intent, channel, evaluator… (enter to keep, esc to close)",
+        yield Input(placeholder="search: words said, tool results, session id, intent, evaluator… (enter keeps, esc closes)",
                     id="search")
         yield FailureTable(id="failures")
         yield Static(id="trust")
@@ -155,8 +155,21 @@ class FailuresScreen(Screen[None]):
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
-        self.filter = self.filter.with_(text=event.value.strip())
+        """Ids, intents and evaluator names filter at once; the transcript and tool-result hits (full-text
+        search) join as soon as the index answers."""
+        text = event.value.strip()
+        self.filter = self.filter.with_(text=text, text_hits=())
         self.apply_filter()
+        if len(text) >= 3:
+            run = self.run
+            data.load(self, "search", lambda store: SearchHits(text, store.search_session_ids(run, text)),
+                      path=self.store.path)
+
+    @on(SearchHits)
+    def _search_hits(self, message: SearchHits) -> None:
+        if message.text == self.filter.text and message.session_ids:
+            self.filter = self.filter.with_(text_hits=tuple(message.session_ids))
+            self.apply_filter(keep_cursor=True)
 
     @on(Input.Submitted, "#search")
     def _search_done(self) -> None:

@@ -26,6 +26,7 @@ from cstui.store.queues import QueuesMixin
 from cstui.store.results import ResultsMixin, result_row, update_verdict_masks
 from cstui.store.runs import RunsMixin, RunWriter, SessionRow
 from cstui.store.schema import MIGRATIONS, SCHEMA_VERSION
+from cstui.store.search import SearchMixin
 from cstui.store.sessions import SessionsMixin
 
 __all__ = ["MIGRATIONS", "DbBusy", "SCHEMA_VERSION", "RunExists", "RunWriter", "SessionRow", "Store", "StoreError",
@@ -34,5 +35,5 @@ __all__ = ["MIGRATIONS", "DbBusy", "SCHEMA_VERSION", "RunExists", "RunWriter", "
 
 
 class Store(RunsMixin, SessionsMixin, FramesMixin, ResultsMixin, LabelsMixin, GoldenMixin, QueuesMixin,
-            JudgeCacheMixin, DriftMixin, StoreBase):
+            JudgeCacheMixin, DriftMixin, SearchMixin, StoreBase):
     """One SQLite file, one connection: every read and write cstui makes. Use it as a context manager."""

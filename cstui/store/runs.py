@@ -5,12 +5,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from cstui.store.core import RunExists, StoreBase, StoreError, UnknownRun, _b, now_iso
+from cstui.store.search import SEARCH_SHIFT, search_rows
 
 BATCH = 2000  # sessions per executemany during an import
 
@@ -35,6 +36,7 @@ class SessionRow:
     doc: bytes
     spans: list[tuple[str, str | None, str, str | None, int | None, str | None, bytes]]
     draft: tuple[Any, ...] | None = None
+    search: list[tuple[str, str]] = field(default_factory=list)  # (text, place): what full-text search indexes
 
 
 class RunWriter:
@@ -48,6 +50,7 @@ class RunWriter:
         self.sessions: list[tuple[Any, ...]] = []
         self.spans: list[tuple[Any, ...]] = []
         self.drafts: list[tuple[Any, ...]] = []
+        self.search: list[tuple[int, str, str]] = []
         self.n_sessions = 0
         self.n_spans = 0
 
@@ -63,6 +66,7 @@ class RunWriter:
             int(row.escalated), row.escalation_turn, row.doc,
         ))
         self.spans.extend((sid, *span) for span in row.spans)
+        self.search.extend(search_rows(sid, row.search))
         if row.draft is not None:
             self.drafts.append((sid, self.run, *row.draft, int(row.escalated)))
         self.n_sessions += 1
@@ -105,6 +109,9 @@ class RunWriter:
         if self.drafts:
             self.conn.executemany("INSERT INTO drafts VALUES (?,?,?,?,?,?,?,?,?,?)", self.drafts)
             self.drafts.clear()
+        if self.search:
+            self.conn.executemany("INSERT INTO search (rowid, text, place) VALUES (?, ?, ?)", self.search)
+            self.search.clear()
 
 
 class RunsMixin(StoreBase):
@@ -136,6 +143,11 @@ class RunsMixin(StoreBase):
         conn.execute("DELETE FROM verdict_masks WHERE run = ?", (name,))
         conn.execute("DELETE FROM evaluator_bits WHERE run = ?", (name,))
         conn.execute("DELETE FROM frame_cache WHERE run = ?", (name,))
+        for lo, hi in conn.execute("SELECT min(id), max(id) FROM sessions WHERE run = ?", (name,)).fetchall():
+            if lo is not None:  # a run's sids are one range (imports are sequential), rowids pack them
+                conn.execute("DELETE FROM search WHERE rowid >= ? AND rowid < ? AND (rowid >> ?) IN"
+                             " (SELECT id FROM sessions WHERE run = ?)",
+                             (lo << SEARCH_SHIFT, (hi + 1) << SEARCH_SHIFT, SEARCH_SHIFT, name))
         conn.execute("DELETE FROM sessions WHERE run = ?", (name,))
         conn.execute("DELETE FROM kb WHERE run = ?", (name,))
         conn.execute("DELETE FROM runs WHERE name = ?", (name,))
