@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from cstui.cli.common import DB, EXIT_OK, open_store, print_json
+from cstui.cli.common import DB, EXIT_OK, clear_line, open_store, print_json, progress_bar
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("search", parents=[DB], help="find a phrase in a run's turns and tool results",
-                       description="Full-text search (SQLite FTS5, built at import) over every turn's text and "
+                       description="Full-text search (SQLite FTS5, built on a run's first search and rebuilt "
+                       "when its sessions change) over every turn's text and "
                        "every tool span's name and result in a run. The text is one phrase: words in that order, "
                        "case-insensitive. Prints session, place (turn N or span ID) and a snippet with the match "
                        "in [ ]; open a hit with `cstui --run R --session S`.")
@@ -26,6 +28,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     with open_store(args) as store:
         store.run(args.run)
+        if not store.search_index_current(args.run):  # first search of this run, or its sessions changed
+            print(f"indexing run {inert(args.run, keep_newlines=False)} for search (once per change)…", file=sys.stderr)
+            store.index_for_search(args.run, progress=progress_bar("indexing"))
+            clear_line()
         hits = store.search(args.run, args.text, limit=max(1, args.limit))
     if args.json:
         print_json(hits)

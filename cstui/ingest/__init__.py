@@ -22,7 +22,6 @@ from cstui.ingest import langfuse, openai_chat, openinference, otlp
 from cstui.ingest.records import BadInput, iter_records
 from cstui.models import KB_SCHEMA, SESSION_SCHEMA, KBArticle, Session, first_escalation_turn
 from cstui.store import SessionRow, Store, StoreError
-from cstui.store.search import search_items
 
 FORMATS = ("auto", "native", "openai", "langfuse", "openinference", "otlp")
 
@@ -132,7 +131,6 @@ def session_row(data: dict[str, Any], cfg: Config) -> SessionRow:
         resolved=resolved_ground_truth(session.outcome, escalated, tier),
         escalated=escalated, escalation_turn=esc_turn, doc=doc, spans=spans,
         draft=draft.row() if draft else None,
-        search=search_items([t.text for t in session.turns], spans_raw or []),
     )
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from cstui.store.core import RunExists, StoreBase, StoreError, UnknownRun, _b, now_iso
-from cstui.store.search import SEARCH_SHIFT, search_rows
+from cstui.store.search import SEARCH_SHIFT
 
 BATCH = 2000  # sessions per executemany during an import
 
@@ -36,7 +36,6 @@ class SessionRow:
     doc: bytes
     spans: list[tuple[str, str | None, str, str | None, int | None, str | None, bytes]]
     draft: tuple[Any, ...] | None = None
-    search: list[tuple[str, str]] = field(default_factory=list)  # (text, place): what full-text search indexes
 
 
 class RunWriter:
@@ -50,7 +49,6 @@ class RunWriter:
         self.sessions: list[tuple[Any, ...]] = []
         self.spans: list[tuple[Any, ...]] = []
         self.drafts: list[tuple[Any, ...]] = []
-        self.search: list[tuple[int, str, str]] = []
         self.n_sessions = 0
         self.n_spans = 0
 
@@ -66,7 +64,6 @@ class RunWriter:
             int(row.escalated), row.escalation_turn, row.doc,
         ))
         self.spans.extend((sid, *span) for span in row.spans)
-        self.search.extend(search_rows(sid, row.search))
         if row.draft is not None:
             self.drafts.append((sid, self.run, *row.draft, int(row.escalated)))
         self.n_sessions += 1
@@ -109,9 +106,7 @@ class RunWriter:
         if self.drafts:
             self.conn.executemany("INSERT INTO drafts VALUES (?,?,?,?,?,?,?,?,?,?)", self.drafts)
             self.drafts.clear()
-        if self.search:
-            self.conn.executemany("INSERT INTO search (rowid, text, place) VALUES (?, ?, ?)", self.search)
-            self.search.clear()
+
 
 
 class RunsMixin(StoreBase):
@@ -148,6 +143,7 @@ class RunsMixin(StoreBase):
                 conn.execute("DELETE FROM search WHERE rowid >= ? AND rowid < ? AND (rowid >> ?) IN"
                              " (SELECT id FROM sessions WHERE run = ?)",
                              (lo << SEARCH_SHIFT, (hi + 1) << SEARCH_SHIFT, SEARCH_SHIFT, name))
+        conn.execute("DELETE FROM search_runs WHERE run = ?", (name,))
         conn.execute("DELETE FROM sessions WHERE run = ?", (name,))
         conn.execute("DELETE FROM kb WHERE run = ?", (name,))
         conn.execute("DELETE FROM runs WHERE name = ?", (name,))

@@ -234,8 +234,15 @@ MIGRATIONS: dict[int, str] = {
     """,
     # v8: full-text search over turn texts and tool span names/results (FTS5). The rowid packs the session:
     # sid << SEARCH_SHIFT | item, so a run's rows are deleted by rowid range, never by scanning the index.
+    # search_runs says which sessions of a run are indexed; a search re-indexes a run whose sessions changed.
     8: """
     CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(text, place UNINDEXED, tokenize = 'unicode61');
+    CREATE TABLE IF NOT EXISTS search_runs (
+        run TEXT PRIMARY KEY,
+        sid_lo INTEGER,
+        sid_hi INTEGER,
+        n INTEGER NOT NULL
+    );
     """,
 }
 
@@ -281,21 +288,7 @@ def _backfill_import_stats(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE runs SET import_stats = ? WHERE name = ?", (orjson.dumps(stats).decode(), run))
 
 
-def _backfill_search(conn: sqlite3.Connection) -> None:
-    """v8: index the sessions imported before search existed."""
-    from cstui.store.search import search_items, search_rows
-
-    cur = conn.execute("SELECT id, doc FROM sessions")
-    while chunk := cur.fetchmany(2000):
-        rows = []
-        for sid, doc in chunk:
-            spans = [orjson.loads(d) for (d,) in conn.execute("SELECT doc FROM spans WHERE sid = ?", (sid,))]
-            turns = orjson.loads(doc).get("turns") or []
-            rows.extend(search_rows(sid, search_items([t.get("text") for t in turns if isinstance(t, dict)], spans)))
-        conn.executemany("INSERT INTO search (rowid, text, place) VALUES (?, ?, ?)", rows)
-
-
-BACKFILLS = {2: _backfill_v2, 7: _backfill_import_stats, 8: _backfill_search}
+BACKFILLS = {2: _backfill_v2, 7: _backfill_import_stats}
 
 
 def statements(script: str) -> list[str]:

@@ -1,13 +1,16 @@
 """Full-text search over what was said and what the tools returned (SQLite FTS5, table `search`).
 
 One row per turn (`place` = "turn N") and per tool or escalation span with a name or result (`place` =
-"span ID"); rows are written in the import transaction and deleted with their run, so search never lags.
+"span ID"). A run is indexed when it is first searched, and again whenever its sessions changed (an append or
+a replace), so imports do not pay for it and a search never reads a stale index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+import orjson
 
 from cstui.store.core import StoreBase
 
@@ -43,10 +46,51 @@ def fts_phrase(text: str) -> str:
 class SearchMixin(StoreBase):
     """Full-text search (FTS5) over turns and tool results."""
 
+    def search_index_current(self, run: str) -> bool:
+        stamp = self.conn.execute("SELECT min(id), max(id), count(*) FROM sessions WHERE run = ?", (run,)).fetchone()
+        indexed = self.conn.execute("SELECT sid_lo, sid_hi, n FROM search_runs WHERE run = ?", (run,)).fetchone()
+        return indexed is not None and tuple(indexed) == tuple(stamp)
+
+    def index_for_search(self, run: str, progress: Callable[[int, int], None] | None = None) -> int:
+        """(Re)build a run's search rows; returns how many were written."""
+        written = 0
+        with self.transaction() as conn:
+            lo, hi, n = conn.execute("SELECT min(id), max(id), count(*) FROM sessions WHERE run = ?", (run,)).fetchone()
+            if lo is not None:  # rows of this run's sessions only: other runs' sids may sit between an append's
+                conn.execute("DELETE FROM search WHERE rowid >= ? AND rowid < ? AND (rowid >> ?) IN"
+                             " (SELECT id FROM sessions WHERE run = ?)",
+                             (lo << SEARCH_SHIFT, (hi + 1) << SEARCH_SHIFT, SEARCH_SHIFT, run))
+            sids = [sid for (sid,) in conn.execute("SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
+            for start in range(0, len(sids), 2000):
+                chunk = sids[start:start + 2000]
+                marks = ",".join("?" * len(chunk))
+                spans: dict[int, list[Any]] = {}
+                for sid, doc in conn.execute(f"SELECT sid, doc FROM spans WHERE sid IN ({marks}) AND kind IN"
+                                             f" ({','.join('?' * len(SEARCHED_SPAN_KINDS))})",
+                                             (*chunk, *SEARCHED_SPAN_KINDS)):
+                    spans.setdefault(sid, []).append(orjson.loads(doc))
+                rows = []
+                for sid, doc in conn.execute(f"SELECT id, doc FROM sessions WHERE id IN ({marks})", chunk):
+                    turns = orjson.loads(doc).get("turns") or []
+                    texts = [t.get("text") if isinstance(t, dict) else None for t in turns]
+                    rows.extend(search_rows(sid, search_items(texts, spans.get(sid, []))))
+                conn.executemany("INSERT INTO search (rowid, text, place) VALUES (?, ?, ?)", rows)
+                written += len(rows)
+                if progress:
+                    progress(min(start + len(chunk), len(sids)), len(sids))
+            conn.execute("INSERT OR REPLACE INTO search_runs (run, sid_lo, sid_hi, n) VALUES (?, ?, ?, ?)",
+                         (run, lo, hi, n))
+        return written
+
+    def _ready_for_search(self, run: str) -> None:
+        if not self.search_index_current(run):
+            self.index_for_search(run)
+
     def search(self, run: str, text: str, *, limit: int = 200) -> list[dict[str, Any]]:
         """Hits for a phrase in a run: session, where (turn N / span ID) and a snippet with the match in [ ]."""
         if not text.strip():
             return []
+        self._ready_for_search(run)
         return self._dicts(
             "SELECT s.session_id, f.place, snippet(search, 0, '[', ']', '…', 16) AS snippet"
             " FROM search f JOIN sessions s ON s.id = f.rowid >> ? WHERE search MATCH ? AND s.run = ?"
@@ -56,6 +100,7 @@ class SearchMixin(StoreBase):
         """The sessions of a run whose turns or tool results contain the phrase."""
         if len(text.strip()) < 2:
             return []
+        self._ready_for_search(run)
         return [sid for (sid,) in self.conn.execute(
             "SELECT DISTINCT s.session_id FROM search f JOIN sessions s ON s.id = f.rowid >> ?"
             " WHERE search MATCH ? AND s.run = ? LIMIT ?", (SEARCH_SHIFT, fts_phrase(text.strip()), run, limit))]
