@@ -15,9 +15,9 @@ if TYPE_CHECKING:
     from cstui.models import KBArticle, Session
     from cstui.store import Store
 
-COLUMNS = ("session_id", "tier", "intent", "channel", "failed_text", "confidence", "n_turns")
+COLUMNS = ("session_id", "tier", "intent", "channel", "failed_text", "confidence", "correct", "n_turns")
 COLUMN_TITLES = {"session_id": "session", "tier": "tier", "intent": "intent", "channel": "channel",
-                 "failed_text": "failed evaluators", "confidence": "conf", "n_turns": "turns"}
+                 "failed_text": "failed evaluators", "confidence": "conf", "correct": "right", "n_turns": "turns"}
 LABEL_STATES = ("any", "labeled", "unlabeled")
 
 # Failure reasons offered when relabelling: the hallucination taxonomy (docs/evaluators.md) and the
@@ -41,9 +41,10 @@ class FailureFilter:
     segments: tuple[str, ...] = ()
     hallucination_category: str | None = None
     label_state: str = "any"
+    include_passing: bool = False  # every session, not only failing ones (a calibration bin, a tier's figure)
     text: str = ""
     text_hits: tuple[str, ...] = ()  # sessions whose turns or tool results hold `text` (full-text search)
-    session_ids: tuple[str, ...] = ()
+    session_ids: tuple[str, ...] | None = None  # exactly these sessions (none at all when empty)
     title: str = ""  # where the filter came from (a gate rule, a panel), shown above the table
 
     def describe(self) -> str:
@@ -60,11 +61,11 @@ class FailureFilter:
             parts.append("labeled (failing, or overridden by a reviewer)")
         elif self.label_state != "any":
             parts.append(self.label_state)
-        if self.session_ids:
-            parts.append(f"{len(self.session_ids)} chosen sessions")
+        if self.session_ids is not None:
+            parts.append(f"{len(self.session_ids)} sessions")
         if self.text:
             parts.append(f'text "{self.text}"')
-        return " · ".join(parts) if parts else "all failing sessions"
+        return " · ".join(parts) if parts else ("all sessions" if self.include_passing else "all failing sessions")
 
     @property
     def is_empty(self) -> bool:
@@ -92,10 +93,11 @@ class FailureFilter:
         if self.label_state == "labeled":  # every session a reviewer labelled, failing or overridden to pass
             out = out.filter(pl.col("labeled"))
         else:
-            out = out.filter(pl.col("failing"))
+            if not self.include_passing:
+                out = out.filter(pl.col("failing"))
             if self.label_state == "unlabeled":
                 out = out.filter(~pl.col("labeled"))
-        if self.session_ids:
+        if self.session_ids is not None:
             out = out.filter(pl.col("session_id").is_in(list(self.session_ids)))
         if self.text:
             needle = self.text.lower()
@@ -105,9 +107,10 @@ class FailureFilter:
 
 
 def failures_frame(store: Store, run: str) -> pl.DataFrame:
-    """One row per session with at least one failed current verdict (human verdicts applied), and per session a
-    reviewer labelled (`failing` false when the labels overrode every failure), so overrides stay reviewable.
-    `failed_text` names the failing evaluators and, for overrides, the machine and the reviewer's verdicts."""
+    """One row per session of the run; `failing` when at least one current verdict fails (human verdicts
+    applied), so the failures view, a reviewer's overrides and every session behind a figure (a calibration
+    bin) are the same table filtered. `failed_text` names the failing evaluators and, for overrides, the
+    machine and the reviewer's verdicts."""
     import polars as pl
 
     from cstui.evaluators import registry
@@ -129,9 +132,7 @@ def failures_frame(store: Store, run: str) -> pl.DataFrame:
                  .group_by("sid").agg(overridden=pl.format("{} ({} → reviewer {})", pl.col("evaluator"), machine,
                                                            pl.col("human_verdict"))))
     labeled = store.labeled_session_ids(run)
-    labeled_sids = sessions.filter(pl.col("session_id").is_in(list(labeled))).select("sid")
-    rows = pl.concat([failed.select("sid"), labeled_sids, overrides.select("sid")]).unique()
-    frame = (sessions.join(rows, on="sid", how="inner")
+    frame = (sessions
              .join(failed, on="sid", how="left")
              .join(overrides, on="sid", how="left")
              .with_columns(pl.col("failed").fill_null([]), pl.col("categories").fill_null([]),
@@ -151,6 +152,31 @@ def failures_frame(store: Store, run: str) -> pl.DataFrame:
                  separator=" ").str.to_lowercase())
              .sort("sid"))
     return frame
+
+
+def calibration_bin_sessions(sessions: pl.DataFrame, tier: int | None, lo: float, hi: float) -> list[str]:
+    """The sessions one reliability-diagram bin stands for: stated confidence in [lo, hi) (1.0 in the last bin)
+    and a known correctness — exactly the pairs `calibration` counted."""
+    import polars as pl
+
+    from cstui.stats import N_BINS
+
+    rows = sessions.filter(pl.col("confidence").is_not_null() & pl.col("correct").is_not_null()
+                           & (pl.col("confidence") >= 0) & (pl.col("confidence") <= 1))
+    if tier is not None:
+        rows = rows.filter(pl.col("tier") == tier)
+    bins = (pl.col("confidence") * N_BINS).floor().cast(pl.Int64).clip(0, N_BINS - 1)
+    return rows.filter(bins == round(lo * N_BINS))["session_id"].to_list()
+
+
+def confidently_wrong_sessions(sessions: pl.DataFrame, tier: int | None, threshold: float = 0.7) -> list[str]:
+    """What drives a high ECE: answers stated with confidence ≥ threshold that were wrong."""
+    import polars as pl
+
+    rows = sessions.filter((pl.col("correct") == False) & (pl.col("confidence") >= threshold))  # noqa: E712
+    if tier is not None:
+        rows = rows.filter(pl.col("tier") == tier)
+    return rows.sort("confidence", descending=True)["session_id"].to_list()
 
 
 def sort_frame(frame: pl.DataFrame, column: str | None, descending: bool = False) -> pl.DataFrame:

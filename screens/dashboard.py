@@ -96,6 +96,7 @@ class DashboardTabs(Vertical):
             with TabPane("Calibration", id="tab-calibration"):
                 yield Horizontal(classes="plots", id="reliability")
                 yield Static(classes="note", id="calibration-note")
+                yield DataTable(id="calibration-bins", cursor_type="row")
             with TabPane("Evaluators", id="tab-evaluators"):
                 yield DataTable(id="evaluators", cursor_type="row")
                 yield Static(classes="note", id="evaluators-note")
@@ -130,7 +131,8 @@ class DashboardScreen(Screen[None]):
     DashboardScreen TabbedContent { height: auto; min-height: 20; }
     DashboardScreen .plots { height: 18; }
     DashboardScreen .plots > * { width: 1fr; }
-    DashboardScreen #hallucination, DashboardScreen #drift, DashboardScreen #evaluators { height: auto; max-height: 20; }
+    DashboardScreen #hallucination, DashboardScreen #drift, DashboardScreen #evaluators,
+    DashboardScreen #calibration-bins { height: auto; max-height: 20; }
     DashboardScreen .note { color: $text-muted; padding: 0 1; }
     """
 
@@ -142,6 +144,7 @@ class DashboardScreen(Screen[None]):
         self.report: dict[str, Any] | None = None
         self.gate: dict[str, Any] | None = None
         self.seen: tuple[str, int] | None = None  # the store's change marker the shown metrics were computed at
+        self.sessions: Any = None  # the session frame behind the figures
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -172,13 +175,14 @@ class DashboardScreen(Screen[None]):
             frames = load_frames(store, run)
             report = build_report(store, run, sessions=frames.sessions, results=frames.results)
             gate = run_gate(store, run, baseline=baseline, frames=frames)
-            return ReportLoaded(report, gate, store.drift_events(run), marker)
+            return ReportLoaded(report, gate, store.drift_events(run), marker, frames.sessions)
 
         data.load(self, "metrics", fetch, path=self.store.path)
 
     @on(ReportLoaded)
     async def _report_loaded(self, message: ReportLoaded) -> None:
         self.seen = message.marker
+        self.sessions = message.sessions
         await self.show(message.report, message.gate, message.drift)
 
     def action_reload(self) -> None:
@@ -275,7 +279,21 @@ class DashboardScreen(Screen[None]):
                 notes.append(f"{key.replace('_', ' ')}: mean confidence {cal['mean_confidence']:.2f} vs "
                              f"accuracy {cal['accuracy']:.2f}, Brier {cal['brier']:.3f}")
         await self._plot("reliability", plots)
-        self.query_one("#calibration-note", Static).update(Text(" · ".join(notes)))
+        self.query_one("#calibration-note", Static).update(Text(" · ".join(notes) + (
+            "\nEach point is a bin of sessions with a stated confidence and a known correctness (n counts only "
+            "those); enter on a bin below lists exactly its sessions." if notes else "")))
+        table = self.query_one("#calibration-bins", DataTable)
+        table.clear(columns=True)
+        table.add_columns("tier", "confidence", "n", "stated", "accuracy", "gap")
+        for key in ("tier_1", "tier_2", "tier_3"):
+            for b in report["calibration"]["by_tier"][key]["bins"]:
+                if not b["n"]:
+                    continue
+                gap = b["confidence"] - b["accuracy"]
+                table.add_row(key.replace("_", " "), f"{b['lo']:.1f}–{b['hi']:.1f}", str(b["n"]),
+                              f"{b['confidence']:.2f}", f"{b['accuracy']:.2f}",
+                              Text(f"{gap:+.2f}", style="bold red" if gap >= 0.1 else "yellow" if gap <= -0.1 else ""),
+                              key=f"{key[-1]}:{b['lo']}:{b['hi']}")
 
     async def _show_escalation(self, report: dict[str, Any]) -> None:
         esc = report["escalation"]
@@ -419,14 +437,26 @@ class DashboardScreen(Screen[None]):
         if event.data_table.id == "gate" and self.gate:
             rule = next(r for r in self.gate["rules"] if r["name"] == key)
             flt = rule["filter"]
-            if rule["metric"] == "ece":
-                self.open_failures(FailureFilter(tiers=tuple(flt.get("tier", ())), title=f"rule {rule['name']}"))
+            if rule["metric"] == "ece":  # what drives it: answers stated confidently that were wrong
+                from cstui.triage import confidently_wrong_sessions
+
+                tiers = tuple(flt.get("tier", ())) or (None,)
+                ids = [s for t in tiers for s in confidently_wrong_sessions(self.sessions, t)] if self.sessions is not None else []
+                self.open_failures(FailureFilter(session_ids=tuple(ids), include_passing=True,
+                                                 title=f"rule {rule['name']}: confident (≥ 0.70) and wrong"))
                 return
             self.open_failures(FailureFilter(
                 evaluators=tuple(flt.get("evaluators", ())), tiers=tuple(flt.get("tier", ())),
                 intents=tuple(flt.get("intent", ())), channels=tuple(flt.get("channel", ())),
                 categories=tuple(flt.get("category", ())), segments=tuple(flt.get("segment", ())),
                 title=f"rule {rule['name']}"))
+        elif event.data_table.id == "calibration-bins" and key and self.sessions is not None:
+            from cstui.triage import calibration_bin_sessions
+
+            tier, lo, hi = key.split(":")
+            ids = calibration_bin_sessions(self.sessions, int(tier), float(lo), float(hi))
+            self.open_failures(FailureFilter(session_ids=tuple(ids), include_passing=True,
+                                             title=f"tier {tier} · stated confidence {float(lo):.1f}–{float(hi):.1f}"))
         elif event.data_table.id == "evaluators" and key:
             self.open_failures(FailureFilter(evaluators=(key,), title=f"evaluator {key}"))
         elif event.data_table.id == "hallucination" and key:

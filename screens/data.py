@@ -30,9 +30,10 @@ class ReportLoaded(Message):
     """A run's report, gate result and drift events (the dashboard)."""
 
     def __init__(self, report: dict[str, Any], gate: dict[str, Any], drift: list[dict[str, Any]],
-                 marker: tuple[str, int]) -> None:
+                 marker: tuple[str, int], sessions: Any = None) -> None:
         super().__init__()
         self.report, self.gate, self.drift, self.marker = report, gate, drift, marker
+        self.sessions = sessions  # the session frame the figures came from, for drilling into them
 
 
 class FailuresLoaded(Message):

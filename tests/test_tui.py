@@ -328,3 +328,28 @@ async def test_the_session_screen_opens_on_the_failing_verdicts_evidence(demo_db
             await pilot.press("tab")
             order.append(app.focused.id)
         assert order == ["verdicts", "why", "transcript", "spans", "span-detail", "verdicts"]
+
+
+async def test_enter_on_a_calibration_bin_lists_exactly_its_sessions(demo_db):
+    import polars as pl
+    from textual.widgets import TabbedContent
+
+    with Store(demo_db) as store:
+        sessions = store.sessions_frame("candidate")
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.screen.query_one(TabbedContent).active = "tab-calibration"
+        bins = app.screen.query_one("#calibration-bins", DataTable)
+        key = "3:0.9:1.0"
+        row = bins.get_row_index(key)
+        n = int(str(bins.get_row_at(row)[2]))
+        bins.focus()
+        bins.move_cursor(row=row)
+        await pilot.press("enter")
+        await settle(pilot)
+        shown = set(app.screen.query_one(FailureTable).visible_session_ids())
+    expected = sessions.filter((pl.col("tier") == 3) & (pl.col("confidence") >= 0.9) & pl.col("correct").is_not_null())
+    assert len(shown) == n == expected.height and shown == set(expected["session_id"].to_list())
+    passing = [s for s in shown if s not in POLICY_T3]
+    assert passing  # passing sessions are in the bin too: the drill-down is not a failures list

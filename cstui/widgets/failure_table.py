@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from textual import events
 
 BLOCK = 256
-WIDTHS = {"session_id": 16, "tier": 4, "intent": 20, "channel": 8, "failed_text": 0, "confidence": 5, "n_turns": 5}
+WIDTHS = {"session_id": 16, "tier": 4, "intent": 20, "channel": 8, "failed_text": 0, "confidence": 5, "correct": 5,
+          "n_turns": 5}
 
 
 class FailureTable(ScrollView, can_focus=True):
@@ -121,6 +122,8 @@ class FailureTable(ScrollView, can_focus=True):
             value = values.get(col)
             if col == "confidence" and not header:
                 cell = "—" if value is None else f"{value:.2f}"
+            elif col == "correct" and not header:
+                cell = "—" if value is None else "yes" if value else "no"
             elif value is None:
                 cell = "—"
             else:
