@@ -192,12 +192,24 @@ def gate_rule_cells(rule: dict[str, Any], failed: list[str], lower_bound: str = 
     return mark, pct(rule["observed"]), threshold, ci
 
 
-def render_gate(result: dict[str, Any], console: Console | None = None) -> None:
-    """Terminal summary of a gate: every rule with observed value, threshold, n and interval."""
+def render_gate(result: dict[str, Any], console: Console | None = None, open_command: str | None = None) -> None:
+    """Summary of a gate: every rule with observed value, threshold, n and interval. In a terminal, a table; in
+    a CI log (not a terminal), one unwrapped line per rule, so a rule name is never cut. `open_command` is the
+    command that opens the failures in the TUI, printed last."""
     console = console or Console()
     run = inert(result["run"], keep_newlines=False)
     title = f"gate for run {run}" + (f" vs baseline {inert(result['baseline'], keep_newlines=False)}"
                                      if result["baseline"] else "")
+    if not console.is_terminal:
+        console.print(Text(title, style="bold"), soft_wrap=True)
+        for r in result["rules"]:
+            mark, observed, threshold, ci = gate_rule_cells(r, result["failed"])
+            console.print(Text(f"{mark.plain:<5} {inert(r['name'], keep_newlines=False)}  observed {observed}  "
+                               f"threshold {threshold}  n {r['n']}" + (f"  95% CI {ci}" if ci else "")
+                               + f"  ({inert(r.get('title') or '', keep_newlines=False)})"),
+                          soft_wrap=True)
+        _gate_details(result, console, open_command)
+        return
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("", no_wrap=True, min_width=4)
     table.add_column("rule", overflow="fold")
@@ -209,6 +221,10 @@ def render_gate(result: dict[str, Any], console: Console | None = None) -> None:
         mark, observed, threshold, ci = gate_rule_cells(r, result["failed"])
         table.add_row(mark, Text(inert(r["name"])), observed, threshold, str(r["n"]), ci)
     console.print(table)
+    _gate_details(result, console, open_command)
+
+
+def _gate_details(result: dict[str, Any], console: Console, open_command: str | None) -> None:
     for r in result["rules"]:
         if r["status"] == "fail" or r["status"] == "no_data" or r["warnings"]:
             prefix = ("FAIL" if r["name"] in result["failed"] else "WARN" if r["status"] == "fail"
@@ -235,3 +251,5 @@ def render_gate(result: dict[str, Any], console: Console | None = None) -> None:
         verdict.append(f"; {len(result['no_data'])} rule(s) without data"
                        + ("" if result["strict"] else " (not counted; --strict counts them)"), style="dim")
     console.print(verdict, soft_wrap=True)
+    if open_command and not result["passed"]:
+        console.print(Text(f"open the failures: {open_command}"), soft_wrap=True)

@@ -24,6 +24,11 @@ from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FailureFilter
 
+# Dashboard tabs: number keys 1-7 switch to them, in this order.
+TABS = (("tab-calibration", "Calibration"), ("tab-evaluators", "Evaluators"), ("tab-escalation", "Escalation"),
+        ("tab-hallucination", "Hallucination"), ("tab-drafts", "Draft assist"), ("tab-drift", "Drift"),
+        ("tab-judges", "Judges"))
+
 TIER_NAMES = {"tier_1": "Tier 1 · routine", "tier_2": "Tier 2 · action-taking", "tier_3": "Tier 3 · complex / emotional"}
 
 
@@ -121,6 +126,7 @@ class DashboardScreen(Screen[None]):
         Binding("f", "failures", "All failures"),
         Binding("c", "compare", "Compare with baseline"),
         Binding("ctrl+r", "reload", "Reload"),
+        *(Binding(str(i + 1), f"tab('{tab}')", title, show=False) for i, (tab, title) in enumerate(TABS)),
     ]
     DEFAULT_CSS = """
     DashboardScreen #banner { height: 1; padding: 0 1; text-style: bold; }
@@ -194,11 +200,14 @@ class DashboardScreen(Screen[None]):
             self.load()
 
     async def show(self, report: dict[str, Any], gate: dict[str, Any], drift: list[dict[str, Any]]) -> None:
+        """Fill the panels; on a reload (a relabel, a rerun) cursors and focus stay where the reviewer left them."""
+        first = self.report is None
         self.report, self.gate = report, gate
         self.query_one("#loading").display = False
         body = self.query_one("#body", VerticalScroll)
         if not body.children:
             await body.mount_all(self._body())
+        cursors = {t.id: t.cursor_row for t in self.query(DataTable) if t.row_count}
         self._show_banner(gate)
         self._show_gate(gate)
         for panel in self.query(TierPanel):
@@ -210,7 +219,14 @@ class DashboardScreen(Screen[None]):
         await self._show_drafts(report)
         self._show_drift(drift)
         self._show_judges(report)
-        self.query_one("#gate", DataTable).focus()
+        for table in self.query(DataTable):
+            if table.id in cursors and table.row_count:
+                table.move_cursor(row=min(cursors[table.id], table.row_count - 1), animate=False)
+        if first:
+            self.query_one("#gate", DataTable).focus()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
 
     def _show_banner(self, gate: dict[str, Any]) -> None:
         banner = self.query_one("#banner", Static)
@@ -230,7 +246,7 @@ class DashboardScreen(Screen[None]):
     def _show_gate(self, gate: dict[str, Any]) -> None:
         table = self.query_one("#gate", DataTable)
         table.clear(columns=True)
-        table.add_columns("", "rule", "observed", "threshold", "n", "95% CI", "on fail", "note")
+        table.add_columns("", "rule", "measures", "observed", "threshold", "n", "95% CI", "on fail", "note")
         for r in gate["rules"]:
             mark, observed, threshold, ci = gate_rule_cells(r, gate["failed"], lower_bound=" (LB)")
             note = ""
@@ -240,7 +256,8 @@ class DashboardScreen(Screen[None]):
                 note = "small n"
             elif r["status"] == "no_data":
                 note = "no results"
-            table.add_row(mark, Text(inert(r["name"])), observed, threshold, str(r["n"]), ci,
+            table.add_row(mark, Text(inert(r["name"])), Text(inert(r.get("title") or ""), style="dim"), observed,
+                          threshold, str(r["n"]), ci,
                           Text(inert(r["on_fail"])), Text(note, style="yellow"), key=r["name"])
 
     async def _plot(self, container_id: str, plots: list[tuple[str, Any]]) -> None:

@@ -243,4 +243,4 @@ class FailuresScreen(Screen[None]):
             if changed:
                 self.reload()
 
-        self.app.push_screen(RerunScreen(self.store, self.run, scopes), done)
+        self.app.push_screen(RerunScreen(self.store, self.run, scopes, chosen=self.filter.evaluators), done)

@@ -23,14 +23,18 @@ Dashboard       enter on a gate rule   the sessions that broke it
                 enter on a tier panel  that tier's failing sessions (tab moves between panels)
                 enter on a hallucination category   its failing sessions
                 enter on an evaluator (Evaluators tab)   its failing sessions
-                f  all failures    c  compare with the baseline    ctrl+r  recompute
+                enter on a calibration bin   exactly the sessions it counts (passing ones too)
+                1-7  tabs: calibration, evaluators, escalation, hallucination, drafts, drift, judges
+                f  all failures    c  compare with the baseline    ctrl+r  recompute (a relabel or rerun
+                recomputes by itself when you come back)
 
 Failures        ↑ ↓ pgup pgdn home end  move      enter  open session     space  select    a  select all shown
                 /  free-text search      t  cycle tier     e  evaluator     i  intent     h  channel
                 g  category     l  labelled / unlabelled / any     x  clear filter
                 s  sort by next column   S  reverse sort   r  rerun evaluators on session / selection / filter
 
-Session         n / p  next / previous failed session in the filter     enter on a verdict  jump to its evidence
+Session         opens on the first failing verdict: its reason (why pane), the sentence highlighted, the span
+                n / p  next / previous failed session in the filter     enter on a verdict  jump to its evidence
                 l  relabel      r  rerun      k  cited / retrieved KB articles with revision and status
                 j  the judge's full exchange for the highlighted verdict     g  add to the regression set
 

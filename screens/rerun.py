@@ -36,10 +36,11 @@ class RerunScreen(Dialog[bool]):
     RerunScreen #status { margin-top: 1; }
     """
 
-    def __init__(self, store: Store, run: str, scopes: dict[str, list[str]]) -> None:
+    def __init__(self, store: Store, run: str, scopes: dict[str, list[str]], chosen: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.store = store
         self.run = run
+        self.chosen = set(chosen)  # ticked at the start: the evaluators the reviewer was looking at
         self.scopes = {k: v for k, v in scopes.items() if v}
         self.changed = False
         self.worker: Worker[None] | None = None
@@ -51,7 +52,9 @@ class RerunScreen(Dialog[bool]):
         with Vertical(classes=self.BOX):
             yield Static(Text(f"Rerun evaluators on run {self.run}", style="bold"))
             yield Label("Evaluators (space toggles)")
-            yield SelectionList[str](*((f"{ev.id}  ({ev.kind})", ev.id) for ev in evaluators), id="evaluators")
+            # judges are never ticked for the reviewer: they cost money and need a model
+            yield SelectionList[str](*((f"{ev.id}  ({ev.kind})", ev.id, ev.id in self.chosen and ev.kind != "judge")
+                                       for ev in evaluators), id="evaluators")
             yield Label("Scope")
             with RadioSet(id="scope"):
                 for i, (key, ids) in enumerate(self.scopes.items()):

@@ -525,7 +525,8 @@ class SessionDetailScreen(Screen[None]):
                 self._changed()
 
         scopes = {"session": [self.session_id], "filter": list(self.navigation)}
-        self.app.push_screen(RerunScreen(self.store, self.run, scopes), done)
+        failed = tuple(r["evaluator"] for r in self.view.failed) if self.view else ()
+        self.app.push_screen(RerunScreen(self.store, self.run, scopes, chosen=failed), done)
 
     def action_judge_transcript(self) -> None:
         if self.view is None:

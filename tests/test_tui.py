@@ -83,7 +83,7 @@ async def test_gate_rule_to_session_relabel_and_rerun(demo_db):
             before = store.conn.execute("SELECT count(*) FROM results WHERE run = 'candidate'").fetchone()[0]
         await pilot.press("ctrl+r")
         await settle(pilot)
-        assert type(app.screen).__name__ == "FailuresScreen"  # closed itself when done
+        assert type(app.screen).__name__ == "FailuresScreen", [str(n.message) for n in app._notifications]
         with Store(demo_db) as store:
             after = store.conn.execute("SELECT count(*) FROM results WHERE run = 'candidate'").fetchone()[0]
             batches = store.conn.execute(
@@ -353,3 +353,20 @@ async def test_enter_on_a_calibration_bin_lists_exactly_its_sessions(demo_db):
     assert len(shown) == n == expected.height and shown == set(expected["session_id"].to_list())
     passing = [s for s in shown if s not in POLICY_T3]
     assert passing  # passing sessions are in the bin too: the drill-down is not a failures list
+
+
+async def test_dashboard_number_keys_switch_tabs_and_a_reload_keeps_the_cursor(demo_db):
+    from textual.widgets import TabbedContent
+
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        assert app.screen.query_one(TabbedContent).active == "tab-hallucination"
+        await pilot.press("2")
+        assert app.screen.query_one(TabbedContent).active == "tab-evaluators"
+        gate = app.screen.query_one("#gate", DataTable)
+        gate.move_cursor(row=5)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert gate.cursor_row == 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from cstui.cli.common import (
     EXIT_GATE_FAILED,
     EXIT_OK,
     PLUGIN,
+    db_path,
     open_store,
     print_json,
 )
@@ -55,5 +57,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     else:
         from cstui.report_text import render_gate
 
-        render_gate(result)
+        command = f"cstui --db {shlex.quote(str(db_path(args)))} --run {shlex.quote(args.run)}" + (
+            f" --baseline {shlex.quote(args.baseline)}" if args.baseline else "")
+        render_gate(result, open_command=command)
     return EXIT_OK if result["passed"] else EXIT_GATE_FAILED

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import Any
 
 from cstui.cli.common import (
     DB,
     EXIT_OK,
     UsageError,
+    db_path,
     open_store,
     print_json,
 )
@@ -67,5 +69,6 @@ def cmd_review(args: argparse.Namespace) -> int:
         strata[item["stratum"] or "all"] = strata.get(item["stratum"] or "all", 0) + 1
     print(f"review queue {inert(name)}: {len(items)} sessions of run {inert(args.run)} (seed {seed}); "
           + ", ".join(f"{k}: {v}" for k, v in sorted(strata.items())))
-    print(f"open it with: cstui --run {inert(args.run)} --queue {inert(name)}")
+    db = f" --db {shlex.quote(str(db_path(args)))}" if getattr(args, "db", None) else ""
+    print(f"open it with: cstui{db} --run {shlex.quote(inert(args.run))} --queue {shlex.quote(inert(name))}")
     return EXIT_OK
