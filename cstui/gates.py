@@ -367,8 +367,8 @@ def _describe(entry: dict[str, Any]) -> str:
                  f"(n={entry['n']}, 95% CI {_pct(entry['ci_low'])}–{_pct(entry['ci_high'])})")
     base = entry.get("baseline")
     if base and base.get("observed") is not None:
-        value += (f"; baseline {base['run']} {_pct(base['observed'])} (n={base['n']}), drop "
-                  f"{100 * base['drop']:+.1f} pts, p={base['p_value']:.3g}")
+        value += (f"; baseline {base['run']} {_pct(base['observed'])} (n={base['n']}), change "
+                  f"{-100 * base['drop']:+.1f} pts, p={base['p_value']:.3g}")  # negative = worse, as everywhere
         if base["regressed"]:
             value += " — significant regression"
     return f"{entry['title']}: {value}"

@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from cstui.report_text import pct
+from cstui.report_text import gate_rule_cells, pct
 from cstui.screens import data
 from cstui.screens.data import CompareLoaded
 from cstui.store import Store
@@ -71,9 +71,9 @@ class CompareScreen(Screen[None]):
             b = r.get("baseline") or {}
             change = "" if b.get("drop") is None else f"{-100 * b['drop']:+.1f} pts"
             p = "" if b.get("p_value") is None else f"{b['p_value']:.3g}"
-            verdict = (Text("regressed", style="bold red") if b.get("regressed")
-                       else Text("FAIL", style="red") if r["status"] == "fail"
-                       else Text("n/a", style="dim") if r["status"] == "no_data" else Text("ok", style="green"))
+            # the dashboard's words: FAIL (blocking), WARN (advisory), PASS, N/A — plus REGRESSED vs the baseline
+            verdict = (Text("REGRESSED", style="bold red") if b.get("regressed")
+                       else gate_rule_cells(r, gate["failed"])[0])
             rules.add_row(Text(inert(r["name"])), pct(b.get("observed")),
                           pct(r["observed"]) if r["metric"] != "ece" else f"{r['observed'] or 0:.3f}", change, p,
                           str(len(r["flipped"])) if r["flipped"] else "", verdict, key=r["name"])

@@ -60,3 +60,25 @@ async def test_tui_steps_through_a_queue_with_single_key_verdicts(demo_db, cli):
         assert [(lab["session_id"], lab["correct"]) for lab in labels][0] == (first, 0)
         assert len(labels) == 2
         assert store.review_queues("candidate")[0]["reviewed"] == 2
+
+
+def test_evidence_export_carries_every_human_judgement_including_the_queues(demo_db, cli, tmp_path):
+    import orjson
+
+    from cstui.store import Store
+
+    with Store(demo_db) as store:
+        store.add_label("candidate", {"session_id": "S-000001", "source": "queue", "correct": False,
+                                      "note": "answered the wrong plan"}, reviewer="ana")
+        store.add_label("candidate", {"session_id": "S-000002", "source": "queue", "evaluator": "session_quality.compliance",
+                                      "verdict": "fail"}, reviewer="ana")
+    out = tmp_path / "evidence.jsonl"
+    assert cli("export", "--run", "candidate", "--what", "evidence", "--format", "jsonl", "--out", out,
+               "--db", demo_db).code == 0
+    rows = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    labels = [r for r in rows if r["record"] == "label"]
+    assert {(r["session_id"], r["source"], r["human_reviewer"]) for r in labels} >= {
+        ("S-000001", "label (queue)", "ana"), ("S-000002", "label (queue)", "ana")}
+    first = next(r for r in labels if r["session_id"] == "S-000001")
+    assert "correct=" in first["rationale"]
+    assert first["human_note"] == "answered the wrong plan"

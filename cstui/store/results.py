@@ -134,11 +134,13 @@ class ResultsMixin(StoreBase):
             yield evaluator, orjson.loads(detail) if detail else None, label
 
     def iter_evidence_rows(self, run: str) -> Iterator[dict[str, Any]]:
-        """The governance record: one row per interaction x assertion, then the run's drift events."""
+        """The governance record: one row per interaction x assertion (with the human verdict over it), then every
+        other human judgement (review-queue criteria, overall correctness, tier or intent fixes), then drift events."""
         human: dict[tuple[str, str], dict[str, Any]] = {}
         for lab in self.labels(run):
             if lab["evaluator"] and lab["verdict"]:
                 human[(lab["session_id"], lab["evaluator"])] = lab
+        used: set[int] = set()  # labels shown beside a machine verdict; the rest get rows of their own
         system = self._one("SELECT system FROM runs WHERE name = ?", (run,))
         cur = self.conn.execute(
             """SELECT r.created_at, s.session_id, json_extract(s.doc, '$.system.version'), r.evaluator,
@@ -147,6 +149,8 @@ class ResultsMixin(StoreBase):
                ORDER BY r.sid, r.evaluator""", (run,))
         for at, session_id, version, evaluator, ev_version, passed, rationale, evidence, source in cur:
             lab = human.get((session_id, evaluator))
+            if lab:
+                used.add(lab["id"])
             machine = None if passed is None else ("pass" if passed else "fail")
             yield {
                 "record": "assertion", "timestamp": at, "run": run, "system": system, "system_version": version,
@@ -156,6 +160,20 @@ class ResultsMixin(StoreBase):
                 "human_verdict": lab["verdict"] if lab else None, "human_reviewer": lab["reviewer"] if lab else None,
                 "human_at": lab["created_at"] if lab else None, "human_note": lab["note"] if lab else None,
                 "metric": None, "scope": None, "previous": None, "current": None, "delta": None,
+            }
+        for lab in self.labels(run):
+            if lab["id"] in used:
+                continue  # every other human judgement: review-queue criteria, overall correctness, tier/intent fixes
+            what = ", ".join(f"{k}={lab[k]}" for k in ("verdict", "correct", "tier", "intent", "reason")
+                             if lab[k] is not None)
+            yield {
+                "record": "label", "timestamp": lab["created_at"], "run": run, "system": system,
+                "system_version": None, "session_id": lab["session_id"], "evaluator": lab["evaluator"],
+                "evaluator_version": None, "verdict": lab["verdict"], "machine_verdict": None,
+                "source": f"label ({lab['source'] or 'triage'})", "rationale": what or None, "evidence": [],
+                "human_verdict": lab["verdict"], "human_reviewer": lab["reviewer"], "human_at": lab["created_at"],
+                "human_note": lab["note"], "metric": None, "scope": None, "previous": None, "current": None,
+                "delta": None,
             }
         for e in self.drift_events(run):
             yield {
