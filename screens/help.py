@@ -42,7 +42,7 @@ Precision       beside an evaluator: the share of its failures a reviewer confir
                 run's labels (each relabel counts at once), "set" = on the validation set shipped with cstui
                 (* = measured on an older version); red below 0.90 — doubt those flags; — = not measured yet
 
-Relabel         ctrl+s  save   ctrl+j  "judge was right" (fail)   ctrl+f  "false alarm" (pass)   esc  cancel
+Relabel         ctrl+s  save   ctrl+j  "the evaluator was right" (fail)   ctrl+f  "false alarm" (pass)   esc  cancel
 Rerun           space  toggle evaluator   ctrl+r  run   esc  cancel a running rerun, or close
 Review queue    ↑ ↓  criterion   y  pass / met   x  fail / not met   ]  next   [  previous   u  next unreviewed
 """

@@ -9,7 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Select, Static
 
 from cstui.screens import data
 from cstui.screens.data import DbBusy, LabelSaved, SaveFailed
@@ -27,8 +27,8 @@ class RelabelScreen(Dialog[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+j", "judge_right", "Judge was right", show=False),
-        Binding("ctrl+f", "false_alarm", "False alarm", show=False),
+        Binding("ctrl+j", "judge_right", "Evaluator was right"),
+        Binding("ctrl+f", "false_alarm", "False alarm"),
     ]
     DEFAULT_CSS = """
     RelabelScreen #tier { width: 24; }
@@ -56,26 +56,49 @@ class RelabelScreen(Dialog[bool]):
             yield Label("Evaluator")
             yield Select([(e, e) for e in self.evaluators] + [(SESSION_LABEL, "")], value=self.initial or "",
                          allow_blank=False, id="evaluator", compact=True)
+            yield Static(id="machine")
             with Horizontal():
                 with RadioSet(id="verdict"):
                     yield RadioButton("verdict unchanged", value=True)
-                    yield RadioButton("pass (false alarm)")
-                    yield RadioButton("fail (judge was right)")
+                    yield RadioButton("pass: a false alarm")
+                    yield RadioButton("fail: the evaluator was right")
                 with RadioSet(id="correct"):
                     yield RadioButton("correctness unchanged", value=True)
                     yield RadioButton("session correct")
                     yield RadioButton("session incorrect")
+            yield Label("Tier and intent, if the session was classified wrongly")
             with Horizontal():
                 yield Select([("tier unchanged", 0), ("Tier 1", 1), ("Tier 2", 2), ("Tier 3", 3)], value=0,
                              allow_blank=False, id="tier", compact=True)
                 yield Input(placeholder=f"intent (now {s.intent or '—'})", id="intent", compact=True)
             yield Label("Failure reason")
             yield Select([(r, r) for r in FAILURE_REASONS], prompt="(none)", id="reason", compact=True)
-            yield Input(placeholder="other reason (free text, overrides the list)", id="reason-free", compact=True)
-            yield Input(placeholder="note", id="note", compact=True)
+            yield Label("Or a reason of your own (replaces the one chosen above)")
+            yield Input(placeholder="e.g. quoted the 2023 fee table", id="reason-free", compact=True)
+            yield Label("Note (kept with the label; shown in exports and the audit log)")
+            yield Input(placeholder="what you saw", id="note", compact=True)
             with Horizontal(id="buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="save", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+        yield Footer()  # this dialog's keys, not the session screen's
+
+    def on_mount(self) -> None:
+        self._show_machine_verdict()
+
+    @on(Select.Changed, "#evaluator")
+    def _show_machine_verdict(self) -> None:
+        """What the evaluator said, so the reviewer sees what they are overriding."""
+        evaluator = self.query_one("#evaluator", Select).value
+        result = next((r for r in self.view.results if r["evaluator"] == evaluator), None)
+        text = Text()
+        if result is not None:
+            verdict = "n/a" if result["passed"] is None else "PASS" if result["passed"] else "FAIL"
+            text.append("machine verdict ", style="dim")
+            text.append(verdict, style="bold red" if result["passed"] is False else "green")
+            if result["human_verdict"]:
+                text.append(f" · reviewer said {result['human_verdict']}", style="magenta")
+            text.append(f" — {inert(result['rationale'] or '', keep_newlines=False)[:240]}", style="dim")
+        self.query_one("#machine", Static).update(text)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
