@@ -35,7 +35,11 @@ class EvalSummary:
     n_sessions: int = 0
     n_results: int = 0
     seconds: float = 0.0
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # evaluator -> passed/failed/na
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # evaluator -> passed/failed/not_applicable/errors
+
+    @property
+    def failed(self) -> int:
+        return sum(c["failed"] for c in self.counts.values())
 
 
 # Worker-side state, set once per process by _init_worker.

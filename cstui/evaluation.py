@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cstui.evaluate import Cancelled, run_evaluators
+from cstui.evaluate import Cancelled, EvalSummary, run_evaluators
 
 if TYPE_CHECKING:
     from cstui.config import Config
@@ -34,19 +34,10 @@ class EvaluationError(Exception):
 
 
 @dataclass
-class Evaluation:
-    run: str
-    batch: str
-    evaluators: list[str]
-    n_sessions: int = 0
-    n_results: int = 0
-    seconds: float = 0.0
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # evaluator -> passed/failed/not_applicable/errors
-    judges: JudgeSummary | None = None  # calls, cache hits, tokens and cost when judges ran
+class Evaluation(EvalSummary):
+    """What one `run` did: the deterministic counts with the judges' beside them, in one batch."""
 
-    @property
-    def failed(self) -> int:
-        return sum(c["failed"] for c in self.counts.values())
+    judges: JudgeSummary | None = None  # calls, cache hits, tokens and cost when judges ran
 
 
 def resolve(names: Sequence[str] | None, kind: str | None = "deterministic") -> list[str]:
