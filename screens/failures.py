@@ -32,6 +32,7 @@ class FailuresScreen(Screen[None]):
         Binding("h", "pick('channel')", "Channel"),
         Binding("g", "pick('category')", "Category"),
         Binding("l", "cycle_label_state", "Labelled?"),
+        Binding("v", "toggle_passing", "All sessions"),
         Binding("x", "clear", "Clear filter"),
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse", "Reverse sort", show=False),
@@ -130,7 +131,9 @@ class FailuresScreen(Screen[None]):
         table = self.query_one(FailureTable)
         total = 0 if self.all is None else int(self.all["failing"].sum())
         selected = f" · {len(table.selected)} selected" if table.selected else ""
-        shown = "labelled sessions" if self.filter.label_state == "labeled" else f"of {total:,} failing sessions"
+        shown = ("labelled sessions" if self.filter.label_state == "labeled"
+                 else f"of {self.all.height if self.all is not None else 0:,} sessions" if self.filter.include_passing
+                 else f"of {total:,} failing sessions")
         status = (f"{table.row_count:,} {shown}{selected} · enter open · space select · "
                   "l labelled · r rerun · x clear filter · ? help")
         if status != getattr(self, "_last_status", None):
@@ -188,6 +191,11 @@ class FailuresScreen(Screen[None]):
         order = [(), (1,), (2,), (3,)]
         current = self.filter.tiers if self.filter.tiers in order else ()
         self.filter = self.filter.with_(tiers=order[(order.index(current) + 1) % len(order)])
+        self.apply_filter()
+
+    def action_toggle_passing(self) -> None:
+        """Every session of the run (same filters), or only the failing ones."""
+        self.filter = self.filter.with_(include_passing=not self.filter.include_passing)
         self.apply_filter()
 
     def action_cycle_label_state(self) -> None:

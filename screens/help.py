@@ -30,7 +30,7 @@ Dashboard       enter on a gate rule   the sessions that broke it
 
 Failures        ↑ ↓ pgup pgdn home end  move      enter  open session     space  select    a  select all shown
                 /  free-text search      t  cycle tier     e  evaluator     i  intent     h  channel
-                g  category     l  labelled / unlabelled / any     x  clear filter
+                g  category     l  labelled / unlabelled / any     v  all sessions / failing only     x  clear
                 s  sort by next column   S  reverse sort   r  rerun evaluators on session / selection / filter
 
 Session         opens on the first failing verdict: its reason (why pane), the sentence highlighted, the span

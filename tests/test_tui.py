@@ -370,3 +370,19 @@ async def test_dashboard_number_keys_switch_tabs_and_a_reload_keeps_the_cursor(d
         await pilot.press("ctrl+r")
         await settle(pilot)
         assert gate.cursor_row == 5
+
+
+async def test_v_browses_every_session_with_the_same_filters(demo_db):
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#tier-3").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        table = app.screen.query_one(FailureTable)
+        failing = table.row_count
+        await pilot.press("v")
+        assert table.row_count == 85 > failing  # every Tier 3 session of the candidate run
+        assert all(table.row(i)[1] == 3 for i in range(table.row_count))
+        await pilot.press("v")
+        assert table.row_count == failing
