@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cstui.evaluate import Cancelled, EvalSummary, run_evaluators
+from cstui.evaluate import CHUNK, Cancelled, EvalSummary, run_evaluators
 
 if TYPE_CHECKING:
     from cstui.config import Config
@@ -97,7 +97,7 @@ def run(store: Store, run: str, evaluator_ids: Sequence[str], session_ids: Seque
             summary = run_evaluators(
                 store, run, deterministic, cfg=cfg, sids=sids, processes=processes, cancelled=cancel,
                 progress=(lambda done, total: progress("evaluators", done, total, "")) if progress else None,
-                batch=result.batch, write=write, **({"chunk_size": chunk_size} if chunk_size else {}))
+                batch=result.batch, write=write, chunk_size=chunk_size or CHUNK)
             result.counts.update(summary.counts)
             result.n_results += summary.n_results
             result.n_sessions = summary.n_sessions
