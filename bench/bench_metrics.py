@@ -39,7 +39,7 @@ def main() -> None:
             t0 = time.perf_counter()
             build_report(store, "bench")
             repeats.append(time.perf_counter() - t0)
-    n_results = sum(e["n"] + e["n_not_applicable"] for e in report["evaluators"].values())
+    n_results = sum(e.n + e.n_not_applicable for e in report.evaluators.values())
     warm = statistics.median(repeats)
     print(f"metrics: {report['n_sessions']:,} sessions x {len(report['evaluators'])} evaluators "
           f"({n_results:,} verdicts)")

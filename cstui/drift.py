@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from cstui.reports import Report
     from cstui.store import Store
 
 MIN_DELTA = 0.05
@@ -36,23 +37,23 @@ def _two_sided_p(k1: int, n1: int, k2: int, n2: int) -> float:
     return 1.0 if z is None else math.erfc(abs(z) / math.sqrt(2))
 
 
-def _rates(report: dict[str, Any]) -> dict[tuple[str, str], tuple[int, int]]:
+def _rates(report: Report) -> dict[tuple[str, str], tuple[int, int]]:
     """(metric, scope) → (k, n) for every rate the comparison covers."""
     out: dict[tuple[str, str], tuple[int, int]] = {}
-    for scope, block in {"overall": report["overall"], **report["tiers"]}.items():
+    for scope, block in {"overall": report.overall, **report.tiers}.items():
         for metric in ("resolution_rate", "escalation_rate"):
-            r = block[metric]
-            if r["n"]:
-                out[(metric, scope)] = (r["k"], r["n"])
-    for name, ev in report["evaluators"].items():
-        if ev["n"]:
-            out[(f"pass_rate:{name}", "overall")] = (ev["k"], ev["n"])
-        for tier, t in ev["by_tier"].items():
-            out[(f"pass_rate:{name}", tier)] = (t["k"], t["n"])
+            r = getattr(block, metric)
+            if r.n:
+                out[(metric, scope)] = (r.k, r.n)
+    for name, ev in report.evaluators.items():
+        if ev.n:
+            out[(f"pass_rate:{name}", "overall")] = (ev.k, ev.n)
+        for tier, t in ev.by_tier.items():
+            out[(f"pass_rate:{name}", tier)] = (t.k, t.n)
     return out
 
 
-def compare_reports(previous: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
+def compare_reports(previous: Report, current: Report) -> list[dict[str, Any]]:
     events = []
     prev_rates, cur_rates = _rates(previous), _rates(current)
     for key in sorted(prev_rates.keys() & cur_rates.keys()):
@@ -63,12 +64,11 @@ def compare_reports(previous: dict[str, Any], current: dict[str, Any]) -> list[d
             events.append({"metric": key[0], "scope": key[1], "previous": k1 / n1, "current": k2 / n2,
                            "delta": delta, "n_previous": n1, "n_current": n2, "p_value": p})
     for scope in ("overall", "tier_1", "tier_2", "tier_3"):
-        a = previous["calibration"]["overall" if scope == "overall" else "by_tier"]
-        b = current["calibration"]["overall" if scope == "overall" else "by_tier"]
-        a, b = (a, b) if scope == "overall" else (a.get(scope), b.get(scope))
-        if a and b and a["ece"] is not None and b["ece"] is not None and abs(b["ece"] - a["ece"]) > MIN_DELTA:
-            events.append({"metric": "ece", "scope": scope, "previous": a["ece"], "current": b["ece"],
-                           "delta": b["ece"] - a["ece"], "n_previous": a["n"], "n_current": b["n"], "p_value": None})
+        a = previous.calibration.overall if scope == "overall" else previous.calibration.by_tier.get(scope)
+        b = current.calibration.overall if scope == "overall" else current.calibration.by_tier.get(scope)
+        if a and b and a.ece is not None and b.ece is not None and abs(b.ece - a.ece) > MIN_DELTA:
+            events.append({"metric": "ece", "scope": scope, "previous": a.ece, "current": b.ece,
+                           "delta": b.ece - a.ece, "n_previous": a.n, "n_current": b.n, "p_value": None})
     return events
 
 

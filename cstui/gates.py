@@ -27,6 +27,7 @@ from cstui.stats import (
 if TYPE_CHECKING:
     import polars as pl
 
+    from cstui.reports import GateResult
     from cstui.store import Store
 
 FILTER_KEYS = ("tier", "intent", "channel", "category", "segment")
@@ -41,7 +42,7 @@ class GateConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class Rule:
+class GateRule:
     name: str
     title: str
     metric: str
@@ -69,7 +70,7 @@ class Rule:
 
 @dataclass
 class GateConfig:
-    rules: list[Rule]
+    rules: list[GateRule]
     max_drop: float = 0.05
     alpha: float = 0.05
     path: str = "gates.toml"
@@ -141,7 +142,7 @@ def _is_fraction(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1 and math.isfinite(value)
 
 
-def _parse_rule(raw: Any, line: int | None) -> Rule:
+def _parse_rule(raw: Any, line: int | None) -> GateRule:
     if not isinstance(raw, dict):
         raise ValueError("a [[rule]] must be a table")
     unknown = set(raw) - RULE_KEYS
@@ -195,7 +196,7 @@ def _parse_rule(raw: Any, line: int | None) -> Rule:
     title = raw.get("title", name)
     if not isinstance(title, str):
         raise ValueError(f"rule {name!r}: title must be text")
-    return Rule(name=name, title=title, metric=metric, evaluators=tuple(evaluators), filters=filters,
+    return GateRule(name=name, title=title, metric=metric, evaluators=tuple(evaluators), filters=filters,
                 min=None if lo is None else float(lo), max=None if hi is None else float(hi), use=use,
                 on_fail=on_fail.strip(), per=per, line=line)
 
@@ -224,7 +225,7 @@ def load_frames(store: Store, run: str) -> Frames:
                   golden_ids=store.golden_session_ids())
 
 
-def _filtered_sessions(rule: Rule, sessions: pl.DataFrame, extra: dict[str, Any] | None = None) -> pl.DataFrame:
+def _filtered_sessions(rule: GateRule, sessions: pl.DataFrame, extra: dict[str, Any] | None = None) -> pl.DataFrame:
     import polars as pl
 
     out = sessions
@@ -233,7 +234,7 @@ def _filtered_sessions(rule: Rule, sessions: pl.DataFrame, extra: dict[str, Any]
     return out
 
 
-def session_verdicts(rule: Rule, frames: Frames, extra: dict[str, Any] | None = None) -> pl.DataFrame:
+def session_verdicts(rule: GateRule, frames: Frames, extra: dict[str, Any] | None = None) -> pl.DataFrame:
     """One row per session the rule applies to: session_id, passed (all listed evaluators that apply passed)."""
     import polars as pl
 
@@ -245,7 +246,7 @@ def session_verdicts(rule: Rule, frames: Frames, extra: dict[str, Any] | None = 
             .group_by("sid", "session_id").agg(pl.col("passed").all()).sort("sid"))
 
 
-def _rate_entry(rule: Rule, k: int, n: int) -> dict[str, Any]:
+def _rate_entry(rule: GateRule, k: int, n: int) -> dict[str, Any]:
     lo, hi = wilson_interval(k, n)
     observed = k / n if n else None
     compared = lo if rule.use == "wilson_lower" else observed
@@ -256,7 +257,7 @@ def _rate_entry(rule: Rule, k: int, n: int) -> dict[str, Any]:
             "passed": passed, "warnings": [warning] if warning else []}
 
 
-def _no_data_reason(rule: Rule, frames: Frames, known: set[str] | None) -> str:
+def _no_data_reason(rule: GateRule, frames: Frames, known: set[str] | None) -> str:
     missing = [e for e in rule.evaluators if e not in frames.evaluators_seen]
     if rule.evaluators and len(missing) == len(rule.evaluators):
         names = ", ".join(missing)
@@ -267,7 +268,7 @@ def _no_data_reason(rule: Rule, frames: Frames, known: set[str] | None) -> str:
     return "no sessions in scope" if rule.metric != "pass_rate" else "no applicable sessions in scope"
 
 
-def evaluate_rule(rule: Rule, frames: Frames, cfg: GateConfig, baseline: Frames | None = None,
+def evaluate_rule(rule: GateRule, frames: Frames, cfg: GateConfig, baseline: Frames | None = None,
                   known: set[str] | None = None) -> list[dict[str, Any]]:
     """Entries for one rule (a `per` rule yields one entry per stratum present in the run)."""
     if rule.per:
@@ -279,7 +280,7 @@ def evaluate_rule(rule: Rule, frames: Frames, cfg: GateConfig, baseline: Frames 
     return [_evaluate_scope(rule, name, extra, frames, cfg, baseline, known) for name, extra in scopes]
 
 
-def _evaluate_scope(rule: Rule, name: str, extra: dict[str, Any], frames: Frames, cfg: GateConfig,
+def _evaluate_scope(rule: GateRule, name: str, extra: dict[str, Any], frames: Frames, cfg: GateConfig,
                     baseline: Frames | None, known: set[str] | None) -> dict[str, Any]:
     scope_filter = {k: list(v) for k, v in {**rule.filters, **extra}.items()}
     entry: dict[str, Any] = {
@@ -334,7 +335,7 @@ def _evaluate_scope(rule: Rule, name: str, extra: dict[str, Any], frames: Frames
     return entry
 
 
-def _compare_baseline(entry: dict[str, Any], rule: Rule, verdicts: pl.DataFrame, baseline: Frames,
+def _compare_baseline(entry: dict[str, Any], rule: GateRule, verdicts: pl.DataFrame, baseline: Frames,
                       extra: dict[str, Any], cfg: GateConfig, known: set[str] | None) -> None:
     base = session_verdicts(rule, baseline, extra)
     if base.is_empty() or verdicts.is_empty():
@@ -375,7 +376,7 @@ def _describe(entry: dict[str, Any]) -> str:
 
 
 def run_gate(store: Store, run: str, *, baseline: str | None = None, config_path: Path | None = None,
-             strict: bool = False, frames: Frames | None = None) -> dict[str, Any]:
+             strict: bool = False, frames: Frames | None = None) -> GateResult:
     from cstui.evaluators import registry
 
     known = {ev.id for ev in registry.all_evaluators()}
@@ -386,7 +387,9 @@ def run_gate(store: Store, run: str, *, baseline: str | None = None, config_path
 
 
 def evaluate_gate(cfg: GateConfig, frames: Frames, baseline: Frames | None = None, *, strict: bool = False,
-                  known: set[str] | None = None) -> dict[str, Any]:
+                  known: set[str] | None = None) -> GateResult:
+    from cstui.reports import GateResult
+
     rules: list[dict[str, Any]] = []
     for rule in cfg.rules:
         rules.extend(evaluate_rule(rule, frames, cfg, baseline, known))
@@ -397,7 +400,7 @@ def evaluate_gate(cfg: GateConfig, frames: Frames, baseline: Frames | None = Non
         elif entry["status"] != "no_data":
             entry["status"] = "pass" if entry["passed"] else "fail"
     blocking_failures = [r for r in rules if r["status"] == "fail" and (r["blocking"] or strict and r["n"] == 0)]
-    return {
+    return GateResult.model_validate({
         "run": frames.run, "baseline": baseline.run if baseline else None, "gate_file": cfg.path,
         "strict": strict, "passed": not blocking_failures,
         "n_rules": len(rules),
@@ -405,11 +408,11 @@ def evaluate_gate(cfg: GateConfig, frames: Frames, baseline: Frames | None = Non
         "advisories": [r["name"] for r in rules if r["status"] == "fail" and r not in blocking_failures],
         "no_data": [r["name"] for r in rules if r["status"] == "no_data"],
         "rules": rules,
-    }
+    })
 
 
 # ---------------------------------------------------------------------------------------------- JUnit
-def junit_xml(result: dict[str, Any], seconds: float = 0.0) -> str:
+def junit_xml(result: GateResult, seconds: float = 0.0) -> str:
     """One testcase per rule: blocking failures are <failure>, no data is <skipped>, advisories pass with a note."""
     import xml.etree.ElementTree as ET
 
@@ -419,36 +422,36 @@ def junit_xml(result: dict[str, Any], seconds: float = 0.0) -> str:
     def clean(text: str) -> str:
         return inert(text, keep_newlines=True)
 
-    failed = set(result["failed"])
+    failed = set(result.failed)
     suites = ET.Element("testsuites", name="cstui gate")
     suite = ET.SubElement(
-        suites, "testsuite", name=clean(f"cstui gate {result['run']}"), tests=str(len(result["rules"])),
-        failures=str(len(failed)), errors="0", skipped=str(len(result["no_data"])), time=f"{seconds:.3f}",
+        suites, "testsuite", name=clean(f"cstui gate {result.run}"), tests=str(len(result.rules)),
+        failures=str(len(failed)), errors="0", skipped=str(len(result.no_data)), time=f"{seconds:.3f}",
         timestamp=now_iso(),
     )
     props = ET.SubElement(suite, "properties")
     for key in ("run", "baseline", "gate_file"):
-        if result.get(key):
-            ET.SubElement(props, "property", name=key, value=clean(str(result[key])))
-    for entry in result["rules"]:
-        case = ET.SubElement(suite, "testcase", classname=clean(f"cstui.gate.{result['run']}"), name=entry["name"],
+        if getattr(result, key):
+            ET.SubElement(props, "property", name=key, value=clean(str(getattr(result, key))))
+    for entry in result.rules:
+        case = ET.SubElement(suite, "testcase", classname=clean(f"cstui.gate.{result.run}"), name=entry.name,
                              time="0")
-        detail = [entry["message"], *entry["warnings"]]
-        if entry["flipped"]:
-            detail.append(f"flipped pass→fail vs {result['baseline']}: {', '.join(entry['flipped'])}")
-        if entry["failing_sessions"]:
-            shown = entry["failing_sessions"][:50]
-            more = len(entry["failing_sessions"]) - len(shown)
+        detail = [entry.message, *entry.warnings]
+        if entry.flipped:
+            detail.append(f"flipped pass→fail vs {result.baseline}: {', '.join(entry.flipped)}")
+        if entry.failing_sessions:
+            shown = entry.failing_sessions[:50]
+            more = len(entry.failing_sessions) - len(shown)
             detail.append("failing sessions: " + ", ".join(shown) + (f" (+{more} more)" if more else ""))
         body = clean("\n".join(detail))
-        if entry["name"] in failed:
-            node = ET.SubElement(case, "failure", message=clean(entry["message"]), type=entry["on_fail"])
+        if entry.name in failed:
+            node = ET.SubElement(case, "failure", message=clean(entry.message), type=entry.on_fail)
             node.text = body
-        elif entry["status"] == "no_data":
-            ET.SubElement(case, "skipped", message=clean(entry["message"]))
-        elif entry["status"] == "fail":
+        elif entry.status == "no_data":
+            ET.SubElement(case, "skipped", message=clean(entry.message))
+        elif entry.status == "fail":
             out = ET.SubElement(case, "system-out")
-            out.text = clean(f"ADVISORY ({entry['on_fail']}): ") + body
+            out.text = clean(f"ADVISORY ({entry.on_fail}): ") + body
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 

@@ -30,6 +30,7 @@ from cstui.stats import (  # noqa: F401 - re-exported: the metric primitives liv
 if TYPE_CHECKING:
     import polars as pl
 
+    from cstui.reports import Report
     from cstui.store import Store
 
 
@@ -155,11 +156,12 @@ def hallucination_by_category(results: pl.DataFrame) -> dict[str, Any]:
 
 
 def build_report(store: Store, run: str, by: str = "tier", *, sessions: pl.DataFrame | None = None,
-                 results: pl.DataFrame | None = None) -> dict[str, Any]:
-    """The `cstui report --json` document; pass already-loaded frames to share them with a gate."""
+                 results: pl.DataFrame | None = None) -> Report:
+    """The `cstui report` document; pass already-loaded frames to share them with a gate."""
     import polars as pl
 
     from cstui.online import online_metrics
+    from cstui.reports import Report
 
     sessions = store.sessions_frame(run) if sessions is None else sessions
     results = store.results_frame(run) if results is None else results
@@ -207,7 +209,7 @@ def build_report(store: Store, run: str, by: str = "tier", *, sessions: pl.DataF
     report["alignment"] = _alignment(store, run, results, sessions)
     report["warnings"] = _gate_sample_size_warnings(run, sessions, results)
     report["composition"] = composition(store, run, sessions)
-    return report
+    return Report.model_validate(report)
 
 
 def composition(store: Store, run: str, sessions: pl.DataFrame) -> dict[str, Any] | None:

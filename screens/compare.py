@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -18,6 +18,9 @@ from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FailureFilter
 
+if TYPE_CHECKING:
+    from cstui.reports import GateResult, Report
+
 
 class CompareScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.back", "Back")]
@@ -32,7 +35,7 @@ class CompareScreen(Screen[None]):
         self.store = store
         self.run = run
         self.baseline = baseline
-        self.gate: dict[str, Any] | None = None
+        self.gate: GateResult | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -63,39 +66,39 @@ class CompareScreen(Screen[None]):
     def _compare_loaded(self, message: CompareLoaded) -> None:
         self.show(message.gate, message.baseline, message.candidate)
 
-    def show(self, gate: dict[str, Any], base: dict[str, Any], cand: dict[str, Any]) -> None:
+    def show(self, gate: GateResult, base: Report, cand: Report) -> None:
         self.gate = gate
         rules = self.query_one("#rules", DataTable)
         rules.add_columns("rule", "baseline", "candidate", "change", "p", "flipped", "verdict")
-        for r in gate["rules"]:
-            b = r.get("baseline") or {}
-            change = "" if b.get("drop") is None else f"{-100 * b['drop']:+.1f} pts"
-            p = "" if b.get("p_value") is None else f"{b['p_value']:.3g}"
+        for r in gate.rules:
+            b = r.baseline
+            change = "" if b is None or b.drop is None else f"{-100 * b.drop:+.1f} pts"
+            p = "" if b is None or b.p_value is None else f"{b.p_value:.3g}"
             # the dashboard's words: FAIL (blocking), WARN (advisory), PASS, N/A — plus REGRESSED vs the baseline
-            verdict = (Text("REGRESSED", style="bold red") if b.get("regressed")
-                       else gate_rule_cells(r, gate["failed"])[0])
-            rules.add_row(Text(inert(r["name"])), pct(b.get("observed")),
-                          pct(r["observed"]) if r["metric"] != "ece" else f"{r['observed'] or 0:.3f}", change, p,
-                          str(len(r["flipped"])) if r["flipped"] else "", verdict, key=r["name"])
+            verdict = (Text("REGRESSED", style="bold red") if b is not None and b.regressed
+                       else gate_rule_cells(r, gate.failed)[0])
+            rules.add_row(Text(inert(r.name)), pct(b.observed if b else None),
+                          pct(r.observed) if r.metric != "ece" else f"{r.observed or 0:.3f}", change, p,
+                          str(len(r.flipped)) if r.flipped else "", verdict, key=r.name)
         tiers = self.query_one("#tiers", DataTable)
         tiers.add_columns("tier", "n", "resolution base → cand", "escalation base → cand", "ECE base → cand")
         for key in ("tier_1", "tier_2", "tier_3"):
-            tb, tc = base["tiers"][key], cand["tiers"][key]
-            eb, ec = base["calibration"]["by_tier"][key]["ece"], cand["calibration"]["by_tier"][key]["ece"]
-            tiers.add_row(key.replace("_", " "), f"{tb['n']} / {tc['n']}",
-                          f"{pct(tb['resolution_rate']['value'])} → {pct(tc['resolution_rate']['value'])}",
-                          f"{pct(tb['escalation_rate']['value'])} → {pct(tc['escalation_rate']['value'])}",
+            tb, tc = base.tiers[key], cand.tiers[key]
+            eb, ec = base.calibration.by_tier[key].ece, cand.calibration.by_tier[key].ece
+            tiers.add_row(key.replace("_", " "), f"{tb.n} / {tc.n}",
+                          f"{pct(tb.resolution_rate.value)} → {pct(tc.resolution_rate.value)}",
+                          f"{pct(tb.escalation_rate.value)} → {pct(tc.escalation_rate.value)}",
                           f"{eb or 0:.3f} → {ec or 0:.3f}")
         rules.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id != "rules" or self.gate is None:
             return
-        rule = next(r for r in self.gate["rules"] if r["name"] == event.row_key.value)
-        if not rule["flipped"]:
+        rule = self.gate.rule(str(event.row_key.value))
+        if not rule.flipped:
             self.notify("No session flipped from pass to fail on this rule.")
             return
         from cstui.screens.failures import FailuresScreen
 
         self.app.push_screen(FailuresScreen(self.store, self.run, FailureFilter(
-            session_ids=tuple(rule["flipped"]), title=f"flipped on {rule['name']} vs {self.baseline}")))
+            session_ids=tuple(rule.flipped), title=f"flipped on {rule.name} vs {self.baseline}")))

@@ -6,7 +6,7 @@ once; Enter on a gate rule, a tier panel or a hallucination category opens the f
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -24,6 +24,9 @@ from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FailureFilter
 
+if TYPE_CHECKING:
+    from cstui.reports import GateResult, Report
+
 # Dashboard tabs: number keys 1-7 switch to them, in this order.
 TABS = (("tab-calibration", "Calibration"), ("tab-evaluators", "Evaluators"), ("tab-escalation", "Escalation"),
         ("tab-hallucination", "Hallucination"), ("tab-drafts", "Draft assist"), ("tab-drift", "Drift"),
@@ -32,8 +35,9 @@ TABS = (("tab-calibration", "Calibration"), ("tab-evaluators", "Evaluators"), ("
 TIER_NAMES = {"tier_1": "Tier 1 · routine", "tier_2": "Tier 2 · action-taking", "tier_3": "Tier 3 · complex / emotional"}
 
 
-def interval(r: dict[str, Any]) -> str:
-    return "" if r.get("ci_low") is None else f" [{pct(r['ci_low'])}–{pct(r['ci_high'])}]"
+def interval(r: Any) -> str:
+    """` [lo–hi]` of anything with a Wilson interval (a Rate, the escalation block)."""
+    return "" if r.ci_low is None else f" [{pct(r.ci_low)}–{pct(r.ci_high)}]"
 
 
 class TierPanel(Static, can_focus=True):
@@ -52,31 +56,31 @@ class TierPanel(Static, can_focus=True):
         self.tier = tier
         self.border_title = TIER_NAMES[f"tier_{tier}"]
 
-    def show(self, report: dict[str, Any]) -> None:
+    def show(self, report: Report) -> None:
         key = f"tier_{self.tier}"
-        block = report["tiers"].get(key, {"n": 0})
+        block = report.tiers.get(key)
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"n = {block['n']:,}\n", style="bold")
-        if block["n"]:
-            res, esc = block["resolution_rate"], block["escalation_rate"]
-            text.append(f"resolution  {pct(res['value'])}{interval(res)}\n")
-            text.append(f"escalation  {pct(esc['value'])}{interval(esc)}\n")
-            halluc = [(ev, b["by_tier"].get(key)) for ev, b in report["evaluators"].items()]
-            failed = [(ev, t) for ev, t in halluc if t and t["n"]]
-            worst = sorted(failed, key=lambda et: (et[1]["pass_rate"], et[0]))[:3]
-            cal = report["calibration"]["by_tier"].get(key, {})
-            if cal.get("ece") is not None:
-                gap = cal["overconfidence"]
-                text.append(f"ECE {cal['ece']:.3f}", style="red" if cal["ece"] >= 0.05 else "green")
+        text.append(f"n = {block.n if block else 0:,}\n", style="bold")
+        if block and block.n:
+            res, esc = block.resolution_rate, block.escalation_rate
+            text.append(f"resolution  {pct(res.value)}{interval(res)}\n")
+            text.append(f"escalation  {pct(esc.value)}{interval(esc)}\n")
+            halluc = [(ev, b.by_tier.get(key)) for ev, b in report.evaluators.items()]
+            failed = [(ev, t) for ev, t in halluc if t and t.n]
+            worst = sorted(failed, key=lambda et: (et[1].pass_rate, et[0]))[:3]
+            cal = report.calibration.by_tier.get(key)
+            if cal is not None and cal.ece is not None and cal.overconfidence is not None:
+                gap = cal.overconfidence
+                text.append(f"ECE {cal.ece:.3f}", style="red" if cal.ece >= 0.05 else "green")
                 if abs(gap) >= 0.05:
                     text.append(f"  {'overconfident' if gap > 0 else 'underconfident'} {abs(gap):.2f}",
                                 style="bold red" if gap > 0 else "yellow")
                 text.append("\n")
             text.append("worst evaluators\n", style="dim")
             for ev, t in worst:
-                style = "red" if t["pass_rate"] < 1 else "green"
-                text.append(f" {inert(ev)[:20]:<20} {pct(t['pass_rate']):>6} ({t['n']})\n", style=style)
-            if any(t["pass_rate"] < 1 for _, t in worst):
+                style = "red" if t.pass_rate < 1 else "green"
+                text.append(f" {inert(ev)[:20]:<20} {pct(t.pass_rate):>6} ({t.n})\n", style=style)
+            if any(t.pass_rate < 1 for _, t in worst):
                 self.add_class("bad")
         self.update(text)
 
@@ -147,8 +151,8 @@ class DashboardScreen(Screen[None]):
         self.store = store
         self.run = run
         self.baseline = baseline if baseline != run else None
-        self.report: dict[str, Any] | None = None
-        self.gate: dict[str, Any] | None = None
+        self.report: Report | None = None
+        self.gate: GateResult | None = None
         self.seen: tuple[str, int] | None = None  # the store's change marker the shown metrics were computed at
         self.sessions: Any = None  # the session frame behind the figures
 
@@ -199,7 +203,7 @@ class DashboardScreen(Screen[None]):
         if self.seen is not None and self.store.change_marker() != self.seen:
             self.load()
 
-    async def show(self, report: dict[str, Any], gate: dict[str, Any], drift: list[dict[str, Any]]) -> None:
+    async def show(self, report: Report, gate: GateResult, drift: list[dict[str, Any]]) -> None:
         """Fill the panels; on a reload (a relabel, a rerun) cursors and focus stay where the reviewer left them."""
         first = self.report is None
         self.report, self.gate = report, gate
@@ -228,37 +232,37 @@ class DashboardScreen(Screen[None]):
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 
-    def _show_banner(self, gate: dict[str, Any]) -> None:
+    def _show_banner(self, gate: GateResult) -> None:
         banner = self.query_one("#banner", Static)
         run = inert(self.run, keep_newlines=False)
-        n = self.report["n_sessions"] if self.report else 0
-        if gate["passed"]:
-            extra = f" · {len(gate['advisories'])} advisory" if gate["advisories"] else ""
+        n = self.report.n_sessions if self.report else 0
+        if gate.passed:
+            extra = f" · {len(gate.advisories)} advisory" if gate.advisories else ""
             text = Text(f"✔ gate PASSED  run {run} · {n:,} sessions{extra}")
             banner.set_classes("pass")
         else:
-            text = Text(f"✘ gate FAILED  run {run} · {n:,} sessions · {len(gate['failed'])} blocking rule(s) broken")
+            text = Text(f"✘ gate FAILED  run {run} · {n:,} sessions · {len(gate.failed)} blocking rule(s) broken")
             banner.set_classes("fail")
-        if gate["no_data"]:
-            text.append(f" · {len(gate['no_data'])} without data")
+        if gate.no_data:
+            text.append(f" · {len(gate.no_data)} without data")
         banner.update(text)
 
-    def _show_gate(self, gate: dict[str, Any]) -> None:
+    def _show_gate(self, gate: GateResult) -> None:
         table = self.query_one("#gate", DataTable)
         table.clear(columns=True)
         table.add_columns("", "rule", "measures", "observed", "threshold", "n", "95% CI", "on fail", "note")
-        for r in gate["rules"]:
-            mark, observed, threshold, ci = gate_rule_cells(r, gate["failed"], lower_bound=" (LB)")
+        for r in gate.rules:
+            mark, observed, threshold, ci = gate_rule_cells(r, gate.failed, lower_bound=" (LB)")
             note = ""
-            if r["flipped"]:
-                note = f"{len(r['flipped'])} flipped vs {inert(gate['baseline'] or '')}"
-            elif r["warnings"]:
+            if r.flipped:
+                note = f"{len(r.flipped)} flipped vs {inert(gate.baseline or '')}"
+            elif r.warnings:
                 note = "small n"
-            elif r["status"] == "no_data":
+            elif r.status == "no_data":
                 note = "no results"
-            table.add_row(mark, Text(inert(r["name"])), Text(inert(r.get("title") or ""), style="dim"), observed,
-                          threshold, str(r["n"]), ci,
-                          Text(inert(r["on_fail"])), Text(note, style="yellow"), key=r["name"])
+            table.add_row(mark, Text(inert(r.name)), Text(inert(r.title or ""), style="dim"), observed,
+                          threshold, str(r.n), ci,
+                          Text(inert(r.on_fail)), Text(note, style="yellow"), key=r.name)
 
     async def _plot(self, container_id: str, plots: list[tuple[str, Any]]) -> None:
         from textual_plotext import PlotextPlot
@@ -273,28 +277,28 @@ class DashboardScreen(Screen[None]):
             widgets.append(widget)
         await container.mount_all(widgets)
 
-    async def _show_calibration(self, report: dict[str, Any]) -> None:
+    async def _show_calibration(self, report: Report) -> None:
         plots = []
         notes = []
         for key in ("tier_1", "tier_2", "tier_3"):
-            cal = report["calibration"]["by_tier"][key]
-            bins = [b for b in cal["bins"] if b["n"]]
-            ece = "—" if cal["ece"] is None else f"{cal['ece']:.3f}"
+            cal = report.calibration.by_tier[key]
+            bins = [b for b in cal.bins if b.n]
+            ece = "—" if cal.ece is None else f"{cal.ece:.3f}"
 
             def draw(plt: Any, bins: list[dict[str, Any]] = bins) -> None:
                 plt.plot([0, 1], [0, 1], color="gray", label="perfect")
                 if bins:
-                    plt.scatter([b["confidence"] for b in bins], [b["accuracy"] for b in bins], color="red", marker="●",
+                    plt.scatter([b.confidence for b in bins], [b.accuracy for b in bins], color="red", marker="●",
                                 label="observed")
                 plt.xlim(0, 1)
                 plt.ylim(0, 1)
                 plt.xlabel("stated confidence")
                 plt.ylabel("accuracy")
 
-            plots.append((f"{key.replace('_', ' ')} · ECE {ece} · n={cal['n']}", draw))
-            if cal["n"]:
-                notes.append(f"{key.replace('_', ' ')}: mean confidence {cal['mean_confidence']:.2f} vs "
-                             f"accuracy {cal['accuracy']:.2f}, Brier {cal['brier']:.3f}")
+            plots.append((f"{key.replace('_', ' ')} · ECE {ece} · n={cal.n}", draw))
+            if cal.n:
+                notes.append(f"{key.replace('_', ' ')}: mean confidence {cal.mean_confidence:.2f} vs "
+                             f"accuracy {cal.accuracy:.2f}, Brier {cal.brier:.3f}")
         await self._plot("reliability", plots)
         self.query_one("#calibration-note", Static).update(Text(" · ".join(notes) + (
             "\nEach point is a bin of sessions with a stated confidence and a known correctness (n counts only "
@@ -303,42 +307,42 @@ class DashboardScreen(Screen[None]):
         table.clear(columns=True)
         table.add_columns("tier", "confidence", "n", "stated", "accuracy", "gap")
         for key in ("tier_1", "tier_2", "tier_3"):
-            for b in report["calibration"]["by_tier"][key]["bins"]:
-                if not b["n"]:
+            for b in report.calibration.by_tier[key].bins:
+                if not b.n or b.confidence is None or b.accuracy is None:
                     continue
-                gap = b["confidence"] - b["accuracy"]
-                table.add_row(key.replace("_", " "), f"{b['lo']:.1f}–{b['hi']:.1f}", str(b["n"]),
-                              f"{b['confidence']:.2f}", f"{b['accuracy']:.2f}",
+                gap = b.confidence - b.accuracy
+                table.add_row(key.replace("_", " "), f"{b.lo:.1f}–{b.hi:.1f}", str(b.n),
+                              f"{b.confidence:.2f}", f"{b.accuracy:.2f}",
                               Text(f"{gap:+.2f}", style="bold red" if gap >= 0.1 else "yellow" if gap <= -0.1 else ""),
-                              key=f"{key[-1]}:{b['lo']}:{b['hi']}")
+                              key=f"{key[-1]}:{b.lo}:{b.hi}")
 
-    async def _show_escalation(self, report: dict[str, Any]) -> None:
-        esc = report["escalation"]
-        by_conf = [b for b in esc["by_confidence"]["bins"] if b["n"]]
-        hist = esc["time_to_escalation_turns"]["histogram"]
+    async def _show_escalation(self, report: Report) -> None:
+        esc = report.escalation
+        by_conf = [b for b in esc.by_confidence.bins if b.n]
+        hist = esc.time_to_escalation_turns.histogram
 
         def draw_conf(plt: Any) -> None:
             if by_conf:
-                plt.bar([f"{b['lo']:.1f}" for b in by_conf], [100 * b["value"] for b in by_conf])
+                plt.bar([f"{b.lo:.1f}" for b in by_conf], [100 * (b.value or 0) for b in by_conf])
             plt.xlabel("confidence bin")
             plt.ylabel("% escalated")
 
         def draw_hist(plt: Any) -> None:
             if hist:
-                plt.bar([str(h["turns"]) for h in hist], [h["n"] for h in hist])
+                plt.bar([str(h.turns) for h in hist], [h.n for h in hist])
             plt.xlabel("turns until handoff")
             plt.ylabel("sessions")
 
-        rho = esc["by_confidence"]["spearman"]
+        rho = esc.by_confidence.spearman
         rho_text = "—" if rho is None else f"{rho:+.2f}"
         await self._plot("escalation", [(f"escalation rate vs confidence · Spearman ρ {rho_text}", draw_conf),
                                   ("time to escalation", draw_hist)])
-        tte = esc["time_to_escalation_turns"]
+        tte = esc.time_to_escalation_turns
         self.query_one("#escalation-note", Static).update(Text(
-            f"escalation {pct(esc['rate'])}{interval(esc)} · turns to escalation p50 {tte['p50']} p90 {tte['p90']}"
-            f" (n={tte['n']})" + ("" if rho is None else " · ρ < 0 is healthy: escalate more when unsure")))
+            f"escalation {pct(esc.rate)}{interval(esc)} · turns to escalation p50 {tte.p50} p90 {tte.p90}"
+            f" (n={tte.n})" + ("" if rho is None else " · ρ < 0 is healthy: escalate more when unsure")))
 
-    def _show_evaluators(self, report: dict[str, Any]) -> None:
+    def _show_evaluators(self, report: Report) -> None:
         from cstui.validation import trust_text
 
         table = self.query_one("#evaluators", DataTable)
@@ -349,11 +353,11 @@ class DashboardScreen(Screen[None]):
         def ci(bounds: list[float] | None) -> str:
             return "" if not bounds else f"{bounds[0]:.2f}–{bounds[1]:.2f}"
 
-        for name, ev in sorted(report["evaluators"].items(), key=lambda kv: (kv[1]["pass_rate"] or 2, kv[0])):
-            v = ev.get("validated") or {}
-            failed = ev["n"] - ev["k"]
-            table.add_row(Text(inert(name), style="red" if failed else ""), str(ev["n"]), str(failed),
-                          pct(ev["pass_rate"]), f"{pct(ev['ci_low'])}–{pct(ev['ci_high'])}" if ev["n"] else "",
+        for name, ev in sorted(report.evaluators.items(), key=lambda kv: (kv[1].pass_rate or 2, kv[0])):
+            v = ev.validated or {}
+            failed = ev.n - ev.k
+            table.add_row(Text(inert(name), style="red" if failed else ""), str(ev.n), str(failed),
+                          pct(ev.pass_rate), f"{pct(ev.ci_low)}–{pct(ev.ci_high)}" if ev.n else "",
                           Text(*trust_text(v or None)), ci(v.get("precision_ci")),
                           "—" if v.get("recall") is None else f"{v['recall']:.2f}", str(v.get("n", 0)), key=name)
         self.query_one("#evaluators-note", Static).update(Text(
@@ -362,18 +366,18 @@ class DashboardScreen(Screen[None]):
             "with cstui. Red means more than one flag in ten is wrong: read those verdicts before acting on them. "
             "Enter lists an evaluator's failures."))
 
-    def _show_hallucination(self, report: dict[str, Any]) -> None:
+    def _show_hallucination(self, report: Report) -> None:
         table = self.query_one("#hallucination", DataTable)
         table.clear(columns=True)
         table.add_columns("category", "n", "failed", "rate", "95% CI", "evaluators")
-        for name, h in sorted(report["hallucination_by_category"].items(), key=lambda kv: (-kv[1]["rate"], kv[0])):
-            table.add_row(Text(name, style="red" if h["failed"] else ""), str(h["n"]), str(h["failed"]),
-                          pct(h["rate"]), f"{pct(h['ci_low'])}–{pct(h['ci_high'])}", ", ".join(h["evaluators"]),
+        for name, h in sorted(report.hallucination_by_category.items(), key=lambda kv: (-kv[1].rate, kv[0])):
+            table.add_row(Text(name, style="red" if h.failed else ""), str(h.n), str(h.failed),
+                          pct(h.rate), f"{pct(h.ci_low)}–{pct(h.ci_high)}", ", ".join(h.evaluators),
                           key=name)
 
-    async def _show_drafts(self, report: dict[str, Any]) -> None:
+    async def _show_drafts(self, report: Report) -> None:
         note = self.query_one("#drafts-note", Static)
-        online = report.get("draft_assist")
+        online = report.draft_assist
         if not online:
             note.update(Text("This run has no draft-assist sessions (turns with a `draft` decision)."))
             return
@@ -411,14 +415,14 @@ class DashboardScreen(Screen[None]):
                           fmt(e["previous"]), fmt(e["current"]),
                           Text(inert(e["note"] or "—", keep_newlines=False)))
 
-    def _show_judges(self, report: dict[str, Any]) -> None:
+    def _show_judges(self, report: Report) -> None:
         table = self.query_one("#judges", DataTable)
         table.clear(columns=True)
         table.add_columns("judge", "verdicts", "errors", "calls", "cached", "cost", "κ queue", "κ triage", "trust")
-        alignment = report.get("alignment", {})
-        names = sorted(set(report.get("judges", {})) | set(alignment))
+        alignment = report.alignment
+        names = sorted(set(report.judges) | set(alignment))
         for name in names:
-            cost = report.get("judges", {}).get(name, {})
+            cost = report.judges[name].to_json() if name in report.judges else {}
             align = alignment.get(name, {})
 
             def kappa(group: str, align: dict[str, Any] = align) -> Text:
@@ -452,21 +456,21 @@ class DashboardScreen(Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value
         if event.data_table.id == "gate" and self.gate:
-            rule = next(r for r in self.gate["rules"] if r["name"] == key)
-            flt = rule["filter"]
-            if rule["metric"] == "ece":  # what drives it: answers stated confidently that were wrong
+            rule = next(r for r in self.gate.rules if r.name == key)
+            flt = rule.filter
+            if rule.metric == "ece":  # what drives it: answers stated confidently that were wrong
                 from cstui.triage import confidently_wrong_sessions
 
                 tiers = tuple(flt.get("tier", ())) or (None,)
                 ids = [s for t in tiers for s in confidently_wrong_sessions(self.sessions, t)] if self.sessions is not None else []
                 self.open_failures(FailureFilter(session_ids=tuple(ids), include_passing=True,
-                                                 title=f"rule {rule['name']}: confident (≥ 0.70) and wrong"))
+                                                 title=f"rule {rule.name}: confident (≥ 0.70) and wrong"))
                 return
             self.open_failures(FailureFilter(
                 evaluators=tuple(flt.get("evaluators", ())), tiers=tuple(flt.get("tier", ())),
                 intents=tuple(flt.get("intent", ())), channels=tuple(flt.get("channel", ())),
                 categories=tuple(flt.get("category", ())), segments=tuple(flt.get("segment", ())),
-                title=f"rule {rule['name']}"))
+                title=f"rule {rule.name}"))
         elif event.data_table.id == "calibration-bins" and key and self.sessions is not None:
             from cstui.triage import calibration_bin_sessions
 

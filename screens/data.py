@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 from textual.widget import Widget
@@ -24,12 +24,15 @@ from textual.worker import Worker
 from cstui.store import DbBusy as StoreBusy
 from cstui.store import Store
 
+if TYPE_CHECKING:
+    from cstui.reports import GateResult, Report
+
 
 # ---------------------------------------------------------------------------------------------- results
 class ReportLoaded(Message):
     """A run's report, gate result and drift events (the dashboard)."""
 
-    def __init__(self, report: dict[str, Any], gate: dict[str, Any], drift: list[dict[str, Any]],
+    def __init__(self, report: Report, gate: GateResult, drift: list[dict[str, Any]],
                  marker: tuple[str, int], sessions: Any = None) -> None:
         super().__init__()
         self.report, self.gate, self.drift, self.marker = report, gate, drift, marker
@@ -51,7 +54,7 @@ class SessionLoaded(Message):
 
 
 class CompareLoaded(Message):
-    def __init__(self, gate: dict[str, Any], candidate: dict[str, Any], baseline: dict[str, Any]) -> None:
+    def __init__(self, gate: GateResult, candidate: Report, baseline: Report) -> None:
         super().__init__()
         self.gate, self.candidate, self.baseline = gate, candidate, baseline
 

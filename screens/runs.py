@@ -70,7 +70,7 @@ class RunsScreen(Screen[None]):
 
             for run in runs:
                 result = run_gate(store, run)
-                yield GateStatus(run, result["passed"], len(result["failed"]))
+                yield GateStatus(run, result.passed, len(result.failed))
 
         data.load(self, "gate statuses", fetch, path=self.store.path)
 

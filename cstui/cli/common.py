@@ -45,8 +45,11 @@ def open_store(args: argparse.Namespace, *, must_exist: bool = True):
 
 
 def print_json(value: Any) -> None:
+    """One JSON document on stdout; a typed report (cstui.reports) prints as its `to_json()`."""
     import orjson
 
+    if hasattr(value, "to_json"):
+        value = value.to_json()
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
 
 

@@ -60,4 +60,4 @@ def cmd_gate(args: argparse.Namespace) -> int:
         command = f"cstui --db {shlex.quote(str(db_path(args)))} --run {shlex.quote(args.run)}" + (
             f" --baseline {shlex.quote(args.baseline)}" if args.baseline else "")
         render_gate(result, open_command=command)
-    return EXIT_OK if result["passed"] else EXIT_GATE_FAILED
+    return EXIT_OK if result.passed else EXIT_GATE_FAILED
