@@ -23,6 +23,7 @@ from cstui.stats import (
     tier_key,
     wilson_interval,
 )
+from cstui.vocab import STRATA
 
 if TYPE_CHECKING:
     import polars as pl
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from cstui.reports import GateResult
     from cstui.store import Store
 
-FILTER_KEYS = ("tier", "intent", "channel", "category", "segment")
+FILTER_KEYS = STRATA
 METRICS = ("pass_rate", "ece", "resolution_rate", "golden")
 RULE_KEYS = {"name", "title", "metric", "evaluators", "min", "max", "use", "on_fail", "per", *FILTER_KEYS}
 EPS = 1e-12

@@ -47,8 +47,9 @@ def run_judges(
     from cstui.evaluate import Cancelled
     from cstui.evaluators import registry
     from cstui.evaluators.base import KBIndex, RunContext
-    from cstui.evaluators.judges import STRATEGIES, JudgeEvaluator
+    from cstui.evaluators.judges import JudgeEvaluator
     from cstui.models import EvalResult, Session
+    from cstui.vocab import JUDGE_STRATEGIES as STRATEGIES
 
     if strategy not in STRATEGIES:
         raise JudgeError(f"unknown strategy {strategy!r} (choose {', '.join(STRATEGIES)})")

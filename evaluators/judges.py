@@ -22,7 +22,6 @@ from cstui.models import EvalResult, Evidence, Session
 if TYPE_CHECKING:
     from cstui.judge import Completion, JudgeClient
 
-STRATEGIES = ("direct", "reflection", "debate")
 EXTRACT_ATTEMPTS = 3
 SYSTEM_EXTRACT = ("You turn a written evaluation into JSON. Reply with one JSON object and nothing else: "
                   "no prose, no code fences.")

@@ -22,6 +22,12 @@ PLUGIN.add_argument(
     help="load evaluators from a Python file or module (repeatable; also `plugins = [...]` in cstui.toml and "
          "the `cstui.evaluators` entry-point group; docs/evaluators.md)")
 
+JSON = argparse.ArgumentParser(add_help=False)
+JSON.add_argument("--json", action="store_true",
+                  help="print JSON instead of text (shapes: docs/metrics.md and docs/formats.md)")
+RUN = argparse.ArgumentParser(add_help=False)
+RUN.add_argument("--run", required=True, metavar="NAME", help="the run (`cstui runs` lists them)")
+
 
 class UsageError(Exception):
     """Bad input the user can fix; printed as one line, exit 2."""

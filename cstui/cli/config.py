@@ -7,14 +7,14 @@ from typing import Any
 
 from cstui.cli.common import (
     EXIT_OK,
+    JSON,
     print_json,
 )
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("config", help="show the effective configuration and where each value came from")
+    p = sub.add_parser("config", parents=[JSON], help="show the effective configuration and where each value came from")
     p.add_argument("action", choices=["show"])
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_config)
 
 

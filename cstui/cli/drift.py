@@ -8,6 +8,7 @@ from typing import Any
 from cstui.cli.common import (
     DB,
     EXIT_OK,
+    JSON,
     UsageError,
     open_store,
     print_json,
@@ -16,7 +17,7 @@ from cstui.cli.common import (
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "drift", parents=[DB], help="drift events between consecutive runs of one system",
+        "drift", parents=[DB, JSON], help="drift events between consecutive runs of one system",
         description="List drift events (metrics that moved significantly between consecutive runs of the same "
         "system; recorded after each `cstui eval`), re-detect them for a run, or note what was done about one.",
     )
@@ -24,7 +25,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("id", nargs="?", type=int, help="event id (for note)")
     p.add_argument("text", nargs="*", help="the remediation note (for note)")
     p.add_argument("--run", metavar="NAME", help="only this run's events")
-    p.add_argument("--json", action="store_true", help="print the events as JSON")
     p.set_defaults(func=cmd_drift)
 
 

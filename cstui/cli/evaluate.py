@@ -11,6 +11,7 @@ from cstui.cli.common import (
     DB,
     EXIT_OK,
     PLUGIN,
+    RUN,
     UsageError,
     clear_line,
     judge_settings,
@@ -18,15 +19,15 @@ from cstui.cli.common import (
     print_counts,
     progress_bar,
 )
+from cstui.vocab import JUDGE_STRATEGIES
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("eval", parents=[DB, PLUGIN], help="run evaluators over a run",
+    p = sub.add_parser("eval", parents=[DB, PLUGIN, RUN], help="run evaluators over a run",
                        description="Run evaluators over every session of a run and store the verdicts as a new "
                        "version (history is kept; the newest is current). Default: all deterministic evaluators. "
                        "LLM judges (policy_fabrication, resolution_accuracy, draft_rubric, session_quality) run "
                        "when named, through litellm; identical reruns are answered from the cache.")
-    p.add_argument("--run", required=True, metavar="NAME")
     p.add_argument("--evaluators", metavar="A,B", help="comma-separated evaluator ids (default: all deterministic, "
                    "plug-ins included); `cstui evaluators` lists them")
     p.add_argument("--processes", type=int, metavar="N",
@@ -36,7 +37,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--judge-api-base", metavar="URL", help="judge endpoint, e.g. http://127.0.0.1:11434 for a "
                    "local server (default: judge_api_base in cstui.toml, else $CSTUI_JUDGE_API_BASE)")
     p.add_argument("--concurrency", type=int, default=8, metavar="N", help="parallel judge calls (default 8)")
-    p.add_argument("--strategy", default="direct", choices=["direct", "reflection", "debate"],
+    p.add_argument("--strategy", default="direct", choices=JUDGE_STRATEGIES,
                    help="session_quality strategy: one pass, judge-critique-revise, or two advocates and a judge")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per judge call (default 60)")
     p.add_argument("--policies", metavar="POLICIES.toml",

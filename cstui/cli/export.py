@@ -10,19 +10,20 @@ from typing import Any
 from cstui.cli.common import (
     DB,
     EXIT_OK,
+    RUN,
     open_store,
 )
+from cstui.vocab import EXPORT_FORMATS, EXPORT_WHAT
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("export", parents=[DB], help="export a run's sessions or results",
+    p = sub.add_parser("export", parents=[DB, RUN], help="export a run's sessions or results",
                        description="Export a run. sessions: native cstui.session/v1 documents, whatever "
                        "format they were imported from. results: one row per session x evaluator.")
-    p.add_argument("--run", required=True, metavar="NAME")
-    p.add_argument("--what", required=True, choices=["sessions", "results", "labels", "evidence"],
+    p.add_argument("--what", required=True, choices=EXPORT_WHAT,
                    help="evidence: one row per interaction x assertion (timestamp, system version, evaluator and "
                    "version, verdict, rationale, evidence, latest human label and who/when), then drift events")
-    p.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "parquet"])
+    p.add_argument("--format", default="jsonl", choices=EXPORT_FORMATS)
     p.add_argument("--out", required=True, metavar="FILE")
     p.set_defaults(func=cmd_export)
 

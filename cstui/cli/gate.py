@@ -11,7 +11,9 @@ from cstui.cli.common import (
     DB,
     EXIT_GATE_FAILED,
     EXIT_OK,
+    JSON,
     PLUGIN,
+    RUN,
     db_path,
     open_store,
     print_json,
@@ -20,17 +22,15 @@ from cstui.cli.common import (
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "gate", parents=[DB, PLUGIN], help="check a run against deploy gates (exit 1 when a blocking rule fails)",
+        "gate", parents=[DB, PLUGIN, JSON, RUN], help="check a run against deploy gates (exit 1 when a blocking rule fails)",
         description="Check a run against threshold rules (default: the shipped gates.toml, the brief's table). "
         "Only rules whose on_fail says 'block' fail the gate; others are advisories. With --baseline, a rule also "
         "fails when its pass rate dropped more than 5 points and the drop is significant; the sessions that "
         "flipped from pass to fail are listed. Exit 0 pass, 1 fail, 2 bad input or gate file.",
     )
-    p.add_argument("--run", required=True, metavar="NAME")
     p.add_argument("--baseline", metavar="NAME", help="compare with this run (sessions matched by session_id)")
     p.add_argument("--config", metavar="GATES.toml", help="gate file (default: the one shipped with cstui)")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report (one testcase per rule)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--strict", action="store_true", help="a rule with no data (e.g. a judge that never ran) fails")
     p.set_defaults(func=cmd_gate)
 

@@ -10,6 +10,7 @@ from typing import Any
 from cstui.cli.common import (
     DB,
     EXIT_OK,
+    JSON,
     UsageError,
     open_store,
     print_json,
@@ -18,7 +19,7 @@ from cstui.cli.common import (
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "golden", parents=[DB], help="the append-only golden / regression set",
+        "golden", parents=[DB, JSON], help="the append-only golden / regression set",
         description="Add sessions from any run to the regression set (append-only, audited), list it, or export it "
         "in the native format with each case's reason. `--from-run R --evaluator E --confirmed` adds every failure "
         "of E a reviewer confirmed. Gate a run on it with a gates.toml rule `metric = \"golden\"`.",
@@ -31,7 +32,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--from-run", metavar="NAME", help="add the confirmed failures of --evaluator from this run")
     p.add_argument("--confirmed", action="store_true", help="only failures a reviewer labelled fail")
     p.add_argument("--out", metavar="FILE", help="export target (JSONL)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_golden)
 
 

@@ -16,6 +16,7 @@ from cstui.cli.common import (
     plural,
     progress_printer,
 )
+from cstui.vocab import IMPORT_FORMATS
 
 
 def add_parser(sub: Any) -> None:
@@ -31,7 +32,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="session files")
     p.add_argument("--run", metavar="NAME", help="run name (default: the first file's name)")
     p.add_argument("--kb", metavar="KB.jsonl", help="knowledge base (cstui.kb/v1 JSONL) attached to the run")
-    p.add_argument("--format", default="auto", choices=["auto", "native", "openai", "langfuse", "openinference", "otlp"],
+    p.add_argument("--format", default="auto", choices=IMPORT_FORMATS,
                    help="input format (default: detected from the first record)")
     p.add_argument("--system", metavar="NAME",
                    help="the system this run belongs to; drift compares consecutive runs of one system")

@@ -8,20 +8,21 @@ from typing import Any
 from cstui.cli.common import (
     DB,
     EXIT_OK,
+    JSON,
     PLUGIN,
+    RUN,
     open_store,
     print_json,
 )
+from cstui.vocab import STRATA
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("report", parents=[DB, PLUGIN], help="metrics for a run, per stratum",
+    p = sub.add_parser("report", parents=[DB, PLUGIN, JSON, RUN], help="metrics for a run, per stratum",
                        description="Counts, resolution rates with Wilson 95%% intervals, escalation, "
                        "per stratum. Human-readable by default; --json for the full document.")
-    p.add_argument("--run", required=True, metavar="NAME")
-    p.add_argument("--by", default="tier", choices=["tier", "intent", "channel", "category", "segment"],
+    p.add_argument("--by", default="tier", choices=STRATA,
                    help="stratum for the breakdown table (default: tier)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=cmd_report)
 
 

@@ -9,16 +9,18 @@ from typing import Any
 from cstui.cli.common import (
     DB,
     EXIT_OK,
+    JSON,
     UsageError,
     db_path,
     open_store,
     print_json,
 )
+from cstui.vocab import STRATA
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "review", parents=[DB], help="build or list review queues (unbiased samples for judge agreement)",
+        "review", parents=[DB, JSON], help="build or list review queues (unbiased samples for judge agreement)",
         description="Build a review queue: a random sample of a run's sessions, stratified and reproducible from "
         "its seed, that the TUI steps through one session at a time. Labels given in a queue are reported apart "
         "from triage labels (which are selection-biased) in `report --json` alignment. Without --sample, lists "
@@ -26,11 +28,10 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--run", metavar="NAME")
     p.add_argument("--sample", type=int, metavar="N", help="number of sessions to draw")
-    p.add_argument("--stratify", choices=["tier", "intent", "channel", "category", "segment"],
+    p.add_argument("--stratify", choices=STRATA,
                    help="draw from each stratum in proportion to its size")
     p.add_argument("--seed", type=int, metavar="S", help="random seed (default 1); the same seed gives the same queue")
     p.add_argument("--name", metavar="QUEUE", help="queue name (default RUN-review-SEED)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_review)
 
 

@@ -8,14 +8,14 @@ from typing import Any
 from cstui.cli.common import (
     DB,
     EXIT_OK,
+    JSON,
     open_store,
     print_json,
 )
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("runs", parents=[DB], help="list runs", description="List the runs in the database.")
-    p.add_argument("--json", action="store_true", help="print [{name, n_sessions, created_at}] as JSON")
+    p = sub.add_parser("runs", parents=[DB, JSON], help="list runs", description="List the runs in the database.")
     p.set_defaults(func=cmd_runs)
 
 

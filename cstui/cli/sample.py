@@ -8,6 +8,7 @@ from typing import Any
 from cstui.cli.common import (
     DB,
     EXIT_OK,
+    RUN,
     UsageError,
     open_store,
 )
@@ -15,12 +16,11 @@ from cstui.cli.common import (
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "sample", parents=[DB], help="stratified sample of a run into a new run (an eval slice)",
+        "sample", parents=[DB, RUN], help="stratified sample of a run into a new run (an eval slice)",
         description="Draw a reproducible stratified sample of a run's sessions into a new run. Proportional to "
         "traffic per stratum of --by, or to --target shares of one field (e.g. category:routine=0.6,edge=0.2,"
         "adversarial=0.1,safety=0.1). `cstui report` then shows the slice's composition against its target.",
     )
-    p.add_argument("--run", required=True, metavar="NAME")
     p.add_argument("--size", required=True, type=int, metavar="N")
     p.add_argument("--into", required=True, metavar="NAME", help="the new run")
     p.add_argument("--by", metavar="A,B", help="strata: tier, intent, channel, category, segment (combined)")

@@ -6,20 +6,18 @@ import argparse
 import sys
 from typing import Any
 
-from cstui.cli.common import DB, EXIT_OK, clear_line, open_store, print_json, progress_bar
+from cstui.cli.common import DB, EXIT_OK, JSON, RUN, clear_line, open_store, print_json, progress_bar
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("search", parents=[DB], help="find a phrase in a run's turns and tool results",
+    p = sub.add_parser("search", parents=[DB, JSON, RUN], help="find a phrase in a run's turns and tool results",
                        description="Full-text search (SQLite FTS5, built on a run's first search and rebuilt "
                        "when its sessions change) over every turn's text and "
                        "every tool span's name and result in a run. The text is one phrase: words in that order, "
                        "case-insensitive. Prints session, place (turn N or span ID) and a snippet with the match "
                        "in [ ]; open a hit with `cstui --run R --session S`.")
     p.add_argument("text", help="the phrase, e.g. \"has been processed\"")
-    p.add_argument("--run", required=True, metavar="NAME", help="the run to search")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N hits (default 50)")
-    p.add_argument("--json", action="store_true", help="one JSON array of {session_id, place, snippet}")
     p.set_defaults(func=cmd_search)
 
 

@@ -11,6 +11,7 @@ from cstui.cli.common import (
     DB,
     EXIT_GATE_FAILED,
     EXIT_OK,
+    JSON,
     PLUGIN,
     UsageError,
     clear_line,
@@ -22,7 +23,7 @@ from cstui.cli.common import (
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "validate", parents=[DB, PLUGIN], help="measure evaluators' precision and recall against labels",
+        "validate", parents=[DB, PLUGIN, JSON], help="measure evaluators' precision and recall against labels",
         description="How often each evaluator is right. Either import labelled sessions into a throwaway database, "
         "run the evaluators and compare with a labels file (JSON Lines: {session_id, evaluator, expected: pass|fail, "
         "reason}), or compare a run's current verdicts with its reviewers' labels (--run). A flag is a failing "
@@ -36,7 +37,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--min-precision", type=float, metavar="P", help="exit 1 if a flagging evaluator's precision < P")
     p.add_argument("--min-recall", type=float, metavar="R", help="exit 1 if an evaluator's recall < R")
     p.add_argument("--disagreements", action="store_true", help="list every session where evaluator and label differ")
-    p.add_argument("--json", action="store_true", help="one JSON document with every figure and disagreement")
     p.add_argument("--save-summary", metavar="FILE",
                    help="also write the per-evaluator precision/recall that reports show when a run has no "
                         "reviewer labels (how cstui/validated.json is made: `make validated`)")

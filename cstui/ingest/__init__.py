@@ -23,9 +23,6 @@ from cstui.ingest.records import BadInput, iter_records
 from cstui.models import KB_SCHEMA, SESSION_SCHEMA, KBArticle, Session, first_escalation_turn
 from cstui.store import SessionRow, Store, StoreError
 
-FORMATS = ("auto", "native", "openai", "langfuse", "openinference", "otlp")
-
-
 COUNTS = ("sessions", "turns", "tool_calls", "tool_errors", "escalations", "orphan_spans", "synthetic_spans",
           "warnings")
 
