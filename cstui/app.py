@@ -29,6 +29,8 @@ class CstuiApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("j", "cursor('down')", "Down", show=False),
+        Binding("k", "cursor('up')", "Up", show=False),
     ]
 
     def __init__(self, db_path: Path, run: str | None = None, session: str | None = None,
@@ -153,6 +155,13 @@ class CstuiApp(App[None]):
         """Notifications often quote run names, session ids or errors: never parse them as markup."""
         super().notify(inert(str(message), keep_newlines=False), title=inert(title, keep_newlines=False),
                        severity=severity, timeout=timeout, markup=False)
+
+    def action_cursor(self, direction: str) -> None:
+        """j / k: the vi keys for whatever list, table, tree or scrolling pane has focus."""
+        widget = self.focused
+        action = getattr(widget, f"action_cursor_{direction}", None) or getattr(widget, f"action_scroll_{direction}", None)
+        if action is not None:
+            action()
 
     def action_help(self) -> None:
         from cstui.screens.help import HelpScreen

@@ -10,10 +10,10 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+from cstui.vocab import STRATA
+
 if TYPE_CHECKING:
     from cstui.store import Store
-
-STRATA = ("tier", "intent", "channel", "category", "segment")
 
 
 def allocate(sizes: dict[str, int], total: int) -> dict[str, int]:

@@ -15,6 +15,7 @@ HELP = """\
 cstui — keyboard help                               (mouse works too; ctrl+p lists every action)
 
 Everywhere      ?  this help      q  quit      escape  back      tab  next pane      ctrl+p  command palette
+                j / k  down / up in any list, table, tree or scrolling pane
 
 Runs            enter  open the run's dashboard     b  use the highlighted run as baseline
                 c  compare the highlighted run with the baseline
@@ -35,8 +36,8 @@ Failures        ↑ ↓ pgup pgdn home end  move      enter  open session     sp
 
 Session         opens on the first failing verdict: its reason (why pane), the sentence highlighted, the span
                 n / p  next / previous failed session in the filter     enter on a verdict  jump to its evidence
-                l  relabel      r  rerun      k  cited / retrieved KB articles with revision and status
-                j  the judge's full exchange for the highlighted verdict     g  add to the regression set
+                l  relabel      r  rerun      K  cited / retrieved KB articles with revision and status
+                J  the judge's full exchange for the highlighted verdict     g  add to the regression set
 
 Precision       beside an evaluator: the share of its failures a reviewer confirmed. "run" = measured on this
                 run's labels (each relabel counts at once), "set" = on the validation set shipped with cstui

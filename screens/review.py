@@ -1,7 +1,9 @@
 """ReviewScreen: step through a review queue one session at a time with single-key verdicts.
 
-Labels given here carry source "queue" so agreement is reported on this unbiased sample apart from
-labels given while triaging failures.
+Beside the transcript: every criterion with the machine's verdict (an evaluator or LLM judge) and yours, the
+highlighted verdict's reason, a note saved with your next verdict, and the span tree with the selected span's
+arguments and result. Labels given here carry source "queue" so agreement is reported on this unbiased sample
+apart from labels given while triaging failures.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from cstui.screens import data
 from cstui.screens.data import LabelSaved, QueueLoaded
@@ -22,6 +24,7 @@ from cstui.screens.session import TurnView, turn_text
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import SessionView
+from cstui.widgets.span_tree import SpanTree, span_detail
 
 OVERALL = "(overall correctness)"
 
@@ -34,14 +37,21 @@ class ReviewScreen(Screen[None]):
         Binding("right_square_bracket,right", "step(1)", "Next session", key_display="]"),
         Binding("left_square_bracket,left", "step(-1)", "Previous session", key_display="["),
         Binding("u", "next_unreviewed", "Next unreviewed"),
+        Binding("n", "note", "Note…"),
+        Binding("tab", "app.focus_next", "Next pane", show=False),
+        Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
     DEFAULT_CSS = """
     ReviewScreen #progress { height: 2; padding: 0 1; background: $panel; }
     ReviewScreen #main { height: 1fr; }
     ReviewScreen #transcript { width: 3fr; border: round $primary; }
     ReviewScreen #side { width: 2fr; }
-    ReviewScreen #criteria { height: auto; max-height: 60%; border: round $accent; }
-    ReviewScreen #keys { padding: 0 1; color: $text-muted; }
+    ReviewScreen #criteria { height: auto; max-height: 40%; border: round $accent; }
+    ReviewScreen #why { height: auto; max-height: 8; padding: 0 1; color: $text-muted; }
+    ReviewScreen #note { margin: 0 0; }
+    ReviewScreen #spans { height: 1fr; min-height: 5; border: round $primary; }
+    ReviewScreen #span-detail { height: 1fr; min-height: 4; border: round $primary; padding: 0 1; }
+    ReviewScreen #keys { height: auto; padding: 0 1; color: $text-muted; }
     """
 
     def __init__(self, store: Store, queue: str) -> None:
@@ -62,13 +72,21 @@ class ReviewScreen(Screen[None]):
             yield VerticalScroll(id="transcript")
             with Vertical(id="side"):
                 yield DataTable(id="criteria", cursor_type="row")
-                yield Static("↑↓ choose a criterion · y pass/met · x fail/not met · ] next · [ previous · "
-                             "u next unreviewed · esc back", id="keys")
+                yield Static(id="why")
+                yield Input(placeholder="note (n): saved with your next verdict on this session", id="note")
+                yield SpanTree(id="spans")
+                with VerticalScroll(id="span-detail"):
+                    yield Static(Text("select a span to read its arguments and result", style="dim"),
+                                 id="span-text")
+                yield Static("↑↓ choose a criterion · y pass/met · x fail/not met · n note · ] next · [ previous · "
+                             "u next unreviewed · tab panes · esc back", id="keys")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = inert(f"review queue · {self.queue}", keep_newlines=False)
-        self.query_one("#criteria").border_title = "criteria: judge verdict → yours"
+        self.query_one("#criteria").border_title = "criteria: machine verdict → yours"
+        self.query_one("#spans").border_title = "span tree"
+        self.query_one("#span-detail").border_title = "span"
         self.load()
 
     @property
@@ -103,32 +121,70 @@ class ReviewScreen(Screen[None]):
         await box.remove_children()
         await box.mount_all([TurnView(turn_text(view.session, i), id=f"turn-{i}")
                              for i in range(len(view.session.turns))])
+        self.query_one("#note", Input).value = ""
+        self.query_one("#spans", SpanTree).show(view.session.spans)
+        self.query_one("#span-text", Static).update(Text("select a span to read its arguments and result", style="dim"))
         self._criteria()
 
     def criteria(self) -> list[tuple[str, bool | None]]:
+        """Every evaluator that applies to the session (failures first), then the session's overall correctness."""
         assert self.view is not None
-        judged = [(r["evaluator"], r["machine_passed"]) for r in self.view.results
-                  if r.get("detail") is not None or r["evaluator"] in self._judge_ids()]
-        return [*judged, (OVERALL, self.view.session.outcome.correct)]
-
-    def _judge_ids(self) -> set[str]:
-        from cstui.evaluators import registry
-
-        return {ev.id for ev in registry.all_evaluators("judge")}
+        applicable = sorted((r for r in self.view.results if r["machine_passed"] is not None),
+                            key=lambda r: (bool(r["machine_passed"]), r["evaluator"]))
+        return [*((r["evaluator"], r["machine_passed"]) for r in applicable),
+                (OVERALL, self.view.session.outcome.correct)]
 
     def _criteria(self) -> None:
         table = self.query_one("#criteria", DataTable)
         row = table.cursor_row if table.row_count else 0
         table.clear(columns=True)
-        table.add_columns("criterion", "judge", "yours")
+        table.add_columns("criterion", "machine", "yours")
         for name, machine in self.criteria():
-            judge = Text("—", style="dim") if machine is None else (
-                Text("pass", style="green") if machine else Text("fail", style="red"))
+            verdict = Text("—", style="dim") if machine is None else (
+                Text("pass", style="green") if machine else Text("FAIL", style="bold red"))
             mine = self.given.get(name)
             yours = Text(mine or "·", style="bold magenta" if mine else "dim")
-            table.add_row(Text(name), judge, yours, key=name)
+            table.add_row(Text(inert(name, keep_newlines=False)), verdict, yours, key=name)
         table.move_cursor(row=min(row, table.row_count - 1))
         table.focus()
+        self._show_why()
+
+    def _highlighted(self) -> str | None:
+        table = self.query_one("#criteria", DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def _show_why(self) -> None:
+        """The highlighted verdict's reason and evidence; its evidence span selected in the tree."""
+        name, why = self._highlighted(), Text()
+        result = next((r for r in self.view.results if r["evaluator"] == name), None) if self.view else None
+        if name == OVERALL:
+            why.append("overall correctness: did the customer get a correct, complete answer?", style="italic")
+        elif result is not None:
+            why.append(inert(result["rationale"] or "(no rationale)"))
+            for ev in result["evidence"][:3]:
+                if ev.get("span_id"):
+                    self.query_one("#spans", SpanTree).select_span(ev["span_id"])
+                if ev.get("snippet"):
+                    why.append(f"\n• turn {ev.get('turn_index')}: “{inert(ev['snippet'], keep_newlines=False)}”",
+                               style="italic")
+        self.query_one("#why", Static).update(why)
+
+    @on(DataTable.RowHighlighted, "#criteria")
+    def _criterion_highlighted(self) -> None:
+        self._show_why()
+
+    @on(SpanTree.Selected)
+    def _span_selected(self, event: SpanTree.Selected) -> None:
+        self.query_one("#span-text", Static).update(span_detail(event.span))
+
+    def action_note(self) -> None:
+        self.query_one("#note", Input).focus()
+
+    @on(Input.Submitted, "#note")
+    def _note_done(self) -> None:
+        self.query_one("#criteria", DataTable).focus()
 
     def _progress(self) -> None:
         reviewed = sum(1 for item in self.items if item["reviewed"])
@@ -146,10 +202,14 @@ class ReviewScreen(Screen[None]):
         from cstui.config import load_config
 
         table = self.query_one("#criteria", DataTable)
-        if self.view is None or not table.row_count:
+        name = self._highlighted()
+        if self.view is None or name is None:
             return
-        name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         label: dict[str, Any] = {"session_id": self.session_id, "source": "queue"}
+        note = self.query_one("#note", Input)
+        if note.value.strip():
+            label["note"] = note.value.strip()
+            note.value = ""
         if name == OVERALL:
             label["correct"] = verdict == "pass"
         else:

@@ -17,9 +17,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Collapsible, DataTable, Footer, Header, Static, Tree
+from textual.widgets import Collapsible, DataTable, Footer, Header, Static
 
-from cstui.models import Span
 from cstui.screens import data
 from cstui.screens.data import LoadFailed, SessionLoaded
 from cstui.screens.dialog import Dialog
@@ -27,54 +26,10 @@ from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import SessionView
 from cstui.validation import trust_text
+from cstui.widgets.span_tree import SpanTree, short, span_detail
 
 ROLE_STYLES = {"customer": "bold cyan", "assistant": "bold green", "agent": "bold magenta", "system": "bold yellow",
                "tool": "bold blue"}
-ATTR_CHARS = 90
-
-
-def _short(value: Any, limit: int = ATTR_CHARS) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    text = inert(text, keep_newlines=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def span_label(span: Span) -> Text:
-    """kind, name, status, duration and the attributes a reviewer looks for first."""
-    attrs = span.attributes
-    label = Text()
-    label.append(span.kind, style="bold")
-    if span.name:
-        label.append(f" {inert(span.name, keep_newlines=False)}")
-    if span.status:
-        label.append(f" [{inert(span.status, keep_newlines=False)}]", style="red" if span.status == "error" else "green")
-    if span.duration_ms is not None:
-        label.append(f" {span.duration_ms:.0f} ms", style="dim")
-    if span.turn_index is not None:
-        label.append(f" · turn {span.turn_index}", style="dim")
-    if attrs.get("synthetic") is True:
-        label.append(" (read from the message history; no recorded execution)", style="dim italic")
-    if attrs.get("orphan") is True:
-        label.append(" (orphan result: answers no call)", style="yellow italic")
-    details: list[str] = []
-    if span.kind == "retrieval" and isinstance(attrs.get("documents"), list):
-        docs = [d for d in attrs["documents"] if isinstance(d, dict)]
-        details.append("docs " + ", ".join(f"{d.get('id')} rev {d.get('revision', '?')}" for d in docs))
-    if span.kind == "intent" and "label" in attrs:
-        details.append(f"{attrs.get('label')} ({attrs.get('confidence')})")
-    if span.kind == "tool":
-        if "arguments" in attrs:
-            details.append(f"args {_short(attrs['arguments'], 60)}")
-        if "result" in attrs:
-            details.append(f"→ {_short(attrs['result'], 60)}")
-    if span.kind == "llm":
-        details.append(" ".join(f"{k}={attrs[k]}" for k in ("model", "input_tokens", "output_tokens", "cost_usd")
-                                if k in attrs))
-    if span.kind in ("escalation", "guardrail", "policy_lookup") and attrs:
-        details.append(_short(attrs, 70))
-    if details:
-        label.append("  " + _short(" · ".join(details), 120), style="italic")
-    return label
 
 
 def turn_text(session: Any, index: int, highlight: str | tuple[int, int] | None = None) -> Text:
@@ -108,48 +63,6 @@ def turn_text(session: Any, index: int, highlight: str | tuple[int, int] | None 
         if start >= 0:
             body.stylize("bold reverse red", start, start + len(clean))
     return head + Text("\n") + body
-
-
-def span_detail(span: Span) -> Text:
-    """Everything a reviewer reads about one span: what ran, how it ended, its arguments and result in full."""
-    text = Text()
-    text.append(f"{span.kind} ", style="bold")
-    text.append(inert(span.name or "(unnamed)", keep_newlines=False), style="bold")
-    if span.status:
-        text.append(f"  [{inert(span.status, keep_newlines=False)}]", style="bold red" if span.status == "error" else "green")
-    facts = [f"id {span.span_id}"]
-    if span.turn_index is not None:
-        facts.append(f"turn {span.turn_index}")
-    if span.duration_ms is not None:
-        facts.append(f"{span.duration_ms:,.0f} ms")
-    if span.start:
-        facts.append(f"started {span.start}")
-    text.append("\n" + inert(" · ".join(facts), keep_newlines=False) + "\n", style="dim")
-    attrs = dict(span.attributes)
-    for key, title in (("arguments", "arguments"), ("result", "result"), ("error", "error"), ("documents", "documents")):
-        if key in attrs:
-            value = attrs.pop(key)
-            text.append(f"\n{title}\n", style="bold red" if key == "error" or (key == "result" and span.status == "error")
-                        else "bold")
-            text.append(inert(_pretty(value)) + "\n")
-    if attrs:
-        text.append("\nother attributes\n", style="bold dim")
-        text.append(inert(_pretty(attrs)) + "\n", style="dim")
-    return text
-
-
-def _pretty(value: Any) -> str:
-    """JSON indented for reading; a string that holds JSON is unpacked first (tool results often are)."""
-    if isinstance(value, str):
-        stripped = value.strip()
-        if stripped[:1] in "[{":
-            try:
-                value = json.loads(stripped)
-            except ValueError:
-                return value
-        else:
-            return value
-    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
 
 
 class TurnView(Static):
@@ -227,8 +140,8 @@ class SessionDetailScreen(Screen[None]):
         Binding("p", "step(-1)", "Previous failed"),
         Binding("l", "relabel", "Relabel…"),
         Binding("r", "rerun", "Rerun…"),
-        Binding("k", "kb", "KB articles"),
-        Binding("j", "judge_transcript", "Judge transcript"),
+        Binding("K", "kb", "KB articles", key_display="K"),
+        Binding("J", "judge_transcript", "Judge transcript", key_display="J"),
         Binding("g", "golden", "Add to regression set"),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
@@ -265,7 +178,7 @@ class SessionDetailScreen(Screen[None]):
         with Horizontal(id="main"):
             yield VerticalScroll(id="transcript")
             with Vertical(id="right"):
-                yield Tree(Text("spans"), id="spans")
+                yield SpanTree(id="spans")
                 with VerticalScroll(id="span-detail"):
                     yield Static(Text("select a span to read its arguments and result", style="dim"),
                                  id="span-text")
@@ -354,21 +267,7 @@ class SessionDetailScreen(Screen[None]):
         await box.mount_all(widgets)
 
     def _show_spans(self, view: SessionView) -> None:
-        tree = self.query_one("#spans", Tree)
-        tree.clear()
-        tree.root.set_label(Text(f"{len(view.session.spans)} spans"))
-        children: dict[str | None, list[Span]] = {}
-        for span in view.session.spans:
-            children.setdefault(span.parent_id, []).append(span)
-        self._span_nodes: dict[str, Any] = {}
-        stack = [(tree.root, span) for span in reversed(children.get(None, []))]
-        while stack:  # iterative: a 2,000-span session must not hit the recursion limit
-            parent, span = stack.pop()
-            kids = children.get(span.span_id, [])
-            node = parent.add(span_label(span), data=span.span_id, expand=True, allow_expand=bool(kids))
-            self._span_nodes[span.span_id] = node
-            stack.extend((node, kid) for kid in reversed(kids))
-        tree.root.expand()
+        self.query_one("#spans", SpanTree).show(view.session.spans)
 
     def _show_verdicts(self, view: SessionView) -> None:
         table = self.query_one("#verdicts", DataTable)
@@ -384,7 +283,7 @@ class SessionDetailScreen(Screen[None]):
                 for e in r["evidence"][:2])
             table.add_row(Text(r["evaluator"]), verdict, human, Text(*trust_text(view.trust.get(r["evaluator"]), short=True)),
                           Text(inert(where, keep_newlines=False)),
-                          Text(_short(r["rationale"] or "", 200)), key=r["evaluator"])
+                          Text(short(r["rationale"] or "", 200)), key=r["evaluator"])
         if ordered:
             table.focus()
             table.move_cursor(row=0)  # the first failing verdict: its reason, evidence and span are what to read
@@ -418,14 +317,10 @@ class SessionDetailScreen(Screen[None]):
         if event.data_table.id == "verdicts" and event.row_key is not None and event.row_key.value:
             self.select_verdict(str(event.row_key.value))
 
-    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
-        span_id = event.node.data
-        if self.view is None or span_id is None:
-            return
-        span = next((s for s in self.view.session.spans if s.span_id == span_id), None)
-        if span is not None:
-            self.query_one("#span-text", Static).update(span_detail(span))
-            self.query_one("#span-detail", VerticalScroll).scroll_home(animate=False)
+    @on(SpanTree.Selected)
+    def _span_selected(self, event: SpanTree.Selected) -> None:
+        self.query_one("#span-text", Static).update(span_detail(event.span))
+        self.query_one("#span-detail", VerticalScroll).scroll_home(animate=False)
 
     def select_verdict(self, evaluator: str) -> None:
         """Show a verdict's whole reason in the why pane, highlight its evidence, select its span."""
@@ -479,11 +374,8 @@ class SessionDetailScreen(Screen[None]):
                     else None
                 widget.update(self._turn_text(ev["turn_index"], offsets or ev.get("snippet")))
                 first_turn = first_turn or widget
-            if ev.get("span_id") and ev["span_id"] in getattr(self, "_span_nodes", {}):
-                tree = self.query_one("#spans", Tree)
-                node = self._span_nodes[ev["span_id"]]
-                tree.select_node(node)
-                tree.scroll_to_node(node)
+            if ev.get("span_id"):
+                self.query_one("#spans", SpanTree).select_span(ev["span_id"])
         if first_turn is not None:  # after the next refresh: turns mounted just now have no layout yet
             transcript = self.query_one("#transcript", VerticalScroll)
             self.call_after_refresh(transcript.scroll_to_widget, first_turn, animate=False, top=True)

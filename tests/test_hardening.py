@@ -214,7 +214,7 @@ def test_headless_commands_and_the_tui_make_no_connection(demo_db, cli, tmp_path
             from tuikit import settle
 
             await settle(pilot)
-            await pilot.press("k", "escape", "escape")
+            await pilot.press("K", "escape", "escape")
             await settle(pilot)
 
     asyncio.run(walk())
@@ -297,7 +297,7 @@ async def test_every_screen_renders_hostile_strings_inertly(tmp_path, cli):
         await pilot.press("enter")
         await settle(pilot)
         screens.append(app.export_screenshot())
-        await pilot.press("k")
+        await pilot.press("K")
         await settle(pilot)
         screens.append(app.export_screenshot())
     for svg in screens:

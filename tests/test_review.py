@@ -45,13 +45,14 @@ async def test_tui_steps_through_a_queue_with_single_key_verdicts(demo_db, cli):
         assert "0/6 reviewed" in str(app.screen.query_one("#progress").render())
         first = app.screen.session_id
         criteria = app.screen.query_one("#criteria", DataTable)
-        assert criteria.get_row_index("(overall correctness)") >= 0
+        criteria.move_cursor(row=criteria.get_row_index("(overall correctness)"))
         await pilot.press("x")  # overall correctness: not correct
         await pilot.pause()
         assert "1/6 reviewed" in str(app.screen.query_one("#progress").render())
         await pilot.press("right_square_bracket")
         await settle(pilot)
         assert app.screen.session_id != first
+        criteria.move_cursor(row=criteria.get_row_index("(overall correctness)"))
         await pilot.press("y")
         await pilot.pause()
         assert "2/6 reviewed" in str(app.screen.query_one("#progress").render())
@@ -60,6 +61,33 @@ async def test_tui_steps_through_a_queue_with_single_key_verdicts(demo_db, cli):
         assert [(lab["session_id"], lab["correct"]) for lab in labels][0] == (first, 0)
         assert len(labels) == 2
         assert store.review_queues("candidate")[0]["reviewed"] == 2
+
+
+async def test_queue_item_shows_machine_verdicts_reasons_spans_and_takes_a_note(demo_db):
+    """A reviewer labelling a queue item sees what the machine said and why, the span tree, and can note why."""
+    from cstui.widgets.span_tree import SpanTree
+
+    with Store(demo_db) as store:  # a queue holding one session with a failed evaluator and tool spans
+        store.create_review_queue("q", "candidate", 0, None, [("S-000099", None)])
+    app = create_app(demo_db, queue="q")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        criteria = screen.query_one("#criteria", DataTable)
+        applicable = [r for r in screen.view.results if r["machine_passed"] is not None]
+        assert criteria.row_count == len(applicable) + 1
+        assert [str(c.label) for c in criteria.columns.values()] == ["criterion", "machine", "yours"]
+        failed = next(r for r in applicable if r["machine_passed"] is False)
+        assert criteria.coordinate_to_cell_key(criteria.cursor_coordinate).row_key.value == failed["evaluator"]
+        assert str(criteria.get_row(failed["evaluator"])[1]) == "FAIL"
+        assert failed["rationale"][:40] in str(screen.query_one("#why").render())
+        assert len(screen.query_one("#spans", SpanTree).nodes) == len(screen.view.session.spans) > 0
+        await pilot.press("n", *"promise not in policy", "enter", "y")
+        await pilot.pause()
+        await settle(pilot)
+    with Store(demo_db) as store:
+        label = next(lab for lab in store.labels("candidate") if lab["source"] == "queue")
+    assert (label["evaluator"], label["verdict"], label["note"]) == (failed["evaluator"], "pass", "promise not in policy")
 
 
 def test_evidence_export_carries_every_human_judgement_including_the_queues(demo_db, cli, tmp_path):

@@ -221,7 +221,7 @@ async def test_rerun_a_judge_from_the_session_screen(demo_db, monkeypatch):
             assert type(app.screen).__name__ == "SessionDetailScreen"
             verdicts = app.screen.query_one("#verdicts", DataTable)
             verdicts.move_cursor(row=verdicts.get_row_index("policy_fabrication"))
-            await pilot.press("j")
+            await pilot.press("J")
             await pilot.pause()
             assert type(app.screen).__name__ == "JudgeTranscriptScreen"
             assert "The refund promise is not in the policy." in str(app.screen.query_one("Static").render())
