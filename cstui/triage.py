@@ -179,6 +179,39 @@ def confidently_wrong_sessions(sessions: pl.DataFrame, tier: int | None, thresho
     return rows.sort("confidence", descending=True)["session_id"].to_list()
 
 
+# What a tier panel's figures count (docs/metrics.md): each drill lists exactly the sessions behind the number.
+OUTCOMES = {
+    "unresolved": "not resolved (the resolution figure's misses)",
+    "escalated": "handed off to a human (the escalation figure)",
+    "contained_unresolved": "contained (no handoff) and not resolved",
+}
+
+
+def outcome_sessions(sessions: pl.DataFrame, tier: int | None, outcome: str) -> list[str]:
+    """The sessions of a tier (None: all) behind one headline figure, named in OUTCOMES."""
+    import polars as pl
+
+    rows = sessions if tier is None else sessions.filter(pl.col("tier") == tier)
+    condition = {
+        "unresolved": pl.col("resolved") == False,  # noqa: E712 - unknown resolution is not counted as a miss
+        "escalated": pl.col("escalated"),
+        "contained_unresolved": ~pl.col("escalated") & (pl.col("resolved") == False),  # noqa: E712
+    }[outcome]
+    return rows.filter(condition)["session_id"].to_list()
+
+
+def escalation_bin_sessions(sessions: pl.DataFrame, lo: float) -> list[str]:
+    """The sessions one escalation-by-confidence bin counts: stated confidence in [lo, lo + 0.1)."""
+    import polars as pl
+
+    from cstui.stats import N_BINS
+
+    rows = sessions.filter(pl.col("confidence").is_not_null() & (pl.col("confidence") >= 0)
+                           & (pl.col("confidence") <= 1))
+    bins = (pl.col("confidence") * N_BINS).floor().cast(pl.Int64).clip(0, N_BINS - 1)
+    return rows.filter(bins == round(lo * N_BINS))["session_id"].to_list()
+
+
 def sort_frame(frame: pl.DataFrame, column: str | None, descending: bool = False) -> pl.DataFrame:
     if column is None:
         return frame

@@ -41,9 +41,13 @@ def interval(r: Any) -> str:
 
 
 class TierPanel(Static, can_focus=True):
-    """A tier's headline numbers; Enter opens its failing sessions."""
+    """A tier's headline numbers; each opens the sessions behind it (enter: failing; u, e: the figures)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open", "Failures in tier")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open('failing')", "Failures in tier"),
+        Binding("u", "open('unresolved')", "Unresolved"),
+        Binding("e", "open('escalated')", "Escalated"),
+    ]
     DEFAULT_CSS = """
     TierPanel { width: 1fr; height: auto; min-height: 9; border: round $primary; padding: 0 1; }
     TierPanel:focus { border: heavy $accent; }
@@ -55,6 +59,7 @@ class TierPanel(Static, can_focus=True):
         super().__init__(id=f"tier-{tier}")
         self.tier = tier
         self.border_title = TIER_NAMES[f"tier_{tier}"]
+        self.border_subtitle = "u unresolved · e escalated"
 
     def show(self, report: Report) -> None:
         key = f"tier_{self.tier}"
@@ -85,14 +90,14 @@ class TierPanel(Static, can_focus=True):
         self.update(text)
 
     class Opened(Message):
-        """Enter on the panel: show this tier's failing sessions."""
+        """A figure of the panel chosen: `what` is "failing" or an outcome of cstui.triage.OUTCOMES."""
 
-        def __init__(self, failure_filter: FailureFilter) -> None:
+        def __init__(self, tier: int, what: str) -> None:
             super().__init__()
-            self.failure_filter = failure_filter
+            self.tier, self.what = tier, what
 
-    def action_open(self) -> None:
-        self.post_message(self.Opened(FailureFilter(tiers=(self.tier,), title=TIER_NAMES[f"tier_{self.tier}"])))
+    def action_open(self, what: str) -> None:
+        self.post_message(self.Opened(self.tier, what))
 
 
 class DashboardTabs(Vertical):
@@ -110,8 +115,9 @@ class DashboardTabs(Vertical):
                 yield DataTable(id="evaluators", cursor_type="row")
                 yield Static(classes="note", id="evaluators-note")
             with TabPane("Escalation", id="tab-escalation"):
-                yield Horizontal(classes="plots", id="escalation")
                 yield Static(classes="note", id="escalation-note")
+                yield Horizontal(classes="plots", id="escalation")
+                yield DataTable(id="escalation-bins", cursor_type="row")
             with TabPane("Hallucination", id="tab-hallucination"):
                 yield DataTable(id="hallucination", cursor_type="row")
             with TabPane("Draft assist", id="tab-drafts"):
@@ -142,7 +148,7 @@ class DashboardScreen(Screen[None]):
     DashboardScreen .plots { height: 18; }
     DashboardScreen .plots > * { width: 1fr; }
     DashboardScreen #hallucination, DashboardScreen #drift, DashboardScreen #evaluators,
-    DashboardScreen #calibration-bins { height: auto; max-height: 20; }
+    DashboardScreen #calibration-bins, DashboardScreen #escalation-bins { height: auto; max-height: 20; }
     DashboardScreen .note { color: $text-muted; padding: 0 1; }
     """
 
@@ -285,24 +291,35 @@ class DashboardScreen(Screen[None]):
             bins = [b for b in cal.bins if b.n]
             ece = "—" if cal.ece is None else f"{cal.ece:.3f}"
 
-            def draw(plt: Any, bins: list[dict[str, Any]] = bins) -> None:
+            def draw(plt: Any, bins: list[Any] = bins) -> None:
                 plt.plot([0, 1], [0, 1], color="gray", label="perfect")
-                if bins:
-                    plt.scatter([b.confidence for b in bins], [b.accuracy for b in bins], color="red", marker="●",
-                                label="observed")
+                # a bin's weight shows: a solid point with its count for bins of 10+, a faint dot for smaller ones
+                for group, marker, color, label in ((lambda n: n >= 10, "●", "red", "n ≥ 10"),
+                                                    (lambda n: n < 10, "•", "gray", "n < 10")):
+                    chosen = [b for b in bins if group(b.n)]
+                    if chosen:
+                        plt.scatter([b.confidence for b in chosen], [b.accuracy for b in chosen], color=color,
+                                    marker=marker, label=label)
+                for b in bins:
+                    plt.text(f"{b.n}", b.confidence, min(0.95, b.accuracy + 0.06), color="red" if b.n >= 10 else "gray")
                 plt.xlim(0, 1)
                 plt.ylim(0, 1)
                 plt.xlabel("stated confidence")
                 plt.ylabel("accuracy")
 
-            plots.append((f"{key.replace('_', ' ')} · ECE {ece} · n={cal.n}", draw))
+            total = report.tiers[key].n if key in report.tiers else cal.n
+            plots.append((f"{key.replace('_', ' ')} · ECE {ece} · n={cal.n} of {total}", draw))
             if cal.n:
-                notes.append(f"{key.replace('_', ' ')}: mean confidence {cal.mean_confidence:.2f} vs "
+                left_out = f" ({total - cal.n} left out)" if total > cal.n else ""
+                notes.append(f"{key.replace('_', ' ')}: n={cal.n} of {total}{left_out}, mean confidence "
+                             f"{cal.mean_confidence:.2f} vs "
                              f"accuracy {cal.accuracy:.2f}, Brier {cal.brier:.3f}")
         await self._plot("reliability", plots)
-        self.query_one("#calibration-note", Static).update(Text(" · ".join(notes) + (
-            "\nEach point is a bin of sessions with a stated confidence and a known correctness (n counts only "
-            "those); enter on a bin below lists exactly its sessions." if notes else "")))
+        self.query_one("#calibration-note", Static).update(Text("\n".join(notes) + (
+            "\nEach point is a bin, labelled with its count (faint: fewer than 10 sessions, read with care). n counts "
+            "only sessions with both a stated confidence and a known correctness; the others (often escalations, "
+            "which state no confidence) are left out. Enter on a bin below lists exactly its sessions."
+            if notes else "")))
         table = self.query_one("#calibration-bins", DataTable)
         table.clear(columns=True)
         table.add_columns("tier", "confidence", "n", "stated", "accuracy", "gap")
@@ -338,9 +355,27 @@ class DashboardScreen(Screen[None]):
         await self._plot("escalation", [(f"escalation rate vs confidence · Spearman ρ {rho_text}", draw_conf),
                                   ("time to escalation", draw_hist)])
         tte = esc.time_to_escalation_turns
-        self.query_one("#escalation-note", Static).update(Text(
-            f"escalation {pct(esc.rate)}{interval(esc)} · turns to escalation p50 {tte.p50} p90 {tte.p90}"
-            f" (n={tte.n})" + ("" if rho is None else " · ρ < 0 is healthy: escalate more when unsure")))
+        note = Text(f"escalation {pct(esc.rate)}{interval(esc)} · turns to escalation p50 {tte.p50} p90 {tte.p90} "
+                    f"(n={tte.n})\n")
+        if rho is None:
+            note.append("ρ: too few sessions with a stated confidence to say whether escalation follows doubt")
+        elif rho < 0:
+            note.append(f"ρ = {rho_text}: escalates more as confidence falls — healthy (the more negative, the "
+                        "better)", style="green")
+        else:
+            note.append(f"ρ = {rho_text}: does NOT escalate more when unsure — bad; a healthy system's ρ is "
+                        "negative (unsure answers go to a human)", style="bold red")
+        n_conf = esc.by_confidence.n
+        note.append(f"\n{n_conf:,} of {report.n_sessions:,} sessions state a confidence; enter on a bin below lists "
+                    "exactly its sessions", style="dim")
+        self.query_one("#escalation-note", Static).update(note)
+        table = self.query_one("#escalation-bins", DataTable)
+        table.clear(columns=True)
+        table.add_columns("confidence", "n", "escalated", "rate", "95% CI")
+        for b in esc.by_confidence.bins:
+            if b.n:
+                table.add_row(f"{b.lo:.1f}–{b.hi:.1f}", str(b.n), str(b.escalated), pct(b.value),
+                              f"{pct(b.ci_low)}–{pct(b.ci_high)}", key=f"{b.lo}")
 
     def _show_evaluators(self, report: Report) -> None:
         from cstui.validation import trust_text
@@ -446,7 +481,15 @@ class DashboardScreen(Screen[None]):
     # ------------------------------------------------------------------ navigation
     @on(TierPanel.Opened)
     def _tier_opened(self, message: TierPanel.Opened) -> None:
-        self.open_failures(message.failure_filter)
+        title = TIER_NAMES[f"tier_{message.tier}"]
+        if message.what == "failing":
+            self.open_failures(FailureFilter(tiers=(message.tier,), title=title))
+        elif self.sessions is not None:
+            from cstui.triage import OUTCOMES, outcome_sessions
+
+            ids = outcome_sessions(self.sessions, message.tier, message.what)
+            self.open_failures(FailureFilter(session_ids=tuple(ids), include_passing=True,
+                                             title=f"{title}: {OUTCOMES[message.what]}"))
 
     def open_failures(self, failure_filter: FailureFilter) -> None:
         from cstui.screens.failures import FailuresScreen
@@ -478,6 +521,12 @@ class DashboardScreen(Screen[None]):
             ids = calibration_bin_sessions(self.sessions, int(tier), float(lo), float(hi))
             self.open_failures(FailureFilter(session_ids=tuple(ids), include_passing=True,
                                              title=f"tier {tier} · stated confidence {float(lo):.1f}–{float(hi):.1f}"))
+        elif event.data_table.id == "escalation-bins" and key and self.sessions is not None:
+            from cstui.triage import escalation_bin_sessions
+
+            ids = escalation_bin_sessions(self.sessions, float(key))
+            self.open_failures(FailureFilter(session_ids=tuple(ids), include_passing=True,
+                                             title=f"stated confidence {float(key):.1f}–{float(key) + 0.1:.1f}"))
         elif event.data_table.id == "evaluators" and key:
             self.open_failures(FailureFilter(evaluators=(key,), title=f"evaluator {key}"))
         elif event.data_table.id == "hallucination" and key:

@@ -22,6 +22,8 @@ Runs            enter  open the run's dashboard     b  use the highlighted run a
 
 Dashboard       enter on a gate rule   the sessions that broke it
                 enter on a tier panel  that tier's failing sessions (tab moves between panels)
+                u / e on a tier panel  its unresolved / escalated sessions (the figures' sessions)
+                enter on an escalation bin (Escalation tab)   the sessions stating that confidence
                 enter on a hallucination category   its failing sessions
                 enter on an evaluator (Evaluators tab)   its failing sessions
                 enter on a calibration bin   exactly the sessions it counts (passing ones too)
@@ -44,8 +46,9 @@ Precision       beside an evaluator: the share of its failures a reviewer confir
                 (* = measured on an older version); red below 0.90 — doubt those flags; — = not measured yet
 
 Relabel         ctrl+s  save   ctrl+j  "the evaluator was right" (fail)   ctrl+f  "false alarm" (pass)   esc  cancel
-Rerun           space  toggle evaluator   ctrl+r  run   esc  cancel a running rerun, or close
-Review queue    ↑ ↓  criterion   y  pass / met   x  fail / not met   ]  next   [  previous   u  next unreviewed
+Rerun           type a name  jump to it   space  toggle evaluator   ctrl+r  run   esc  cancel a running rerun
+Review queue    ↑ ↓  criterion (its reason below)   y  pass / met   x  fail / not met   n  note (saved with the
+                next verdict)   ]  next   [  previous   u  next unreviewed   tab  span tree and span detail
 """
 
 

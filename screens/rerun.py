@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from cstui.screens.dialog import Dialog
 from cstui.store import Store
+from cstui.widgets.type_ahead_list import TypeAheadSelectionList
 
 SCOPE_TITLES = {"session": "this session", "selection": "selected sessions", "filter": "current filter"}
 
@@ -51,9 +52,9 @@ class RerunScreen(Dialog[bool]):
         evaluators = registry.all_evaluators()
         with Vertical(classes=self.BOX):
             yield Static(Text(f"Rerun evaluators on run {self.run}", style="bold"))
-            yield Label("Evaluators (space toggles)")
+            yield Label("Evaluators (type a name to jump to it, space toggles)")
             # judges are never ticked for the reviewer: they cost money and need a model
-            yield SelectionList[str](*((f"{ev.id}  ({ev.kind})", ev.id, ev.id in self.chosen and ev.kind != "judge")
+            yield TypeAheadSelectionList(*((f"{ev.id}  ({ev.kind})", ev.id, ev.id in self.chosen and ev.kind != "judge")
                                        for ev in evaluators), id="evaluators")
             yield Label("Scope")
             with RadioSet(id="scope"):

@@ -8,6 +8,7 @@ from textual.widgets import DataTable, SelectionList
 from tuikit import settle
 
 from cstui.app import create_app
+from cstui.metrics import build_report
 from cstui.store import Store
 from cstui.widgets.failure_table import FailureTable
 
@@ -78,7 +79,9 @@ async def test_gate_rule_to_session_relabel_and_rerun(demo_db):
         assert type(app.screen).__name__ == "RerunScreen"
         picker = app.screen.query_one("#evaluators", SelectionList)
         picker.select("policy_grounding")
-        picker.select("escalation_correctness")
+        await pilot.press(*"escalation_c", "space")  # type-ahead: typing a name jumps to it
+        assert picker.get_option_at_index(picker.highlighted).value == "escalation_correctness"
+        assert set(picker.selected) == {"policy_grounding", "escalation_correctness"}
         with Store(demo_db) as store:
             before = store.conn.execute("SELECT count(*) FROM results WHERE run = 'candidate'").fetchone()[0]
         await pilot.press("ctrl+r")
@@ -353,6 +356,51 @@ async def test_enter_on_a_calibration_bin_lists_exactly_its_sessions(demo_db):
     assert len(shown) == n == expected.height and shown == set(expected["session_id"].to_list())
     passing = [s for s in shown if s not in POLICY_T3]
     assert passing  # passing sessions are in the bin too: the drill-down is not a failures list
+
+
+async def test_tier_panel_figures_and_escalation_bins_drill_to_exactly_their_sessions(demo_db):
+    """u / e on a tier panel list the sessions behind its resolution and escalation figures; enter on an
+    escalation-by-confidence bin lists the sessions that bin counts, escalated or not."""
+    import polars as pl
+    from textual.widgets import TabbedContent
+
+    from cstui.screens.dashboard import TierPanel
+
+    with Store(demo_db) as store:
+        sessions = store.sessions_frame("candidate")
+        report = build_report(store, "candidate")
+    tier_3 = sessions.filter(pl.col("tier") == 3)
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#tier-3", TierPanel).focus()
+        await pilot.press("u")
+        await settle(pilot)
+        unresolved = set(app.screen.query_one(FailureTable).visible_session_ids())
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        escalated = set(app.screen.query_one(FailureTable).visible_session_ids())
+        await pilot.press("escape")
+        await settle(pilot)
+        app.screen.query_one(TabbedContent).active = "tab-escalation"
+        table = app.screen.query_one("#escalation-bins", DataTable)
+        row = table.get_row_index("0.9")
+        n_bin, n_escalated = int(str(table.get_row_at(row)[1])), int(str(table.get_row_at(row)[2]))
+        table.focus()
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await settle(pilot)
+        in_bin = set(app.screen.query_one(FailureTable).visible_session_ids())
+    rate = report.tiers["tier_3"].resolution_rate
+    assert len(unresolved) == rate.n - rate.k > 0
+    assert unresolved == set(tier_3.filter(pl.col("resolved") == False)["session_id"].to_list())  # noqa: E712
+    assert len(escalated) == report.tiers["tier_3"].escalation_rate.k > 0
+    assert escalated == set(tier_3.filter(pl.col("escalated"))["session_id"].to_list())
+    expected = sessions.filter(pl.col("confidence") >= 0.9)
+    assert len(in_bin) == n_bin == expected.height
+    assert n_escalated == expected["escalated"].sum() and n_escalated < n_bin  # escalated or not, all listed
 
 
 async def test_dashboard_number_keys_switch_tabs_and_a_reload_keeps_the_cursor(demo_db):
