@@ -31,7 +31,7 @@ V := tests/data/validation
 validated: setup
 	$(BIN)/cstui validate --sessions $(V)/taubench/gpt-4o-airline-even-tasks.json $(V)/taubench/late-escalations.json \
 		$(V)/sgd/sessions.jsonl --labels $(V)/taubench/labels-hand.jsonl $(V)/taubench/labels-derived.jsonl \
-		$(V)/sgd/labels-derived.jsonl --save-summary cstui/validated.json
+		$(V)/sgd/labels-derived.jsonl $(V)/sgd/labels-hand.jsonl --save-summary cstui/validated.json
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

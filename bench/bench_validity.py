@@ -20,7 +20,8 @@ V = Path(__file__).resolve().parent.parent / "tests" / "data" / "validation"
 CORPORA = {
     "τ-bench airline": ([V / "taubench" / "gpt-4o-airline-even-tasks.json", V / "taubench" / "late-escalations.json"],
                         [V / "taubench" / "labels-hand.jsonl", V / "taubench" / "labels-derived.jsonl"]),
-    "SGD (seeded fabrications)": ([V / "sgd" / "sessions.jsonl"], [V / "sgd" / "labels-derived.jsonl"]),
+    "SGD (seeded fabrications, unmet requests)": ([V / "sgd" / "sessions.jsonl"],
+                                                  [V / "sgd" / "labels-derived.jsonl", V / "sgd" / "labels-hand.jsonl"]),
 }
 PRECISION_FLOOR = 0.9
 MIN_FAILURES = 10

@@ -46,6 +46,7 @@ class Config:
     max_words: int = 500
     fallback_confidence: float = 0.6
     max_turns_to_escalation: int = 4  # customer turns before the handoff
+    frustration_threshold: float = 0.45  # the frustration evaluator fails at this peak score (0-1)
     reviewer: str | None = None
     judge_model: str | None = None
     judge_api_base: str | None = None

@@ -41,9 +41,9 @@ def _rates(report: Report) -> dict[tuple[str, str], tuple[int, int]]:
     """(metric, scope) → (k, n) for every rate the comparison covers."""
     out: dict[tuple[str, str], tuple[int, int]] = {}
     for scope, block in {"overall": report.overall, **report.tiers}.items():
-        for metric in ("resolution_rate", "escalation_rate"):
+        for metric in ("resolution_rate", "escalation_rate", "contained_unresolved"):
             r = getattr(block, metric)
-            if r.n:
+            if r is not None and r.n:
                 out[(metric, scope)] = (r.k, r.n)
     for name, ev in report.evaluators.items():
         if ev.n:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from cstui.store import Store
 
 FILTER_KEYS = STRATA
-METRICS = ("pass_rate", "ece", "resolution_rate", "golden")
+METRICS = ("pass_rate", "ece", "resolution_rate", "contained_unresolved", "golden")
 RULE_KEYS = {"name", "title", "metric", "evaluators", "min", "max", "use", "on_fail", "per", *FILTER_KEYS}
 EPS = 1e-12
 ECE_MIN_N = 100  # below this, binning noise alone inflates ECE
@@ -173,10 +173,13 @@ def _parse_rule(raw: Any, line: int | None) -> GateRule:
         if value is not None and not _is_fraction(value):
             raise ValueError(f"rule {name!r}: {key} must be a number in [0, 1]; got {value!r}")
     use = raw.get("use", "point")
-    if use not in ("point", "wilson_lower"):
-        raise ValueError(f"rule {name!r}: use must be 'point' or 'wilson_lower'; got {use!r}")
-    if use == "wilson_lower" and metric == "ece":
-        raise ValueError(f"rule {name!r}: use = 'wilson_lower' needs a rate metric, not ece")
+    if use not in ("point", "wilson_lower", "wilson_upper"):
+        raise ValueError(f"rule {name!r}: use must be 'point', 'wilson_lower' or 'wilson_upper'; got {use!r}")
+    if use != "point" and metric == "ece":
+        raise ValueError(f"rule {name!r}: use = {use!r} needs a rate metric, not ece")
+    if (use == "wilson_lower" and hi is not None) or (use == "wilson_upper" and lo is not None):
+        raise ValueError(f"rule {name!r}: the cautious bound is wilson_lower for a min rule, wilson_upper for a max "
+                         "rule")
     on_fail = raw.get("on_fail", "block")
     if not isinstance(on_fail, str) or not on_fail.strip():
         raise ValueError(f"rule {name!r}: on_fail must be text such as 'block' or 'tune'")
@@ -250,7 +253,7 @@ def session_verdicts(rule: GateRule, frames: Frames, extra: dict[str, Any] | Non
 def _rate_entry(rule: GateRule, k: int, n: int) -> dict[str, Any]:
     lo, hi = wilson_interval(k, n)
     observed = k / n if n else None
-    compared = lo if rule.use == "wilson_lower" else observed
+    compared = lo if rule.use == "wilson_lower" else hi if rule.use == "wilson_upper" else observed
     passed = None if compared is None else (compared >= rule.threshold - EPS if rule.min is not None
                                             else compared < rule.threshold)
     warning = sample_size_warning(n, rule.threshold) if rule.min is not None else None
@@ -320,6 +323,13 @@ def _evaluate_scope(rule: GateRule, name: str, extra: dict[str, Any], frames: Fr
     elif rule.metric == "resolution_rate":
         subset = _filtered_sessions(rule, frames.sessions, extra)["resolved"].drop_nulls()
         entry.update(_rate_entry(rule, int(subset.sum()), subset.len()))
+    elif rule.metric == "contained_unresolved":  # share of sessions (resolution known) contained but not resolved
+        import polars as pl
+
+        known = _filtered_sessions(rule, frames.sessions, extra).filter(pl.col("resolved").is_not_null())
+        gap = known.filter(~pl.col("escalated") & ~pl.col("resolved"))
+        entry.update(_rate_entry(rule, gap.height, known.height))
+        entry["failing_sessions"] = gap["session_id"].to_list()
     else:
         verdicts = session_verdicts(rule, frames, extra)
         k, n = int(verdicts["passed"].sum()), verdicts.height
@@ -364,7 +374,7 @@ def _describe(entry: dict[str, Any]) -> str:
         value = f"ECE {entry['observed']:.3f} {'<' if entry['passed'] else '>='} {entry['threshold']:.2f} (n={entry['n']})"
     else:
         op = ">=" if entry["compared_value"] is not None and entry["compared_value"] >= entry["threshold"] - EPS else "<"
-        basis = "95% lower bound " if entry["use"] == "wilson_lower" else ""
+        basis = {"wilson_lower": "95% lower bound ", "wilson_upper": "95% upper bound "}.get(entry["use"], "")
         value = (f"{basis}{_pct(entry['compared_value'])} {op} {_pct(entry['threshold'])} "
                  f"(n={entry['n']}, 95% CI {_pct(entry['ci_low'])}–{_pct(entry['ci_high'])})")
     base = entry.get("baseline")

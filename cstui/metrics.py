@@ -35,14 +35,23 @@ if TYPE_CHECKING:
 
 
 def session_block(df: pl.DataFrame) -> dict[str, Any]:
-    """n, resolution rate and escalation rate of a set of sessions."""
+    """n, resolution, escalation and correctness of a set of sessions, and the deflection gap: containment (ended
+    without a handoff) beside contained-but-unresolved, which a system tuned never to escalate inflates and hides
+    (docs/metrics.md)."""
+    import polars as pl
+
     n = df.height
-    resolved = df["resolved"].drop_nulls()
+    known = df.filter(pl.col("resolved").is_not_null())
+    resolved = known["resolved"]
+    contained = int((~df["escalated"]).sum())
+    contained_unresolved = int((~known["escalated"] & ~known["resolved"]).sum())
     return {
         "n": n,
         "resolution_rate": rate(int(resolved.sum()), resolved.len()),
         "escalation_rate": rate(int(df["escalated"].sum()), n),
         "correct_rate": rate(int(df["correct"].drop_nulls().sum()), df["correct"].drop_nulls().len()),
+        "containment": rate(contained, n),
+        "contained_unresolved": rate(contained_unresolved, known.height),
     }
 
 

@@ -56,6 +56,7 @@ def render_report(report: Report, by: str = "tier", console: Console | None = No
     console.print(_strata_table("By tier", {"overall": report.overall, **report.tiers}))
     if by != "tier":
         console.print(_strata_table(f"By {by}", dict(report.strata[by])))
+    _render_containment(report, by, console)
     if report.evaluators:
         from cstui.validation import trust_text
 
@@ -115,6 +116,27 @@ def render_report(report: Report, by: str = "tier", console: Console | None = No
         _render_judges(report, console)
     for w in report.warnings:
         console.print(Text(f"sample size ({inert(w.rule)}): {inert(w.message)}", style="yellow"), soft_wrap=True)
+
+
+def _render_containment(report: Report, by: str, console: Console) -> None:
+    """Containment beside what it hides: sessions that ended without a handoff and without resolution."""
+    table = Table(title="Containment vs resolution (contained-unresolved: ended without a handoff and without "
+                        "resolution, over sessions with a known resolution)", title_justify="left")
+    table.add_column("stratum")
+    table.add_column("n", justify="right")
+    table.add_column("contained (95% CI)")
+    table.add_column("contained, unresolved (95% CI)")
+    table.add_column("resolved (95% CI)")
+    rows = {"overall": report.overall, **report.tiers, **(dict(report.strata[by]) if by != "tier" else {})}
+    for name, block in rows.items():
+        table.add_row(Text(inert(name, keep_newlines=False)), str(block.n), _rate(block.containment),
+                      _rate(block.contained_unresolved), _rate(block.resolution_rate))
+    console.print(table)
+    gap = report.overall.contained_unresolved
+    if gap is not None and gap.value:
+        console.print(Text(f"Deflection gap: {pct(gap.value)} of sessions ({gap.k:,} of {gap.n:,}) were contained "
+                           f"without being resolved — containment {pct(report.overall.containment.value)} is not "
+                           "resolution.", style="bold yellow" if gap.value >= 0.1 else ""), soft_wrap=True)
 
 
 def _render_escalation(report: Report, console: Console) -> None:
@@ -194,8 +216,10 @@ def gate_rule_cells(rule: RuleResult, failed: list[str], lower_bound: str = " (l
     if rule.metric == "ece":
         observed = "—" if rule.observed is None else f"{rule.observed:.3f}"
         return mark, observed, f"< {rule.threshold:.2f}", ""
-    op = "≤" if rule.comparison == "<=" else "≥"
-    threshold = f"{op} {pct(rule.threshold)}" + (lower_bound if rule.use == "wilson_lower" else "")
+    op = "<" if rule.comparison == "<" else "≥"
+    bound = lower_bound if rule.use == "wilson_lower" else lower_bound.replace("lower", "upper").replace("LB", "UB") \
+        if rule.use == "wilson_upper" else ""
+    threshold = f"{op} {pct(rule.threshold)}{bound}"
     ci = "" if rule.ci_low is None else f"{pct(rule.ci_low)}–{pct(rule.ci_high)}"
     return mark, pct(rule.observed), threshold, ci
 

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from cstui.models import KBArticle, Session
     from cstui.store import Store
 
-COLUMNS = ("session_id", "tier", "intent", "channel", "failed_text", "confidence", "correct", "n_turns")
+COLUMNS = ("session_id", "tier", "intent", "channel", "failed_text", "confidence", "correct", "frustration", "n_turns")
 COLUMN_TITLES = {"session_id": "session", "tier": "tier", "intent": "intent", "channel": "channel",
-                 "failed_text": "failed evaluators", "confidence": "conf", "correct": "right", "n_turns": "turns"}
+                 "failed_text": "failed evaluators", "confidence": "conf", "correct": "right",
+                 "frustration": "frust", "n_turns": "turns"}
 LABEL_STATES = ("any", "labeled", "unlabeled")
 
 # Failure reasons offered when relabelling: the hallucination taxonomy (docs/evaluators.md) and the
@@ -132,7 +133,10 @@ def failures_frame(store: Store, run: str) -> pl.DataFrame:
                  .group_by("sid").agg(overridden=pl.format("{} ({} → reviewer {})", pl.col("evaluator"), machine,
                                                            pl.col("human_verdict"))))
     labeled = store.labeled_session_ids(run)
+    frustration = pl.DataFrame(store.evaluator_scores(run, "frustration"), schema={"sid": pl.Int64,
+                               "frustration": pl.Float64}, orient="row")
     frame = (sessions
+             .join(frustration, on="sid", how="left")
              .join(failed, on="sid", how="left")
              .join(overrides, on="sid", how="left")
              .with_columns(pl.col("failed").fill_null([]), pl.col("categories").fill_null([]),
@@ -228,6 +232,9 @@ class SessionView:
     labels: list[dict[str, Any]]
     kb: dict[str, list[KBArticle]] = field(default_factory=dict)  # id → revisions, cited or retrieved
     trust: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # evaluator → measured precision
+    # (customer turn index, running frustration score 0-1, what raised it) for every customer turn
+    frustration: list[tuple[int, float, list[str]]] = field(default_factory=list)
+    frustration_threshold: float = 0.45
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -260,4 +267,9 @@ def session_view(store: Store, run: str, session_id: str) -> SessionView:
     from cstui.validation import trust
 
     measured = trust(store, run, {r["evaluator"]: r["evaluator_version"] for r in results})
-    return SessionView(run=run, session=session, results=results, labels=labels, kb=kb, trust=measured)
+    from cstui.config import load_config
+    from cstui.evaluators.silent import frustration_curve
+
+    curve = [(p.turn_index, p.score, p.signals) for p in frustration_curve(session)]
+    return SessionView(run=run, session=session, results=results, labels=labels, kb=kb, trust=measured,
+                       frustration=curve, frustration_threshold=load_config().frustration_threshold)

@@ -171,6 +171,52 @@ def run_truth(store: Any, run: str) -> tuple[list[TruthLabel], dict[tuple[str, s
     return labels, verdicts
 
 
+# ---------------------------------------------------------------------- against the run's own outcomes
+def outcome_check(store: Any, run: str, evaluators: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per evaluator, what its flags say about the sessions' recorded outcomes (τ-bench `reward`, outcome fields):
+    the resolution rate of flagged vs unflagged sessions, and how many contained-but-unresolved sessions it
+    flags. Outcomes only measure evaluators here; no evaluator reads them."""
+    import polars as pl
+
+    from cstui.stats import rate
+
+    sessions = store.sessions_frame(run).select("sid", "resolved", "escalated")
+    results = store.results_frame(run, with_labels=False)
+    out: dict[str, dict[str, Any]] = {}
+    gap_sessions = sessions.filter(~pl.col("escalated") & (pl.col("resolved") == False))  # noqa: E712
+    for name in evaluators:
+        verdicts = (results.filter((pl.col("evaluator") == name) & pl.col("passed").is_not_null())
+                    .join(sessions, on="sid").filter(pl.col("resolved").is_not_null()))
+        if verdicts.is_empty():
+            continue
+        flagged, unflagged = verdicts.filter(~pl.col("passed")), verdicts.filter(pl.col("passed"))
+        resolved_flagged = rate(int(flagged["resolved"].sum()), flagged.height)
+        resolved_unflagged = rate(int(unflagged["resolved"].sum()), unflagged.height)
+        found = int(gap_sessions.join(flagged.select("sid"), on="sid").height)
+        out[name] = {
+            "flagged": flagged.height, "unflagged": unflagged.height,
+            "resolved_flagged": resolved_flagged, "resolved_unflagged": resolved_unflagged,
+            "gap": None if resolved_flagged["value"] is None or resolved_unflagged["value"] is None
+            else resolved_flagged["value"] - resolved_unflagged["value"],
+            "contained_unresolved": {"n": gap_sessions.height, "flagged": found},
+        }
+    return out
+
+
+def outcome_table(outcomes: dict[str, dict[str, Any]]) -> list[str]:
+    def pct(r: dict[str, Any]) -> str:
+        return "—" if r["value"] is None else f"{100 * r['value']:.0f}% [{100 * r['ci_low']:.0f}–{100 * r['ci_high']:.0f}]"
+
+    lines = [f"{'evaluator':<27} {'flagged':>7}  {'resolved when flagged':<22} {'resolved otherwise':<20} {'gap':>8}  "
+             "contained-unresolved it flags"]
+    for name, o in outcomes.items():
+        gap = "—" if o["gap"] is None else f"{100 * o['gap']:+.0f} pts"
+        cu = o["contained_unresolved"]
+        lines.append(f"{name:<27} {o['flagged']:>7}  {pct(o['resolved_flagged']):<22} {pct(o['resolved_unflagged']):<20} "
+                     f"{gap:>8}  {cu['flagged']} of {cu['n']}")
+    return lines
+
+
 # ---------------------------------------------------------------------- trust shown beside verdicts
 SHIPPED_SUMMARY = "validated.json"
 SHIPPED_SOURCE = "shipped validation set"

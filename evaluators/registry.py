@@ -12,7 +12,7 @@ from importlib import import_module
 from cstui.evaluators.base import EvaluatorBase
 
 # One module per evaluator family; importing a module registers its evaluators.
-FAMILIES = ("draft_checks", "fabrication", "conversation", "escalation", "judges")
+FAMILIES = ("draft_checks", "fabrication", "conversation", "escalation", "silent", "judges")
 
 _REGISTRY: dict[str, EvaluatorBase] = {}
 _loaded = False

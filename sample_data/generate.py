@@ -402,6 +402,11 @@ def script_plan_downgrade(c: Conversation, s: Scenario, cand: bool) -> bool:
     c.customer(s.rng_pick(["Please downgrade me to the Free plan.", "I want to move to a cheaper plan.",
                            "Can you downgrade my plan to Standard?"]))
     target = "Standard" if s.plan in ("Pro", "Enterprise") else "Free"
+    if cand and s.regression == "silent_failure":  # sent elsewhere: contained, nothing done
+        c.assistant("Plan changes are handled by our billing department. Please contact the billing department "
+                    "by email to change your plan.", 0.9, intent=("plan_downgrade", s.conf(0.9, 0.98)))
+        c.customer("Fine, thanks.")
+        return False
     c.assistant(f"Done: your plan will change to {target} at the start of your next billing cycle. You keep your "
                 "current features until then.", s.conf(0.85, 0.94), cites=["KB-1002"],
                 retrieve=[doc("KB-1002", 0.9)], intent=("plan_downgrade", s.conf(0.9, 0.98)),
@@ -440,6 +445,10 @@ def script_cancel_subscription(c: Conversation, s: Scenario, cand: bool) -> bool
                 "paid period.", s.conf(0.84, 0.93), cites=["KB-2501"], retrieve=[doc("KB-2501", 0.9)],
                 intent=("cancel_subscription", s.conf(0.9, 0.98)))
     c.customer("Yes, cancel it.")
+    if cand and s.regression == "silent_failure":  # refused with nothing offered; the customer gives up
+        c.assistant("I'm unable to cancel subscriptions in chat.", 0.88)
+        c.customer("Okay. Never mind then.")
+        return False
     c.assistant("I've cancelled your subscription. You keep access until the end of the paid period and won't be "
                 "charged again.", s.conf(0.86, 0.95), cites=["KB-2501"],
                 tools=[("cancel_subscription", {"customer": s.session_id}, "ok", "cancelled")])
@@ -714,6 +723,10 @@ def _assign_regressions(scenarios: list[Scenario], rng: random.Random) -> None:
         s.regression = "tool_loop"
     for s in rng.sample(pool(lambda s: s.intent == "hardship" and s.category == "edge"), 1):
         s.regression = "late_escalation"
+    for intent, n in (("cancel_subscription", 2), ("plan_downgrade", 1)):
+        for s in rng.sample(pool(lambda s, intent=intent: s.intent == intent and s.category == "routine"
+                                 and s.channel == "chat" and not s.variant), n):
+            s.regression = "silent_failure"
 
 
 # ---------------------------------------------------------------------------------------------- rendering

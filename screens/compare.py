@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -20,6 +20,10 @@ from cstui.triage import FailureFilter
 
 if TYPE_CHECKING:
     from cstui.reports import GateResult, Report
+
+
+def _value(rate: Any) -> float | None:
+    return None if rate is None else rate.value
 
 
 class CompareScreen(Screen[None]):
@@ -81,13 +85,15 @@ class CompareScreen(Screen[None]):
                           pct(r.observed) if r.metric != "ece" else f"{r.observed or 0:.3f}", change, p,
                           str(len(r.flipped)) if r.flipped else "", verdict, key=r.name)
         tiers = self.query_one("#tiers", DataTable)
-        tiers.add_columns("tier", "n", "resolution base → cand", "escalation base → cand", "ECE base → cand")
+        tiers.add_columns("tier", "n", "resolution base → cand", "escalation base → cand",
+                          "contained, unresolved base → cand", "ECE base → cand")
         for key in ("tier_1", "tier_2", "tier_3"):
             tb, tc = base.tiers[key], cand.tiers[key]
             eb, ec = base.calibration.by_tier[key].ece, cand.calibration.by_tier[key].ece
             tiers.add_row(key.replace("_", " "), f"{tb.n} / {tc.n}",
                           f"{pct(tb.resolution_rate.value)} → {pct(tc.resolution_rate.value)}",
                           f"{pct(tb.escalation_rate.value)} → {pct(tc.escalation_rate.value)}",
+                          f"{pct(_value(tb.contained_unresolved))} → {pct(_value(tc.contained_unresolved))}",
                           f"{eb or 0:.3f} → {ec or 0:.3f}")
         rules.focus()
 

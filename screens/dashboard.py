@@ -47,6 +47,7 @@ class TierPanel(Static, can_focus=True):
         Binding("enter", "open('failing')", "Failures in tier"),
         Binding("u", "open('unresolved')", "Unresolved"),
         Binding("e", "open('escalated')", "Escalated"),
+        Binding("d", "open('contained_unresolved')", "Contained, unresolved"),
     ]
     DEFAULT_CSS = """
     TierPanel { width: 1fr; height: auto; min-height: 9; border: round $primary; padding: 0 1; }
@@ -59,7 +60,7 @@ class TierPanel(Static, can_focus=True):
         super().__init__(id=f"tier-{tier}")
         self.tier = tier
         self.border_title = TIER_NAMES[f"tier_{tier}"]
-        self.border_subtitle = "u unresolved · e escalated"
+        self.border_subtitle = "u / e / d: list those sessions"
 
     def show(self, report: Report) -> None:
         key = f"tier_{self.tier}"
@@ -68,8 +69,13 @@ class TierPanel(Static, can_focus=True):
         text.append(f"n = {block.n if block else 0:,}\n", style="bold")
         if block and block.n:
             res, esc = block.resolution_rate, block.escalation_rate
-            text.append(f"resolution  {pct(res.value)}{interval(res)}\n")
-            text.append(f"escalation  {pct(esc.value)}{interval(esc)}\n")
+            text.append(f"resolution  {pct(res.value)}{interval(res)} (u)\n")
+            text.append(f"escalation  {pct(esc.value)}{interval(esc)} (e)\n")
+            contained, gap = block.containment, block.contained_unresolved
+            if contained is not None and gap is not None:
+                text.append(f"contained   {pct(contained.value)}{interval(contained)}\n")
+                text.append(f"contained, unresolved  {pct(gap.value)} (d)\n",
+                            style="bold yellow" if (gap.value or 0) >= 0.1 else "")
             halluc = [(ev, b.by_tier.get(key)) for ev, b in report.evaluators.items()]
             failed = [(ev, t) for ev, t in halluc if t and t.n]
             worst = sorted(failed, key=lambda et: (et[1].pass_rate, et[0]))[:3]
@@ -501,6 +507,10 @@ class DashboardScreen(Screen[None]):
         if event.data_table.id == "gate" and self.gate:
             rule = next(r for r in self.gate.rules if r.name == key)
             flt = rule.filter
+            if rule.metric == "contained_unresolved":  # exactly the sessions the figure counts
+                self.open_failures(FailureFilter(session_ids=tuple(rule.failing_sessions), include_passing=True,
+                                                 title=f"rule {rule.name}: contained and not resolved"))
+                return
             if rule.metric == "ece":  # what drives it: answers stated confidently that were wrong
                 from cstui.triage import confidently_wrong_sessions
 

@@ -36,6 +36,7 @@ class FailuresScreen(Screen[None]):
         Binding("x", "clear", "Clear filter"),
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse", "Reverse sort", show=False),
+        Binding("F", "sort_frustration", "Most frustrated first", key_display="F"),
         Binding("r", "rerun", "Rerun…"),
     ]
     DEFAULT_CSS = """
@@ -231,6 +232,12 @@ class FailuresScreen(Screen[None]):
         order = [None, *COLUMNS]
         table.sort_column = order[(order.index(table.sort_column) + 1) % len(order)]
         table.sort_descending = False
+        self.apply_filter()
+
+    def action_sort_frustration(self) -> None:
+        """Highest frustration score first (the frustration evaluator's 0-1 score; — where it has not run)."""
+        table = self.query_one(FailureTable)
+        table.sort_column, table.sort_descending = "frustration", True
         self.apply_filter()
 
     def action_reverse(self) -> None:

@@ -34,10 +34,12 @@ Dashboard       enter on a gate rule   the sessions that broke it
 Failures        ↑ ↓ pgup pgdn home end  move      enter  open session     space  select    a  select all shown
                 /  free-text search      t  cycle tier     e  evaluator     i  intent     h  channel
                 g  category     l  labelled / unlabelled / any     v  all sessions / failing only     x  clear
-                s  sort by next column   S  reverse sort   r  rerun evaluators on session / selection / filter
+                s  sort by next column   S  reverse sort   F  most frustrated first (frustration score)
+                r  rerun evaluators on session / selection / filter
 
 Session         opens on the first failing verdict: its reason (why pane), the sentence highlighted, the span
                 n / p  next / previous failed session in the filter     enter on a verdict  jump to its evidence
+                the frustration plot (top right) shows the customer's frustration score turn by turn
                 l  relabel      r  rerun      K  cited / retrieved KB articles with revision and status
                 J  the judge's full exchange for the highlighted verdict     g  add to the regression set
 

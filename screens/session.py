@@ -26,6 +26,7 @@ from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import SessionView
 from cstui.validation import trust_text
+from cstui.widgets.frustration_plot import FrustrationPlot
 from cstui.widgets.span_tree import SpanTree, short, span_detail
 
 ROLE_STYLES = {"customer": "bold cyan", "assistant": "bold green", "agent": "bold magenta", "system": "bold yellow",
@@ -178,6 +179,7 @@ class SessionDetailScreen(Screen[None]):
         with Horizontal(id="main"):
             yield VerticalScroll(id="transcript")
             with Vertical(id="right"):
+                yield FrustrationPlot(id="frustration")
                 yield SpanTree(id="spans")
                 with VerticalScroll(id="span-detail"):
                     yield Static(Text("select a span to read its arguments and result", style="dim"),
@@ -241,6 +243,7 @@ class SessionDetailScreen(Screen[None]):
         meta.append(position, style="dim")
         self.query_one("#meta", Static).update(meta)
         await self._show_transcript(view)
+        await self.query_one("#frustration", FrustrationPlot).show(view.frustration, view.frustration_threshold)
         self._show_spans(view)
         self._show_verdicts(view)
         self._show_labels(view)

@@ -41,8 +41,8 @@ def test_runs_share_customers_and_only_the_candidate_carries_regressions():
     assert not any("demo_regression" in s for s in base)
     tags = Counter(s["demo_regression"] for s in cand if "demo_regression" in s)
     assert set(tags) == {"policy_fabrication", "fabricated_refund", "missed_distress", "rephrase_loop",
-                         "tool_loop", "deprecated_2fa", "late_escalation"}
-    assert tags["missed_distress"] == 1
+                         "tool_loop", "deprecated_2fa", "late_escalation", "silent_failure"}
+    assert tags["missed_distress"] == 1 and tags["silent_failure"] == 3
 
 
 def test_golden_draft_assist_cases_are_present():

@@ -19,6 +19,7 @@ CATCHES = {
     "rephrase_loop": "rephrase_loop",
     "tool_loop": "tool_error_loop",
     "late_escalation": "time_to_escalation",
+    "silent_failure": "silent_failure",
 }
 
 

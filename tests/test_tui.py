@@ -403,6 +403,42 @@ async def test_tier_panel_figures_and_escalation_bins_drill_to_exactly_their_ses
     assert n_escalated == expected["escalated"].sum() and n_escalated < n_bin  # escalated or not, all listed
 
 
+async def test_silent_failures_reach_the_tui_drill_plot_and_sort(demo_db):
+    """d on the Tier 2 panel lists exactly its contained-but-unresolved sessions (the demo's documented silent
+    failures among them); F puts the most frustrated customer first; the session screen plots the score."""
+    import polars as pl
+
+    from cstui.screens.dashboard import TierPanel
+    from cstui.widgets.frustration_plot import FrustrationPlot
+
+    with Store(demo_db) as store:
+        sessions = store.sessions_frame("candidate")
+        report = build_report(store, "candidate")
+        scores = dict(store.evaluator_scores("candidate", "frustration"))
+    expected = set(sessions.filter((pl.col("tier") == 2) & ~pl.col("escalated") & (pl.col("resolved") == False))  # noqa: E712
+                   ["session_id"].to_list())
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#tier-2", TierPanel).focus()
+        await pilot.press("d")
+        await settle(pilot)
+        listed = set(app.screen.query_one(FailureTable).visible_session_ids())
+        assert listed == expected and len(listed) == report.tiers["tier_2"].contained_unresolved.k
+        assert {"S-000010", "S-000139", "S-000222"} <= listed
+        await pilot.press("x", "v", "F")  # clear the drill, every session, most frustrated first
+        await settle(pilot)
+        table = app.screen.query_one(FailureTable)
+        first = table.visible_session_ids()[0]
+        assert scores[next(sid for sid, s in sessions.select("sid", "session_id").iter_rows() if s == first)] \
+            == max(scores.values()) > 0.45
+        await pilot.press("enter")
+        await settle(pilot)
+        plot = app.screen.query_one("#frustration", FrustrationPlot)
+        assert plot.has_class("shown") and plot.region.height > 0
+        assert max(score for _, score in plot.points) == max(scores.values())
+
+
 async def test_dashboard_number_keys_switch_tabs_and_a_reload_keeps_the_cursor(demo_db):
     from textual.widgets import TabbedContent
 

@@ -13,7 +13,7 @@ V = DATA / "validation"
 SESSIONS = [V / "taubench" / "gpt-4o-airline-even-tasks.json", V / "taubench" / "late-escalations.json",
             V / "sgd" / "sessions.jsonl"]
 LABELS = [V / "taubench" / "labels-hand.jsonl", V / "taubench" / "labels-derived.jsonl",
-          V / "sgd" / "labels-derived.jsonl"]
+          V / "sgd" / "labels-derived.jsonl", V / "sgd" / "labels-hand.jsonl"]
 
 
 @pytest.fixture(scope="module")

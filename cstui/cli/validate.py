@@ -76,6 +76,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         with open_store(args) as store:
             store.run(args.run)
             labels, verdicts = validation.run_truth(store, args.run)
+            outcomes = validation.outcome_check(store, args.run, sorted({label.evaluator for label in labels}))
             if not labels:
                 raise UsageError(f"run {args.run!r} has no reviewer labels on evaluators yet (`l` in the TUI, or "
                                  "`cstui label`)")
@@ -110,6 +111,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                                progress=(lambda _stage, done, total, _note: bar(done, total)) if bar else None)
                 clear_line()
                 verdicts = validation.verdicts_of(store, "validation")
+                outcomes = validation.outcome_check(store, "validation", ids)
         source = ", ".join(args.labels)
     results = validation.measure(labels, verdicts, wanted)
     if args.save_summary:
@@ -120,7 +122,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     or (args.min_recall is not None and v.expected_failures and (v.recall()[0] or 0.0) < args.min_recall)]
     if args.json:
         print_json({"source": source, "evaluators": {k: v.to_json() for k, v in results.items()},
-                     "below_floor": failed_floor})
+                     "outcomes": outcomes, "below_floor": failed_floor})
         return EXIT_GATE_FAILED if failed_floor else EXIT_OK
     from cstui.textsafe import inert
 
@@ -128,6 +130,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
           "verdicts; positive = the evaluator fails the session)")
     for line in validation.table(results):
         print(line)
+    if outcomes:
+        print("\nagainst the sessions' recorded outcomes (resolution ground truth measures evaluators, never feeds them):")
+        for line in validation.outcome_table(outcomes):
+            print(line)
     for name, v in results.items():
         if v.unjudged:
             print(f"note: {name}: {v.unjudged} labelled session(s) were not in the sessions given")

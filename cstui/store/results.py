@@ -122,6 +122,12 @@ class ResultsMixin(StoreBase):
             out.append(rec)
         return out
 
+    def evaluator_scores(self, run: str, evaluator: str) -> list[tuple[int, float]]:
+        """(sid, score) of one evaluator's current verdicts that carry a score (e.g. frustration, 0-1)."""
+        return self.conn.execute(
+            "SELECT sid, score FROM results WHERE run = ? AND evaluator = ? AND current = 1 AND score IS NOT NULL",
+            (run, evaluator)).fetchall()
+
     def evaluator_versions(self, run: str) -> dict[str, str]:
         return dict(self.conn.execute("SELECT evaluator, version FROM evaluator_bits WHERE run = ?", (run,)).fetchall())
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 BLOCK = 256
 WIDTHS = {"session_id": 16, "tier": 4, "intent": 20, "channel": 8, "failed_text": 0, "confidence": 5, "correct": 5,
-          "n_turns": 5}
+          "frustration": 5, "n_turns": 5}
 
 
 class FailureTable(ScrollView, can_focus=True):
@@ -120,7 +120,7 @@ class FailureTable(ScrollView, can_focus=True):
         parts = []
         for col in COLUMNS:
             value = values.get(col)
-            if col == "confidence" and not header:
+            if col in ("confidence", "frustration") and not header:
                 cell = "—" if value is None else f"{value:.2f}"
             elif col == "correct" and not header:
                 cell = "—" if value is None else "yes" if value else "no"
@@ -131,7 +131,7 @@ class FailureTable(ScrollView, can_focus=True):
             width = widths[col]
             if len(cell) > width:
                 cell = cell[: max(width - 1, 0)] + "…"
-            justify = cell.rjust if col in ("tier", "confidence", "n_turns") else cell.ljust
+            justify = cell.rjust if col in ("tier", "confidence", "frustration", "n_turns") else cell.ljust
             parts.append(justify(width))
         return " ".join(parts) + " "
 

@@ -1,0 +1,287 @@
+"""Failures no single turn shows: frustration that builds across customer turns, and conversations that end
+contained while the customer's last request went unmet (docs/evaluators.md, "Silent failures").
+
+Both read the conversation only. Ground truth a run may carry (τ-bench `reward`, outcome fields) is used to
+measure them (`cstui validate`), never to compute them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cstui.evaluators.base import Evaluator, RunContext, Verdict, shown_assistant_turns
+from cstui.evaluators.claims import action_claims
+from cstui.evaluators.conversation import INJECTION
+from cstui.evaluators.dialogue import (
+    HUMAN_REQUEST,
+    Ask,
+    assistant_replies,
+    customer_asks,
+    is_confirmation,
+    plain,
+    request_loops,
+    same_reply,
+)
+from cstui.evaluators.escalation import escalation_turn
+from cstui.evaluators.registry import register
+from cstui.evaluators.text import words
+from cstui.models import Evidence, Session
+
+# Control tokens a simulator or channel writes into the text ("###STOP###"): not something the customer said.
+CONTROL = re.compile(r"#{2,}\s*\w+\s*#{2,}")
+
+# Dissatisfaction aimed at the conversation itself (not at the delayed flight that started it).
+FED_UP = re.compile(
+    r"\b(?:never ?mind|forget (?:it|about it)|(?:this|that|you)(?:'re| are|'s| is)? (?:not|n't) (?:helping|helpful|"
+    r"listening)|this isn'?t helping|not (?:very )?helpful|useless|waste of (?:my )?time|ridiculous|unacceptable|"
+    r"i (?:already|just) (?:told|said|gave|explained|provided)|(?:is|was) already provided|as i (?:said|mentioned|"
+    r"told you|explained)|how many times|i give up|fed up|(?:really |very |so )?(?:unhappy|disappointed|annoyed|"
+    r"dissatisfied) with (?:the|your|this)|this is (?:so |really )?(?:frustrating|annoying)|"
+    r"let me (?:talk|speak) to (?:a|an|someone)|get me (?:a|an) (?:human|person|agent|manager|supervisor))\b", re.I)
+EMOTION = re.compile(r"\b(?:frustrat\w*|upset|angry|annoyed|furious|irritated|exasperated)\b", re.I)
+_CAPS = re.compile(r"\b[A-Z]{4,}\b")
+_ID = re.compile(r"\b(?:[\w.+-]+@[\w-]+\.[\w.]+|[A-Za-z]+_[A-Za-z]+_\d+|(?=[\w-]*\d)[A-Za-z0-9][\w-]{4,})\b")
+
+# How much each signal adds to a customer turn's frustration, and how much of it the next turn keeps.
+PLEA, FED_UP_CUE, EMOTION_AFTER_REFUSAL, SHOUTING, RESTATED_ID, SAME_REFUSAL = 0.25, 0.35, 0.1, 0.2, 0.15, 0.15
+CARRY = 0.8
+
+
+@dataclass
+class TurnFrustration:
+    turn_index: int
+    score: float  # the running score after this customer turn, 0–1
+    signals: list[str]
+
+
+def _shouting(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    caps = [w for w in _CAPS.findall(text) if not any(ch.isdigit() for ch in w)]
+    return len(caps) >= 3 or (len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.6) \
+        or "!!" in text
+
+
+def frustration_curve(session: Session) -> list[TurnFrustration]:
+    """The running frustration score after each customer turn, with the signals that raised it."""
+    asks = [a for a in customer_asks(session) if words(CONTROL.sub(" ", a.text))]
+    pleas = {i for chain in request_loops(session) for i in chain[1:]}
+    replies = assistant_replies(session)
+    refusals = [r for r in replies if r.kind == "refusal"]
+    said_ids: set[str] = set()
+    score, curve = 0.0, []
+    for ask in asks:
+        text = CONTROL.sub(" ", ask.text)
+        signals: list[str] = []
+        if ask.turn_index in pleas or (ask.answered and ask.insistent and not is_confirmation(ask)):
+            signals.append("asks again or disputes the answer")
+        if FED_UP.search(plain(text)):
+            signals.append("says the conversation is not helping or gives up")
+        elif ask.refused and EMOTION.search(text):
+            signals.append("upset right after a refusal")
+        if _shouting(text):
+            signals.append("shouting")
+        ids = {m.lower() for m in _ID.findall(text)}
+        if ask.answered and not is_confirmation(ask) and ids & said_ids:
+            signals.append("gives an identifier again")
+        said_ids |= ids
+        before = [r for r in refusals if r.turn_index < ask.turn_index]
+        if len(before) >= 2 and before[-1].turn_index > _previous_customer(asks, ask) \
+                and any(same_reply(before[-1], earlier) for earlier in before[:-1]):
+            signals.append("refused the same thing again")
+        weights = {"asks again or disputes the answer": PLEA, "says the conversation is not helping or gives up": FED_UP_CUE,
+                   "upset right after a refusal": EMOTION_AFTER_REFUSAL, "shouting": SHOUTING,
+                   "gives an identifier again": RESTATED_ID, "refused the same thing again": SAME_REFUSAL}
+        score = min(1.0, score * CARRY + sum(weights[s] for s in signals))
+        curve.append(TurnFrustration(ask.turn_index, round(score, 3), signals))
+    return curve
+
+
+def _previous_customer(asks: list[Ask], ask: Ask) -> int:
+    earlier = [a.turn_index for a in asks if a.turn_index < ask.turn_index]
+    return earlier[-1] if earlier else -1
+
+
+@register
+class Frustration(Evaluator):
+    id = "frustration"
+    version = "1"
+    dimension = "resolution"
+    description = ("Customer frustration that builds across turns — asking again after an answer, pleading after "
+                   "refusals, 'never mind' / 'I already told you', shouting, giving an id again, the same refusal "
+                   "repeated — scored 0–1 turn by turn (each turn keeps 80% of the last); fails when the peak reaches "
+                   "`frustration_threshold` in cstui.toml (default 0.45: two pleas in a row). Text every customer "
+                   "turn repeats, and upset about the problem itself, do not count.")
+
+    def applies(self, session, ctx):
+        n = sum(1 for t in session.turns if t.role == "customer" and words(CONTROL.sub(" ", t.text)))
+        return None if n >= 2 else "fewer than two customer turns"
+
+    def check(self, session, ctx: RunContext):
+        curve = frustration_curve(session)
+        peak = max((p.score for p in curve), default=0.0)
+        raised = [p for p in curve if p.signals]
+        evidence = [Evidence(turn_index=p.turn_index, snippet=f"{p.score:.2f}: {'; '.join(p.signals)}",
+                             start=0, end=min(len(session.turns[p.turn_index].text), 120)) for p in raised]
+        threshold = ctx.cfg.frustration_threshold
+        if peak >= threshold:
+            worst = max(curve, key=lambda p: p.score)
+            return Verdict(False, f"frustration reached {peak:.2f} (threshold {threshold:.2f}) by turn "
+                                  f"{worst.turn_index}: {len(raised)} customer turn(s) with signals — "
+                                  + "; ".join(f"turn {p.turn_index}: {', '.join(p.signals)}" for p in raised[:4]),
+                           evidence, score=peak)
+        detail = f"; signals in turn(s) {', '.join(str(p.turn_index) for p in raised)}" if raised else ""
+        return Verdict(True, f"frustration peaked at {peak:.2f}, below {threshold:.2f}{detail}", evidence, score=peak)
+
+
+# ---------------------------------------------------------------------------------------------- silent_failure
+CLOSING = re.compile(
+    r"\b(?:thanks?|thank you|that'?s (?:all|everything|it)|that(?:'ll| will) be all|that (?:is|was) all|nothing "
+    r"(?:else|more)|i'?m (?:good|done|all set)|all set|have a (?:great|good|nice|wonderful) (?:day|one)|"
+    r"bye|goodbye|talk (?:to you )?soon|you too|appreciate|merci|take care)\b", re.I)
+REQUEST = re.compile(
+    r"\?|\b(?:please|can you|could you|would you|i(?:'d| would) like|i want|i need|let'?s|go ahead|proceed|"
+    r"transfer me|connect me|help me)\b", re.I)
+DEFER = re.compile(
+    r"\b(?:get back to you|get back once|be back|reach out (?:again|soon|later|once|when)|contact you (?:again|soon|"
+    r"later)|come back (?:later|when|once)|once i (?:have|find|get|locate)|when i (?:have|find|get)|i'?ll (?:try to )?"
+    r"(?:find|look for|locate|gather|check)\b(?! (?:out|into) (?:other|external))|talk (?:to you )?soon)", re.I)
+AGENT_DEFER = re.compile(
+    r"\b(?:(?:reach out|contact us|come back|get back to (?:me|us))\b[^.!?]{0,40}\b(?:when|once|whenever) you(?:'re| are)?"
+    r" (?:have|ready|find|located?)|whenever you(?:'re| are) ready|once you have (?:your|the|those|that))", re.I)
+# Another support channel the customer is sent to (an answer that names an outside product is not this).
+ELSEWHERE = re.compile(
+    r"\b(?:contact(?:ing)?|reach(?:ing)? out to|call(?:ing)?|get in touch with)\s+(?:the\s+|our\s+|your\s+)?"
+    r"(?:airline'?s?\s+|company'?s?\s+)?(?:customer (?:service|support|care|relations)|support(?: team)?|"
+    r"[\w ]{0,20}\bdepartment|(?:a |an )?human (?:agent|representative)|(?:a |an )?(?:live )?agent|the airline\b)",
+    re.I)
+CUSTOMER_ELSEWHERE = re.compile(
+    r"\bi(?:'ll| will) (?:reach out to|contact|call) (?:a human|customer (?:service|support)|them|the airline|someone)",
+    re.I)
+GAVE_UP = re.compile(
+    r"\b(?:never ?mind|forget (?:it|about it)|consider my options|see if there'?s another way|figure (?:it|this|"
+    r"something) out|look elsewhere|try (?:somewhere|elsewhere)|i give up|i'?ll (?:just )?(?:handle|deal with) it "
+    r"(?:myself|on my own))\b", re.I)
+ALTERNATIVE = re.compile(
+    r"\b(?:instead|alternatively|another option|other options?|what i can do|i can (?:offer|help(?: you)?(?: with)?|book|issue|add|"
+    r"check|look|search|change|provide)|however,? (?:you|i|we) (?:can|could)|you (?:can|could|may) (?:also )?(?:book|"
+    r"purchase|buy|use|choose|upgrade|change)|(?:would you like|do you want) (?:me )?to (?!.*transfer)|"
+    r"(?:shall|should|can|may|could) i (?:try|book|reserve|search|look|check|find|offer|schedule|make)|"
+    r"i (?:could|can) transfer you|transfer you)\b", re.I)
+# The agent not doing what was asked ("I was unable to make the reservation", "cannot be refunded") — unlike a
+# factual "unfortunately they do not have live music", which answers the question.
+CANNOT = re.compile(
+    r"\b(?:(?:i|we) (?:can'?t|cannot|can not|am unable|was unable|were unable|wasn'?t able|weren'?t able|couldn'?t|"
+    r"could not|am not able|'m not able|'m unable|won'?t be able)|unable to|not able to|(?:is|are|isn'?t|was) not "
+    r"possible|isn'?t possible|not eligible|non-refundable|not allowed|not permitted|no (?:options?|way) (?:to|for)|"
+    r"there (?:is|are) no (?:options?|way)|(?:cannot|can'?t|could not|couldn'?t) be (?:\w+ed|done|made|played|"
+    r"changed|added|removed)|fail(?:ed|s) to|(?:reservation|booking|request|payment|order|transfer) (?:has |have )?"
+    r"failed|did(?: not|n'?t) go through|won'?t go through|(?:was|were) (?:not successful|unsuccessful)|"
+    r"no (?:\w+ )?(?:tables?|seats?|rooms?|slots?|appointments?|flights?)? ?(?:are |is )?available|"
+    r"(?:is|are|was|were) (?:fully booked|unavailable|not available))\b", re.I)
+# Refusing to act on someone else's account, or to unverified identity, protects the customer: not an unmet need.
+PROTECTIVE = re.compile(
+    r"\b(?:(?:isn'?t|is not|aren'?t|are not) yours|not the account holder|the account holder|someone else'?s|"
+    r"verify (?:your|the account holder'?s?) identity|for (?:your |security|privacy)(?:security|reasons| reasons)?|"
+    r"(?:share|disclose|change) (?:\w+ )?(?:details|information) (?:on|about|for) (?:an|another|someone))", re.I)
+HOLD = re.compile(r"\b(?:please hold(?: on)?|one moment|just a moment|give me a moment|i will now (?:proceed|process|"
+                  r"update|book|cancel)|let me (?:now )?(?:proceed|process) (?:with )?(?:the|your|this|these))\b", re.I)
+DONE = re.compile(r"\b(?:successfully|has been (?:booked|updated|cancel+ed|processed|issued|changed|added|upgraded|"
+                  r"downgraded|refunded|applied)|have been (?:booked|updated|cancel+ed|processed|issued|changed|added|"
+                  r"upgraded|downgraded|refunded|applied)|is (?:now )?confirmed|is now (?:booked|updated|cancel+ed))\b",
+                  re.I)
+
+
+def _said(text: str) -> str:
+    return plain(CONTROL.sub(" ", text)).strip()
+
+
+_CONDITIONAL = re.compile(r"\bif (?:i|you|we) (?:need|have|want)[^.!?]*", re.I)
+
+
+def _is_request(text: str) -> bool:
+    """A turn that asks for something, rather than only closing ("Thanks, that's all"; "if I need anything else,
+    I'll reach out" is a courtesy, not a request)."""
+    text = _CONDITIONAL.sub(" ", text)
+    if not words(text):
+        return False
+    if CLOSING.search(text) and not REQUEST.search(re.sub(r"\b(?:thank you|thanks)\b.*?(?:help|assistance)\W*", "",
+                                                            text, flags=re.I)):
+        return False
+    return bool(REQUEST.search(text))
+
+
+def unmet_ending(session: Session) -> tuple[str, list[Evidence]] | None:
+    """Why the customer's last request went unmet when the conversation ended (None when it was met)."""
+    customer = [(i, _said(t.text)) for i, t in enumerate(session.turns) if t.role == "customer" and words(_said(t.text))]
+    shown = [(i, t) for i, t in enumerate(session.turns)  # the assistant, or a human agent sending its draft
+             if t.role in ("assistant", "agent") and not t.suppressed and t.text.strip()]
+    if not customer or not shown:
+        return None
+    requests = [(i, text) for i, text in customer if _is_request(text)]
+    if not requests:
+        return None
+    last_i, last_text = requests[-1]
+    after = [(i, t.text) for i, t in shown if i > last_i]
+    tail = [(i, text) for i, text in customer if i >= last_i]
+
+    def ev(i: int, m: re.Match[str] | None = None) -> Evidence:
+        text = session.turns[i].text
+        start, end = (m.start(), m.end()) if m else (0, min(len(text), 120))
+        return Evidence(turn_index=i, snippet=text[max(0, start - 40): end + 40], start=start, end=end)
+
+    if not after:
+        return (f"the customer's last request (turn {last_i}) got no reply before the conversation ended",
+                [ev(last_i)])
+    last_shown_i, last_shown = shown[-1][0], shown[-1][1].text
+    if (m := HOLD.search(last_shown)) and last_shown_i > last_i and not DONE.search(last_shown[m.end():]):
+        return (f"the conversation ends on a promise to act (turn {last_shown_i}) that was never confirmed",
+                [ev(last_shown_i, m)])
+    if any(DONE.search(text) or action_claims(text, i) for i, text in after):
+        return None  # the agent did something about the last request
+    for i, text in tail:
+        if m := DEFER.search(text):
+            return (f"the request was put off to a later contact (turn {i}: the customer will come back)",
+                    [ev(last_i), ev(i, m)])
+        if m := GAVE_UP.search(text):
+            return f"the customer gave up (turn {i})", [ev(last_i), ev(i, m)]
+        if m := CUSTOMER_ELSEWHERE.search(text):
+            return f"the customer has to go elsewhere (turn {i})", [ev(last_i), ev(i, m)]
+    for i, text in after:
+        if m := AGENT_DEFER.search(text):
+            return (f"the agent put the request off until the customer comes back (turn {i})",
+                    [ev(last_i), ev(i, m)])
+        if m := ELSEWHERE.search(text):
+            return (f"the agent sent the customer elsewhere without a handoff (turn {i})", [ev(last_i), ev(i, m)])
+    refusals = [(i, text, m) for i, text in after if (m := CANNOT.search(text))]
+    if refusals and not HUMAN_REQUEST.search(last_text) and not INJECTION.search(last_text):
+        refused_i, refusal, m = refusals[-1]
+        if not PROTECTIVE.search(refusal) and not any(ALTERNATIVE.search(text) for i, text in after if i >= refused_i):
+            return (f"the last request (turn {last_i}) was refused with nothing offered instead (turn {refused_i})",
+                    [ev(last_i), ev(refused_i, m)])
+    return None
+
+
+@register
+class SilentFailure(Evaluator):
+    id = "silent_failure"
+    version = "1"
+    dimension = "resolution"
+    description = ("The conversation ends contained (no handoff) while the customer's last request went unmet: "
+                   "no reply to it, a promise to act never confirmed, put off to a later contact, the customer "
+                   "giving up or sent elsewhere, or a refusal with nothing offered instead. A customer who declines "
+                   "after hearing the price has been answered. Not applicable when the session was handed off.")
+
+    def applies(self, session, ctx):
+        if escalation_turn(session, ctx) is not None:
+            return "handed off to a human (not contained)"
+        if not any(t.role == "customer" and words(_said(t.text)) for t in session.turns):
+            return "no customer turns"
+        return None if any(True for _ in shown_assistant_turns(session)) else "no assistant reply shown"
+
+    def check(self, session, ctx):
+        unmet = unmet_ending(session)
+        if unmet is None:
+            return Verdict(True, "contained, and the customer's last request was answered or acted on")
+        reason, evidence = unmet
+        return Verdict(False, f"contained but unmet: {reason}", evidence)
