@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, wraps
+from typing import TypeVar
 
 from rapidfuzz import fuzz
 
@@ -52,6 +53,26 @@ CLOSER = re.compile(
     r"glad (?:i|to) (?:could )?help|(?:would|do) you (?:like|want) me to transfer you|i can transfer you|"
     r"transfer you to a human agent|contact(?:ing)? a human agent|reach out)\b", re.I)
 MIN_WORDS = 4
+
+
+T = TypeVar("T")
+
+
+def per_session(fn: Callable[[Session], T]) -> Callable[[Session], T]:
+    """Remember the result for the last session seen: a worker runs every evaluator on one session before the
+    next, and several of them read the conversation the same way (the result is shared: do not mutate it)."""
+    last: list[tuple[Session, T]] = []
+
+    @wraps(fn)
+    def wrapper(session: Session) -> T:
+        hit = last[0] if last else None
+        if hit is not None and hit[0] is session:
+            return hit[1]
+        value = fn(session)
+        last[:] = [(session, value)]
+        return value
+
+    return wrapper
 
 
 _ID_TOKEN = re.compile(r"\b[\w-]*\d[\w-]*\b")
@@ -135,6 +156,7 @@ class Ask:
         return content_words(self.text)
 
 
+@per_session
 def customer_asks(session: Session) -> list[Ask]:
     """Customer turns with their content, whether they insist, and how the agent answered just before."""
     texts = [t.text for t in session.turns if t.role == "customer"]
@@ -167,6 +189,7 @@ def is_confirmation(ask: Ask) -> bool:
     return ask.accepts or (bool(AFFIRMATION.search(ask.text)) and len(words(ask.text)) <= 14 and not ask.insistent)
 
 
+@per_session
 def request_loops(session: Session) -> list[list[int]]:
     """Chains of customer turns that make the same request again after the agent answered it (in other words
     too: a reworded plea right after a refusal re-asks what was refused). Each chain starts with the request."""
@@ -229,6 +252,7 @@ ASK_FRAME = frozenset({"confirm", "proceed", "proce", "provide", "detail", "info
                        "like", "would", "let", "know", "share", "specify", "tell", "check", "make", "sure"})
 
 
+@per_session
 def assistant_replies(session: Session) -> list[Reply]:
     shown = [(i, t.text) for i, t in enumerate(session.turns)
              if t.role == "assistant" and not t.suppressed and t.text.strip()]

@@ -15,6 +15,7 @@ from cstui.evaluators.claims import action_claims
 from cstui.evaluators.conversation import INJECTION
 from cstui.evaluators.dialogue import (
     HUMAN_REQUEST,
+    REFUSAL,
     Ask,
     assistant_replies,
     customer_asks,
@@ -56,18 +57,24 @@ class TurnFrustration:
 
 
 def _shouting(text: str) -> bool:
+    """Three all-capital words, a turn mostly in capitals, or "!!" (ids such as HAT039 hold digits: not words)."""
+    if "!!" in text:
+        return True
+    caps = _CAPS.findall(text)
+    if len(caps) >= 3:
+        return True
+    if not caps:
+        return False
     letters = [c for c in text if c.isalpha()]
-    caps = [w for w in _CAPS.findall(text) if not any(ch.isdigit() for ch in w)]
-    return len(caps) >= 3 or (len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.6) \
-        or "!!" in text
+    return len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.6
 
 
 def frustration_curve(session: Session) -> list[TurnFrustration]:
     """The running frustration score after each customer turn, with the signals that raised it."""
     asks = [a for a in customer_asks(session) if words(CONTROL.sub(" ", a.text))]
     pleas = {i for chain in request_loops(session) for i in chain[1:]}
-    replies = assistant_replies(session)
-    refusals = [r for r in replies if r.kind == "refusal"]
+    refusals = [r for r in assistant_replies(session) if r.kind == "refusal"] \
+        if sum(1 for t in session.turns if t.role == "assistant" and REFUSAL.search(t.text)) >= 2 else []
     said_ids: set[str] = set()
     score, curve = 0.0, []
     for ask in asks:
