@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -21,6 +23,10 @@ from cstui.store import Store
 
 PARALLEL_MIN_SESSIONS = 4000
 CHUNK = 1000
+
+
+class SessionsError(Exception):
+    """An exported sessions dataset that does not fit the run (a session the run does not hold, no such files)."""
 
 
 class Cancelled(Exception):
@@ -75,14 +81,60 @@ def _evaluate_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple]:
     return out
 
 
+def parquet_files(directory: Path) -> list[Path]:
+    """The Parquet files of an exported sessions dataset (a directory of parts, or one file)."""
+    files = sorted(directory.glob("*.parquet")) if directory.is_dir() else [directory]
+    if not files or not all(f.is_file() for f in files):
+        raise SessionsError(f"{directory}: no Parquet files (write them with `cstui export --what sessions --format "
+                            "parquet --out DIR --partitions N`)")
+    return files
+
+
+def sid_mapper(store: Store, run: str) -> Callable[[list[str]], list[int]]:
+    """session ids → the run's row ids, failing on a session the run does not hold."""
+    def sid_of(session_ids: list[str]) -> list[int]:
+        found = store.sid_map(run, session_ids)
+        missing = [s for s in session_ids if s not in found]
+        if missing:
+            raise SessionsError(f"session {missing[0]!r} of the Parquet dataset is not in run {run!r} (export from "
+                                "the run you evaluate)")
+        return [found[s] for s in session_ids]
+
+    return sid_of
+
+
+def parquet_chunks(files: Sequence[Path], sid_of: Callable[[list[str]], list[int]],
+                   size: int) -> Iterator[list[tuple[int, bytes]]]:
+    """Sessions of an exported Parquet dataset in chunks, one partition file in memory at a time, matched to
+    the run's rows."""
+    import polars as pl
+
+    for path in files:
+        frame = pl.read_parquet(path, columns=["session_id", "document"])
+        for start in range(0, frame.height, size):
+            part = frame.slice(start, size)
+            ids = [str(s) for s in part["session_id"].to_list()]
+            yield list(zip(sid_of(ids), (d.encode() for d in part["document"].to_list()), strict=True))
+
+
+def count_parquet_sessions(files: Sequence[Path]) -> int:
+    import polars as pl
+
+    return int(pl.scan_parquet(files).select(pl.len()).collect().item())
+
+
 def run_evaluators(
     store: Store, run: str, evaluator_ids: Sequence[str], *, cfg: Config | None = None,
     sids: Sequence[int] | None = None, processes: int | None = None,
     progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
     chunk_size: int = CHUNK, batch: str | None = None, write: Callable[..., int] | None = None,
+    engine: str = "local", address: str | None = None, num_cpus: int | None = None,
+    sessions_dir: Path | None = None,
 ) -> EvalSummary:
     """Deterministic evaluators over a run (or some of its sessions). `write`: an open results writer to add
-    to (one batch with other verdicts), else this opens its own. Use `cstui.evaluation.run` from above."""
+    to (one batch with other verdicts), else this opens its own. `engine="ray"` evaluates on a Ray cluster
+    (cstui.ray_engine); `sessions_dir` reads the sessions from an exported Parquet dataset instead of the
+    store. Use `cstui.evaluation.run` from above."""
     from cstui import plugins
     from cstui.evaluators.base import ERROR_LABEL
 
@@ -92,17 +144,32 @@ def run_evaluators(
     summary = EvalSummary(run=run, batch=batch or uuid.uuid4().hex[:12], evaluators=ids,
                           counts={e: {"passed": 0, "failed": 0, "not_applicable": 0, "errors": 0} for e in ids})
     started = time.perf_counter()
-    all_sids = list(sids) if sids is not None else store.run_sids(run)
-    total = len(all_sids)
     kb_docs = store.kb_docs(run)
-    chunks = store.session_json_chunks(all_sids, chunk_size)
+    files = parquet_files(Path(sessions_dir)) if sessions_dir is not None else []
+    if files:
+        total = count_parquet_sessions(files)
+        chunks: Any = parquet_chunks(files, sid_mapper(store, run), chunk_size)
+    else:
+        all_sids = list(sids) if sids is not None else store.run_sids(run)
+        total = len(all_sids)
+        chunks = store.session_json_chunks(all_sids, chunk_size)
     if processes is None:
         processes = min(os.cpu_count() or 1, 4) if total >= PARALLEL_MIN_SESSIONS else 1
 
     specs = plugins.loaded_specs()
 
     def results_stream():
-        if processes <= 1:
+        if engine == "ray":
+            from cstui import ray_engine
+
+            options = {"cfg": cfg, "kb_docs": kb_docs, "evaluator_ids": ids, "plugin_specs": specs,
+                       "address": address, "num_cpus": num_cpus}
+            if files:
+                yield from ray_engine.stream_parquet(Path(sessions_dir), sid_mapper(store, run),  # type: ignore[arg-type]
+                                                     batch_size=chunk_size, **options)
+            else:
+                yield from ray_engine.stream_chunks(chunks, **options)
+        elif processes <= 1:
             _init_worker(cfg, kb_docs, ids, specs)
             for chunk in chunks:
                 yield len(chunk), _evaluate_chunk(chunk)

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cstui.evaluate import CHUNK, Cancelled, EvalSummary, run_evaluators
@@ -65,7 +66,8 @@ def split(evaluator_ids: Sequence[str]) -> tuple[list[str], list[str]]:
 def run(store: Store, run: str, evaluator_ids: Sequence[str], session_ids: Sequence[str] | None = None, *,
         cfg: Config | None = None, judge: JudgeSettings | None = None, strategy: str = "direct",
         processes: int | None = None, progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
-        chunk_size: int | None = None) -> Evaluation:
+        chunk_size: int | None = None, engine: str = "local", address: str | None = None,
+        num_cpus: int | None = None, sessions_dir: Path | None = None) -> Evaluation:
     """Evaluate `run` (or the given sessions of it) with the given evaluators; raises `Cancelled` when `cancel()`
     turns true, `EvaluationError` for a request that cannot run, `cstui.judge.JudgeError` when a judge run fails."""
     from cstui.config import Config
@@ -77,6 +79,9 @@ def run(store: Store, run: str, evaluator_ids: Sequence[str], session_ids: Seque
     if judges and judge is None:
         raise EvaluationError(f"{', '.join(judges)}: LLM judges need a judge model (--judge-model, judge_model in "
                               "cstui.toml or CSTUI_JUDGE_MODEL)")
+    if sessions_dir is not None and (session_ids is not None or judges):
+        raise EvaluationError("an exported sessions dataset is read by deterministic evaluators only, over the "
+                              "whole dataset (judge a run from the database)")
     store.run(run)
     sids = store.sids_for(run, list(session_ids)) if session_ids is not None else None
     started = time.perf_counter()
@@ -97,7 +102,8 @@ def run(store: Store, run: str, evaluator_ids: Sequence[str], session_ids: Seque
             summary = run_evaluators(
                 store, run, deterministic, cfg=cfg, sids=sids, processes=processes, cancelled=cancel,
                 progress=(lambda done, total: progress("evaluators", done, total, "")) if progress else None,
-                batch=result.batch, write=write, chunk_size=chunk_size or CHUNK)
+                batch=result.batch, write=write, chunk_size=chunk_size or CHUNK, engine=engine, address=address,
+                num_cpus=num_cpus, sessions_dir=sessions_dir)
             result.counts.update(summary.counts)
             result.n_results += summary.n_results
             result.n_sessions = summary.n_sessions

@@ -33,6 +33,48 @@ def _rows(store: Store, run: str, what: str) -> Iterator[dict[str, Any]]:
         raise ValueError(f"unknown export {what!r}")
 
 
+def export_sessions_dataset(store: Store, run: str, out: Path, partitions: int) -> int:
+    """A run's sessions as a directory of `partitions` Parquet files (columns session_id, document: the native
+    JSON) that `cstui eval --sessions DIR` and a Ray cluster read without importing (docs/scale.md). One
+    partition is held in memory at a time; the directory appears only once complete."""
+    import shutil
+
+    import polars as pl
+
+    if partitions < 1:
+        raise ValueError("--partitions must be at least 1")
+    total = len(store.run_sids(run))
+    per_part = max(1, -(-total // partitions))
+    tmp = out.with_name(out.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    ids: list[str] = []
+    docs: list[str] = []
+    part = 0
+
+    def flush() -> None:
+        nonlocal part
+        pl.DataFrame({"session_id": ids, "document": docs}, schema={"session_id": pl.Utf8, "document": pl.Utf8}) \
+            .write_parquet(tmp / f"part-{part:05d}.parquet")
+        part += 1
+        ids.clear()
+        docs.clear()
+
+    n = 0
+    for doc in store.iter_session_docs(run):
+        ids.append(str(doc["session_id"]))
+        docs.append(orjson.dumps(doc).decode())
+        n += 1
+        if len(ids) == per_part:
+            flush()
+    if ids or part == 0:
+        flush()
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    tmp.replace(out)
+    return n
+
+
 def export(store: Store, run: str, *, what: str, fmt: str, out: Path) -> int:
     tmp = out.with_name(out.name + ".part")
     n = 0

@@ -8,3 +8,4 @@ IMPORT_FORMATS = ("auto", "native", "openai", "langfuse", "openinference", "otlp
 EXPORT_WHAT = ("sessions", "results", "labels", "evidence")
 EXPORT_FORMATS = ("jsonl", "csv", "parquet")
 JUDGE_STRATEGIES = ("direct", "reflection", "debate")
+ENGINES = ("local", "ray")  # where deterministic evaluators run (docs/scale.md)

@@ -50,3 +50,17 @@ def demo_db(demo_db_template: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def isolated_registry():
+    """Plug-ins register into the process-wide registry; other tests must not see them."""
+    from cstui import plugins
+    from cstui.evaluators import registry
+
+    registry.all_evaluators()
+    saved, specs = dict(registry._REGISTRY), list(plugins._loaded_specs)
+    yield
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
+    plugins._loaded_specs[:] = specs

@@ -28,18 +28,7 @@ def mentions_competitor(session, ctx):
 '''
 
 
-@pytest.fixture(autouse=True)
-def isolated_registry():
-    """Plug-ins register into the process-wide registry; other tests must not see them."""
-    from cstui import plugins
-    from cstui.evaluators import registry
-
-    registry.all_evaluators()
-    saved, specs = dict(registry._REGISTRY), list(plugins._loaded_specs)
-    yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(saved)
-    plugins._loaded_specs[:] = specs
+pytestmark = pytest.mark.usefixtures("isolated_registry")
 
 
 @pytest.fixture

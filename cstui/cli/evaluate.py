@@ -19,7 +19,7 @@ from cstui.cli.common import (
     print_counts,
     progress_bar,
 )
-from cstui.vocab import JUDGE_STRATEGIES
+from cstui.vocab import ENGINES, JUDGE_STRATEGIES
 
 
 def add_parser(sub: Any) -> None:
@@ -44,6 +44,15 @@ def add_parser(sub: Any) -> None:
                    help="per-intent policy assertions ([[policy]] tables) to check as evaluators assert.<intent>.<name>")
     p.add_argument("--no-drift", action="store_true",
                    help="do not compare with the previous run of the same system afterwards")
+    scale = p.add_argument_group("scale (docs/scale.md)")
+    scale.add_argument("--engine", default="local", choices=ENGINES,
+                       help="where deterministic evaluators run: this machine's process pool (default) or a Ray "
+                       "cluster (pip install 'cstui[ray]'); the verdicts are the same")
+    scale.add_argument("--address", metavar="ADDR", help="Ray cluster to join, e.g. ray://head:10001 or auto "
+                       "(default: start a local Ray instance)")
+    scale.add_argument("--num-cpus", type=int, metavar="N", help="Ray workers (default: every CPU the cluster has)")
+    scale.add_argument("--sessions", metavar="DIR", help="read the run's sessions from a Parquet dataset written by "
+                       "`cstui export --what sessions --format parquet --partitions N` instead of the database")
     p.set_defaults(func=cmd_eval)
 
 
@@ -88,12 +97,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 if note:
                     sys.stderr.write(f"  {note}")
 
+        from cstui.evaluate import SessionsError
+        from cstui.ray_engine import RayEngineError
+
+        if args.engine == "ray" and args.processes:
+            raise UsageError("--processes is for the local engine; the Ray engine takes --num-cpus")
+        if args.engine != "ray" and (args.address or args.num_cpus):
+            raise UsageError("--address and --num-cpus need --engine ray")
         try:
             result = evaluation.run(store, args.run, ids, cfg=cfg, judge=settings, strategy=args.strategy,
-                                    processes=args.processes, progress=progress)
+                                    processes=args.processes, progress=progress, engine=args.engine,
+                                    address=args.address, num_cpus=args.num_cpus,
+                                    sessions_dir=Path(args.sessions) if args.sessions else None)
         except JudgeError as exc:
             clear_line()
             raise UsageError(f"{exc} (nothing was stored; answers already received stay cached)") from None
+        except (RayEngineError, SessionsError) as exc:
+            clear_line()
+            raise UsageError(f"{exc} (nothing was stored)") from None
         clear_line()
         print_counts(ids, result.counts)
         print(f"{result.n_results:,} results for {result.n_sessions:,} sessions in {result.seconds:.2f}s "

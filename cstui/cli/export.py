@@ -11,6 +11,7 @@ from cstui.cli.common import (
     DB,
     EXIT_OK,
     RUN,
+    UsageError,
     open_store,
 )
 from cstui.vocab import EXPORT_FORMATS, EXPORT_WHAT
@@ -24,15 +25,25 @@ def add_parser(sub: Any) -> None:
                    help="evidence: one row per interaction x assertion (timestamp, system version, evaluator and "
                    "version, verdict, rationale, evidence, latest human label and who/when), then drift events")
     p.add_argument("--format", default="jsonl", choices=EXPORT_FORMATS)
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--out", required=True, metavar="FILE", help="the file to write (a directory with --partitions)")
+    p.add_argument("--partitions", type=int, metavar="N",
+                   help="sessions as Parquet only: write a directory of N files (session_id, document) that "
+                   "`cstui eval --sessions DIR` and a Ray cluster read without importing (docs/scale.md)")
     p.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from cstui.export import export
+    from cstui.export import export, export_sessions_dataset
 
+    if args.partitions is not None and (args.what != "sessions" or args.format != "parquet"):
+        raise UsageError("--partitions writes sessions as Parquet: use it with --what sessions --format parquet")
+    if args.partitions is not None and args.partitions < 1:
+        raise UsageError("--partitions must be at least 1")
     with open_store(args) as store:
         store.run(args.run)
-        n = export(store, args.run, what=args.what, fmt=args.format, out=Path(args.out))
+        if args.partitions is not None:
+            n = export_sessions_dataset(store, args.run, Path(args.out), args.partitions)
+        else:
+            n = export(store, args.run, what=args.what, fmt=args.format, out=Path(args.out))
     print(f"wrote {n:,} {args.what} rows to {args.out}", file=sys.stderr)
     return EXIT_OK

@@ -20,8 +20,8 @@ class SessionsMixin(StoreBase):
     def session_ids(self, run: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT session_id FROM sessions WHERE run = ? ORDER BY id", (run,))]
 
-    def sids_for(self, run: str, session_ids: Sequence[str]) -> list[int]:
-        """Row ids of the given sessions of a run, in the order given (unknown ids are skipped)."""
+    def sid_map(self, run: str, session_ids: Sequence[str]) -> dict[str, int]:
+        """session id → row id for those of the given sessions the run holds."""
         found: dict[str, int] = {}
         ids = list(session_ids)
         for start in range(0, len(ids), 500):
@@ -29,7 +29,12 @@ class SessionsMixin(StoreBase):
             marks = ",".join("?" * len(chunk))
             found.update((sid, rid) for rid, sid in self.conn.execute(
                 f"SELECT id, session_id FROM sessions WHERE run = ? AND session_id IN ({marks})", (run, *chunk)))
-        return [found[s] for s in ids if s in found]
+        return found
+
+    def sids_for(self, run: str, session_ids: Sequence[str]) -> list[int]:
+        """Row ids of the given sessions of a run, in the order given (unknown ids are skipped)."""
+        found = self.sid_map(run, session_ids)
+        return [found[s] for s in session_ids if s in found]
 
     def runs_of_session(self, session_id: str) -> list[str]:
         return sorted(r for (r,) in self.conn.execute("SELECT run FROM sessions WHERE session_id = ?", (session_id,)))
