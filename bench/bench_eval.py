@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gen_sessions import generate  # noqa: E402
+from gen_sessions import generated_run  # noqa: E402
 from table import record  # noqa: E402
 
 from cstui import evaluation  # noqa: E402
-from cstui.ingest import import_files  # noqa: E402
-from cstui.store import Store  # noqa: E402
 
 
 def main() -> None:
@@ -26,15 +23,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--processes", type=int, default=None)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "sessions.jsonl"
-        generate(src, args.n)
-        with Store(Path(tmp) / "bench.db") as store:
-            import_files(store, [src], "bench")
-            ids = evaluation.resolve(None)
-            t0 = time.perf_counter()
-            summary = evaluation.run(store, "bench", ids, processes=args.processes)
-            elapsed = time.perf_counter() - t0
+    with generated_run(args.n) as store:
+        ids = evaluation.resolve(None)
+        t0 = time.perf_counter()
+        summary = evaluation.run(store, "bench", ids, processes=args.processes)
+        elapsed = time.perf_counter() - t0
     print(f"eval: {len(ids)} deterministic evaluators x {summary.n_sessions:,} sessions = {summary.n_results:,} results")
     print(f"  wall time              {elapsed:7.2f} s  ({summary.n_sessions / elapsed:,.0f} sessions/s)")
     print(f"  budget                 {60:7.2f} s  {'OK' if elapsed <= 60 else 'MISSED'}")

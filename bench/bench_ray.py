@@ -11,18 +11,15 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gen_sessions import generate  # noqa: E402
+from gen_sessions import generated_run  # noqa: E402
 from table import record  # noqa: E402
 
 from cstui import evaluation, ray_engine  # noqa: E402
-from cstui.ingest import import_files  # noqa: E402
-from cstui.store import Store  # noqa: E402
 
 
 def main() -> None:
@@ -35,22 +32,18 @@ def main() -> None:
         return
     import ray
 
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "sessions.jsonl"
-        generate(src, args.n)
-        with Store(Path(tmp) / "bench.db") as store:
-            import_files(store, [src], "bench")
-            ids = evaluation.resolve(None)
-            t0 = time.perf_counter()
-            evaluation.run(store, "bench", ids, processes=args.num_cpus)
-            local = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-            started = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            evaluation.run(store, "bench", ids, engine="ray", num_cpus=args.num_cpus)
-            on_ray = time.perf_counter() - t0
-            ray.shutdown()
+    with generated_run(args.n) as store:
+        ids = evaluation.resolve(None)
+        t0 = time.perf_counter()
+        evaluation.run(store, "bench", ids, processes=args.num_cpus)
+        local = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+        started = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        evaluation.run(store, "bench", ids, engine="ray", num_cpus=args.num_cpus)
+        on_ray = time.perf_counter() - t0
+        ray.shutdown()
     ratio = on_ray / local
     print(f"ray engine: {len(ids)} deterministic evaluators x {args.n:,} sessions on {args.num_cpus} CPUs")
     print(f"  local process pool     {local:7.2f} s")

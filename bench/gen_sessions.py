@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import argparse
 import random
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:
+    from cstui.store import Store
 
 INTENTS = ["faq_billing", "order_status", "refund_request", "plan_downgrade", "billing_dispute", "hardship"]
 TOOLS = [("get_order_status", False), ("issue_refund", True), ("change_plan", True), ("transfer_to_agent", True)]
@@ -74,6 +81,20 @@ def cached_bench_db(n: int) -> Path:
     src.unlink()
     tmp.rename(db)
     return db
+
+
+@contextmanager
+def generated_run(n: int, run: str = "bench") -> Iterator[Store]:
+    """A temporary database holding `n` generated sessions imported as `run` (removed afterwards)."""
+    from cstui.ingest import import_files
+    from cstui.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "sessions.jsonl"
+        generate(src, n)
+        with Store(Path(tmp) / "bench.db") as store:
+            import_files(store, [src], run)
+            yield store
 
 
 def generate(out: Path, n: int, seed: int = 1) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 from textual.widgets import DataTable, SelectionList
-from tuikit import settle
+from tuikit import drill, settle
 
 from cstui.app import create_app
 from cstui.metrics import build_report
@@ -364,7 +364,6 @@ async def test_tier_panel_figures_and_escalation_bins_drill_to_exactly_their_ses
     import polars as pl
     from textual.widgets import TabbedContent
 
-    from cstui.screens.dashboard import TierPanel
 
     with Store(demo_db) as store:
         sessions = store.sessions_frame("candidate")
@@ -373,15 +372,10 @@ async def test_tier_panel_figures_and_escalation_bins_drill_to_exactly_their_ses
     app = create_app(demo_db, run="candidate")
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        app.screen.query_one("#tier-3", TierPanel).focus()
-        await pilot.press("u")
-        await settle(pilot)
-        unresolved = set(app.screen.query_one(FailureTable).visible_session_ids())
+        unresolved = await drill(pilot, "#tier-3", "u")
         await pilot.press("escape")
         await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        escalated = set(app.screen.query_one(FailureTable).visible_session_ids())
+        escalated = await drill(pilot, "#tier-3", "e")
         await pilot.press("escape")
         await settle(pilot)
         app.screen.query_one(TabbedContent).active = "tab-escalation"
@@ -408,7 +402,6 @@ async def test_silent_failures_reach_the_tui_drill_plot_and_sort(demo_db):
     failures among them); F puts the most frustrated customer first; the session screen plots the score."""
     import polars as pl
 
-    from cstui.screens.dashboard import TierPanel
     from cstui.widgets.frustration_plot import FrustrationPlot
 
     with Store(demo_db) as store:
@@ -420,10 +413,7 @@ async def test_silent_failures_reach_the_tui_drill_plot_and_sort(demo_db):
     app = create_app(demo_db, run="candidate")
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        app.screen.query_one("#tier-2", TierPanel).focus()
-        await pilot.press("d")
-        await settle(pilot)
-        listed = set(app.screen.query_one(FailureTable).visible_session_ids())
+        listed = await drill(pilot, "#tier-2", "d")
         assert listed == expected and len(listed) == report.tiers["tier_2"].contained_unresolved.k
         assert {"S-000010", "S-000139", "S-000222"} <= listed
         await pilot.press("x", "v", "F")  # clear the drill, every session, most frustrated first

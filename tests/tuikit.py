@@ -8,3 +8,13 @@ async def settle(pilot, delay: float = 0.1) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause(delay)
+
+
+async def drill(pilot, panel: str, key: str) -> set[str]:
+    """Press `key` on a dashboard tier panel; the sessions the failures list then shows."""
+    from cstui.widgets.failure_table import FailureTable
+
+    pilot.app.screen.query_one(panel).focus()
+    await pilot.press(key)
+    await settle(pilot)
+    return set(pilot.app.screen.query_one(FailureTable).visible_session_ids())
