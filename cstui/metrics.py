@@ -61,28 +61,29 @@ def _rate_entry(k: int, n: int) -> dict[str, Any]:
     return {"n": n, "k": k, "pass_rate": r["value"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
 
 
-def _pass_counts(joined: pl.DataFrame, keys: list[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
+def _pass_counts(applicable: pl.LazyFrame, keys: list[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
     """Pass counts over applicable verdicts, grouped by keys (evaluator first)."""
     import polars as pl
 
-    counts = (joined.filter(pl.col("passed").is_not_null())
-              .group_by(keys).agg(n=pl.len(), k=pl.col("passed").sum()))
+    counts = applicable.group_by(keys).agg(n=pl.len(), k=pl.col("passed").sum()).collect()
     return {tuple(row[:-2]): _rate_entry(int(row[-1]), int(row[-2])) for row in counts.iter_rows()}
 
 
 def evaluator_block(results: pl.DataFrame, sessions: pl.DataFrame, by: str | None = None) -> dict[str, Any]:
-    """Per evaluator: pass rate over applicable sessions, overall, by tier (and by another stratum)."""
+    """Per evaluator: pass rate over applicable sessions, overall, by tier (and by another stratum). Lazy, and
+    joined on the few columns the counts need, so a run's verdicts are not copied wide (memory, docs/scale.md)."""
     import polars as pl
 
     if results.is_empty():
         return {}
     cols = ["sid", "tier"] + ([by] if by and by != "tier" else [])
-    joined = results.join(sessions.select(cols), on="sid", how="left")
-    totals = joined.group_by("evaluator").agg(n_total=pl.len(), version=pl.col("evaluator_version").max(),
-                                              n_human=pl.col("human_verdict").is_not_null().sum())
-    overall = _pass_counts(joined, ["evaluator"])
-    by_tier = _pass_counts(joined, ["evaluator", "tier"])
-    by_other = _pass_counts(joined, ["evaluator", by]) if by and by != "tier" else {}
+    totals = results.group_by("evaluator").agg(n_total=pl.len(), version=pl.col("evaluator_version").max(),
+                                               n_human=pl.col("human_verdict").is_not_null().sum())
+    applicable = (results.lazy().filter(pl.col("passed").is_not_null()).select("sid", "evaluator", "passed")
+                  .join(sessions.lazy().select(cols), on="sid", how="left"))
+    overall = _pass_counts(applicable, ["evaluator"])
+    by_tier = _pass_counts(applicable, ["evaluator", "tier"])
+    by_other = _pass_counts(applicable, ["evaluator", by]) if by and by != "tier" else {}
     out: dict[str, Any] = {}
     for name, n_total, version, n_human in totals.sort("evaluator").iter_rows():
         entry = overall.get((name,), _rate_entry(0, 0))
