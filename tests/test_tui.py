@@ -100,9 +100,7 @@ async def test_tier_panel_hallucination_and_filters(demo_db):
     app = create_app(demo_db, run="candidate")
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        app.screen.query_one("#tier-3").focus()
-        await pilot.press("enter")
-        await settle(pilot)
+        await drill(pilot, "#tier-3", "enter")
         table = app.screen.query_one(FailureTable)
         assert table.row_count > 0
         assert all(table.row(i)[1] == 3 for i in range(table.row_count))
@@ -450,9 +448,7 @@ async def test_v_browses_every_session_with_the_same_filters(demo_db):
     app = create_app(demo_db, run="candidate")
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        app.screen.query_one("#tier-3").focus()
-        await pilot.press("enter")
-        await settle(pilot)
+        await drill(pilot, "#tier-3", "enter")
         table = app.screen.query_one(FailureTable)
         failing = table.row_count
         await pilot.press("v")
