@@ -81,7 +81,7 @@ class CstuiApp(App[None]):
 
             self.push_screen(RunsScreen(self.store))
             self.push_screen(PickScreen(f"Session {inert(self.start_session)} is in {len(runs)} runs: open it in",
-                                        runs), chosen)
+                                        runs, allow_any=False), chosen)
             return
         elif self.start_run:
             if self.store.has_run(self.start_run):

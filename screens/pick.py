@@ -16,23 +16,24 @@ from cstui.textsafe import inert
 
 
 class PickScreen(Dialog[str | None]):
-    """Dismisses with the chosen value, "" for any, or None when cancelled."""
+    """Dismisses with the chosen value, "" for any (when offered), or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     PickScreen OptionList { height: auto; max-height: 24; }
     """
 
-    def __init__(self, title: str, options: list[str]) -> None:
+    def __init__(self, title: str, options: list[str], *, allow_any: bool = True) -> None:
         super().__init__()
         self.title_text = title
         self.options = options
+        self.allow_any = allow_any  # "(any)" drops a filter; a choice that must be made does not offer it
 
     def compose(self) -> ComposeResult:
         with Vertical(classes=self.BOX):
             yield Static(Text(self.title_text, style="bold"))
-            yield OptionList(Option(Text("(any)", style="italic"), id=""),
-                             *(Option(Text(inert(o, keep_newlines=False)), id=f"v:{i}") for i, o in enumerate(self.options)))
+            choices = [Option(Text(inert(o, keep_newlines=False)), id=f"v:{i}") for i, o in enumerate(self.options)]
+            yield OptionList(*([Option(Text("(any)", style="italic"), id="")] if self.allow_any else []), *choices)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         oid = event.option.id or ""

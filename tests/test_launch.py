@@ -63,7 +63,12 @@ async def test_session_alone_finds_its_run_or_asks_which(demo_db):
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
         assert type(app.screen).__name__ == "PickScreen"
-        await pilot.press("down", "down", "enter")  # past "any": baseline, then candidate
+        from textual.widgets import OptionList
+
+        options = app.screen.query_one(OptionList)
+        assert [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)] == \
+            ["baseline", "candidate"]  # a run must be chosen: no "(any)"
+        await pilot.press("down", "enter")  # baseline, then candidate
         await settle(pilot)
         assert type(app.screen).__name__ == "SessionDetailScreen"
         assert (app.screen.run, app.screen.session_id) == ("candidate", "S-000091")
