@@ -44,8 +44,12 @@ EMOTION = re.compile(r"\b(?:frustrat\w*|upset|angry|annoyed|furious|irritated|ex
 _CAPS = re.compile(r"\b[A-Z]{4,}\b")
 _ID = re.compile(r"\b(?:[\w.+-]+@[\w-]+\.[\w.]+|[A-Za-z]+_[A-Za-z]+_\d+|(?=[\w-]*\d)[A-Za-z0-9][\w-]{4,})\b")
 
-# How much each signal adds to a customer turn's frustration, and how much of it the next turn keeps.
-PLEA, FED_UP_CUE, EMOTION_AFTER_REFUSAL, SHOUTING, RESTATED_ID, SAME_REFUSAL = 0.25, 0.35, 0.1, 0.2, 0.15, 0.15
+# How much each signal adds to a customer turn's frustration (docs/evaluators.md), and how much of the score
+# the next turn keeps.
+PLEA, FED_UP_CUE, UPSET, SHOUTING, RESTATED_ID, SAME_REFUSAL = (
+    "asks again or disputes the answer", "says the conversation is not helping or gives up",
+    "upset right after a refusal", "shouting", "gives an identifier again", "refused the same thing again")
+WEIGHTS = {PLEA: 0.25, FED_UP_CUE: 0.35, UPSET: 0.1, SHOUTING: 0.2, RESTATED_ID: 0.15, SAME_REFUSAL: 0.15}
 CARRY = 0.8
 
 
@@ -81,25 +85,22 @@ def frustration_curve(session: Session) -> list[TurnFrustration]:
         text = CONTROL.sub(" ", ask.text)
         signals: list[str] = []
         if ask.turn_index in pleas or (ask.answered and ask.insistent and not is_confirmation(ask)):
-            signals.append("asks again or disputes the answer")
+            signals.append(PLEA)
         if FED_UP.search(plain(text)):
-            signals.append("says the conversation is not helping or gives up")
+            signals.append(FED_UP_CUE)
         elif ask.refused and EMOTION.search(text):
-            signals.append("upset right after a refusal")
+            signals.append(UPSET)
         if _shouting(text):
-            signals.append("shouting")
+            signals.append(SHOUTING)
         ids = {m.lower() for m in _ID.findall(text)}
         if ask.answered and not is_confirmation(ask) and ids & said_ids:
-            signals.append("gives an identifier again")
+            signals.append(RESTATED_ID)
         said_ids |= ids
         before = [r for r in refusals if r.turn_index < ask.turn_index]
         if len(before) >= 2 and before[-1].turn_index > _previous_customer(asks, ask) \
                 and any(same_reply(before[-1], earlier) for earlier in before[:-1]):
-            signals.append("refused the same thing again")
-        weights = {"asks again or disputes the answer": PLEA, "says the conversation is not helping or gives up": FED_UP_CUE,
-                   "upset right after a refusal": EMOTION_AFTER_REFUSAL, "shouting": SHOUTING,
-                   "gives an identifier again": RESTATED_ID, "refused the same thing again": SAME_REFUSAL}
-        score = min(1.0, score * CARRY + sum(weights[s] for s in signals))
+            signals.append(SAME_REFUSAL)
+        score = min(1.0, score * CARRY + sum(WEIGHTS[s] for s in signals))
         curve.append(TurnFrustration(ask.turn_index, round(score, 3), signals))
     return curve
 
