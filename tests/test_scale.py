@@ -150,3 +150,14 @@ def test_ray_options_are_checked_before_anything_runs(demo_db, cli):
     assert r.code == 2 and "--num-cpus" in r.err
     r = cli("eval", "--run", "candidate", "--address", "auto", "--db", demo_db)
     assert r.code == 2 and "--engine ray" in r.err
+
+
+def test_without_ray_the_engine_says_how_to_get_it(demo_db, cli, monkeypatch):
+    from cstui import ray_engine
+
+    monkeypatch.setattr(ray_engine, "available", lambda: False)
+    before = verdicts(demo_db, "candidate")
+    r = cli("eval", "--run", "candidate", "--engine", "ray", "--db", demo_db)
+    assert r.code == 2 and "pip install 'cstui[ray]'" in r.err and "Traceback" not in r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert verdicts(demo_db, "candidate") == before
