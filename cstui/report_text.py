@@ -202,7 +202,7 @@ def _num(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def gate_rule_cells(rule: RuleResult, failed: list[str], lower_bound: str = " (lower bound)"
+def gate_rule_cells(rule: RuleResult, failed: list[str], bounds: tuple[str, str] = (" (lower bound)", " (upper bound)")
                     ) -> tuple[Text, str, str, str]:
     """(status mark, observed, threshold, interval) of one gate rule, for the terminal and the dashboard."""
     if rule.status == "no_data":
@@ -217,8 +217,7 @@ def gate_rule_cells(rule: RuleResult, failed: list[str], lower_bound: str = " (l
         observed = "—" if rule.observed is None else f"{rule.observed:.3f}"
         return mark, observed, f"< {rule.threshold:.2f}", ""
     op = "<" if rule.comparison == "<" else "≥"
-    bound = lower_bound if rule.use == "wilson_lower" else lower_bound.replace("lower", "upper").replace("LB", "UB") \
-        if rule.use == "wilson_upper" else ""
+    bound = {"wilson_lower": bounds[0], "wilson_upper": bounds[1]}.get(rule.use, "")
     threshold = f"{op} {pct(rule.threshold)}{bound}"
     ci = "" if rule.ci_low is None else f"{pct(rule.ci_low)}–{pct(rule.ci_high)}"
     return mark, pct(rule.observed), threshold, ci

@@ -185,9 +185,6 @@ class Report(Document):
     warnings: list[SampleSizeWarning]
     composition: dict[str, Any] | None
 
-    def tier(self, key: str) -> SessionBlock | None:
-        return self.tiers.get(key)
-
 
 class BaselineComparison(Document):
     """A rule's pass rate on the baseline run; `drop` is baseline minus candidate (positive = worse)."""

@@ -16,7 +16,6 @@ from cstui.evaluators.conversation import INJECTION
 from cstui.evaluators.dialogue import (
     HUMAN_REQUEST,
     REFUSAL,
-    Ask,
     assistant_replies,
     customer_asks,
     is_confirmation,
@@ -80,7 +79,7 @@ def frustration_curve(session: Session) -> list[TurnFrustration]:
     refusals = [r for r in assistant_replies(session) if r.kind == "refusal"] \
         if sum(1 for t in session.turns if t.role == "assistant" and REFUSAL.search(t.text)) >= 2 else []
     said_ids: set[str] = set()
-    score, curve = 0.0, []
+    score, curve, previous = 0.0, [], -1  # previous: the customer turn before this one
     for ask in asks:
         text = CONTROL.sub(" ", ask.text)
         signals: list[str] = []
@@ -97,17 +96,13 @@ def frustration_curve(session: Session) -> list[TurnFrustration]:
             signals.append(RESTATED_ID)
         said_ids |= ids
         before = [r for r in refusals if r.turn_index < ask.turn_index]
-        if len(before) >= 2 and before[-1].turn_index > _previous_customer(asks, ask) \
+        if len(before) >= 2 and before[-1].turn_index > previous \
                 and any(same_reply(before[-1], earlier) for earlier in before[:-1]):
             signals.append(SAME_REFUSAL)
         score = min(1.0, score * CARRY + sum(WEIGHTS[s] for s in signals))
         curve.append(TurnFrustration(ask.turn_index, round(score, 3), signals))
+        previous = ask.turn_index
     return curve
-
-
-def _previous_customer(asks: list[Ask], ask: Ask) -> int:
-    earlier = [a.turn_index for a in asks if a.turn_index < ask.turn_index]
-    return earlier[-1] if earlier else -1
 
 
 @register
@@ -205,18 +200,14 @@ def _said(text: str) -> str:
 
 
 _CONDITIONAL = re.compile(r"\bif (?:i|you|we) (?:need|have|want)[^.!?]*", re.I)
+_THANKS = re.compile(r"\b(?:thank you|thanks)\b.*?(?:help|assistance)\W*", re.I)  # "thanks for your help"
 
 
 def _is_request(text: str) -> bool:
     """A turn that asks for something, rather than only closing ("Thanks, that's all"; "if I need anything else,
     I'll reach out" is a courtesy, not a request)."""
     text = _CONDITIONAL.sub(" ", text)
-    if not words(text):
-        return False
-    if CLOSING.search(text) and not REQUEST.search(re.sub(r"\b(?:thank you|thanks)\b.*?(?:help|assistance)\W*", "",
-                                                            text, flags=re.I)):
-        return False
-    return bool(REQUEST.search(text))
+    return bool(words(text)) and bool(REQUEST.search(_THANKS.sub("", text)))
 
 
 def unmet_ending(session: Session) -> tuple[str, list[Evidence]] | None:

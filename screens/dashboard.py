@@ -264,7 +264,7 @@ class DashboardScreen(Screen[None]):
         table.clear(columns=True)
         table.add_columns("", "rule", "measures", "observed", "threshold", "n", "95% CI", "on fail", "note")
         for r in gate.rules:
-            mark, observed, threshold, ci = gate_rule_cells(r, gate.failed, lower_bound=" (LB)")
+            mark, observed, threshold, ci = gate_rule_cells(r, gate.failed, bounds=(" (LB)", " (UB)"))
             note = ""
             if r.flipped:
                 note = f"{len(r.flipped)} flipped vs {inert(gate.baseline or '')}"

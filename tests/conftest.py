@@ -37,14 +37,18 @@ def demo_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def copy_db(src: Path, dst: Path) -> Path:
+    """A copy of a database with everything in its write-ahead log included."""
+    with Store(src) as store:
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copy(src, dst)
+    return dst
+
+
 @pytest.fixture
 def demo_db(demo_db_template: Path, tmp_path: Path) -> Path:
     """A private copy of the demo database (tests may write to it)."""
-    path = tmp_path / "demo.db"
-    with Store(demo_db_template) as store:
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    shutil.copy(demo_db_template, path)
-    return path
+    return copy_db(demo_db_template, tmp_path / "demo.db")
 
 
 @pytest.fixture

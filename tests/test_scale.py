@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from conftest import copy_db
 
 from cstui import evaluation
 from cstui.store import Store
@@ -33,13 +34,6 @@ def verdicts(db: Path, run: str) -> list[tuple[Any, ...]]:
     with Store(db) as store:
         return sorted((r["session_id"], r["evaluator"], r["evaluator_version"], r["passed"], r["score"], r["label"],
                        r["rationale"], str(r["evidence"])) for r in store.iter_result_rows(run))
-
-
-def copy_db(src: Path, dst: Path) -> Path:
-    with Store(src) as store:
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    dst.write_bytes(src.read_bytes())
-    return dst
 
 
 # ---------------------------------------------------------------------------------------------- the dataset
