@@ -15,14 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cstui.stats import (
-    TIERS,
-    calibration,
-    calibration_pairs,
-    sample_size_warning,
-    tier_key,
-    wilson_interval,
-)
+from cstui.stats import TIERS, sample_size_warning, tier_key, wilson_interval
+from cstui.tally import CalibrationTally, any_bit
 from cstui.vocab import STRATA
 
 if TYPE_CHECKING:
@@ -30,6 +24,7 @@ if TYPE_CHECKING:
 
     from cstui.reports import GateResult
     from cstui.store import Store
+    from cstui.store.chunks import VerdictBit
 
 FILTER_KEYS = STRATA
 METRICS = ("pass_rate", "ece", "resolution_rate", "contained_unresolved", "golden")
@@ -75,17 +70,6 @@ class GateConfig:
     max_drop: float = 0.05
     alpha: float = 0.05
     path: str = "gates.toml"
-
-
-@dataclass
-class Frames:
-    """What a rule is evaluated on: a run's sessions and its current (human-overridden) verdicts."""
-
-    run: str
-    sessions: pl.DataFrame
-    results: pl.DataFrame
-    evaluators_seen: set[str] = field(default_factory=set)
-    golden_ids: set[str] = field(default_factory=set)
 
 
 def default_gates_path() -> Path:
@@ -221,33 +205,114 @@ def two_proportion_drop(k_base: int, n_base: int, k_cand: int, n_cand: int) -> t
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
-def load_frames(store: Store, run: str) -> Frames:
-    sessions = store.sessions_frame(run)
-    results = store.results_frame(run)
-    return Frames(run=run, sessions=sessions, results=results,
-                  evaluators_seen=set(results["evaluator"].cast(str).unique().to_list()),
-                  golden_ids=store.golden_session_ids())
+@dataclass
+class ScopeTally:
+    """What one rule scope (a rule, or one stratum of a `per` rule) counted over a run."""
+
+    n: int = 0
+    k: int = 0
+    failing: list[str] = field(default_factory=list)
+    calibration: CalibrationTally = field(default_factory=CalibrationTally)
+    passing_watched: list[str] = field(default_factory=list)  # baseline only: passing among the candidate's failing
 
 
-def _filtered_sessions(rule: GateRule, sessions: pl.DataFrame, extra: dict[str, Any] | None = None) -> pl.DataFrame:
-    import polars as pl
+@dataclass
+class GateData:
+    """A run reduced to what the gate's rules need, in one bounded pass (`scan_gate`)."""
 
-    out = sessions
-    for key, values in {**rule.filters, **(extra or {})}.items():
-        out = out.filter(pl.col(key).is_in(list(values)))
-    return out
+    run: str
+    evaluators_seen: set[str]
+    golden_ids: set[str]
+    per_values: dict[str, set[Any]] = field(default_factory=dict)
+    scopes: dict[tuple[str, Any], ScopeTally] = field(default_factory=dict)
+
+    def scope(self, rule: GateRule, value: Any = None) -> ScopeTally:
+        return self.scopes.setdefault((rule.name, value), ScopeTally())
 
 
-def session_verdicts(rule: GateRule, frames: Frames, extra: dict[str, Any] | None = None) -> pl.DataFrame:
-    """One row per session the rule applies to: session_id, passed (all listed evaluators that apply passed)."""
-    import polars as pl
+class GateScan:
+    """Fills a `GateData` chunk by chunk; `watch` (scope → session ids) makes a baseline scan remember which of the
+    candidate's failing sessions passed here."""
 
-    sessions = _filtered_sessions(rule, frames.sessions, extra).select("sid", "session_id")
-    applicable = frames.results.filter(
-        pl.col("evaluator").is_in(list(rule.evaluators)) & pl.col("passed").is_not_null()
-    ).select("sid", "passed")
-    return (applicable.join(sessions, on="sid", how="inner")
-            .group_by("sid", "session_id").agg(pl.col("passed").all()).sort("sid"))
+    def __init__(self, cfg: GateConfig, data: GateData, bits: dict[str, VerdictBit],
+                 watch: dict[tuple[str, Any], set[str]] | None = None) -> None:
+        self.cfg, self.data, self.bits, self.watch = cfg, data, bits, watch or {}
+
+    def add(self, chunk: pl.DataFrame) -> None:
+        import polars as pl
+
+        for rule in self.cfg.rules:
+            if rule.metric == "golden":
+                self._golden(rule, chunk)
+                continue
+            sub = chunk
+            for key, values in rule.filters.items():
+                sub = sub.filter(pl.col(key).is_in(list(values)))
+            if not rule.per:
+                self._count(rule, None, sub)
+                continue
+            seen = self.data.per_values.setdefault(rule.name, set())
+            seen.update(v for v in chunk[rule.per].unique().to_list() if v is not None)
+            for value in sub[rule.per].drop_nulls().unique().to_list():
+                self._count(rule, value, sub.filter(pl.col(rule.per) == value))
+
+    def _count(self, rule: GateRule, value: Any, sub: pl.DataFrame) -> None:
+        import polars as pl
+
+        scope = self.data.scope(rule, value)
+        if rule.metric == "ece":
+            valid = sub.filter(pl.col("confidence").is_not_null() & pl.col("correct").is_not_null()
+                               & (pl.col("confidence") >= 0) & (pl.col("confidence") <= 1))
+            for conf, correct, count in valid.group_by("confidence", "correct").len().iter_rows():
+                scope.calibration.add(conf, correct, count)
+        elif rule.metric == "resolution_rate":
+            known = sub["resolved"].drop_nulls()
+            scope.n += known.len()
+            scope.k += int(known.sum())
+        elif rule.metric == "contained_unresolved":
+            known = sub.filter(pl.col("resolved").is_not_null())
+            gap = known.filter(~pl.col("escalated") & ~pl.col("resolved"))
+            scope.n += known.height
+            scope.k += gap.height
+            scope.failing += gap["session_id"].to_list()
+        else:
+            self._verdicts(scope, (rule.name, value), sub, [self.bits[e] for e in rule.evaluators if e in self.bits])
+
+    def _golden(self, rule: GateRule, chunk: pl.DataFrame) -> None:
+        import polars as pl
+
+        cases = chunk.filter(pl.col("session_id").is_in(list(self.data.golden_ids)))
+        chosen = [self.bits[e] for e in rule.evaluators if e in self.bits] if rule.evaluators else list(
+            self.bits.values())
+        self._verdicts(self.data.scope(rule), (rule.name, None), cases, chosen)
+
+    def _verdicts(self, scope: ScopeTally, key: tuple[str, Any], sub: pl.DataFrame, chosen: list[VerdictBit]) -> None:
+        """A session counts when any chosen evaluator applies, and passes when every one that applies passed."""
+        import polars as pl
+
+        if not chosen or sub.is_empty():
+            return
+        judged = sub.select("session_id", applies=any_bit("a", chosen), failed=any_bit("a", chosen, failed=True)
+                            ).filter(pl.col("applies"))
+        failing = judged.filter(pl.col("failed"))["session_id"].to_list()
+        scope.n += judged.height
+        scope.k += judged.height - len(failing)
+        scope.failing += failing
+        if key in self.watch:
+            watched = self.watch[key]
+            scope.passing_watched += [s for s in judged.filter(~pl.col("failed"))["session_id"].to_list()
+                                      if s in watched]
+
+
+def scan_gate(store: Store, run: str, cfg: GateConfig,
+              watch: dict[tuple[str, Any], set[str]] | None = None) -> GateData:
+    """One pass over the run's chunks for every rule of the gate (memory: the counts, and failing session ids)."""
+    bits = store.verdict_bits(run)
+    data = GateData(run=run, evaluators_seen=set(bits), golden_ids=store.golden_session_ids())
+    scan = GateScan(cfg, data, bits, watch)
+    for chunk in store.run_chunks(run):
+        scan.add(chunk)
+    return data
 
 
 def _rate_entry(rule: GateRule, k: int, n: int) -> dict[str, Any]:
@@ -261,31 +326,31 @@ def _rate_entry(rule: GateRule, k: int, n: int) -> dict[str, Any]:
             "passed": passed, "warnings": [warning] if warning else []}
 
 
-def _no_data_reason(rule: GateRule, frames: Frames, known: set[str] | None) -> str:
-    missing = [e for e in rule.evaluators if e not in frames.evaluators_seen]
+def _no_data_reason(rule: GateRule, data: GateData, known: set[str] | None) -> str:
+    missing = [e for e in rule.evaluators if e not in data.evaluators_seen]
     if rule.evaluators and len(missing) == len(rule.evaluators):
         names = ", ".join(missing)
         if known is not None and not set(missing) & known:
             return f"no results for {names}: no such evaluator is installed (add one, or drop the rule)"
-        return (f"no results for {names} in run {frames.run!r}: run `cstui eval --run {frames.run} "
+        return (f"no results for {names} in run {data.run!r}: run `cstui eval --run {data.run} "
                 f"--evaluators {','.join(missing)}` (LLM judges need --judge-model)")
     return "no sessions in scope" if rule.metric != "pass_rate" else "no applicable sessions in scope"
 
 
-def evaluate_rule(rule: GateRule, frames: Frames, cfg: GateConfig, baseline: Frames | None = None,
+def evaluate_rule(rule: GateRule, data: GateData, cfg: GateConfig, baseline: GateData | None = None,
                   known: set[str] | None = None) -> list[dict[str, Any]]:
     """Entries for one rule (a `per` rule yields one entry per stratum present in the run)."""
     if rule.per:
-        keys = sorted(frames.sessions[rule.per].drop_nulls().unique().to_list())
-        scopes: list[tuple[str, dict[str, Any]]] = [
-            (f"{rule.name}.{tier_key(k) if rule.per == 'tier' else k}", {rule.per: (k,)}) for k in keys]
+        keys = sorted(data.per_values.get(rule.name, set()))
+        scopes: list[tuple[str, Any, dict[str, Any]]] = [
+            (f"{rule.name}.{tier_key(k) if rule.per == 'tier' else k}", k, {rule.per: (k,)}) for k in keys]
     else:
-        scopes = [(rule.name, {})]
-    return [_evaluate_scope(rule, name, extra, frames, cfg, baseline, known) for name, extra in scopes]
+        scopes = [(rule.name, None, {})]
+    return [_evaluate_scope(rule, name, value, extra, data, cfg, baseline, known) for name, value, extra in scopes]
 
 
-def _evaluate_scope(rule: GateRule, name: str, extra: dict[str, Any], frames: Frames, cfg: GateConfig,
-                    baseline: Frames | None, known: set[str] | None) -> dict[str, Any]:
+def _evaluate_scope(rule: GateRule, name: str, value: Any, extra: dict[str, Any], data: GateData, cfg: GateConfig,
+                    baseline: GateData | None, known: set[str] | None) -> dict[str, Any]:
     scope_filter = {k: list(v) for k, v in {**rule.filters, **extra}.items()}
     entry: dict[str, Any] = {
         "name": name, "rule": rule.name, "title": rule.title, "metric": rule.metric, "threshold": rule.threshold,
@@ -294,9 +359,9 @@ def _evaluate_scope(rule: GateRule, name: str, extra: dict[str, Any], frames: Fr
         "observed": None, "compared_value": None, "n": 0, "k": None, "ci_low": None, "ci_high": None,
         "passed": None, "warnings": [], "failing_sessions": [], "baseline": None, "flipped": [],
     }
+    tally = data.scopes.get((rule.name, value), ScopeTally())
     if rule.metric == "ece":
-        subset = _filtered_sessions(rule, frames.sessions, extra)
-        cal = calibration(calibration_pairs(subset))
+        cal = tally.calibration.result()
         entry.update(n=cal["n"], observed=cal["ece"], compared_value=cal["ece"])
         if cal["n"]:
             entry["passed"] = cal["ece"] < rule.threshold
@@ -304,62 +369,40 @@ def _evaluate_scope(rule: GateRule, name: str, extra: dict[str, Any], frames: Fr
                 entry["warnings"].append(f"n={cal['n']}: ECE from fewer than {ECE_MIN_N} sessions is inflated by "
                                          "binning noise; read it with the reliability bins")
     elif rule.metric == "golden":
-        import polars as pl
-
-        cases = frames.sessions.filter(pl.col("session_id").is_in(list(frames.golden_ids)))
-        verdicts = frames.results.filter(pl.col("passed").is_not_null()
-                                         & pl.col("sid").is_in(cases["sid"].to_list()))
-        if rule.evaluators:
-            verdicts = verdicts.filter(pl.col("evaluator").cast(pl.Utf8).is_in(list(rule.evaluators)))
-        per_case = verdicts.group_by("sid").agg(pl.col("passed").all()).join(
-            cases.select("sid", "session_id"), on="sid")
-        entry.update(_rate_entry(rule, int(per_case["passed"].sum()), per_case.height))
-        entry["failing_sessions"] = sorted(per_case.filter(~per_case["passed"])["session_id"].to_list())
+        entry.update(_rate_entry(rule, tally.k, tally.n))
+        entry["failing_sessions"] = sorted(tally.failing)
         if entry["n"] == 0:
             entry["status"] = "no_data"
             entry["message"] = ("no regression case of the golden set is in this run"
-                                if frames.golden_ids else "the golden set is empty (cstui golden add)")
+                                if data.golden_ids else "the golden set is empty (cstui golden add)")
             return entry
-    elif rule.metric == "resolution_rate":
-        subset = _filtered_sessions(rule, frames.sessions, extra)["resolved"].drop_nulls()
-        entry.update(_rate_entry(rule, int(subset.sum()), subset.len()))
-    elif rule.metric == "contained_unresolved":  # share of sessions (resolution known) contained but not resolved
-        import polars as pl
-
-        known = _filtered_sessions(rule, frames.sessions, extra).filter(pl.col("resolved").is_not_null())
-        gap = known.filter(~pl.col("escalated") & ~pl.col("resolved"))
-        entry.update(_rate_entry(rule, gap.height, known.height))
-        entry["failing_sessions"] = gap["session_id"].to_list()
+    elif rule.metric in ("resolution_rate", "contained_unresolved"):
+        entry.update(_rate_entry(rule, tally.k, tally.n))
+        entry["failing_sessions"] = tally.failing
     else:
-        verdicts = session_verdicts(rule, frames, extra)
-        k, n = int(verdicts["passed"].sum()), verdicts.height
-        entry.update(_rate_entry(rule, k, n))
-        entry["failing_sessions"] = verdicts.filter(~verdicts["passed"])["session_id"].to_list()
+        entry.update(_rate_entry(rule, tally.k, tally.n))
+        entry["failing_sessions"] = tally.failing
         if baseline is not None:
-            _compare_baseline(entry, rule, verdicts, baseline, extra, cfg, known)
+            _compare_baseline(entry, baseline, baseline.scopes.get((rule.name, value), ScopeTally()), tally, cfg)
     if entry["n"] == 0:
         entry["status"] = "no_data"
-        entry["message"] = _no_data_reason(rule, frames, known)
+        entry["message"] = _no_data_reason(rule, data, known)
     else:
         entry["status"] = "pass" if entry["passed"] else "fail"
         entry["message"] = _describe(entry)
     return entry
 
 
-def _compare_baseline(entry: dict[str, Any], rule: GateRule, verdicts: pl.DataFrame, baseline: Frames,
-                      extra: dict[str, Any], cfg: GateConfig, known: set[str] | None) -> None:
-    base = session_verdicts(rule, baseline, extra)
-    if base.is_empty() or verdicts.is_empty():
-        entry["baseline"] = {"run": baseline.run, "n": base.height, "observed": None, "drop": None,
+def _compare_baseline(entry: dict[str, Any], baseline: GateData, base: ScopeTally, tally: ScopeTally,
+                      cfg: GateConfig) -> None:
+    if base.n == 0 or tally.n == 0:
+        entry["baseline"] = {"run": baseline.run, "n": base.n, "observed": None, "drop": None,
                              "p_value": None, "regressed": False}
         return
-    k_base, n_base = int(base["passed"].sum()), base.height
-    drop, p_value = two_proportion_drop(k_base, n_base, entry["k"], entry["n"])
+    drop, p_value = two_proportion_drop(base.k, base.n, entry["k"], entry["n"])
     regressed = drop > cfg.max_drop + EPS and p_value < cfg.alpha
-    flipped = (base.filter(base["passed"]).select("session_id")
-               .join(verdicts.filter(~verdicts["passed"]).select("session_id"), on="session_id", how="inner"))
-    entry["flipped"] = sorted(flipped["session_id"].to_list())
-    entry["baseline"] = {"run": baseline.run, "n": n_base, "k": k_base, "observed": k_base / n_base, "drop": drop,
+    entry["flipped"] = sorted(base.passing_watched)
+    entry["baseline"] = {"run": baseline.run, "n": base.n, "k": base.k, "observed": base.k / base.n, "drop": drop,
                          "p_value": p_value, "regressed": regressed}
     if regressed:
         entry["passed"] = False
@@ -387,23 +430,26 @@ def _describe(entry: dict[str, Any]) -> str:
 
 
 def run_gate(store: Store, run: str, *, baseline: str | None = None, config_path: Path | None = None,
-             strict: bool = False, frames: Frames | None = None) -> GateResult:
+             strict: bool = False) -> GateResult:
     from cstui.evaluators import registry
 
     known = {ev.id for ev in registry.all_evaluators()}
     cfg = load_gates(config_path)
-    frames = frames or load_frames(store, run)
-    base_frames = load_frames(store, baseline) if baseline else None
-    return evaluate_gate(cfg, frames, base_frames, strict=strict, known=known)
+    data = scan_gate(store, run, cfg)
+    base = None
+    if baseline:
+        watch = {key: set(scope.failing) for key, scope in data.scopes.items() if scope.failing}
+        base = scan_gate(store, baseline, cfg, watch)
+    return evaluate_gate(cfg, data, base, strict=strict, known=known)
 
 
-def evaluate_gate(cfg: GateConfig, frames: Frames, baseline: Frames | None = None, *, strict: bool = False,
+def evaluate_gate(cfg: GateConfig, data: GateData, baseline: GateData | None = None, *, strict: bool = False,
                   known: set[str] | None = None) -> GateResult:
     from cstui.reports import GateResult
 
     rules: list[dict[str, Any]] = []
     for rule in cfg.rules:
-        rules.extend(evaluate_rule(rule, frames, cfg, baseline, known))
+        rules.extend(evaluate_rule(rule, data, cfg, baseline, known))
     for entry in rules:
         if entry["status"] == "no_data" and strict:
             entry["passed"] = False
@@ -412,7 +458,7 @@ def evaluate_gate(cfg: GateConfig, frames: Frames, baseline: Frames | None = Non
             entry["status"] = "pass" if entry["passed"] else "fail"
     blocking_failures = [r for r in rules if r["status"] == "fail" and (r["blocking"] or strict and r["n"] == 0)]
     return GateResult.model_validate({
-        "run": frames.run, "baseline": baseline.run if baseline else None, "gate_file": cfg.path,
+        "run": data.run, "baseline": baseline.run if baseline else None, "gate_file": cfg.path,
         "strict": strict, "passed": not blocking_failures,
         "n_rules": len(rules),
         "failed": [r["name"] for r in blocking_failures],

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-import math
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from cstui.stats import (  # noqa: F401 - re-exported: the metric primitives live in cstui.stats
@@ -17,7 +17,6 @@ from cstui.stats import (  # noqa: F401 - re-exported: the metric primitives liv
     TIERS,
     Z95,
     calibration,
-    calibration_pairs,
     confidence_bin,
     min_n_to_demonstrate,
     percentile,
@@ -26,33 +25,149 @@ from cstui.stats import (  # noqa: F401 - re-exported: the metric primitives liv
     tier_key,
     wilson_interval,
 )
+from cstui.tally import (
+    CalibrationTally,
+    EscalationTally,
+    EvaluatorCounts,
+    SessionCounts,
+    any_bit,
+    percentile_of_counts,
+)
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from cstui.gates import GateConfig, GateData
     from cstui.reports import Report
     from cstui.store import Store
+    from cstui.store.chunks import VerdictBit
 
 
-def session_block(df: pl.DataFrame) -> dict[str, Any]:
-    """n, resolution, escalation and correctness of a set of sessions, and the deflection gap: containment (ended
-    without a handoff) beside contained-but-unresolved, which a system tuned never to escalate inflates and hides
-    (docs/metrics.md)."""
+def time_to_escalation(histogram: Counter[int]) -> dict[str, Any]:
+    return {"p50": percentile_of_counts(histogram, 0.5), "p90": percentile_of_counts(histogram, 0.9),
+            "n": sum(histogram.values()), "histogram": [{"turns": t, "n": histogram[t]} for t in sorted(histogram)]}
+
+
+def _valid_confidence(frame: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
-    n = df.height
-    known = df.filter(pl.col("resolved").is_not_null())
-    resolved = known["resolved"]
-    contained = int((~df["escalated"]).sum())
-    contained_unresolved = int((~known["escalated"] & ~known["resolved"]).sum())
-    return {
-        "n": n,
-        "resolution_rate": rate(int(resolved.sum()), resolved.len()),
-        "escalation_rate": rate(int(df["escalated"].sum()), n),
-        "correct_rate": rate(int(df["correct"].drop_nulls().sum()), df["correct"].drop_nulls().len()),
-        "containment": rate(contained, n),
-        "contained_unresolved": rate(contained_unresolved, known.height),
-    }
+    return frame.filter(pl.col("confidence").is_not_null() & (pl.col("confidence") >= 0) & (pl.col("confidence") <= 1))
+
+
+class ReportScan:
+    """What one pass over a run's chunks gathers for its report; memory is the tallies (counts per tier and
+    stratum, per distinct confidence), never the sessions."""
+
+    def __init__(self, by: str, bits: dict[str, VerdictBit], watched_ids: set[str], sample_keys: list[str]) -> None:
+        from cstui.evaluators import registry
+
+        self.by, self.bits = by, bits
+        self.keys = ["tier"] + ([by] if by != "tier" else [])
+        self.sessions: dict[tuple[Any, ...], SessionCounts] = {}
+        self.calibrations: dict[tuple[Any, ...], CalibrationTally] = {}
+        self.escalation = EscalationTally()
+        self.turns: Counter[int] = Counter()
+        self.evaluators = EvaluatorCounts(bits, by)
+        self.categories: dict[str, list[str]] = {}
+        for evaluator, category in registry.hallucination_categories().items():
+            self.categories.setdefault(category, []).append(evaluator)
+        self.category_counts: dict[str, list[int]] = {c: [0, 0] for c in self.categories}
+        self.watched_ids = watched_ids  # labelled sessions, kept aside for judge-human alignment
+        self.watched: list[pl.DataFrame] = []
+        self.sample_keys = sample_keys
+        self.composition: Counter[str] = Counter()
+
+    def add(self, chunk: pl.DataFrame) -> None:
+        import polars as pl
+
+        for row in chunk.group_by(*self.keys, "resolved", "escalated", "correct").len().iter_rows():
+            *key, resolved, escalated, correct, n = row
+            self.sessions.setdefault(tuple(key), SessionCounts()).add(resolved, escalated, correct, n)
+        valid = _valid_confidence(chunk)
+        for *key, conf, correct, n in (valid.filter(pl.col("correct").is_not_null())
+                                       .group_by(*self.keys, "confidence", "correct").len().iter_rows()):
+            self.calibrations.setdefault(tuple(key), CalibrationTally()).add(conf, correct, n)
+        for conf, escalated, n in valid.group_by("confidence", "escalated").len().iter_rows():
+            self.escalation.add(conf, escalated, n)
+        for turn, n in chunk.group_by("escalation_turn").len().iter_rows():
+            if turn is not None:
+                self.turns[turn + 1] += n
+        self.evaluators.add_chunk(chunk)
+        self._add_categories(chunk)
+        if self.watched_ids:
+            self.watched.append(chunk.filter(pl.col("session_id").is_in(list(self.watched_ids))))
+        if self.sample_keys:
+            label = pl.concat_str([pl.col(k).cast(pl.Utf8).fill_null("—") for k in self.sample_keys], separator=" / ")
+            for stratum, n in chunk.select(label.alias("stratum")).group_by("stratum").len().iter_rows():
+                self.composition[stratum] += n
+
+    def _add_categories(self, chunk: pl.DataFrame) -> None:
+        chosen = {c: [self.bits[e] for e in evs if e in self.bits] for c, evs in self.categories.items()}
+        exprs = [e for c, bits in chosen.items() if bits
+                 for e in (any_bit("a", bits).sum().alias(f"n:{c}"), any_bit("a", bits, failed=True).sum().alias(f"f:{c}"))]
+        if not exprs:
+            return
+        row = chunk.select(exprs).row(0, named=True)
+        for c, bits in chosen.items():
+            if bits:
+                self.category_counts[c][0] += row[f"n:{c}"]
+                self.category_counts[c][1] += row[f"f:{c}"]
+
+    # -------------------------------------------------------------- the document's parts
+    def sessions_where(self, tier: Any = ..., value: Any = ...) -> SessionCounts:
+        out = SessionCounts()
+        for key, counts in self.sessions.items():
+            if (tier is ... or key[0] in tier) and (value is ... or key[-1] == value):
+                for name in vars(out):
+                    setattr(out, name, getattr(out, name) + getattr(counts, name))
+        return out
+
+    def calibration_where(self, tier: Any = ..., value: Any = ...) -> dict[str, Any]:
+        out = CalibrationTally()
+        for key, tally in self.calibrations.items():
+            if (tier is ... or key[0] in tier) and (value is ... or key[-1] == value):
+                out.merge(tally)
+        return out.result()
+
+    def by_values(self) -> list[Any]:
+        return sorted({key[-1] for key in self.sessions if key[-1] is not None})
+
+    def evaluator_block(self) -> dict[str, Any]:
+        """Per evaluator: pass rate over applicable sessions, overall, by tier (and by another stratum)."""
+        out: dict[str, Any] = {}
+        other = self.by != "tier"
+        tiers = sorted({k[0] for k in self.evaluators.groups}, key=lambda t: t or 99)
+        values = sorted({k[-1] for k in self.evaluators.groups if k[-1] is not None}, key=str) if other else []
+        for i, name in sorted(enumerate(self.bits), key=lambda iv: iv[1]):
+            present, n, k, human = self.evaluators.totals(i)
+            if not present:
+                continue
+            entry = _rate_entry(k, n)
+            out[name] = {**entry, "n_not_applicable": present - n, "version": self.bits[name].version,
+                         "n_human_labels": human, "by_tier": {}}
+            for tier in tiers:
+                _, n, k, _ = self.evaluators.totals(i, [g for g in self.evaluators.groups if g[0] == tier])
+                if n:
+                    out[name]["by_tier"][tier_key(tier)] = _rate_entry(k, n)
+            if other:
+                out[name][f"by_{self.by}"] = {}
+                for value in values:
+                    _, n, k, _ = self.evaluators.totals(i, [g for g in self.evaluators.groups if g[-1] == value])
+                    if n:
+                        out[name][f"by_{self.by}"][str(value)] = _rate_entry(k, n)
+        return out
+
+    def hallucination_by_category(self) -> dict[str, Any]:
+        """Per hallucination category: sessions where any of its evaluators failed, over those where one applied."""
+        out: dict[str, Any] = {}
+        for category in sorted(self.categories):
+            n, failed = self.category_counts[category]
+            if not n:
+                continue
+            lo, hi = wilson_interval(failed, n)
+            out[category] = {"n": n, "failed": failed, "rate": failed / n, "ci_low": lo, "ci_high": hi,
+                             "evaluators": sorted(self.categories[category])}
+        return out
 
 
 def _rate_entry(k: int, n: int) -> dict[str, Any]:
@@ -61,135 +176,36 @@ def _rate_entry(k: int, n: int) -> dict[str, Any]:
     return {"n": n, "k": k, "pass_rate": r["value"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
 
 
-def _pass_counts(applicable: pl.LazyFrame, keys: list[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Pass counts over applicable verdicts, grouped by keys (evaluator first)."""
-    import polars as pl
-
-    counts = applicable.group_by(keys).agg(n=pl.len(), k=pl.col("passed").sum()).collect()
-    return {tuple(row[:-2]): _rate_entry(int(row[-1]), int(row[-2])) for row in counts.iter_rows()}
-
-
-def evaluator_block(results: pl.DataFrame, sessions: pl.DataFrame, by: str | None = None) -> dict[str, Any]:
-    """Per evaluator: pass rate over applicable sessions, overall, by tier (and by another stratum). Lazy, and
-    joined on the few columns the counts need, so a run's verdicts are not copied wide (memory, docs/scale.md)."""
-    import polars as pl
-
-    if results.is_empty():
-        return {}
-    cols = ["sid", "tier"] + ([by] if by and by != "tier" else [])
-    totals = results.group_by("evaluator").agg(n_total=pl.len(), version=pl.col("evaluator_version").max(),
-                                               n_human=pl.col("human_verdict").is_not_null().sum())
-    applicable = (results.lazy().filter(pl.col("passed").is_not_null()).select("sid", "evaluator", "passed")
-                  .join(sessions.lazy().select(cols), on="sid", how="left"))
-    overall = _pass_counts(applicable, ["evaluator"])
-    by_tier = _pass_counts(applicable, ["evaluator", "tier"])
-    by_other = _pass_counts(applicable, ["evaluator", by]) if by and by != "tier" else {}
-    out: dict[str, Any] = {}
-    for name, n_total, version, n_human in totals.sort("evaluator").iter_rows():
-        entry = overall.get((name,), _rate_entry(0, 0))
-        out[name] = {**entry, "n_not_applicable": n_total - entry["n"], "version": version,
-                     "n_human_labels": n_human, "by_tier": {}}
-        if by and by != "tier":
-            out[name][f"by_{by}"] = {}
-    for (name, tier), entry in sorted(by_tier.items(), key=lambda kv: (kv[0][0], kv[0][1] or 99)):
-        out[name]["by_tier"][tier_key(tier)] = entry
-    for (name, key), entry in sorted(by_other.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-        if key is not None:
-            out[name][f"by_{by}"][str(key)] = entry
-    return out
-
-
-def escalation_vs_confidence(sessions: pl.DataFrame) -> dict[str, Any]:
-    """Escalation rate per confidence bin and its Spearman rank correlation with confidence.
-
-    A healthy system escalates more as confidence falls: the correlation should be negative.
-    """
-    import polars as pl
-
-    sub = sessions.filter(pl.col("confidence").is_not_null() & (pl.col("confidence") >= 0)
-                          & (pl.col("confidence") <= 1))
-    bins = []
-    if sub.height:
-        counted = (sub.with_columns(bin=(pl.col("confidence") * N_BINS).floor().cast(pl.Int64).clip(0, N_BINS - 1))
-                   .group_by("bin").agg(n=pl.len(), escalated=pl.col("escalated").sum()))
-        by_bin = {row["bin"]: row for row in counted.iter_rows(named=True)}
-    else:
-        by_bin = {}
-    for b in range(N_BINS):
-        row = by_bin.get(b)
-        n, esc = (row["n"], int(row["escalated"])) if row else (0, 0)
-        bins.append({"lo": b / N_BINS, "hi": (b + 1) / N_BINS, "n": n, "escalated": esc,
-                     **{k: v for k, v in rate(esc, n).items() if k in ("value", "ci_low", "ci_high")}})
-    rho = None
-    if sub.height >= 3 and sub["escalated"].n_unique() > 1 and sub["confidence"].n_unique() > 1:
-        rho = sub.select(pl.corr(pl.col("confidence"), pl.col("escalated").cast(pl.Float64),
-                                 method="spearman")).item()
-        rho = None if rho is None or math.isnan(rho) else float(rho)
-    return {"n": sub.height, "spearman": rho, "bins": bins}
-
-
-def time_to_escalation(sessions: pl.DataFrame) -> dict[str, Any]:
-    """Turns until the handoff (1-based turn number of the first escalation), p50/p90 and a histogram."""
-    turns = [t + 1 for t in sessions["escalation_turn"].drop_nulls().to_list()]
-    histogram: dict[int, int] = {}
-    for t in turns:
-        histogram[t] = histogram.get(t, 0) + 1
-    return {"p50": percentile(turns, 0.5), "p90": percentile(turns, 0.9), "n": len(turns),
-            "histogram": [{"turns": t, "n": histogram[t]} for t in sorted(histogram)]}
-
-
-def hallucination_by_category(results: pl.DataFrame) -> dict[str, Any]:
-    """Per hallucination category: sessions where any of its evaluators failed, over those where one applied."""
-    import polars as pl
-
-    from cstui.evaluators import registry
-
-    by_category: dict[str, list[str]] = {}
-    for evaluator, category in registry.hallucination_categories().items():
-        by_category.setdefault(category, []).append(evaluator)
-    out: dict[str, Any] = {}
-    if results.is_empty():
-        return out
-    applicable = results.filter(pl.col("passed").is_not_null())
-    for category in sorted(by_category):
-        evaluators = sorted(by_category[category])
-        sub = applicable.filter(pl.col("evaluator").is_in(evaluators))
-        if sub.is_empty():
-            continue
-        if len(evaluators) > 1:  # a session counts once per category
-            sub = sub.group_by("sid").agg(pl.col("passed").all())
-        n, failed = sub.height, int((~sub["passed"]).sum())
-        lo, hi = wilson_interval(failed, n)
-        out[category] = {"n": n, "failed": failed, "rate": failed / n, "ci_low": lo, "ci_high": hi,
-                         "evaluators": evaluators}
-    return out
-
-
-def build_report(store: Store, run: str, by: str = "tier", *, sessions: pl.DataFrame | None = None,
-                 results: pl.DataFrame | None = None) -> Report:
-    """The `cstui report` document; pass already-loaded frames to share them with a gate."""
-    import polars as pl
-
+def build_report(store: Store, run: str, by: str = "tier") -> Report:
+    """The `cstui report` document, from one bounded pass over the run (docs/scale.md)."""
+    from cstui.gates import GateData, GateScan, load_gates
     from cstui.online import online_metrics
     from cstui.reports import Report
 
-    sessions = store.sessions_frame(run) if sessions is None else sessions
-    results = store.results_frame(run) if results is None else results
-    report: dict[str, Any] = {"run": run, "n_sessions": sessions.height, "by": by}
-    report["overall"] = session_block(sessions)
-    report["tiers"] = {tier_key(t): session_block(sessions.filter(pl.col("tier") == t)) for t in TIERS}
-    unknown = sessions.filter(pl.col("tier").is_null() | ~pl.col("tier").is_in(list(TIERS)))
-    if unknown.height:
-        report["tiers"]["tier_unknown"] = session_block(unknown)
-    evaluators = evaluator_block(results, sessions, by)
+    bits = store.verdict_bits(run)
+    meta = store.run(run).get("metadata")
+    sample = orjson_loads(meta).get("sample") if meta else None
+    scan = ReportScan(by, bits, store.labeled_session_ids(run), (sample or {}).get("by") or [])
+    cfg = load_gates()
+    gate_data = GateData(run=run, evaluators_seen=set(bits), golden_ids=store.golden_session_ids())
+    gate_scan = GateScan(cfg, gate_data, bits)
+    for chunk in store.run_chunks(run):
+        scan.add(chunk)
+        gate_scan.add(chunk)
+    overall = scan.sessions_where()
+    report: dict[str, Any] = {"run": run, "n_sessions": overall.n, "by": by, "overall": overall.block()}
+    report["tiers"] = {tier_key(t): scan.sessions_where(tier=(t,)).block() for t in TIERS}
+    unknown = scan.sessions_where(tier=tuple({k[0] for k in scan.sessions} - set(TIERS)))
+    if unknown.n:
+        report["tiers"]["tier_unknown"] = unknown.block()
+    evaluators = scan.evaluator_block()
     strata: dict[str, Any] = {}
-    for key in sorted(sessions[by].drop_nulls().unique().to_list()):
-        subset = sessions.filter(pl.col(by) == key)
+    for key in scan.by_values():
         name = tier_key(key) if by == "tier" else str(key)
-        cal = calibration(calibration_pairs(subset))
+        where = {"tier": (key,)} if by == "tier" else {"value": key}
         strata[name] = {
-            **session_block(subset),
-            "calibration": cal,
+            **scan.sessions_where(**where).block(),
+            "calibration": scan.calibration_where(**where),
             "evaluators": {ev: block[f"by_{by}"].get(name if by == "tier" else str(key))
                            for ev, block in evaluators.items()
                            if block[f"by_{by}"].get(name if by == "tier" else str(key))},
@@ -200,44 +216,34 @@ def build_report(store: Store, run: str, by: str = "tier", *, sessions: pl.DataF
     for name, validated in trust(store, run, {ev: block["version"] for ev, block in evaluators.items()}).items():
         evaluators[name]["validated"] = validated
     report["evaluators"] = evaluators
-    report["calibration"] = {
-        "overall": calibration(calibration_pairs(sessions)),
-        "by_tier": {tier_key(t): calibration(calibration_pairs(sessions.filter(pl.col("tier") == t)))
-                    for t in TIERS},
-    }
+    report["calibration"] = {"overall": scan.calibration_where(),
+                             "by_tier": {tier_key(t): scan.calibration_where(tier=(t,)) for t in TIERS}}
     report["escalation"] = {
         "rate": report["overall"]["escalation_rate"]["value"],
         "ci_low": report["overall"]["escalation_rate"]["ci_low"],
         "ci_high": report["overall"]["escalation_rate"]["ci_high"],
-        "n_escalated": int(sessions["escalated"].sum()),
-        "time_to_escalation_turns": time_to_escalation(sessions),
-        "by_confidence": escalation_vs_confidence(sessions),
+        "n_escalated": overall.escalated,
+        "time_to_escalation_turns": time_to_escalation(scan.turns),
+        "by_confidence": scan.escalation.result(),
     }
-    report["hallucination_by_category"] = hallucination_by_category(results)
+    report["hallucination_by_category"] = scan.hallucination_by_category()
     report["draft_assist"] = online_metrics(store.drafts_frame(run))
     report["judges"] = judge_costs(store, run)
-    report["alignment"] = _alignment(store, run, results, sessions)
-    report["warnings"] = _gate_sample_size_warnings(run, sessions, results)
-    report["composition"] = composition(store, run, sessions)
+    report["alignment"] = _alignment(store, run, scan)
+    report["warnings"] = _gate_sample_size_warnings(cfg, gate_data)
+    report["composition"] = composition(sample, overall.n, scan.composition)
     return Report.model_validate(report)
 
 
-def composition(store: Store, run: str, sessions: pl.DataFrame) -> dict[str, Any] | None:
+def composition(sample: dict[str, Any] | None, n: int, counts: Counter[str]) -> dict[str, Any] | None:
     """For a sampled slice: its mix per stratum against the target it was drawn for (a biased slice shows)."""
-    import polars as pl
-
-    meta = store.run(run).get("metadata")
-    sample = orjson_loads(meta).get("sample") if meta else None
     if not sample:
         return None
     keys = sample["by"] or []
-    n = sessions.height
     if not keys:
         return {"from": sample["from"], "by": [], "strata": {"all": {"n": n, "share": 1.0, "target": None}}}
-    label = pl.concat_str([pl.col(k).cast(pl.Utf8).fill_null("—") for k in keys], separator=" / ")
-    counts = sessions.select(label.alias("stratum")).group_by("stratum").len().sort("stratum")
     target = sample.get("target") or {}
-    strata = {row[0]: {"n": row[1], "share": row[1] / n, "target": target.get(row[0])} for row in counts.iter_rows()}
+    strata = {key: {"n": counts[key], "share": counts[key] / n, "target": target.get(key)} for key in sorted(counts)}
     for key, share in target.items():
         strata.setdefault(key, {"n": 0, "share": 0.0, "target": share})
     return {"from": sample["from"], "by": keys, "seed": sample.get("seed"), "strata": strata}
@@ -273,24 +279,39 @@ def judge_costs(store: Store, run: str) -> dict[str, Any]:
     return out
 
 
-def _alignment(store: Store, run: str, results: pl.DataFrame, sessions: pl.DataFrame) -> dict[str, Any]:
+def _alignment(store: Store, run: str, scan: ReportScan) -> dict[str, Any]:
+    """Judge-human agreement over the labelled sessions the scan kept aside (few: reviewers label by hand)."""
+    import polars as pl
+
     from cstui.agreement import alignment
     from cstui.evaluators import registry
 
     judge_ids = {ev.id for ev in registry.all_evaluators("judge")}
+    if not scan.watched:
+        return {}
+    sessions = pl.concat(scan.watched)
+    results = machine_verdicts(sessions, scan.bits)
     return alignment(results, sessions, store.labels(run), judge_ids)
 
 
-def _gate_sample_size_warnings(run: str, sessions: pl.DataFrame, results: pl.DataFrame) -> list[dict[str, Any]]:
-    """Where the default gate's thresholds meet too few sessions to mean anything (e.g. 99% on 41)."""
-    from cstui.gates import Frames, GateConfig, evaluate_rule, load_gates
+def machine_verdicts(chunk: pl.DataFrame, bits: dict[str, VerdictBit]) -> pl.DataFrame:
+    """One row per (session, evaluator) with a verdict: sid, evaluator, machine_passed (None: not applicable)."""
+    import polars as pl
 
-    cfg: GateConfig = load_gates()
-    frames = Frames(run=run, sessions=sessions, results=results,
-                    evaluators_seen=set(results["evaluator"].unique().to_list()))
+    parts = [chunk.filter((pl.col(f"p{b.word}") & b.mask) != 0).select(
+        "sid", evaluator=pl.lit(name), machine_passed=pl.when((pl.col(f"ma{b.word}") & b.mask) != 0)
+        .then((pl.col(f"mf{b.word}") & b.mask) == 0).otherwise(None)) for name, b in bits.items()]
+    schema = {"sid": pl.Int64, "evaluator": pl.Utf8, "machine_passed": pl.Boolean}
+    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+
+
+def _gate_sample_size_warnings(cfg: GateConfig, data: GateData) -> list[dict[str, Any]]:
+    """Where the default gate's thresholds meet too few sessions to mean anything (e.g. 99% on 41)."""
+    from cstui.gates import evaluate_rule
+
     out = []
     for rule in cfg.rules:
-        for entry in evaluate_rule(rule, frames, cfg):
+        for entry in evaluate_rule(rule, data, cfg):
             for warning in entry["warnings"]:
                 out.append({"rule": entry["name"], "n": entry["n"], "threshold": entry["threshold"],
                             "message": warning})

@@ -42,30 +42,20 @@ def calibration(pairs: Iterable[tuple[float, bool]] | pl.DataFrame) -> dict[str,
     `confidence` and `correct` columns (rows missing either, or outside [0, 1], are left out)."""
     import polars as pl
 
+    from cstui.tally import CalibrationTally
+
+    tally = CalibrationTally()
     if isinstance(pairs, pl.DataFrame):
-        df = pairs.select(pl.col("confidence").cast(pl.Float64), pl.col("correct").cast(pl.Float64)).filter(
+        valid = pairs.select(pl.col("confidence").cast(pl.Float64), pl.col("correct").cast(pl.Boolean)).filter(
             pl.col("confidence").is_not_null() & pl.col("correct").is_not_null()
             & (pl.col("confidence") >= 0) & (pl.col("confidence") <= 1))
+        for conf, correct, n in valid.group_by("confidence", "correct").len().iter_rows():
+            tally.add(conf, correct, n)
     else:
-        rows = [(float(c), float(bool(k))) for c, k in pairs]
-        df = pl.DataFrame(rows, schema={"confidence": pl.Float64, "correct": pl.Float64}, orient="row")
-    n = df.height
-    per_bin = (df.with_columns(bin=(pl.col("confidence") * N_BINS).floor().cast(pl.Int64).clip(0, N_BINS - 1))
-               .group_by("bin").agg(n=pl.len(), conf=pl.col("confidence").sum(), acc=pl.col("correct").sum()))
-    found = {b: (k, c, a) for b, k, c, a in per_bin.iter_rows()}
-    brier = df.select(((pl.col("confidence") - pl.col("correct")) ** 2).mean()).item() if n else None
-    bins, ece = [], 0.0
-    for b in range(N_BINS):
-        count, conf_sum, correct_sum = found.get(b, (0, 0.0, 0.0))
-        mean_conf = conf_sum / count if count else None
-        acc = correct_sum / count if count else None
-        if count:
-            ece += count / n * abs(mean_conf - acc)  # type: ignore[operator]
-        bins.append({"lo": b / N_BINS, "hi": (b + 1) / N_BINS, "n": count, "confidence": mean_conf, "accuracy": acc})
-    mean_conf = float(df["confidence"].mean()) if n else None  # type: ignore[arg-type]
-    accuracy = float(df["correct"].mean()) if n else None  # type: ignore[arg-type]
-    return {"ece": ece if n else None, "brier": brier, "n": n, "mean_confidence": mean_conf, "accuracy": accuracy,
-            "overconfidence": None if not n else mean_conf - accuracy, "bins": bins}  # type: ignore[operator]
+        for conf, correct in pairs:
+            if conf is not None and correct is not None and 0 <= conf <= 1:
+                tally.add(float(conf), bool(correct), 1)
+    return tally.result()
 
 
 def tier_key(tier: Any) -> str:
@@ -95,11 +85,6 @@ def sample_size_warning(n: int, threshold: float) -> str | None:
         return (f"n={n} is too small to demonstrate ≥ {threshold:.0%}: even {n}/{n} passing has a 95% lower "
                 f"bound of {n / (n + Z95 * Z95):.1%} (needs n ≥ {needed})")
     return None
-
-
-def calibration_pairs(df: pl.DataFrame) -> pl.DataFrame:
-    """The confidence/correctness columns of a session frame, for `calibration`."""
-    return df.select("confidence", "correct")
 
 
 def percentile(values: list[float], q: float) -> float | None:

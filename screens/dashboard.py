@@ -190,14 +190,13 @@ class DashboardScreen(Screen[None]):
         run, baseline = self.run, self.baseline
 
         def fetch(store: Store) -> ReportLoaded:
-            from cstui.gates import load_frames, run_gate
+            from cstui.gates import run_gate
             from cstui.metrics import build_report
 
             marker = store.change_marker()
-            frames = load_frames(store, run)
-            report = build_report(store, run, sessions=frames.sessions, results=frames.results)
-            gate = run_gate(store, run, baseline=baseline, frames=frames)
-            return ReportLoaded(report, gate, store.drift_events(run), marker, frames.sessions)
+            report = build_report(store, run)
+            gate = run_gate(store, run, baseline=baseline)
+            return ReportLoaded(report, gate, store.drift_events(run), marker, store.sessions_frame(run))
 
         data.load(self, "metrics", fetch, path=self.store.path)
 

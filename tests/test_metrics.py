@@ -1,4 +1,5 @@
 import math
+from collections import Counter
 
 import pytest
 
@@ -129,31 +130,31 @@ def test_sample_size_warning_names_the_problem():
 def test_escalation_by_confidence_and_rank_correlation_match_scipy():
     import random
 
-    import polars as pl
     from scipy.stats import spearmanr
 
-    from cstui.metrics import escalation_vs_confidence
+    from cstui.tally import EscalationTally
 
     rng = random.Random(3)
     conf = [round(rng.random(), 2) for _ in range(400)]
     esc = [rng.random() > c for c in conf]  # escalates more as confidence falls
-    frame = pl.DataFrame({"confidence": conf, "escalated": esc})
-    out = escalation_vs_confidence(frame)
-    assert out["spearman"] == pytest.approx(spearmanr(conf, esc).statistic, abs=1e-9)
+    tally, flat = EscalationTally(), EscalationTally()
+    for c, e in zip(conf, esc, strict=True):
+        tally.add(c, e, 1)
+        flat.add(c, True, 1)
+    out = tally.result()
+    assert out["spearman"] == pytest.approx(spearmanr(conf, esc).statistic, abs=1e-12)
     assert out["spearman"] < -0.5
     assert sum(b["n"] for b in out["bins"]) == 400
     low, high = out["bins"][0], out["bins"][9]
     assert low["value"] > high["value"]
     # constant escalation: no correlation to report rather than NaN
-    flat = escalation_vs_confidence(pl.DataFrame({"confidence": conf, "escalated": [True] * 400}))
-    assert flat["spearman"] is None
+    assert flat.result()["spearman"] is None
 
 
-def test_time_to_escalation_histogram():
-    import polars as pl
-
+def testtime_to_escalation_percentiles_from_a_histogram():
     from cstui.metrics import time_to_escalation
+    from cstui.stats import percentile
 
-    out = time_to_escalation(pl.DataFrame({"escalation_turn": [1, 1, 3, None, 11]}, schema={"escalation_turn": pl.Int64}))
-    assert out["n"] == 4 and out["p50"] == 3  # turns 2, 2, 4, 12
+    out = time_to_escalation(Counter({2: 2, 4: 1, 12: 1}))  # escalation turns 1, 1, 3, 11 (0-based)
+    assert out["n"] == 4 and out["p50"] == 3 and out["p90"] == percentile([2, 2, 4, 12], 0.9)
     assert out["histogram"] == [{"turns": 2, "n": 2}, {"turns": 4, "n": 1}, {"turns": 12, "n": 1}]

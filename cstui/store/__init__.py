@@ -9,13 +9,14 @@ Design choices that other code relies on:
 - Every import is one transaction: a bad line rolls back and leaves the main file untouched.
 
 The package, by concern: `schema` (DDL and migrations), `core` (the connection, transactions, the row
-helper), `runs` (runs and the import writer), `sessions`, `frames` (polars snapshots), `results`
+helper), `runs` (runs and the import writer), `sessions`, `frames` (polars snapshots), `chunks` (a run in bounded chunks), `results`
 (verdicts and their bit masks), `labels` (labels and the audit log), `golden`, `queues`, `judge_cache`,
 `drift`. `Store` is their union over one connection; nothing outside this package writes SQL.
 """
 
 from __future__ import annotations
 
+from cstui.store.chunks import ChunksMixin
 from cstui.store.core import DbBusy, RunExists, StoreBase, StoreError, UnknownRun, default_db_path, now_iso
 from cstui.store.drift import DriftMixin
 from cstui.store.frames import FramesMixin
@@ -34,6 +35,6 @@ __all__ = ["MIGRATIONS", "DbBusy", "SCHEMA_VERSION", "RunExists", "RunWriter", "
            "update_verdict_masks"]
 
 
-class Store(RunsMixin, SessionsMixin, FramesMixin, ResultsMixin, LabelsMixin, GoldenMixin, QueuesMixin,
+class Store(RunsMixin, SessionsMixin, FramesMixin, ChunksMixin, ResultsMixin, LabelsMixin, GoldenMixin, QueuesMixin,
             JudgeCacheMixin, DriftMixin, SearchMixin, StoreBase):
     """One SQLite file, one connection: every read and write cstui makes. Use it as a context manager."""

@@ -1,0 +1,144 @@
+"""A run read in bounded chunks: session columns and verdict bit masks, human overrides applied.
+
+Reports and gates aggregate these chunks into small tallies (cstui/tally.py), so their memory does not grow
+with the number of sessions (docs/scale.md). The whole-run frames of `frames.py` stay for the views that
+list sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, NamedTuple
+
+from cstui.store.core import StoreBase
+
+if TYPE_CHECKING:
+    import polars as pl
+
+CHUNK_ROWS = 100_000
+SESSION_COLUMNS = ("sid", "session_id", "tier", "intent", "channel", "segment", "category", "confidence", "correct",
+                   "resolved", "escalated", "escalation_turn")
+
+
+class VerdictBit(NamedTuple):
+    """Where an evaluator's verdicts sit in a run's masks: bit `bit` of mask word `word`."""
+
+    word: int
+    bit: int
+    version: str | None
+
+    @property
+    def mask(self) -> int:
+        return 1 << self.bit
+
+
+class ChunksMixin(StoreBase):
+    """A run read in bounded chunks (see the module docstring)."""
+
+    def verdict_bits(self, run: str) -> dict[str, VerdictBit]:
+        return {ev: VerdictBit(word, bit, version) for ev, word, bit, version in self.conn.execute(
+            "SELECT evaluator, word, bit, version FROM evaluator_bits WHERE run = ? ORDER BY word, bit", (run,))}
+
+    def run_chunks(self, run: str, rows: int | None = None) -> Iterator[pl.DataFrame]:
+        """Frames of at most `rows` sessions in id order. Columns: SESSION_COLUMNS (the newest human tier,
+        intent and correctness applied) and, per mask word w, `p{w}` (an evaluator has a verdict), `a{w}`
+        (it applies) and `f{w}` (it failed) with reviewers' verdicts applied, plus `ma{w}`/`mf{w}`, the
+        machine's own. Read in one transaction, so every chunk sees the same data."""
+        import polars as pl
+
+        rows = rows or CHUNK_ROWS
+        words = sorted({b.word for b in self.verdict_bits(run).values()})
+        joins = "".join(f" LEFT JOIN verdict_masks v{w} ON v{w}.sid = s.id AND v{w}.word = {w}" for w in words)
+        masks = "".join(f", coalesce(v{w}.present, 0), coalesce(v{w}.applies, 0), coalesce(v{w}.failed, 0)"
+                        for w in words)
+        sql = ("SELECT s.id, s.session_id, s.tier, s.intent, s.channel, s.segment, s.category, s.confidence,"
+               f" s.correct, s.resolved, s.escalated, s.escalation_turn{masks} FROM sessions s{joins}"
+               " WHERE s.run = ? AND s.id > ? ORDER BY s.id LIMIT ?")
+        schema: dict[str, pl.DataType | type[pl.DataType]] = {
+            "sid": pl.Int64, "session_id": pl.Utf8, "tier": pl.Int64, "intent": pl.Utf8, "channel": pl.Utf8,
+            "segment": pl.Utf8, "category": pl.Utf8, "confidence": pl.Float64, "correct": pl.Boolean,
+            "resolved": pl.Boolean, "escalated": pl.Boolean, "escalation_turn": pl.Int64}
+        for w in words:
+            schema.update({f"p{w}": pl.Int64, f"ma{w}": pl.Int64, f"mf{w}": pl.Int64})
+        own = not self.conn.in_transaction
+        if own:
+            self.conn.execute("BEGIN")
+        try:
+            sessions_over, verdicts_over = self._overrides(run, words)
+            last = 0
+            while True:
+                fetched = self.conn.execute(sql, (run, last, rows)).fetchall()
+                if not fetched:
+                    return
+                last = fetched[-1][0]
+                chunk = pl.DataFrame(fetched, schema=schema, orient="row")
+                del fetched
+                yield _apply_overrides(chunk, sessions_over, verdicts_over, words)
+        finally:
+            if own:
+                self.conn.execute("COMMIT")
+
+    def _overrides(self, run: str, words: list[int]) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+        """Reviewers' newest tier / intent / correctness per session, and their verdicts as masks per (sid, word):
+        `h{w}` the bits a reviewer decided, `hf{w}` those decided as failing. Few rows: one per labelled session."""
+        import polars as pl
+
+        sessions = self.conn.execute(
+            """SELECT session_id,
+                      (SELECT correct FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                        AND l.evaluator IS NULL AND l.correct IS NOT NULL ORDER BY id DESC LIMIT 1),
+                      (SELECT tier FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                        AND l.tier IS NOT NULL ORDER BY id DESC LIMIT 1),
+                      (SELECT intent FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                        AND l.intent IS NOT NULL ORDER BY id DESC LIMIT 1)
+               FROM (SELECT DISTINCT run, session_id FROM labels WHERE run = ?) x""", (run,)).fetchall()
+        session_frame = pl.DataFrame(sessions, schema={"session_id": pl.Utf8, "h_correct": pl.Int64,
+                                                       "h_tier": pl.Int64, "h_intent": pl.Utf8}, orient="row")
+        bits = self.verdict_bits(run)
+        decided: dict[int, dict[int, list[int]]] = {}
+        for sid, evaluator, verdict in self.conn.execute(
+                """SELECT s.id, l.evaluator, l.verdict FROM labels l JOIN sessions s
+                       ON s.run = l.run AND s.session_id = l.session_id
+                   WHERE l.id IN (SELECT max(id) FROM labels WHERE run = ? AND evaluator IS NOT NULL
+                                  AND verdict IS NOT NULL GROUP BY session_id, evaluator)""", (run,)):
+            if evaluator not in bits:
+                continue
+            word, mask = bits[evaluator].word, bits[evaluator].mask
+            entry = decided.setdefault(sid, {w: [0, 0] for w in words})[word]
+            entry[0] |= mask
+            if verdict != "pass":
+                entry[1] |= mask
+        verdict_schema: dict[str, pl.DataType | type[pl.DataType]] = {"sid": pl.Int64}
+        for w in words:
+            verdict_schema.update({f"h{w}": pl.Int64, f"hf{w}": pl.Int64})
+        verdict_frame = pl.DataFrame(
+            [(sid, *[m for w in words for m in per_word[w]]) for sid, per_word in decided.items()],
+            schema=verdict_schema, orient="row")
+        return (None if session_frame.is_empty() else session_frame,
+                None if verdict_frame.is_empty() else verdict_frame)
+
+
+def _apply_overrides(chunk: pl.DataFrame, sessions: pl.DataFrame | None, verdicts: pl.DataFrame | None,
+                     words: list[int]) -> pl.DataFrame:
+    """Current values: a reviewer's label wins over the import (sessions) and over the machine (verdicts, only
+    where the evaluator has a verdict, as in `results_frame`)."""
+    import polars as pl
+
+    if sessions is not None:
+        chunk = (chunk.join(sessions, on="session_id", how="left")
+                 .with_columns(correct=pl.coalesce(pl.col("h_correct").cast(pl.Boolean), pl.col("correct")),
+                               tier=pl.coalesce(pl.col("h_tier"), pl.col("tier")),
+                               intent=pl.coalesce(pl.col("h_intent"), pl.col("intent")))
+                 .drop("h_correct", "h_tier", "h_intent"))
+    if verdicts is None:
+        return chunk.with_columns(*[pl.col(f"ma{w}").alias(f"a{w}") for w in words],
+                                  *[pl.col(f"mf{w}").alias(f"f{w}") for w in words],
+                                  *[pl.lit(0, dtype=pl.Int64).alias(f"h{w}") for w in words])
+    chunk = chunk.join(verdicts, on="sid", how="left")
+    out = []
+    for w in words:
+        decided = pl.col(f"h{w}").fill_null(0) & pl.col(f"p{w}")
+        out += [(pl.col(f"ma{w}") | decided).alias(f"a{w}"),
+                ((pl.col(f"mf{w}") & ~decided) | (pl.col(f"hf{w}").fill_null(0) & decided)).alias(f"f{w}"),
+                decided.alias(f"h{w}")]
+    return chunk.with_columns(out).drop([f"hf{w}" for w in words])
