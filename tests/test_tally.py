@@ -61,6 +61,11 @@ def test_report_and_gate_are_identical_whatever_the_chunk_size(demo_db: Path, mo
         store.add_label("candidate", {"session_id": "S-000010", "tier": 1, "correct": False}, reviewer="r")
         whole = (build_report(store, "candidate", by="intent").to_json(),
                  run_gate(store, "candidate", baseline="baseline").to_json())
+        kinds = {k for (k,) in store.conn.execute("SELECT kind FROM frame_cache WHERE run = 'candidate'")}
+        assert {"chunks:100000", "chunks:100000:0"} <= kinds  # the first pass left snapshots …
+        again = (build_report(store, "candidate", by="intent").to_json(),
+                 run_gate(store, "candidate", baseline="baseline").to_json())
+        assert again == whole  # … and reading them changes nothing
         monkeypatch.setattr(chunks_module, "CHUNK_ROWS", 7)
         assert len(list(store.run_chunks("candidate"))) > 40
         cut = (build_report(store, "candidate", by="intent").to_json(),

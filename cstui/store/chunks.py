@@ -7,8 +7,9 @@ list sessions.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cstui.store.core import StoreBase
 
@@ -65,18 +66,59 @@ class ChunksMixin(StoreBase):
             self.conn.execute("BEGIN")
         try:
             sessions_over, verdicts_over = self._overrides(run, words)
-            last = 0
-            while True:
-                fetched = self.conn.execute(sql, (run, last, rows)).fetchall()
-                if not fetched:
-                    return
-                last = fetched[-1][0]
-                chunk = pl.DataFrame(fetched, schema=schema, orient="row")
-                del fetched
+            for chunk in self._raw_chunks(run, sql, schema, rows):
                 yield _apply_overrides(chunk, sessions_over, verdicts_over, words)
         finally:
             if own:
                 self.conn.execute("COMMIT")
+
+    def _raw_chunks(self, run: str, sql: str, schema: dict[str, Any], rows: int) -> Iterator[pl.DataFrame]:
+        """Chunks as stored, from their columnar snapshots when those match the run's data_version (a 1M-session
+        report then reads ten Arrow blobs instead of a million rows), else from rows, snapshotting as it goes;
+        the count row written last marks a complete set."""
+        import io
+
+        import polars as pl
+
+        version = self._one("SELECT data_version FROM runs WHERE name = ?", (run,))
+        kind = f"chunks:{rows}"
+        count = self.conn.execute("SELECT data FROM frame_cache WHERE run = ? AND kind = ? AND data_version = ?",
+                                  (run, kind, version)).fetchone()
+        if count is not None:
+            for i in range(int(count[0])):
+                blob = self.conn.execute("SELECT data FROM frame_cache WHERE run = ? AND kind = ?",
+                                         (run, f"{kind}:{i}")).fetchone()
+                yield pl.read_ipc(io.BytesIO(blob[0]))
+            return
+        snapshot, last, i = version is not None, 0, 0
+        while True:
+            fetched = self.conn.execute(sql, (run, last, rows)).fetchall()
+            if not fetched:
+                break
+            last = fetched[-1][0]
+            chunk = pl.DataFrame(fetched, schema=schema, orient="row")
+            del fetched
+            if snapshot:
+                buf = io.BytesIO()
+                chunk.write_ipc(buf, compression="lz4")
+                snapshot = self._snapshot(run, f"{kind}:{i}", version, buf.getvalue())
+            i += 1
+            yield chunk
+        if snapshot:
+            self._snapshot(run, kind, version, str(i).encode())
+
+    def _snapshot(self, run: str, kind: str, version: int, data: bytes) -> bool:
+        """Store one snapshot without waiting for another writer (it is only an optimisation); False if busy or
+        read-only."""
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            self.conn.execute("INSERT OR REPLACE INTO frame_cache (run, kind, data_version, data) VALUES (?,?,?,?)",
+                              (run, kind, version, data))
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            self.conn.execute("PRAGMA busy_timeout = 30000")
 
     def _overrides(self, run: str, words: list[int]) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
         """Reviewers' newest tier / intent / correctness per session, and their verdicts as masks per (sid, word):
