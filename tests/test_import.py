@@ -116,6 +116,29 @@ def test_existing_run_needs_replace_or_append(tmp_path, cli):
     assert r.code == 2 and "duplicate session_id 'N-1'" in r.err
 
 
+def test_duplicates_are_caught_when_the_id_filter_can_only_say_maybe(tmp_path, cli, monkeypatch):
+    """The import remembers ids in a fixed-size filter; with 16 bits every id collides, so the batch being
+    written and the run's index decide — across batches, and against an earlier import."""
+    from cstui.store import runs
+
+    monkeypatch.setattr(runs, "BATCH", 3)
+    monkeypatch.setattr(runs.SeenIds, "BITS", 4)
+    db = tmp_path / "t.db"
+    rows = [{**NATIVE[0], "session_id": f"N-{i}"} for i in range(10)]
+    assert cli("import", write_jsonl(tmp_path / "a.jsonl", rows), "--run", "r", "--db", db).code == 0
+    late = write_jsonl(tmp_path / "b.jsonl", [{**NATIVE[0], "session_id": "M-1"},
+                                              {**NATIVE[0], "session_id": "M-2"}, {**NATIVE[0], "session_id": "M-3"},
+                                              {**NATIVE[0], "session_id": "M-4"}, {**NATIVE[0], "session_id": "M-1"}])
+    r = cli("import", late, "--run", "s", "--db", db)
+    assert r.code == 2 and f"{late}:5: duplicate session_id 'M-1'" in r.err  # M-1 was flushed two batches back
+    r = cli("import", write_jsonl(tmp_path / "c.jsonl", [{**NATIVE[0], "session_id": "N-7"}]), "--run", "r",
+            "--append", "--db", db)
+    assert r.code == 2 and "duplicate session_id 'N-7'" in r.err
+    with Store(db) as store:
+        assert store.run("r")["n_sessions"] == 10 and store.conn.execute(
+            "SELECT count(*) FROM sessions WHERE run = 's'").fetchone()[0] == 0
+
+
 def test_kb_with_two_current_revisions_is_rejected(tmp_path, cli):
     kb = write_jsonl(tmp_path / "kb.jsonl", [KB[1], {**KB[1], "revision": 3}])
     r = cli("import", write_jsonl(tmp_path / "s.jsonl", NATIVE), "--kb", kb, "--run", "r", "--db", tmp_path / "t.db")

@@ -38,6 +38,40 @@ class SessionRow:
     draft: tuple[Any, ...] | None = None
 
 
+class SeenIds:
+    """Which session ids a run already has, in fixed memory: a two-hash Bloom filter of 2**27 bits (16 MB) says
+    "new" for certain, and its rare "maybe" (about 1 in 5,000 ids at 1M sessions) is settled by the batch not
+    yet written and the run's unique index. A set of the ids themselves cost ~90 MB per million sessions."""
+
+    BITS = 27
+
+    def __init__(self, conn: sqlite3.Connection, run: str) -> None:
+        self.conn, self.run = conn, run
+        self.filter = bytearray(1 << (self.BITS - 3))
+        self.pending: set[str] = set()
+        for (session_id,) in conn.execute("SELECT session_id FROM sessions WHERE run = ?", (run,)):
+            self._mark(session_id)
+
+    def _positions(self, session_id: str) -> tuple[int, int]:
+        h = hash(session_id) & 0xFFFF_FFFF_FFFF_FFFF
+        mask = (1 << self.BITS) - 1
+        return h & mask, (h >> self.BITS) & mask
+
+    def _mark(self, session_id: str) -> None:
+        for pos in self._positions(session_id):
+            self.filter[pos >> 3] |= 1 << (pos & 7)
+
+    def add(self, session_id: str) -> bool:
+        """Record the id; False when the run (or the batch being written) already has it."""
+        if all(self.filter[pos >> 3] >> (pos & 7) & 1 for pos in self._positions(session_id)) and (
+                session_id in self.pending or self.conn.execute(
+                    "SELECT 1 FROM sessions WHERE run = ? AND session_id = ?", (self.run, session_id)).fetchone()):
+            return False
+        self._mark(session_id)
+        self.pending.add(session_id)
+        return True
+
+
 class RunWriter:
     """Batched inserts of sessions and spans inside an open import transaction."""
 
@@ -45,7 +79,7 @@ class RunWriter:
         self.conn = conn
         self.run = run
         self.next_sid = (conn.execute("SELECT max(id) FROM sessions").fetchone()[0] or 0) + 1
-        self.existing = {r[0] for r in conn.execute("SELECT session_id FROM sessions WHERE run = ?", (run,))}
+        self.existing = SeenIds(conn, run)
         self.sessions: list[tuple[Any, ...]] = []
         self.spans: list[tuple[Any, ...]] = []
         self.drafts: list[tuple[Any, ...]] = []
@@ -53,9 +87,8 @@ class RunWriter:
         self.n_spans = 0
 
     def add(self, row: SessionRow) -> None:
-        if row.session_id in self.existing:
+        if not self.existing.add(row.session_id):
             raise StoreError(f"duplicate session_id {row.session_id!r} in run {self.run!r}")
-        self.existing.add(row.session_id)
         sid = self.next_sid
         self.next_sid += 1
         self.sessions.append((
@@ -96,6 +129,7 @@ class RunWriter:
                 self.sessions,
             )
             self.sessions.clear()
+            self.existing.pending.clear()
         if self.spans:
             self.conn.executemany(
                 "INSERT INTO spans (sid, span_id, parent_id, kind, name, turn_index, status, doc)"
