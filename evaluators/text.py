@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,7 +15,7 @@ NEGATION = re.compile(
 CONDITIONAL = re.compile(r"^\s*(?:once|when|after|if|as soon as|until|before|whether|unless)\b", re.IGNORECASE)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sentence:
     text: str
     start: int
@@ -27,10 +26,9 @@ class Sentence:
         return self.text.rstrip().endswith("?")
 
 
-def sentences(text: str) -> Iterator[Sentence]:
-    for m in _SENTENCE.finditer(text):
-        if m.group().strip():
-            yield Sentence(m.group(), m.start(), m.end())
+@lru_cache(maxsize=4096)  # a reply is split by a dozen evaluators in turn
+def sentences(text: str) -> tuple[Sentence, ...]:
+    return tuple(Sentence(m.group(), m.start(), m.end()) for m in _SENTENCE.finditer(text) if m.group().strip())
 
 
 def negated_before(sentence: str, position: int, window: int = 40) -> bool:
@@ -108,22 +106,11 @@ def bare_numbers(text: str) -> set[float]:
 _WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+@lru_cache(maxsize=4096)
+def words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(text.lower()))
 
 
 def ngrams(text: str, n: int = 5) -> set[tuple[str, ...]]:
     w = words(text)
     return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
-
-
-def strip_shared_frame(a: str, b: str) -> tuple[list[str], list[str]]:
-    """Drop the words two texts share at the start and the end (greetings, sign-offs)."""
-    wa, wb = words(a), words(b)
-    i = 0
-    while i < min(len(wa), len(wb)) and wa[i] == wb[i]:
-        i += 1
-    j = 0
-    while j < min(len(wa), len(wb)) - i and wa[-1 - j] == wb[-1 - j]:
-        j += 1
-    return wa[i : len(wa) - j], wb[i : len(wb) - j]

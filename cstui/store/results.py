@@ -56,7 +56,7 @@ def update_verdict_masks(conn: sqlite3.Connection, run: str, rows: Sequence[tupl
 def result_row(sid: int, r: EvalResult) -> tuple[Any, ...]:
     """The stored columns of one verdict, in `results_writer` order."""
     evidence = orjson.dumps([e.model_dump(exclude_none=True) for e in r.evidence]).decode()
-    detail = getattr(r, "detail", None)
+    detail = (r.model_extra or {}).get("detail")  # judges' transcripts; getattr on a model costs a raise
     return (sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale, evidence,
             None if detail is None else orjson.dumps(detail).decode())
 

@@ -1,0 +1,112 @@
+"""The scale budgets of docs/scale.md at 100k and 1M sessions (10 spans each), measured in one run.
+
+    python bench/bench_scale.py [--sizes 100000 1000000] [--workdir DIR] [--skip-raw]
+
+For each size: generate the sessions, then run each command as its own process and record its wall time and
+peak RSS (`os.wait4`): `import` (and its ratio to raw `sqlite3.executemany` of the same rows, unless
+--skip-raw), `eval` (every deterministic evaluator), `report --json` cold and again from snapshots, `gate` (drift and
+compare are two reports). Budgets at the largest size: every command's peak RSS <= 500 MB and <= 1.3x its figure at the
+smallest size; import >= 0.3x raw; eval <= 6 min; report <= 10 s (<= 2 s from snapshots). The 1M run needs
+about 12 GB of disk and half an hour on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_import import raw_rows, time_raw  # noqa: E402
+from gen_sessions import generate  # noqa: E402
+from table import record  # noqa: E402
+
+from cstui.config import Config  # noqa: E402
+
+CSTUI = [sys.executable, "-m", "cstui"]
+
+
+def measured(args: list[str], out: Path | None = None) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MB, exit code) of one command in its own process."""
+    started = time.perf_counter()
+    with open(out or os.devnull, "wb") as sink:
+        proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    if proc.stderr is not None:
+        proc.stderr.close()
+    return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def run_size(n: int, workdir: Path, skip_raw: bool) -> dict[str, tuple[float, float]]:
+    src, db = workdir / f"s{n}.jsonl", workdir / f"s{n}.db"
+    for stale in workdir.glob(f"s{n}.db*"):
+        stale.unlink()
+    if not src.exists():
+        generate(src, n)
+    common = ["--db", str(db)]
+    figures: dict[str, tuple[float, float]] = {}
+    steps = [
+        ("import", [*CSTUI, *common, "import", str(src), "--run", "big"]),
+        ("eval", [*CSTUI, *common, "eval", "--run", "big", "--no-drift"]),
+        ("report (cold)", [*CSTUI, *common, "report", "--run", "big", "--json"]),
+        ("report (snapshots)", [*CSTUI, *common, "report", "--run", "big", "--json"]),
+        ("gate", [*CSTUI, *common, "gate", "--run", "big", "--json"]),
+    ]
+    for name, args in steps:
+        seconds, rss, code = measured(args)
+        if code not in (0, 1):  # a gate that fails is still a measurement
+            raise SystemExit(f"{name} at {n:,} exited {code}")
+        figures[name] = (seconds, rss)
+        print(f"  {n:>9,}  {name:<20} {seconds:8.1f} s  {rss:7.0f} MB", flush=True)
+    if not skip_raw:
+        sessions, spans = raw_rows(src, Config())
+        raw_db = workdir / f"raw{n}.db"
+        for stale in workdir.glob(f"raw{n}.db*"):
+            stale.unlink()
+        figures["raw executemany"] = (time_raw(raw_db, sessions, spans), 0.0)
+        del sessions, spans
+        for stale in workdir.glob(f"raw{n}.db*"):
+            stale.unlink()
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--workdir", type=Path, default=None, help="keep files here (default: a temporary directory)")
+    ap.add_argument("--skip-raw", action="store_true", help="skip the raw executemany baseline (it holds every row)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        results = {n: run_size(n, workdir, args.skip_raw) for n in args.sizes}
+    small, large = min(args.sizes), max(args.sizes)
+    budgets = {"eval": 360.0, "report (cold)": 10.0, "report (snapshots)": 2.0}
+    print(f"\n| command | {small:,}: s / MB | {large:,}: s / MB | RSS ratio | budget |\n|---|---|---|---|---|")
+    for name, (seconds, rss) in results[large].items():
+        if name == "raw executemany":
+            continue
+        s_small, rss_small = results[small][name]
+        ratio = rss / rss_small if rss_small else float("nan")
+        ok = rss <= 500 and ratio <= 1.3 and seconds <= budgets.get(name, float("inf"))
+        limit = f"≤ {budgets[name]:.0f} s, " if name in budgets else ""
+        print(f"| {name} | {s_small:.1f} / {rss_small:.0f} | {seconds:.1f} / {rss:.0f} | {ratio:.2f}× | "
+              f"{limit}≤ 500 MB, ≤ 1.3× | {'OK' if ok else 'MISSED'}")
+        record(f"{name} at {large:,} sessions", rss, "MB", f"{limit}≤ 500 MB and ≤ 1.3× the {small:,} figure", ok,
+               f"{seconds:.1f} s; {small:,}: {s_small:.1f} s, {rss_small:.0f} MB")
+    for n in args.sizes:
+        if "raw executemany" in results[n]:
+            ratio = results[n]["raw executemany"][0] / results[n]["import"][0]
+            print(f"import at {n:,}: {ratio:.2f}× raw executemany (target ≥ 0.30)")
+            if n == large:
+                record(f"import at {n:,} vs raw executemany", ratio, "x", ">= 0.30", ratio >= 0.3)
+
+
+if __name__ == "__main__":
+    main()
