@@ -111,51 +111,84 @@ def failures_frame(store: Store, run: str) -> pl.DataFrame:
     """One row per session of the run; `failing` when at least one current verdict fails (human verdicts
     applied), so the failures view, a reviewer's overrides and every session behind a figure (a calibration
     bin) are the same table filtered. `failed_text` names the failing evaluators and, for overrides, the
-    machine and the reviewer's verdicts."""
+    machine and the reviewer's verdicts. Built a chunk at a time from the verdict masks (a million sessions
+    never pass through one row per verdict)."""
     import polars as pl
 
     from cstui.evaluators import registry
 
-    sessions = store.sessions_frame(run)
-    results = store.results_frame(run)
+    bits = dict(sorted(store.verdict_bits(run).items()))
+    words = sorted({b.word for b in bits.values()})
     categories = registry.hallucination_categories()
-    failed = (results.filter(pl.col("passed") == False)  # noqa: E712 (null means not applicable)
-              .with_columns(pl.col("evaluator").cast(pl.Utf8))
-              .sort("evaluator")
-              .group_by("sid").agg(failed=pl.col("evaluator"),
-                                   categories=pl.col("evaluator").replace_strict(categories, default=None)
-                                   .drop_nulls().unique()))
-    machine = pl.when(pl.col("machine_passed").is_null()).then(pl.lit("n/a")).when(pl.col("machine_passed")) \
-        .then(pl.lit("pass")).otherwise(pl.lit("FAIL"))
-    overrides = (results.filter(pl.col("human_verdict").is_not_null())
-                 .with_columns(pl.col("evaluator").cast(pl.Utf8))
-                 .sort("evaluator")
-                 .group_by("sid").agg(overridden=pl.format("{} ({} → reviewer {})", pl.col("evaluator"), machine,
-                                                           pl.col("human_verdict"))))
-    labeled = store.labeled_session_ids(run)
-    frustration = pl.DataFrame(store.evaluator_scores(run, "frustration"), schema={"sid": pl.Int64,
-                               "frustration": pl.Float64}, orient="row")
-    frame = (sessions
-             .join(frustration, on="sid", how="left")
-             .join(failed, on="sid", how="left")
-             .join(overrides, on="sid", how="left")
-             .with_columns(pl.col("failed").fill_null([]), pl.col("categories").fill_null([]),
-                           pl.col("overridden").fill_null([]))
-             .with_columns(involved=pl.concat_list(
-                               pl.col("failed"), pl.col("overridden").list.eval(pl.element().str.extract(r"^(\S+)")))
-                           .list.unique(),
-                           failing=pl.col("failed").list.len() > 0,
-                           failed_text=pl.concat_list(
-                               pl.col("failed").list.set_difference(
-                                   pl.col("overridden").list.eval(pl.element().str.extract(r"^(\S+)"))),
-                               pl.col("overridden")).list.join(", "),
-                           labeled=pl.col("session_id").is_in(list(labeled)))
-             .with_columns(haystack=pl.concat_str(
-                 [pl.col("session_id"), pl.col("intent").fill_null(""), pl.col("channel").fill_null(""),
-                  pl.col("failed_text"), pl.col("category").fill_null(""), pl.col("segment").fill_null("")],
-                 separator=" ").str.to_lowercase())
-             .sort("sid"))
-    return frame
+    labeled = list(store.labeled_session_ids(run))
+    frustration = store.evaluator_scores(run, "frustration").rename({"score": "frustration"})
+    names = pl.List(pl.Utf8)
+    empty = pl.DataFrame(schema={"sid": pl.Int64, "overridden": names})
+    parts = []
+    for chunk in store.run_chunks(run):
+        # a few distinct failing sets cover a million sessions: name each set once and join
+        failing = chunk.select("sid", *[(pl.col(f"a{w}") & pl.col(f"f{w}")).alias(f"x{w}") for w in words])
+        combos = failing.select(*[f"x{w}" for w in words]).unique()
+        lists = [_failing_names(row, words, bits) for row in combos.iter_rows()]
+        lookup = combos.with_columns(
+            failed=pl.Series(lists, dtype=names),
+            categories=pl.Series([sorted({categories[e] for e in ev if e in categories}) for ev in lists], dtype=names))
+        overrides = [(row["sid"], _overrides(row, bits)) for row in chunk.filter(
+            pl.any_horizontal([pl.col(f"h{w}") != 0 for w in words]) if words else pl.lit(False)).iter_rows(named=True)]
+        reviewed = pl.DataFrame(overrides, schema={"sid": pl.Int64, "overridden": names}, orient="row") if overrides \
+            else empty
+        parts.append(_with_derived(
+            chunk.select(*SESSION_FRAME_COLUMNS)
+            .join(failing.join(lookup, on=[f"x{w}" for w in words]) if words else failing.with_columns(
+                failed=pl.lit([], dtype=names), categories=pl.lit([], dtype=names)), on="sid", how="left")
+            .join(reviewed, on="sid", how="left")
+            .with_columns(pl.col("overridden").fill_null([])), frustration, labeled))
+    if parts:
+        return pl.concat(parts)
+    return _with_derived(store.sessions_frame(run).with_columns(
+        failed=pl.lit([], dtype=names), categories=pl.lit([], dtype=names), overridden=pl.lit([], dtype=names)),
+        frustration, labeled)
+
+
+def _with_derived(frame: pl.DataFrame, frustration: pl.DataFrame, labeled: list[str]) -> pl.DataFrame:
+    """The columns the failures view filters and shows, derived from failing and overridden evaluators."""
+    import polars as pl
+
+    reviewed = pl.col("overridden").list.eval(pl.element().str.extract(r"^(\S+)"))
+    return (frame
+            .join(frustration, on="sid", how="left")
+            .with_columns(involved=pl.concat_list(pl.col("failed"), reviewed).list.unique(),
+                          failing=pl.col("failed").list.len() > 0,
+                          failed_text=pl.concat_list(pl.col("failed").list.set_difference(reviewed),
+                                                     pl.col("overridden")).list.join(", "),
+                          labeled=pl.col("session_id").is_in(labeled))
+            .with_columns(haystack=pl.concat_str(
+                [pl.col("session_id"), pl.col("intent").fill_null(""), pl.col("channel").fill_null(""),
+                 pl.col("failed_text"), pl.col("category").fill_null(""), pl.col("segment").fill_null("")],
+                separator=" ").str.to_lowercase())
+            .select(*SESSION_FRAME_COLUMNS, "frustration", "failed", "categories", "overridden", "involved", "failing",
+                    "failed_text", "labeled", "haystack")
+            .sort("sid"))
+
+
+def _failing_names(masks: tuple[int, ...], words: list[int], bits: dict[str, Any]) -> list[str]:
+    """The evaluators (in name order) whose bit is set in these per-word failing masks."""
+    by_word = dict(zip(words, masks, strict=True))
+    return [name for name, b in bits.items() if by_word[b.word] & b.mask]
+
+
+def _overrides(row: dict[str, Any], bits: dict[str, Any]) -> list[str]:
+    """"evaluator (machine → reviewer verdict)" for every verdict a reviewer decided on this session."""
+    out = []
+    for name, b in bits.items():
+        if row[f"h{b.word}"] & b.mask:
+            machine = "n/a" if not row[f"ma{b.word}"] & b.mask else "FAIL" if row[f"mf{b.word}"] & b.mask else "pass"
+            out.append(f"{name} ({machine} → reviewer {'fail' if row[f'f{b.word}'] & b.mask else 'pass'})")
+    return out
+
+
+SESSION_FRAME_COLUMNS = ("sid", "session_id", "tier", "intent", "channel", "segment", "category", "started_at",
+                         "n_turns", "n_spans", "confidence", "correct", "resolved", "escalated", "escalation_turn")
 
 
 def calibration_bin_sessions(sessions: pl.DataFrame, tier: int | None, lo: float, hi: float) -> list[str]:
@@ -182,6 +215,9 @@ def confidently_wrong_sessions(sessions: pl.DataFrame, tier: int | None, thresho
         rows = rows.filter(pl.col("tier") == tier)
     return rows.sort("confidence", descending=True)["session_id"].to_list()
 
+
+# The session columns the dashboard's drills read (the functions below), kept for a whole run.
+DRILL_COLUMNS = ("session_id", "tier", "confidence", "correct", "resolved", "escalated")
 
 # What a tier panel's figures count (docs/metrics.md): each drill lists exactly the sessions behind the number.
 OUTCOMES = {

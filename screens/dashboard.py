@@ -22,7 +22,7 @@ from cstui.screens import data
 from cstui.screens.data import ReportLoaded
 from cstui.store import Store
 from cstui.textsafe import inert
-from cstui.triage import FailureFilter
+from cstui.triage import DRILL_COLUMNS, FailureFilter
 
 if TYPE_CHECKING:
     from cstui.reports import GateResult, Report
@@ -196,7 +196,8 @@ class DashboardScreen(Screen[None]):
             marker = store.change_marker()
             report = build_report(store, run)
             gate = run_gate(store, run, baseline=baseline)
-            return ReportLoaded(report, gate, store.drift_events(run), marker, store.sessions_frame(run))
+            return ReportLoaded(report, gate, store.drift_events(run), marker,
+                                store.run_columns(run, DRILL_COLUMNS))
 
         data.load(self, "metrics", fetch, path=self.store.path)
 

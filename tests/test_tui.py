@@ -405,7 +405,7 @@ async def test_silent_failures_reach_the_tui_drill_plot_and_sort(demo_db):
     with Store(demo_db) as store:
         sessions = store.sessions_frame("candidate")
         report = build_report(store, "candidate")
-        scores = dict(store.evaluator_scores("candidate", "frustration"))
+        scores = dict(store.evaluator_scores("candidate", "frustration").iter_rows())
     expected = set(sessions.filter((pl.col("tier") == 2) & ~pl.col("escalated") & (pl.col("resolved") == False))  # noqa: E712
                    ["session_id"].to_list())
     app = create_app(demo_db, run="candidate")

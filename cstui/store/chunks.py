@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     import polars as pl
 
 CHUNK_ROWS = 100_000
-SESSION_COLUMNS = ("sid", "session_id", "tier", "intent", "channel", "segment", "category", "confidence", "correct",
-                   "resolved", "escalated", "escalation_turn")
+SESSION_COLUMNS = ("sid", "session_id", "tier", "intent", "channel", "segment", "category", "started_at", "n_turns",
+                   "n_spans", "confidence", "correct", "resolved", "escalated", "escalation_turn")
 
 
 class VerdictBit(NamedTuple):
@@ -52,12 +52,14 @@ class ChunksMixin(StoreBase):
         joins = "".join(f" LEFT JOIN verdict_masks v{w} ON v{w}.sid = s.id AND v{w}.word = {w}" for w in words)
         masks = "".join(f", coalesce(v{w}.present, 0), coalesce(v{w}.applies, 0), coalesce(v{w}.failed, 0)"
                         for w in words)
-        sql = ("SELECT s.id, s.session_id, s.tier, s.intent, s.channel, s.segment, s.category, s.confidence,"
+        sql = ("SELECT s.id, s.session_id, s.tier, s.intent, s.channel, s.segment, s.category, s.started_at,"
+               " s.n_turns, s.n_spans, s.confidence,"
                f" s.correct, s.resolved, s.escalated, s.escalation_turn{masks} FROM sessions s{joins}"
                " WHERE s.run = ? AND s.id > ? ORDER BY s.id LIMIT ?")
         schema: dict[str, pl.DataType | type[pl.DataType]] = {
             "sid": pl.Int64, "session_id": pl.Utf8, "tier": pl.Int64, "intent": pl.Utf8, "channel": pl.Utf8,
-            "segment": pl.Utf8, "category": pl.Utf8, "confidence": pl.Float64, "correct": pl.Boolean,
+            "segment": pl.Utf8, "category": pl.Utf8, "started_at": pl.Utf8, "n_turns": pl.Int64,
+            "n_spans": pl.Int64, "confidence": pl.Float64, "correct": pl.Boolean,
             "resolved": pl.Boolean, "escalated": pl.Boolean, "escalation_turn": pl.Int64}
         for w in words:
             schema.update({f"p{w}": pl.Int64, f"ma{w}": pl.Int64, f"mf{w}": pl.Int64})
@@ -119,6 +121,13 @@ class ChunksMixin(StoreBase):
             return False
         finally:
             self.conn.execute("PRAGMA busy_timeout = 30000")
+
+    def run_columns(self, run: str, columns: tuple[str, ...]) -> pl.DataFrame:
+        """A few session columns of the whole run (overrides applied), gathered chunk by chunk so the run's other
+        columns are never all in memory at once."""
+        import polars as pl
+
+        return pl.concat([chunk.select(columns) for chunk in self.run_chunks(run)])
 
     def _overrides(self, run: str, words: list[int]) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
         """Reviewers' newest tier / intent / correctness per session, and their verdicts as masks per (sid, word):

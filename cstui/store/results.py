@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
+    import polars as pl
 
     from cstui.models import EvalResult
 
@@ -122,11 +123,17 @@ class ResultsMixin(StoreBase):
             out.append(rec)
         return out
 
-    def evaluator_scores(self, run: str, evaluator: str) -> list[tuple[int, float]]:
-        """(sid, score) of one evaluator's current verdicts that carry a score (e.g. frustration, 0-1)."""
-        return self.conn.execute(
+    def evaluator_scores(self, run: str, evaluator: str) -> pl.DataFrame:
+        """sid, score of one evaluator's current verdicts that carry a score (e.g. frustration, 0-1); read in
+        batches, so a million scores never exist as Python tuples at once."""
+        import polars as pl
+
+        cur = self.conn.execute(
             "SELECT sid, score FROM results WHERE run = ? AND evaluator = ? AND current = 1 AND score IS NOT NULL",
-            (run, evaluator)).fetchall()
+            (run, evaluator))
+        schema = {"sid": pl.Int64, "score": pl.Float64}
+        parts = [pl.DataFrame(rows, schema=schema, orient="row") for rows in iter(lambda: cur.fetchmany(100_000), [])]
+        return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
     def evaluator_versions(self, run: str) -> dict[str, str]:
         return dict(self.conn.execute("SELECT evaluator, version FROM evaluator_bits WHERE run = ?", (run,)).fetchall())
