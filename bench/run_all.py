@@ -1,4 +1,5 @@
-"""Run every benchmark on 100k sessions (~1M spans) and print one table of figures against budgets.
+"""Run every benchmark on 100k sessions (~1M spans), then the scale budgets at 1M sessions, and print one table
+of figures against budgets.
 
     python bench/run_all.py            # or: make bench
 """
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 SCRIPTS = ["bench_import.py", "bench_eval.py", "bench_metrics.py", "bench_tui.py", "bench_judge.py", "bench_misc.py",
-           "bench_validity.py", "bench_ray.py"]
+           "bench_validity.py", "bench_ray.py", "bench_scale.py"]
 
 
 def main() -> int:

@@ -73,6 +73,30 @@ def test_rerun_keeps_history_and_marks_the_newest_current(demo_db, cli):
         assert store.results_frame("candidate").height == 325 * N_DETERMINISTIC
 
 
+def test_a_first_evaluation_keeps_one_current_verdict_whatever_order_chunks_arrive_in(tmp_path, cli):
+    """A run's first evaluation skips retiring while chunks arrive in rising session order; a chunk that goes back
+    (a judge's verdicts, a cluster's out-of-order batch) must still retire what it replaces."""
+    from cstui.demo import sample_file
+
+    db = tmp_path / "t.db"
+    assert cli("import", sample_file("candidate.jsonl"), "--run", "r", "--db", db).code == 0
+    with Store(db) as store:
+        sids = store.run_sids("r")[:3]
+
+        def row(sid: int, passed: bool) -> tuple:
+            return (sid, "x", "1", int(passed), None, None, "", "[]", None)
+
+        with store.results_writer("r") as write:
+            write([row(sids[0], True), row(sids[1], True)])
+            write([row(sids[2], True)])  # rising: nothing to retire
+            write([row(sids[1], False)])  # back to an earlier session: replaces its verdict
+        current = dict(store.conn.execute("SELECT sid, passed FROM results WHERE run = 'r' AND evaluator = 'x'"
+                                          " AND current = 1").fetchall())
+        counts = store.conn.execute("SELECT count(*), sum(current) FROM results WHERE run = 'r' AND evaluator = 'x'"
+                                    ).fetchone()
+    assert current == {sids[0]: 1, sids[1]: 0, sids[2]: 1} and counts == (4, 3)
+
+
 def test_unknown_evaluator_is_a_usage_error(demo_db, cli):
     r = cli("eval", "--run", "candidate", "--evaluators", "nope", "--db", demo_db)
     assert r.code == 2 and "unknown evaluator 'nope'" in r.err
