@@ -4,7 +4,7 @@ dashboard's metrics are on screen, and the failures filter per keystroke (budget
 Each figure comes from a fresh subprocess, measured from interpreter start, headless at 160x48. First
 paint is Textual's `Ready` event ("the first frame has been displayed") in both apps.
 
-    python bench/bench_tui.py [--n 100000]
+    python bench/bench_tui.py [--n 100000] [--db PATH --run NAME]   # --db: an existing evaluated database
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Timed(CstuiApp):
         self.first_paint = time.perf_counter() - t0
 
 async def main():
-    app = Timed(__import__("pathlib").Path(sys.argv[1]), run="bench")
+    app = Timed(__import__("pathlib").Path(sys.argv[1]), run=sys.argv[2])
     out = {}
     async with app.run_test(headless=True, size=(160, 48)) as pilot:
         await pilot.pause()
@@ -86,6 +86,7 @@ async def main():
             times.append(time.perf_counter() - t)
         out["keystrokes"] = times
         out["n_after_filter"] = table.row_count
+    out["peak_rss_mb"] = __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 asyncio.run(main())
 """
@@ -100,8 +101,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--db", type=Path, help="an existing evaluated database instead of the generated one")
+    ap.add_argument("--run", default="bench", help="the run to open in --db")
     args = ap.parse_args()
-    db = cached_bench_db(args.n)
+    db = args.db or cached_bench_db(args.n)
     import cstui.evaluators
     import cstui.screens
 
@@ -112,15 +115,15 @@ def main() -> None:
     bare_runs = [run(BARE) for _ in range(args.repeat)]
     bare = statistics.median(r["first_paint"] for r in bare_runs)
     bare_key = statistics.median(k for r in bare_runs for k in r["keystrokes"])
-    runs = [run(CSTUI, str(db)) for _ in range(args.repeat)]
+    runs = [run(CSTUI, str(db), args.run) for _ in range(args.repeat)]
     first = statistics.median(r["first_paint"] for r in runs)
     shown = statistics.median(r["metrics_shown"] for r in runs)
     keys = [k for r in runs for k in r["keystrokes"]]
     per_key = statistics.median(keys)
     worst = max(keys)
     print("  keystrokes (ms): " + "; ".join(" ".join(f"{1000 * k:.0f}" for k in r["keystrokes"]) for r in runs))
-    print(f"tui: {args.n:,} sessions, {runs[0]['n_failing']:,} failing; filter '{'B-00012'}' leaves "
-          f"{runs[0]['n_after_filter']:,}")
+    print(f"tui: {db.name}, {runs[0]['n_failing']:,} failing; filter '{'B-00012'}' leaves "
+          f"{runs[0]['n_after_filter']:,}; peak RSS {max(r['peak_rss_mb'] for r in runs):.0f} MB")
     print(f"  bare Textual first paint   {bare:7.3f} s")
     print(f"  cstui first paint          {first:7.3f} s  ratio {first / bare:.2f}  (budget 1.50) "
           f"{'OK' if first / bare <= 1.5 else 'MISSED'}")
