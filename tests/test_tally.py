@@ -62,7 +62,7 @@ def test_report_and_gate_are_identical_whatever_the_chunk_size(demo_db: Path, mo
         whole = (build_report(store, "candidate", by="intent").to_json(),
                  run_gate(store, "candidate", baseline="baseline").to_json())
         kinds = {k for (k,) in store.conn.execute("SELECT kind FROM frame_cache WHERE run = 'candidate'")}
-        assert {"chunks:100000", "chunks:100000:0"} <= kinds  # the first pass left snapshots …
+        assert len([k for k in kinds if k.startswith("chunks:100000:")]) == 2  # the first pass left snapshots …
         again = (build_report(store, "candidate", by="intent").to_json(),
                  run_gate(store, "candidate", baseline="baseline").to_json())
         assert again == whole  # … and reading them changes nothing

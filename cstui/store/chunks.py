@@ -8,6 +8,7 @@ list sessions.
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -83,7 +84,7 @@ class ChunksMixin(StoreBase):
         import polars as pl
 
         version = self._one("SELECT data_version FROM runs WHERE name = ?", (run,))
-        kind = f"chunks:{rows}"
+        kind = f"chunks:{rows}:{zlib.crc32(sql.encode()):08x}"  # another column list or mask word: other snapshots
         count = self.conn.execute("SELECT data FROM frame_cache WHERE run = ? AND kind = ? AND data_version = ?",
                                   (run, kind, version)).fetchone()
         if count is not None:
