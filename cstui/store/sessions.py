@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 if TYPE_CHECKING:
-
     from cstui.models import KBArticle, Session
 
 from cstui.store.core import StoreBase, StoreError
@@ -100,9 +100,11 @@ class SessionsMixin(StoreBase):
                 out.append((sid, body + sep + b'"spans":[' + b",".join(spans.get(sid, [])) + b"]}"))
             yield out
 
-    def run_sids(self, run: str) -> list[int]:
-        """Internal ids of a run's sessions, in import order."""
-        return [sid for (sid,) in self.conn.execute("SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
+    def run_sids(self, run: str) -> array[int]:
+        """Internal ids of a run's sessions, in import order; packed (8 bytes each, where a list of a million ints
+        takes 36 MB)."""
+        return array("q", (sid for (sid,) in self.conn.execute("SELECT id FROM sessions WHERE run = ? ORDER BY id",
+                                                                (run,))))
 
     def kb_docs(self, run: str) -> list[bytes | str]:
         """The run's KB revisions as stored JSON (cheap to send to worker processes)."""
