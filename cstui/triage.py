@@ -75,36 +75,38 @@ class FailureFilter:
     def with_(self, **changes: Any) -> FailureFilter:
         return replace(self, **changes)
 
-    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def apply(self, frame: pl.DataFrame, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+        """The rows this filter keeps; with `columns`, only those columns are copied (a million-row failures
+        frame is filtered at every keystroke: copying its lists and search text each time cost gigabytes)."""
         import polars as pl
 
-        out = frame
+        conditions: list[pl.Expr] = []
         if self.tiers:
-            out = out.filter(pl.col("tier").is_in(list(self.tiers)))
+            conditions.append(pl.col("tier").is_in(list(self.tiers)))
         if self.evaluators:
             # among labelled sessions an evaluator matches where it failed or a reviewer overrode it
             column = "involved" if self.label_state == "labeled" else "failed"
-            out = out.filter(pl.col(column).list.set_intersection(list(self.evaluators)).list.len() > 0)
+            conditions.append(pl.col(column).list.set_intersection(list(self.evaluators)).list.len() > 0)
         for col, values in (("intent", self.intents), ("channel", self.channels), ("category", self.categories),
                             ("segment", self.segments)):
             if values:
-                out = out.filter(pl.col(col).is_in(list(values)))
+                conditions.append(pl.col(col).is_in(list(values)))
         if self.hallucination_category:
-            out = out.filter(pl.col("categories").list.contains(self.hallucination_category))
+            conditions.append(pl.col("categories").list.contains(self.hallucination_category))
         if self.label_state == "labeled":  # every session a reviewer labelled, failing or overridden to pass
-            out = out.filter(pl.col("labeled"))
+            conditions.append(pl.col("labeled"))
         else:
             if not self.include_passing:
-                out = out.filter(pl.col("failing"))
+                conditions.append(pl.col("failing"))
             if self.label_state == "unlabeled":
-                out = out.filter(~pl.col("labeled"))
+                conditions.append(~pl.col("labeled"))
         if self.session_ids is not None:
-            out = out.filter(pl.col("session_id").is_in(list(self.session_ids)))
+            conditions.append(pl.col("session_id").is_in(list(self.session_ids)))
         if self.text:
-            needle = self.text.lower()
-            out = out.filter(pl.col("haystack").str.contains(needle, literal=True)
-                             | pl.col("session_id").is_in(list(self.text_hits)))
-        return out
+            conditions.append(pl.col("haystack").str.contains(self.text.lower(), literal=True)
+                              | pl.col("session_id").is_in(list(self.text_hits)))
+        rows = frame.lazy().filter(pl.all_horizontal(conditions)) if conditions else frame.lazy()
+        return (rows.select(columns) if columns else rows).collect()
 
 
 def failures_frame(store: Store, run: str) -> pl.DataFrame:
@@ -142,22 +144,25 @@ def failures_frame(store: Store, run: str) -> pl.DataFrame:
             .join(failing.join(lookup, on=[f"x{w}" for w in words]) if words else failing.with_columns(
                 failed=pl.lit([], dtype=names), categories=pl.lit([], dtype=names)), on="sid", how="left")
             .join(reviewed, on="sid", how="left")
-            .with_columns(pl.col("overridden").fill_null([])), frustration, labeled))
+            .with_columns(pl.col("overridden").fill_null([])), frustration, labeled, bool(overrides)))
     if parts:
-        return pl.concat(parts)
+        return pl.concat(parts, rechunk=False)  # a rechunk would copy the whole frame once more
     return _with_derived(store.sessions_frame(run).with_columns(
         failed=pl.lit([], dtype=names), categories=pl.lit([], dtype=names), overridden=pl.lit([], dtype=names)),
-        frustration, labeled)
+        frustration, labeled, True)
 
 
-def _with_derived(frame: pl.DataFrame, frustration: pl.DataFrame, labeled: list[str]) -> pl.DataFrame:
-    """The columns the failures view filters and shows, derived from failing and overridden evaluators."""
+def _with_derived(frame: pl.DataFrame, frustration: pl.DataFrame, labeled: list[str], reviewed_any: bool
+                  ) -> pl.DataFrame:
+    """The columns the failures view filters and shows, derived from failing and overridden evaluators (where no
+    reviewer overrode anything, `involved` is `failed` itself, not a copy)."""
     import polars as pl
 
     reviewed = pl.col("overridden").list.eval(pl.element().str.extract(r"^(\S+)"))
     return (frame
             .join(frustration, on="sid", how="left")
-            .with_columns(involved=pl.concat_list(pl.col("failed"), reviewed).list.unique(),
+            .with_columns(involved=pl.concat_list(pl.col("failed"), reviewed).list.unique() if reviewed_any
+                          else pl.col("failed"),
                           failing=pl.col("failed").list.len() > 0,
                           failed_text=pl.concat_list(pl.col("failed").list.set_difference(reviewed),
                                                      pl.col("overridden")).list.join(", "),
@@ -187,8 +192,9 @@ def _overrides(row: dict[str, Any], bits: dict[str, Any]) -> list[str]:
     return out
 
 
-SESSION_FRAME_COLUMNS = ("sid", "session_id", "tier", "intent", "channel", "segment", "category", "started_at",
-                         "n_turns", "n_spans", "confidence", "correct", "resolved", "escalated", "escalation_turn")
+# What the failures view needs of a session (the session screen reads the rest from the store).
+SESSION_FRAME_COLUMNS = ("sid", "session_id", "tier", "intent", "channel", "segment", "category", "n_turns",
+                         "confidence", "correct", "resolved", "escalated")
 
 
 def calibration_bin_sessions(sessions: pl.DataFrame, tier: int | None, lo: float, hi: float) -> list[str]:

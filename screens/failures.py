@@ -100,7 +100,7 @@ class FailuresScreen(Screen[None]):
         if self.all is None:
             return
         table = self.query_one(FailureTable)
-        shown = sort_frame(self.filter.apply(self.all), table.sort_column, table.sort_descending)
+        shown = sort_frame(self.filter.apply(self.all, (*COLUMNS, "failed")), table.sort_column, table.sort_descending)
         self.shown = shown
         table.set_frame(shown, keep_cursor=keep_cursor)
         text = Text("filter: ", style="bold")
