@@ -14,6 +14,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -26,14 +27,20 @@ from cstui.ingest import import_files, iter_native_sessions, session_row  # noqa
 from cstui.store import MIGRATIONS, Store  # noqa: E402
 
 
-def raw_rows(path: Path, cfg: Config) -> tuple[list[tuple], list[tuple]]:
-    sessions, spans = [], []
+def raw_session_rows(path: Path, cfg: Config) -> Iterator[tuple[tuple, list[tuple]]]:
+    """(sessions row, spans rows) per session: exactly what cstui's importer writes, for the raw baseline."""
     for sid, (_, _, data) in enumerate(iter_native_sessions(path, "native", cfg), start=1):
         row = session_row(data, cfg)
-        sessions.append((sid, "raw", row.session_id, row.tier, row.intent, row.channel, row.segment, row.category,
-                         row.started_at, row.n_turns, len(row.spans), row.confidence, row.correct, row.resolved,
-                         int(row.escalated), row.escalation_turn, row.doc))
-        spans.extend((sid, *sp) for sp in row.spans)
+        yield ((sid, "raw", row.session_id, row.tier, row.intent, row.channel, row.segment, row.category,
+                row.started_at, row.n_turns, len(row.spans), row.confidence, row.correct, row.resolved,
+                int(row.escalated), row.escalation_turn, row.doc), [(sid, *sp) for sp in row.spans])
+
+
+def raw_rows(path: Path, cfg: Config) -> tuple[list[tuple], list[tuple]]:
+    sessions, spans = [], []
+    for session, session_spans in raw_session_rows(path, cfg):
+        sessions.append(session)
+        spans.extend(session_spans)
     return sessions, spans
 
 

@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from bench_import import raw_session_rows  # noqa: E402
 from gen_sessions import generate  # noqa: E402
 from table import record  # noqa: E402
 
 from cstui.config import Config  # noqa: E402
-from cstui.ingest import iter_native_sessions, session_row  # noqa: E402
 from cstui.store import MIGRATIONS  # noqa: E402
 
 CSTUI = [sys.executable, "-m", "cstui"]
@@ -74,12 +74,9 @@ def raw_seconds(src: Path, db: Path, batch: int = 2000) -> float:
         return time.perf_counter() - t0
 
     conn.execute("BEGIN IMMEDIATE")
-    for sid, (_, _, data) in enumerate(iter_native_sessions(src, "native", cfg), start=1):
-        row = session_row(data, cfg)
-        sessions.append((sid, "raw", row.session_id, row.tier, row.intent, row.channel, row.segment, row.category,
-                         row.started_at, row.n_turns, len(row.spans), row.confidence, row.correct, row.resolved,
-                         int(row.escalated), row.escalation_turn, row.doc))
-        spans.extend((sid, *sp) for sp in row.spans)
+    for session, session_spans in raw_session_rows(src, cfg):
+        sessions.append(session)
+        spans.extend(session_spans)
         if len(sessions) >= batch:
             elapsed += flush()
     elapsed += flush()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cstui.store.core import StoreBase
+from cstui.store.frames import apply_session_overrides, session_overrides
 
 if TYPE_CHECKING:
     import polars as pl
@@ -135,17 +136,7 @@ class ChunksMixin(StoreBase):
         `h{w}` the bits a reviewer decided, `hf{w}` those decided as failing. Few rows: one per labelled session."""
         import polars as pl
 
-        sessions = self.conn.execute(
-            """SELECT session_id,
-                      (SELECT correct FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
-                        AND l.evaluator IS NULL AND l.correct IS NOT NULL ORDER BY id DESC LIMIT 1),
-                      (SELECT tier FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
-                        AND l.tier IS NOT NULL ORDER BY id DESC LIMIT 1),
-                      (SELECT intent FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
-                        AND l.intent IS NOT NULL ORDER BY id DESC LIMIT 1)
-               FROM (SELECT DISTINCT run, session_id FROM labels WHERE run = ?) x""", (run,)).fetchall()
-        session_frame = pl.DataFrame(sessions, schema={"session_id": pl.Utf8, "h_correct": pl.Int64,
-                                                       "h_tier": pl.Int64, "h_intent": pl.Utf8}, orient="row")
+        session_frame = session_overrides(self.conn, run)
         bits = self.verdict_bits(run)
         decided: dict[int, dict[int, list[int]]] = {}
         for sid, evaluator, verdict in self.conn.execute(
@@ -166,8 +157,7 @@ class ChunksMixin(StoreBase):
         verdict_frame = pl.DataFrame(
             [(sid, *[m for w in words for m in per_word[w]]) for sid, per_word in decided.items()],
             schema=verdict_schema, orient="row")
-        return (None if session_frame.is_empty() else session_frame,
-                None if verdict_frame.is_empty() else verdict_frame)
+        return session_frame, None if verdict_frame.is_empty() else verdict_frame
 
 
 def _apply_overrides(chunk: pl.DataFrame, sessions: pl.DataFrame | None, verdicts: pl.DataFrame | None,
@@ -177,11 +167,7 @@ def _apply_overrides(chunk: pl.DataFrame, sessions: pl.DataFrame | None, verdict
     import polars as pl
 
     if sessions is not None:
-        chunk = (chunk.join(sessions, on="session_id", how="left")
-                 .with_columns(correct=pl.coalesce(pl.col("h_correct").cast(pl.Boolean), pl.col("correct")),
-                               tier=pl.coalesce(pl.col("h_tier"), pl.col("tier")),
-                               intent=pl.coalesce(pl.col("h_intent"), pl.col("intent")))
-                 .drop("h_correct", "h_tier", "h_intent"))
+        chunk = apply_session_overrides(chunk, sessions)
     if verdicts is None:
         return chunk.with_columns(*[pl.col(f"ma{w}").alias(f"a{w}") for w in words],
                                   *[pl.col(f"mf{w}").alias(f"f{w}") for w in words],

@@ -13,6 +13,37 @@ if TYPE_CHECKING:
 from cstui.store.core import StoreBase
 
 
+def session_overrides(conn: sqlite3.Connection, run: str) -> pl.DataFrame | None:
+    """Reviewers' newest tier, intent and correctness per labelled session (h_tier, h_intent, h_correct); None when
+    nobody relabelled a session of the run."""
+    import polars as pl
+
+    rows = conn.execute(
+        """SELECT session_id,
+                  (SELECT correct FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                    AND l.evaluator IS NULL AND l.correct IS NOT NULL ORDER BY id DESC LIMIT 1),
+                  (SELECT tier FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                    AND l.tier IS NOT NULL ORDER BY id DESC LIMIT 1),
+                  (SELECT intent FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
+                    AND l.intent IS NOT NULL ORDER BY id DESC LIMIT 1)
+           FROM (SELECT DISTINCT run, session_id FROM labels WHERE run = ?) x""", (run,)).fetchall()
+    if not rows:
+        return None
+    return pl.DataFrame(rows, schema={"session_id": pl.Utf8, "h_correct": pl.Int64, "h_tier": pl.Int64,
+                                      "h_intent": pl.Utf8}, orient="row")
+
+
+def apply_session_overrides(frame: pl.DataFrame, human: pl.DataFrame) -> pl.DataFrame:
+    """A reviewer's tier, intent and correctness win over the imported ones."""
+    import polars as pl
+
+    return (frame.join(human, on="session_id", how="left")
+            .with_columns(correct=pl.coalesce(pl.col("h_correct").cast(pl.Boolean), pl.col("correct")),
+                          tier=pl.coalesce(pl.col("h_tier"), pl.col("tier")),
+                          intent=pl.coalesce(pl.col("h_intent"), pl.col("intent")))
+            .drop("h_correct", "h_tier", "h_intent"))
+
+
 class FramesMixin(StoreBase):
     """Columnar snapshots (polars) of sessions, drafts and verdicts that metrics and the TUI read."""
 
@@ -71,24 +102,8 @@ class FramesMixin(StoreBase):
             return pl.DataFrame(rows, schema=schema, orient="row")
 
         frame = self._cached_frame(run, "sessions", build)
-        overrides = self.conn.execute(
-            """SELECT session_id,
-                      (SELECT correct FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
-                        AND l.evaluator IS NULL AND l.correct IS NOT NULL ORDER BY id DESC LIMIT 1),
-                      (SELECT tier FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
-                        AND l.tier IS NOT NULL ORDER BY id DESC LIMIT 1),
-                      (SELECT intent FROM labels l WHERE l.run = x.run AND l.session_id = x.session_id
-                        AND l.intent IS NOT NULL ORDER BY id DESC LIMIT 1)
-               FROM (SELECT DISTINCT run, session_id FROM labels WHERE run = ?) x""", (run,)).fetchall()
-        if not overrides:
-            return frame
-        human = pl.DataFrame(overrides, schema={"session_id": pl.Utf8, "h_correct": pl.Int64, "h_tier": pl.Int64,
-                                                "h_intent": pl.Utf8}, orient="row")
-        return (frame.join(human, on="session_id", how="left")
-                .with_columns(correct=pl.coalesce(pl.col("h_correct").cast(pl.Boolean), pl.col("correct")),
-                              tier=pl.coalesce(pl.col("h_tier"), pl.col("tier")),
-                              intent=pl.coalesce(pl.col("h_intent"), pl.col("intent")))
-                .drop("h_correct", "h_tier", "h_intent"))
+        human = session_overrides(self.conn, run)
+        return frame if human is None else apply_session_overrides(frame, human)
 
     def drafts_frame(self, run: str) -> pl.DataFrame:
         """One row per draft-assist session: the agent's decision, edit distance, latency, cost."""
