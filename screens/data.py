@@ -40,11 +40,20 @@ class ReportLoaded(Message):
 
 
 class FailuresLoaded(Message):
-    """The failing sessions of a run and each evaluator's measured precision."""
+    """The failing sessions of a run, each evaluator's measured precision, and whether the run's full-text
+    search index is built."""
 
-    def __init__(self, frame: Any, trust: dict[str, dict[str, Any] | None]) -> None:
+    def __init__(self, frame: Any, trust: dict[str, dict[str, Any] | None], indexed: bool = True) -> None:
         super().__init__()
-        self.frame, self.trust = frame, trust
+        self.frame, self.trust, self.indexed = frame, trust, indexed
+
+
+class SearchIndexed(Message):
+    """A run's full-text search index was built (in a process of its own)."""
+
+    def __init__(self, run: str) -> None:
+        super().__init__()
+        self.run = run
 
 
 class SessionLoaded(Message):

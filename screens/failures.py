@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from cstui.screens import data
-from cstui.screens.data import FailuresLoaded, GoBack, SearchHits
+from cstui.screens.data import FailuresLoaded, GoBack, SearchHits, SearchIndexed
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import COLUMNS, LABEL_STATES, FailureFilter, sort_frame
@@ -55,6 +55,7 @@ class FailuresScreen(Screen[None]):
         self.all: pl.DataFrame | None = None
         self.shown: pl.DataFrame | None = None
         self.trust: dict[str, dict[str, Any] | None] = {}
+        self.index_state = "unknown"  # the run's full-text index: unknown, missing, building, ready
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -78,7 +79,7 @@ class FailuresScreen(Screen[None]):
             from cstui.triage import failures_frame
             from cstui.validation import run_trust
 
-            return FailuresLoaded(failures_frame(store, run), run_trust(store, run))
+            return FailuresLoaded(failures_frame(store, run), run_trust(store, run), store.search_index_current(run))
 
         data.load(self, "failures", fetch, path=self.store.path)
 
@@ -87,6 +88,7 @@ class FailuresScreen(Screen[None]):
         import gc
 
         self.all, self.trust = message.frame, message.trust
+        self.index_state = "ready" if message.indexed else "missing"
         gc.freeze()  # what is loaded now lives as long as the screen: keep it out of every GC pass
         self.apply_filter()
         self.query_one(FailureTable).focus()
@@ -132,6 +134,8 @@ class FailuresScreen(Screen[None]):
         table = self.query_one(FailureTable)
         total = 0 if self.all is None else int(self.all["failing"].sum())
         selected = f" · {len(table.selected)} selected" if table.selected else ""
+        if self.index_state == "building":
+            selected += " · indexing what was said for search…"
         shown = ("labelled sessions" if self.filter.label_state == "labeled"
                  else f"of {self.all.height if self.all is not None else 0:,} sessions" if self.filter.include_passing
                  else f"of {total:,} failing sessions")
@@ -164,10 +168,30 @@ class FailuresScreen(Screen[None]):
         text = event.value.strip()
         self.filter = self.filter.with_(text=text, text_hits=())
         self.apply_filter()
-        if len(text) >= 3:
-            run = self.run
+        self._full_text_search(text)
+
+    def _full_text_search(self, text: str) -> None:
+        """Hits in what was said join the filter; a run searched for the first time is indexed first, once, in a
+        process of its own (typing stays quick), and the search runs when the index is ready."""
+        if len(text) < 3:
+            return
+        run = self.run
+        if self.index_state == "ready":
             data.load(self, "search", lambda store: SearchHits(text, store.search_session_ids(run, text)),
                       path=self.store.path)
+        elif self.index_state == "missing":
+            from cstui.store.search import index_in_subprocess
+
+            self.index_state = "building"
+            self._status()
+            data.load(self, "index", lambda store: (index_in_subprocess(store.path, run), SearchIndexed(run))[1],
+                      path=self.store.path)
+
+    @on(SearchIndexed)
+    def _indexed(self, _: SearchIndexed) -> None:
+        self.index_state = "ready"
+        self._status()
+        self._full_text_search(self.filter.text)
 
     @on(SearchHits)
     def _search_hits(self, message: SearchHits) -> None:

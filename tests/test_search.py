@@ -70,8 +70,23 @@ async def test_slash_in_the_failures_list_searches_what_was_said(demo_db):
         await settle(pilot)
         app.screen.open_failures(FailureFilter())
         await settle(pilot)
+        assert app.screen.index_state == "missing"  # a fresh run: nothing indexed until someone searches
         await pilot.press("slash")
         app.screen.query_one("#search", Input).value = "payment processor timeout"
-        await settle(pilot)
+        await pilot.pause()
+        assert app.screen.index_state == "building"
+        assert "indexing what was said" in str(app.screen.query_one("#status").render())
+        for _ in range(3):  # the index (built in a process of its own), then the search it was waiting for
+            await settle(pilot)
+        assert app.screen.index_state == "ready"
         shown = set(app.screen.query_one(FailureTable).visible_session_ids())
         assert shown and "S-000099" in shown  # its failed refund call said so; no id or intent does
+
+
+def test_indexing_in_a_child_process_reports_its_failure(tmp_path):
+    import pytest
+
+    from cstui.store.search import index_in_subprocess
+
+    with pytest.raises(RuntimeError, match="database"):
+        index_in_subprocess(tmp_path, "r")  # a directory, not a database

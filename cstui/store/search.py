@@ -8,6 +8,7 @@ a replace), so imports do not pay for it and a search never reads a stale index.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -41,6 +42,30 @@ def search_rows(sid: int, items: Iterable[tuple[str, str]]) -> list[tuple[int, s
 def fts_phrase(text: str) -> str:
     """What a reviewer typed, as one FTS5 phrase (quotes doubled): no query syntax to learn or to break."""
     return '"' + text.replace('"', '""') + '"'
+
+
+def index_in_subprocess(path: Path, run: str) -> int:
+    """Build a run's search index in a process of its own and wait for it. Indexing parses every document (about
+    4 s per 100k sessions); in a thread of the TUI it would hold the interpreter lock between keystrokes, and
+    typing would lag seconds a key. (A plain child interpreter: multiprocessing's spawn cannot start from a
+    Textual app whose standard streams are replaced.)"""
+    import subprocess
+    import sys
+
+    code = "import sys; from cstui.store.search import _index_run; print(_index_run(sys.argv[1], sys.argv[2]))"
+    done = subprocess.run([sys.executable, "-c", code, str(path), run], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"indexing exited with {done.returncode}")
+    return int(done.stdout.strip() or 0)
+
+
+def _index_run(path: str, run: str) -> int:
+    from cstui.store import Store
+
+    with Store(Path(path)) as store:
+        return 0 if store.search_index_current(run) else store.index_for_search(run)
 
 
 class SearchMixin(StoreBase):
