@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cstui.store.chunks import VerdictBit
 
 FILTER_KEYS = STRATA
+GATE_COLUMNS = {"session_id", "confidence", "correct", "resolved", "escalated", *STRATA}
 METRICS = ("pass_rate", "ece", "resolution_rate", "contained_unresolved", "golden")
 RULE_KEYS = {"name", "title", "metric", "evaluators", "min", "max", "use", "on_fail", "per", *FILTER_KEYS}
 EPS = 1e-12
@@ -241,6 +242,8 @@ class GateScan:
     def add(self, chunk: pl.DataFrame) -> None:
         import polars as pl
 
+        # what rules read: filters copy these columns only
+        chunk = chunk.select([c for c in chunk.columns if c in GATE_COLUMNS or re.fullmatch(r"[af]\d+", c)])
         for rule in self.cfg.rules:
             if rule.metric == "golden":
                 self._golden(rule, chunk)

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 
 def time_to_escalation(histogram: Counter[int]) -> dict[str, Any]:
+    """Turns until the handoff (1-based turn number of the first escalation; counts per turn), p50/p90."""
     return {"p50": percentile_of_counts(histogram, 0.5), "p90": percentile_of_counts(histogram, 0.9),
             "n": sum(histogram.values()), "histogram": [{"turns": t, "n": histogram[t]} for t in sorted(histogram)]}
 
@@ -83,7 +84,7 @@ class ReportScan:
         for row in chunk.group_by(*self.keys, "resolved", "escalated", "correct").len().iter_rows():
             *key, resolved, escalated, correct, n = row
             self.sessions.setdefault(tuple(key), SessionCounts()).add(resolved, escalated, correct, n)
-        valid = _valid_confidence(chunk)
+        valid = _valid_confidence(chunk.select(*self.keys, "confidence", "correct", "escalated"))
         for *key, conf, correct, n in (valid.filter(pl.col("correct").is_not_null())
                                        .group_by(*self.keys, "confidence", "correct").len().iter_rows()):
             self.calibrations.setdefault(tuple(key), CalibrationTally()).add(conf, correct, n)
@@ -118,8 +119,7 @@ class ReportScan:
         out = SessionCounts()
         for key, counts in self.sessions.items():
             if (tier is ... or key[0] in tier) and (value is ... or key[-1] == value):
-                for name in vars(out):
-                    setattr(out, name, getattr(out, name) + getattr(counts, name))
+                out.merge(counts)
         return out
 
     def calibration_where(self, tier: Any = ..., value: Any = ...) -> dict[str, Any]:

@@ -90,6 +90,10 @@ class SessionCounts:
             self.correct_known += count
             self.correct += count if correct else 0
 
+    def merge(self, other: SessionCounts) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def block(self) -> dict[str, Any]:
         return {"n": self.n, "resolution_rate": rate(self.resolved, self.resolved_known),
                 "escalation_rate": rate(self.escalated, self.n), "correct_rate": rate(self.correct, self.correct_known),
