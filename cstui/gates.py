@@ -295,7 +295,7 @@ class GateScan:
 
         if not chosen or sub.is_empty():
             return
-        judged = sub.select("session_id", applies=any_bit("a", chosen), failed=any_bit("a", chosen, failed=True)
+        judged = sub.select("session_id", applies=any_bit(chosen), failed=any_bit(chosen, failed=True)
                             ).filter(pl.col("applies"))
         failing = judged.filter(pl.col("failed"))["session_id"].to_list()
         scope.n += judged.height

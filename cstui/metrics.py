@@ -105,7 +105,7 @@ class ReportScan:
     def _add_categories(self, chunk: pl.DataFrame) -> None:
         chosen = {c: [self.bits[e] for e in evs if e in self.bits] for c, evs in self.categories.items()}
         exprs = [e for c, bits in chosen.items() if bits
-                 for e in (any_bit("a", bits).sum().alias(f"n:{c}"), any_bit("a", bits, failed=True).sum().alias(f"f:{c}"))]
+                 for e in (any_bit(bits).sum().alias(f"n:{c}"), any_bit(bits, failed=True).sum().alias(f"f:{c}"))]
         if not exprs:
             return
         row = chunk.select(exprs).row(0, named=True)

@@ -240,16 +240,15 @@ class EvaluatorCounts:
         return tuple(out)
 
 
-def any_bit(prefix: str, bits: Iterable[VerdictBit], *, failed: bool = False) -> pl.Expr:
-    """True where any of these evaluators applies (`failed`: applies and failed) in a chunk; `prefix` "a" for
-    current verdicts, "ma" for the machine's."""
+def any_bit(bits: Iterable[VerdictBit], *, failed: bool = False) -> pl.Expr:
+    """True where any of these evaluators applies in a chunk (`failed`: applies and failed), reviewers' verdicts
+    applied."""
     import polars as pl
 
-    fail = "f" if prefix == "a" else "mf"
     terms = []
     for b in bits:
-        term = pl.col(f"{prefix}{b.word}") & b.mask
+        term = pl.col(f"a{b.word}") & b.mask
         if failed:
-            term = term & pl.col(f"{fail}{b.word}")
+            term = term & pl.col(f"f{b.word}")
         terms.append(term != 0)
     return pl.any_horizontal(terms) if terms else pl.lit(False)

@@ -13,14 +13,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cstui.store.core import StoreBase
-from cstui.store.frames import apply_session_overrides, session_overrides
+from cstui.store.frames import SESSION_COLUMNS, apply_session_overrides, session_overrides
 
 if TYPE_CHECKING:
     import polars as pl
 
 CHUNK_ROWS = 100_000
-SESSION_COLUMNS = ("sid", "session_id", "tier", "intent", "channel", "segment", "category", "started_at", "n_turns",
-                   "n_spans", "confidence", "correct", "resolved", "escalated", "escalation_turn")
 
 
 class VerdictBit(NamedTuple):
@@ -54,15 +52,9 @@ class ChunksMixin(StoreBase):
         joins = "".join(f" LEFT JOIN verdict_masks v{w} ON v{w}.sid = s.id AND v{w}.word = {w}" for w in words)
         masks = "".join(f", coalesce(v{w}.present, 0), coalesce(v{w}.applies, 0), coalesce(v{w}.failed, 0)"
                         for w in words)
-        sql = ("SELECT s.id, s.session_id, s.tier, s.intent, s.channel, s.segment, s.category, s.started_at,"
-               " s.n_turns, s.n_spans, s.confidence,"
-               f" s.correct, s.resolved, s.escalated, s.escalation_turn{masks} FROM sessions s{joins}"
-               " WHERE s.run = ? AND s.id > ? ORDER BY s.id LIMIT ?")
-        schema: dict[str, pl.DataType | type[pl.DataType]] = {
-            "sid": pl.Int64, "session_id": pl.Utf8, "tier": pl.Int64, "intent": pl.Utf8, "channel": pl.Utf8,
-            "segment": pl.Utf8, "category": pl.Utf8, "started_at": pl.Utf8, "n_turns": pl.Int64,
-            "n_spans": pl.Int64, "confidence": pl.Float64, "correct": pl.Boolean,
-            "resolved": pl.Boolean, "escalated": pl.Boolean, "escalation_turn": pl.Int64}
+        columns = ", ".join("s.id" if c == "sid" else f"s.{c}" for c in SESSION_COLUMNS)
+        sql = (f"SELECT {columns}{masks} FROM sessions s{joins} WHERE s.run = ? AND s.id > ? ORDER BY s.id LIMIT ?")
+        schema: dict[str, pl.DataType | type[pl.DataType]] = {c: getattr(pl, t) for c, t in SESSION_COLUMNS.items()}
         for w in words:
             schema.update({f"p{w}": pl.Int64, f"ma{w}": pl.Int64, f"mf{w}": pl.Int64})
         own = not self.conn.in_transaction

@@ -12,6 +12,12 @@ if TYPE_CHECKING:
 
 from cstui.store.core import StoreBase
 
+# The indexed session columns frames and chunks read, with their polars types (sid is sessions.id).
+SESSION_COLUMNS = {"sid": "Int64", "session_id": "Utf8", "tier": "Int64", "intent": "Utf8", "channel": "Utf8",
+                   "segment": "Utf8", "category": "Utf8", "started_at": "Utf8", "n_turns": "Int64",
+                   "n_spans": "Int64", "confidence": "Float64", "correct": "Boolean", "resolved": "Boolean",
+                   "escalated": "Boolean", "escalation_turn": "Int64"}
+
 
 def session_overrides(conn: sqlite3.Connection, run: str) -> pl.DataFrame | None:
     """Reviewers' newest tier, intent and correctness per labelled session (h_tier, h_intent, h_correct); None when
@@ -89,16 +95,9 @@ class FramesMixin(StoreBase):
         import polars as pl
 
         def build() -> pl.DataFrame:
-            rows = self.conn.execute(
-                "SELECT id AS sid, session_id, tier, intent, channel, segment, category, started_at, n_turns, n_spans,"
-                " confidence, correct, resolved, escalated, escalation_turn FROM sessions WHERE run = ? ORDER BY id",
-                (run,)).fetchall()
-            schema = {
-                "sid": pl.Int64, "session_id": pl.Utf8, "tier": pl.Int64, "intent": pl.Utf8, "channel": pl.Utf8,
-                "segment": pl.Utf8, "category": pl.Utf8, "started_at": pl.Utf8, "n_turns": pl.Int64,
-                "n_spans": pl.Int64, "confidence": pl.Float64, "correct": pl.Boolean, "resolved": pl.Boolean,
-                "escalated": pl.Boolean, "escalation_turn": pl.Int64,
-            }
+            columns = ", ".join("id AS sid" if c == "sid" else c for c in SESSION_COLUMNS)
+            rows = self.conn.execute(f"SELECT {columns} FROM sessions WHERE run = ? ORDER BY id", (run,)).fetchall()
+            schema = {c: getattr(pl, t) for c, t in SESSION_COLUMNS.items()}
             return pl.DataFrame(rows, schema=schema, orient="row")
 
         frame = self._cached_frame(run, "sessions", build)
