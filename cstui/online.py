@@ -12,7 +12,6 @@ window) with fewer than MIN_DRAFTS drafts is shown but never alerted on: 2 rejec
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -55,35 +54,34 @@ ALERT_RULES: tuple[AlertRule, ...] = (
 )
 
 
-def _p95(values: list[float]) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    pos = (len(values) - 1) * 0.95
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
-
-
-def _summary(df: pl.DataFrame) -> dict[str, Any]:
+def _aggregates() -> list[pl.Expr]:
+    """The per-group figures behind `_summary`, as polars aggregations (a day's or a run's drafts are never
+    copied into Python lists: a million drafts' latencies took tens of megabytes)."""
     import polars as pl
 
-    n = df.height
-    sent = df.filter(pl.col("edit_distance").is_not_null())["edit_distance"]
-    latency = df["latency_ms"].drop_nulls().to_list()
-    cost = df["cost_usd"].drop_nulls()
-    handle = df["handle_time_s"].drop_nulls()
+    return [pl.len().alias("n"), *((pl.col("decision") == d).sum().alias(d) for d in ("accepted", "rejected", "edited")),
+            pl.col("edit_distance").mean(),  # over drafts that were sent: the others have none
+            pl.col("latency_ms").quantile(0.95, "linear").alias("latency_p95_ms"),  # = the (n-1)·0.95 interpolation
+            pl.col("cost_usd").mean(), pl.col("handle_time_s").mean(),
+            pl.col("escalated").mean().alias("escalation_rate"), pl.col("escalated").sum().alias("n_escalated"),
+            pl.col("hallucination_report").fill_null(0).sum().alias("hallucination_reports")]
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    """A group's figures (see the module docstring) from its `_aggregates` row."""
+    n = row["n"]
     return {
         "n_drafts": n,
-        "accept_rate": (df["decision"] == "accepted").sum() / n if n else None,
-        "reject_rate": (df["decision"] == "rejected").sum() / n if n else None,
-        "edit_rate": (df["decision"] == "edited").sum() / n if n else None,
-        "edit_distance": float(sent.mean()) if sent.len() else None,  # type: ignore[arg-type]
-        "latency_p95_ms": _p95(latency),
-        "cost_per_draft": float(cost.mean()) if cost.len() else None,  # type: ignore[arg-type]
-        "handle_time_s": float(handle.mean()) if handle.len() else None,  # type: ignore[arg-type]
-        "escalation_rate": float(df["escalated"].mean()) if n else None,  # type: ignore[arg-type]
-        "n_escalated": int(df["escalated"].sum()),
-        "hallucination_reports": int(df["hallucination_report"].fill_null(0).sum()),
+        "accept_rate": row["accepted"] / n if n else None,
+        "reject_rate": row["rejected"] / n if n else None,
+        "edit_rate": row["edited"] / n if n else None,
+        "edit_distance": row["edit_distance"],
+        "latency_p95_ms": row["latency_p95_ms"],
+        "cost_per_draft": row["cost_usd"],
+        "handle_time_s": row["handle_time_s"],
+        "escalation_rate": row["escalation_rate"] if n else None,
+        "n_escalated": int(row["n_escalated"] or 0),
+        "hallucination_reports": int(row["hallucination_reports"] or 0),
     }
 
 
@@ -93,14 +91,13 @@ def online_metrics(drafts: pl.DataFrame) -> dict[str, Any] | None:
 
     if drafts.is_empty():
         return None
-    days = []
-    for (day,), group in drafts.filter(pl.col("day").is_not_null()).sort("day").group_by("day", maintain_order=True):
-        days.append({"date": day, **_summary(group)})
+    per_day = drafts.lazy().filter(pl.col("day").is_not_null()).group_by("day").agg(_aggregates()).sort("day")
+    days = [{"date": row["day"], **_summary(row)} for row in per_day.collect().iter_rows(named=True)]
     _add_windows(days, drafts)
     baseline = _baseline(drafts)
     return {
         "n_drafts": drafts.height,
-        "totals": _summary(drafts),
+        "totals": _summary(drafts.select(_aggregates()).row(0, named=True)),
         "escalation_baseline": baseline,
         "days": days,
         "alerts": evaluate_alerts(days, baseline),
@@ -112,12 +109,11 @@ def online_metrics(drafts: pl.DataFrame) -> dict[str, Any] | None:
 def _baseline(drafts: pl.DataFrame) -> float | None:
     import polars as pl
 
-    dated = drafts.filter(pl.col("day").is_not_null())
-    if dated.is_empty():
+    first = drafts["day"].min()
+    if first is None:
         return None
-    first = date.fromisoformat(dated["day"].min())  # type: ignore[arg-type]
-    window = dated.filter(pl.col("day") < (first + timedelta(days=WEEK)).isoformat())
-    return float(window["escalated"].mean())  # type: ignore[arg-type]
+    end = (date.fromisoformat(first) + timedelta(days=WEEK)).isoformat()  # type: ignore[arg-type]
+    return drafts.lazy().filter(pl.col("day") < end).select(pl.col("escalated").cast(pl.Float64).mean()).collect().item()
 
 
 def _add_windows(days: list[dict[str, Any]], drafts: pl.DataFrame) -> None:
@@ -133,14 +129,12 @@ def _add_windows(days: list[dict[str, Any]], drafts: pl.DataFrame) -> None:
         if start < first:
             entry["week"] = None
             continue
-        window = drafts.filter((pl.col("day") >= start.isoformat()) & (pl.col("day") <= entry["date"]))
-        sent = window["edit_distance"].drop_nulls()
-        entry["week"] = {
-            "n_drafts": window.height,
-            "edit_distance": float(sent.mean()) if sent.len() else None,  # type: ignore[arg-type]
-            "escalation_rate": float(window["escalated"].mean()) if window.height else None,  # type: ignore[arg-type]
-            "hallucination_reports": int(window["hallucination_report"].fill_null(0).sum()),
-        }
+        window = drafts.lazy().filter(pl.col("day").is_between(pl.lit(start.isoformat()), pl.lit(entry["date"]))).select(
+            n_drafts=pl.len(), edit_distance=pl.col("edit_distance").mean(),
+            escalation_rate=pl.col("escalated").cast(pl.Float64).mean(),
+            hallucination_reports=pl.col("hallucination_report").fill_null(0).sum()).collect().row(0, named=True)
+        entry["week"] = {**window, "escalation_rate": window["escalation_rate"] if window["n_drafts"] else None,
+                         "hallucination_reports": int(window["hallucination_reports"])}
 
 
 def _breaches(rule: AlertRule, entry: dict[str, Any], baseline: float | None) -> float | None:

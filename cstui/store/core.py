@@ -9,9 +9,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from cstui.store.schema import BACKFILLS, MIGRATIONS, SCHEMA_VERSION, statements
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def now_iso() -> str:
@@ -128,6 +131,15 @@ class StoreBase:
 
     def _dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return self._dict_rows(sql, params).fetchall()
+
+    def _frame(self, sql: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
+        """A query's rows as a polars frame, read 100,000 at a time: a million rows never exist as Python tuples
+        at once (fetchall held several hundred bytes a row)."""
+        import polars as pl
+
+        cur = self.conn.execute(sql, params)
+        parts = [pl.DataFrame(rows, schema=schema, orient="row") for rows in iter(lambda: cur.fetchmany(100_000), [])]
+        return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()

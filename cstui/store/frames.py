@@ -109,15 +109,12 @@ class FramesMixin(StoreBase):
         import polars as pl
 
         def build() -> pl.DataFrame:
-            rows = self.conn.execute(
+            return self._frame(
                 """SELECT sid, day, decision, latency_ms, cost_usd, edit_distance, handle_time_s, hallucination_report,
-                          escalated FROM drafts WHERE run = ? ORDER BY sid""",
-                (run,),
-            ).fetchall()
-            schema = {"sid": pl.Int64, "day": pl.Utf8, "decision": pl.Utf8, "latency_ms": pl.Float64,
-                      "cost_usd": pl.Float64, "edit_distance": pl.Float64, "handle_time_s": pl.Float64,
-                      "hallucination_report": pl.Int64, "escalated": pl.Int64}
-            return pl.DataFrame(rows, schema=schema, orient="row")
+                          escalated FROM drafts WHERE run = ? ORDER BY sid""", (run,),
+                {"sid": pl.Int64, "day": pl.Utf8, "decision": pl.Utf8, "latency_ms": pl.Float64,
+                 "cost_usd": pl.Float64, "edit_distance": pl.Float64, "handle_time_s": pl.Float64,
+                 "hallucination_report": pl.Int64, "escalated": pl.Int64})
 
         return self._cached_frame(run, "drafts", build)
 

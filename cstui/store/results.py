@@ -134,16 +134,12 @@ class ResultsMixin(StoreBase):
         return out
 
     def evaluator_scores(self, run: str, evaluator: str) -> pl.DataFrame:
-        """sid, score of one evaluator's current verdicts that carry a score (e.g. frustration, 0-1); read in
-        batches, so a million scores never exist as Python tuples at once."""
+        """sid, score of one evaluator's current verdicts that carry a score (e.g. frustration, 0-1)."""
         import polars as pl
 
-        cur = self.conn.execute(
+        return self._frame(
             "SELECT sid, score FROM results WHERE run = ? AND evaluator = ? AND current = 1 AND score IS NOT NULL",
-            (run, evaluator))
-        schema = {"sid": pl.Int64, "score": pl.Float64}
-        parts = [pl.DataFrame(rows, schema=schema, orient="row") for rows in iter(lambda: cur.fetchmany(100_000), [])]
-        return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+            (run, evaluator), {"sid": pl.Int64, "score": pl.Float64})
 
     def evaluator_versions(self, run: str) -> dict[str, str]:
         return dict(self.conn.execute("SELECT evaluator, version FROM evaluator_bits WHERE run = ?", (run,)).fetchall())
