@@ -1,7 +1,8 @@
 """What the review UI needs from the core, without Textual: the failing-sessions table with its filters
 and sort, and everything about one session (transcript, spans, verdicts, KB, labels).
 
-Kept as polars frames so a filter over 100k sessions costs milliseconds; screens render slices.
+Kept as compact polars frames so a filter over a million sessions costs milliseconds and a few megabytes;
+screens render the rows on screen only.
 """
 
 from __future__ import annotations
@@ -75,105 +76,240 @@ class FailureFilter:
     def with_(self, **changes: Any) -> FailureFilter:
         return replace(self, **changes)
 
-    def apply(self, frame: pl.DataFrame, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
-        """The rows this filter keeps; with `columns`, only those columns are copied (a million-row failures
-        frame is filtered at every keystroke: copying its lists and search text each time cost gigabytes)."""
+    def condition(self, failures: Failures) -> pl.Expr | None:
+        """One predicate over `failures.rows`: evaluator, category and text conditions are first resolved against
+        the few distinct tags and dictionary values, so a keystroke compares small integers, not lists."""
         import polars as pl
 
+        tags = failures.tags
         conditions: list[pl.Expr] = []
         if self.tiers:
             conditions.append(pl.col("tier").is_in(list(self.tiers)))
         if self.evaluators:
             # among labelled sessions an evaluator matches where it failed or a reviewer overrode it
             column = "involved" if self.label_state == "labeled" else "failed"
-            conditions.append(pl.col(column).list.set_intersection(list(self.evaluators)).list.len() > 0)
+            conditions.append(_tag_in(tags.filter(pl.col(column).list.set_intersection(list(self.evaluators))
+                                                  .list.len() > 0)))
         for col, values in (("intent", self.intents), ("channel", self.channels), ("category", self.categories),
                             ("segment", self.segments)):
             if values:
-                conditions.append(pl.col(col).is_in(list(values)))
+                conditions.append(pl.col(col).is_in(failures.known(col, values)))
         if self.hallucination_category:
-            conditions.append(pl.col("categories").list.contains(self.hallucination_category))
+            conditions.append(_tag_in(tags.filter(pl.col("categories").list.contains(self.hallucination_category))))
         if self.label_state == "labeled":  # every session a reviewer labelled, failing or overridden to pass
             conditions.append(pl.col("labeled"))
         else:
             if not self.include_passing:
-                conditions.append(pl.col("failing"))
+                conditions.append(_tag_in(tags.filter("failing")))
             if self.label_state == "unlabeled":
                 conditions.append(~pl.col("labeled"))
         if self.session_ids is not None:
             conditions.append(pl.col("session_id").is_in(list(self.session_ids)))
         if self.text:
-            conditions.append(pl.col("haystack").str.contains(self.text.lower(), literal=True)
-                              | pl.col("session_id").is_in(list(self.text_hits)))
-        rows = frame.lazy().filter(pl.all_horizontal(conditions)) if conditions else frame.lazy()
-        return (rows.select(columns) if columns else rows).collect()
+            conditions.append(pl.any_horizontal(failures.text_conditions(self.text.lower(), self.text_hits)))
+        return pl.all_horizontal(conditions) if conditions else None
 
 
-def failures_frame(store: Store, run: str) -> pl.DataFrame:
-    """One row per session of the run; `failing` when at least one current verdict fails (human verdicts
-    applied), so the failures view, a reviewer's overrides and every session behind a figure (a calibration
-    bin) are the same table filtered. `failed_text` names the failing evaluators and, for overrides, the
-    machine and the reviewer's verdicts. Built a chunk at a time from the verdict masks (a million sessions
-    never pass through one row per verdict)."""
+def _tag_in(tags: pl.DataFrame) -> pl.Expr:
+    import polars as pl
+
+    return pl.col("tag").is_in(tags["tag"].implode())
+
+
+# The session columns the failures table keeps (with `tag` and `labeled`); strings become enums of the values a
+# run holds, so a million rows cost a few bytes each.
+ROW_COLUMNS = ("session_id", "tier", "intent", "channel", "segment", "category", "n_turns", "confidence", "correct")
+ENUM_COLUMNS = ("intent", "channel", "segment", "category")
+
+
+@dataclass(frozen=True)
+class Failures:
+    """Every session of a run for the failures view, compact: one row per session (small columns, a `tag`) and
+    `tags`, the few distinct combinations of failing evaluators and reviewers' overrides the rows point at.
+    `failing` means at least one current verdict fails (reviewers' verdicts applied), so the failures view, a
+    reviewer's overrides and the sessions behind a figure (a calibration bin) are the same rows filtered."""
+
+    rows: pl.DataFrame  # ROW_COLUMNS, frustration, tag, labeled; in session order
+    tags: pl.DataFrame  # tag, failed, categories, involved, failed_text, failing
+
+    @property
+    def height(self) -> int:
+        return self.rows.height
+
+    @property
+    def failing_count(self) -> int:
+
+        return int(self.rows["tag"].is_in(self.tags.filter("failing")["tag"].implode()).sum())
+
+    def evaluators(self) -> list[str]:
+        """Every evaluator failing somewhere in the run."""
+        return sorted({e for names in self.tags["failed"].to_list() for e in names})
+
+    def values(self, column: str) -> list[str]:
+        return sorted(str(v) for v in self.rows[column].drop_nulls().unique().to_list())
+
+    def known(self, column: str, values: tuple[Any, ...]) -> list[Any]:
+        """The filter's values an enum column can hold (polars refuses to compare an enum with a stranger)."""
+        dtype = self.rows.schema[column]
+        categories = set(dtype.categories.to_list()) if hasattr(dtype, "categories") else None
+        return [v for v in values if categories is None or v in categories]
+
+    def text_conditions(self, text: str, hits: tuple[str, ...]) -> list[pl.Expr]:
+        """Where `text` (lower case) appears: a session id, an intent, channel, category or segment, the failing
+        evaluators' names, or the full-text search's hits."""
+        import re
+
+        import polars as pl
+
+        out = [pl.col("session_id").str.contains(f"(?i){re.escape(text)}")]
+        for col in ENUM_COLUMNS:
+            matching = [v for v in self.rows.schema[col].categories.to_list() if text in v.lower()]
+            if matching:
+                out.append(pl.col(col).is_in(matching))
+        tags = self.tags.filter(pl.col("failed_text").str.to_lowercase().str.contains(text, literal=True))
+        if tags.height:
+            out.append(_tag_in(tags))
+        if hits:
+            out.append(pl.col("session_id").is_in(list(hits)))
+        return out
+
+    def view(self, failure_filter: FailureFilter, sort: str | None = None, descending: bool = False) -> FailureRows:
+        """The rows a filter keeps, in display order (stable: ties keep session order, nulls last)."""
+        import polars as pl
+
+        condition = failure_filter.condition(self)
+        index = (self.rows.lazy().with_row_index("i").filter(condition).select("i") if condition is not None
+                 else self.rows.lazy().with_row_index("i").select("i")).collect()["i"]
+        if sort is not None and index.len():
+            if sort == "failed_text":
+                key = self._tag_text_rank().gather(self.rows["tag"].gather(index))
+            else:
+                key = self.rows[sort].gather(index)
+                if isinstance(key.dtype, pl.Enum):
+                    key = key.cast(pl.String)
+            index = (pl.DataFrame({"i": index, "key": key})
+                     .sort("key", descending=descending, nulls_last=True, maintain_order=True)["i"])
+        return FailureRows(self, index)
+
+    def _tag_text_rank(self) -> pl.Series:
+        """Each tag's position in `failed_text` order, indexed by tag: sorting by the text sorts by this."""
+        import polars as pl
+
+        ranked = self.tags.select("tag", rank=pl.col("failed_text").rank("dense").cast(pl.UInt32)).sort("tag")
+        return ranked["rank"]
+
+
+@dataclass(frozen=True)
+class FailureRows:
+    """The rows a filter kept, as positions into `failures.rows`: a keystroke over a million sessions copies
+    four bytes a row, and only the rows on screen are ever made into Python values."""
+
+    failures: Failures
+    index: pl.Series
+
+    @property
+    def height(self) -> int:
+        return self.index.len()
+
+    def rows(self, start: int, count: int) -> list[tuple[Any, ...]]:
+        """COLUMNS of the rows at display positions start..start+count."""
+        import polars as pl
+
+        part = self.failures.rows.select(pl.all().gather(self.index.slice(start, count)))
+        return (part.join(self.failures.tags.select("tag", "failed_text"), on="tag", how="left", maintain_order="left")
+                .select(COLUMNS).rows())
+
+    def session_ids(self) -> list[str]:
+        return self.failures.rows["session_id"].gather(self.index).to_list()
+
+    def failed_evaluators(self) -> list[str]:
+        """The evaluators failing in at least one of these rows."""
+        import polars as pl
+
+        present = self.failures.rows["tag"].gather(self.index).unique().implode()
+        names = self.failures.tags.filter(pl.col("tag").is_in(present))["failed"].to_list()
+        return sorted({e for row in names for e in row})
+
+
+def failures(store: Store, run: str) -> Failures:
+    """Built a chunk at a time from the verdict masks: a million sessions never pass through one row per verdict,
+    and each distinct failing set is named once."""
     import polars as pl
 
     from cstui.evaluators import registry
 
     bits = dict(sorted(store.verdict_bits(run).items()))
     words = sorted({b.word for b in bits.values()})
-    categories = registry.hallucination_categories()
-    labeled = list(store.labeled_session_ids(run))
-    frustration = store.evaluator_scores(run, "frustration").rename({"score": "frustration"})
-    names = pl.List(pl.Utf8)
-    empty = pl.DataFrame(schema={"sid": pl.Int64, "overridden": names})
+    xs = [f"x{w}" for w in words]
+    tag_of: dict[tuple[tuple[int, ...], tuple[str, ...]], int] = {}
     parts = []
     for chunk in store.run_chunks(run):
-        # a few distinct failing sets cover a million sessions: name each set once and join
         failing = chunk.select("sid", *[(pl.col(f"a{w}") & pl.col(f"f{w}")).alias(f"x{w}") for w in words])
-        combos = failing.select(*[f"x{w}" for w in words]).unique()
-        lists = [_failing_names(row, words, bits) for row in combos.iter_rows()]
-        lookup = combos.with_columns(
-            failed=pl.Series(lists, dtype=names),
-            categories=pl.Series([sorted({categories[e] for e in ev if e in categories}) for ev in lists], dtype=names))
-        overrides = [(row["sid"], _overrides(row, bits)) for row in chunk.filter(
-            pl.any_horizontal([pl.col(f"h{w}") != 0 for w in words]) if words else pl.lit(False)).iter_rows(named=True)]
-        reviewed = pl.DataFrame(overrides, schema={"sid": pl.Int64, "overridden": names}, orient="row") if overrides \
-            else empty
-        parts.append(_with_derived(
-            chunk.select(*SESSION_FRAME_COLUMNS)
-            .join(failing.join(lookup, on=[f"x{w}" for w in words]) if words else failing.with_columns(
-                failed=pl.lit([], dtype=names), categories=pl.lit([], dtype=names)), on="sid", how="left")
-            .join(reviewed, on="sid", how="left")
-            .with_columns(pl.col("overridden").fill_null([])), frustration, labeled, bool(overrides)))
-    if parts:
-        return pl.concat(parts, rechunk=False)  # a rechunk would copy the whole frame once more
-    return _with_derived(store.sessions_frame(run).with_columns(
-        failed=pl.lit([], dtype=names), categories=pl.lit([], dtype=names), overridden=pl.lit([], dtype=names)),
-        frustration, labeled, True)
+        combos = failing.select(xs).unique() if words else pl.DataFrame([()])
+        lookup = combos.with_columns(tag=pl.Series(
+            [tag_of.setdefault((masks, ()), len(tag_of)) for masks in combos.iter_rows()], dtype=pl.UInt32))
+        tagged = failing.join(lookup, on=xs) if words else failing.with_columns(tag=lookup["tag"][0])
+        reviewed = chunk.filter(pl.any_horizontal([pl.col(f"h{w}") != 0 for w in words])) if words else chunk.clear()
+        if reviewed.height:
+            masks = failing.filter(pl.col("sid").is_in(reviewed["sid"].implode())).select(xs).rows()
+            own = pl.DataFrame({"sid": reviewed["sid"], "own": pl.Series(
+                [tag_of.setdefault((m, tuple(_overrides(row, bits))), len(tag_of))
+                 for m, row in zip(masks, reviewed.iter_rows(named=True), strict=True)], dtype=pl.UInt32)})
+            tagged = (tagged.join(own, on="sid", how="left")
+                      .with_columns(tag=pl.coalesce("own", "tag")).drop("own"))
+        parts.append(_compact(chunk.select("sid", *ROW_COLUMNS)).join(
+            tagged.select("sid", "tag"), on="sid", how="left", maintain_order="left"))
+    rows = pl.concat(parts) if parts else _compact(store.sessions_frame(run).select("sid", *ROW_COLUMNS)).with_columns(
+        tag=pl.lit(None, dtype=pl.UInt32))
+    labeled = list(store.labeled_session_ids(run))
+    rows = (rows.with_columns(frustration=_scores_by_sid(rows["sid"], store.evaluator_scores(run, "frustration")))
+            .with_columns(*[pl.col(c).cast(pl.Enum(sorted(rows[c].drop_nulls().unique().cast(pl.String).to_list())))
+                            for c in ENUM_COLUMNS],
+                          labeled=pl.col("session_id").is_in(labeled))
+            .select(*ROW_COLUMNS, "frustration", "tag", "labeled"))
+    return Failures(rows, _tags(tag_of, bits, registry.hallucination_categories()))
 
 
-def _with_derived(frame: pl.DataFrame, frustration: pl.DataFrame, labeled: list[str], reviewed_any: bool
-                  ) -> pl.DataFrame:
-    """The columns the failures view filters and shows, derived from failing and overridden evaluators (where no
-    reviewer overrode anything, `involved` is `failed` itself, not a copy)."""
+def _scores_by_sid(sids: pl.Series, scores: pl.DataFrame) -> pl.Series:
+    """`scores` (sid, score) lined up with `sids` (rising), null where a session has none: placed by binary
+    search, not joined (a join of a million rows with a million held several copies at once)."""
     import polars as pl
 
-    reviewed = pl.col("overridden").list.eval(pl.element().str.extract(r"^(\S+)"))
-    return (frame
-            .join(frustration, on="sid", how="left")
-            .with_columns(involved=pl.concat_list(pl.col("failed"), reviewed).list.unique() if reviewed_any
-                          else pl.col("failed"),
-                          failing=pl.col("failed").list.len() > 0,
-                          failed_text=pl.concat_list(pl.col("failed").list.set_difference(reviewed),
-                                                     pl.col("overridden")).list.join(", "),
-                          labeled=pl.col("session_id").is_in(labeled))
-            .with_columns(haystack=pl.concat_str(
-                [pl.col("session_id"), pl.col("intent").fill_null(""), pl.col("channel").fill_null(""),
-                 pl.col("failed_text"), pl.col("category").fill_null(""), pl.col("segment").fill_null("")],
-                separator=" ").str.to_lowercase())
-            .select(*SESSION_FRAME_COLUMNS, "frustration", "failed", "categories", "overridden", "involved", "failing",
-                    "failed_text", "labeled", "haystack")
-            .sort("sid"))
+    scores = scores.filter(pl.col("sid").is_in(sids.implode())).sort("sid")
+    out = pl.Series("frustration", [None] * sids.len(), dtype=pl.Float64)
+    if scores.height:
+        out.scatter(sids.search_sorted(scores["sid"]), scores["score"])
+    return out
+
+
+def _compact(rows: pl.DataFrame) -> pl.DataFrame:
+    """Small types as soon as a chunk is read (the repeated strings as categoricals, enums once the run's values
+    are all known): a million sessions as plain strings took several hundred megabytes to build."""
+    import polars as pl
+
+    return rows.with_columns(*[pl.col(c).cast(pl.Categorical) for c in ENUM_COLUMNS],
+                             tier=pl.col("tier").cast(pl.Int8), n_turns=pl.col("n_turns").cast(pl.Int32))
+
+
+def _tags(tag_of: dict[tuple[tuple[int, ...], tuple[str, ...]], int], bits: dict[str, Any],
+          categories: dict[str, str]) -> pl.DataFrame:
+    """What each tag stands for: the failing evaluators, their hallucination categories, every evaluator involved
+    (failing or overridden), and the text the table shows ("a, b (FAIL → reviewer pass)")."""
+    import polars as pl
+
+    names = pl.List(pl.String)
+    words = sorted({b.word for b in bits.values()})
+    out: dict[str, list[Any]] = {k: [] for k in ("tag", "failed", "categories", "involved", "failed_text")}
+    for (masks, overridden), tag in tag_of.items():
+        failed = _failing_names(masks, words, bits)
+        reviewed = [o.split(" ", 1)[0] for o in overridden]
+        out["tag"].append(tag)
+        out["failed"].append(failed)
+        out["categories"].append(sorted({categories[e] for e in failed if e in categories}))
+        out["involved"].append(sorted({*failed, *reviewed}))
+        out["failed_text"].append(", ".join([*(e for e in failed if e not in reviewed), *overridden]))
+    return pl.DataFrame(out, schema={"tag": pl.UInt32, "failed": names, "categories": names, "involved": names,
+                                     "failed_text": pl.String}).with_columns(failing=pl.col("failed").list.len() > 0)
 
 
 def _failing_names(masks: tuple[int, ...], words: list[int], bits: dict[str, Any]) -> list[str]:
@@ -190,11 +326,6 @@ def _overrides(row: dict[str, Any], bits: dict[str, Any]) -> list[str]:
             machine = "n/a" if not row[f"ma{b.word}"] & b.mask else "FAIL" if row[f"mf{b.word}"] & b.mask else "pass"
             out.append(f"{name} ({machine} → reviewer {'fail' if row[f'f{b.word}'] & b.mask else 'pass'})")
     return out
-
-
-# What the failures view needs of a session (the session screen reads the rest from the store).
-SESSION_FRAME_COLUMNS = ("sid", "session_id", "tier", "intent", "channel", "segment", "category", "n_turns",
-                         "confidence", "correct", "resolved", "escalated")
 
 
 def calibration_bin_sessions(sessions: pl.DataFrame, tier: int | None, lo: float, hi: float) -> list[str]:
@@ -256,12 +387,6 @@ def escalation_bin_sessions(sessions: pl.DataFrame, lo: float) -> list[str]:
                            & (pl.col("confidence") <= 1))
     bins = (pl.col("confidence") * N_BINS).floor().cast(pl.Int64).clip(0, N_BINS - 1)
     return rows.filter(bins == round(lo * N_BINS))["session_id"].to_list()
-
-
-def sort_frame(frame: pl.DataFrame, column: str | None, descending: bool = False) -> pl.DataFrame:
-    if column is None:
-        return frame
-    return frame.sort(column, descending=descending, nulls_last=True, maintain_order=True)
 
 
 @dataclass

@@ -43,9 +43,9 @@ class FailuresLoaded(Message):
     """The failing sessions of a run, each evaluator's measured precision, and whether the run's full-text
     search index is built."""
 
-    def __init__(self, frame: Any, trust: dict[str, dict[str, Any] | None], indexed: bool = True) -> None:
+    def __init__(self, failures: Any, trust: dict[str, dict[str, Any] | None], indexed: bool = True) -> None:
         super().__init__()
-        self.frame, self.trust, self.indexed = frame, trust, indexed
+        self.failures, self.trust, self.indexed = failures, trust, indexed
 
 
 class SearchIndexed(Message):

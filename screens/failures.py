@@ -15,11 +15,17 @@ from cstui.screens import data
 from cstui.screens.data import FailuresLoaded, GoBack, SearchHits, SearchIndexed
 from cstui.store import Store
 from cstui.textsafe import inert
-from cstui.triage import COLUMNS, LABEL_STATES, FailureFilter, sort_frame
+from cstui.triage import COLUMNS, LABEL_STATES, FailureFilter
 from cstui.widgets.failure_table import FailureTable
 
 if TYPE_CHECKING:
-    import polars as pl
+    from textual.timer import Timer
+
+    from cstui.triage import FailureRows, Failures
+
+
+# How long typing must pause before the full-text search runs (the in-memory filter answers every keystroke).
+SEARCH_PAUSE = 0.3
 
 
 class FailuresScreen(Screen[None]):
@@ -52,8 +58,10 @@ class FailuresScreen(Screen[None]):
         self.store = store
         self.run = run
         self.filter = failure_filter or FailureFilter()
-        self.all: pl.DataFrame | None = None
-        self.shown: pl.DataFrame | None = None
+        self.all: Failures | None = None
+        self.shown: FailureRows | None = None
+        self._failing = 0  # failing sessions in the whole run, counted once per load
+        self._search_timer: Timer | None = None
         self.trust: dict[str, dict[str, Any] | None] = {}
         self.index_state = "unknown"  # the run's full-text index: unknown, missing, building, ready
 
@@ -76,10 +84,10 @@ class FailuresScreen(Screen[None]):
         run = self.run
 
         def fetch(store: Store) -> FailuresLoaded:
-            from cstui.triage import failures_frame
+            from cstui.triage import failures
             from cstui.validation import run_trust
 
-            return FailuresLoaded(failures_frame(store, run), run_trust(store, run), store.search_index_current(run))
+            return FailuresLoaded(failures(store, run), run_trust(store, run), store.search_index_current(run))
 
         data.load(self, "failures", fetch, path=self.store.path)
 
@@ -87,7 +95,8 @@ class FailuresScreen(Screen[None]):
     def _loaded(self, message: FailuresLoaded) -> None:
         import gc
 
-        self.all, self.trust = message.frame, message.trust
+        self.all, self.trust = message.failures, message.trust
+        self._failing = self.all.failing_count
         self.index_state = "ready" if message.indexed else "missing"
         gc.freeze()  # what is loaded now lives as long as the screen: keep it out of every GC pass
         self.apply_filter()
@@ -102,9 +111,9 @@ class FailuresScreen(Screen[None]):
         if self.all is None:
             return
         table = self.query_one(FailureTable)
-        shown = sort_frame(self.filter.apply(self.all, (*COLUMNS, "failed")), table.sort_column, table.sort_descending)
+        shown = self.all.view(self.filter, table.sort_column, table.sort_descending)
         self.shown = shown
-        table.set_frame(shown, keep_cursor=keep_cursor)
+        table.set_rows(shown, keep_cursor=keep_cursor)
         text = Text("filter: ", style="bold")
         text.append(inert(self.filter.describe(), keep_newlines=False))
         if table.sort_column:
@@ -113,11 +122,11 @@ class FailuresScreen(Screen[None]):
         self._show_trust(shown)
         self._status()
 
-    def _show_trust(self, shown: pl.DataFrame) -> None:
+    def _show_trust(self, shown: FailureRows) -> None:
         """How often each evaluator failing in the shown rows is right, so the reviewer knows which flags to doubt."""
         from cstui.validation import trust_text
 
-        present = sorted(set(shown["failed"].explode().drop_nulls().unique().to_list())) if shown.height else []
+        present = shown.failed_evaluators()
         text = Text("precision of these flags: ", style="bold")
         if not present:
             text.append("—", style="dim")
@@ -132,7 +141,7 @@ class FailuresScreen(Screen[None]):
 
     def _status(self) -> None:
         table = self.query_one(FailureTable)
-        total = 0 if self.all is None else int(self.all["failing"].sum())
+        total = 0 if self.all is None else self._failing
         selected = f" · {len(table.selected)} selected" if table.selected else ""
         if self.index_state == "building":
             selected += " · indexing what was said for search…"
@@ -164,16 +173,24 @@ class FailuresScreen(Screen[None]):
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
         """Ids, intents and evaluator names filter at once; the transcript and tool-result hits (full-text
-        search) join as soon as the index answers."""
+        search) join once typing pauses: a search per keystroke over a million sessions' text ran several
+        queries at once and slowed the typing it answered."""
         text = event.value.strip()
         self.filter = self.filter.with_(text=text, text_hits=())
         self.apply_filter()
-        self._full_text_search(text)
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
+        if self.index_state == "ready":
+            self._search_timer = self.set_timer(SEARCH_PAUSE, lambda: self._full_text_search(text))
+        else:
+            self._full_text_search(text)
 
     def _full_text_search(self, text: str) -> None:
         """Hits in what was said join the filter; a run searched for the first time is indexed first, once, in a
         process of its own (typing stays quick), and the search runs when the index is ready."""
-        if len(text) < 3:
+        self._search_timer = None
+        if len(text) < 3 or text != self.filter.text:
             return
         run = self.run
         if self.index_state == "ready":
@@ -233,10 +250,7 @@ class FailuresScreen(Screen[None]):
 
         if self.all is None:
             return
-        if field == "evaluator":
-            options = sorted({e for row in self.all["failed"].to_list() for e in row})
-        else:
-            options = sorted(str(v) for v in self.all[field].drop_nulls().unique().to_list())
+        options = self.all.evaluators() if field == "evaluator" else self.all.values(field)
         attr = {"evaluator": "evaluators", "intent": "intents", "channel": "channels", "category": "categories"}[field]
 
         def chosen(value: str | None) -> None:

@@ -83,6 +83,36 @@ async def test_slash_in_the_failures_list_searches_what_was_said(demo_db):
         assert shown and "S-000099" in shown  # its failed refund call said so; no id or intent does
 
 
+async def test_typing_filters_at_once_and_searches_what_was_said_when_typing_pauses(demo_db):
+    from tuikit import settle
+
+    from cstui.app import create_app
+    from cstui.screens.failures import SEARCH_PAUSE
+    from cstui.store import Store
+    from cstui.triage import FailureFilter
+    from cstui.widgets.failure_table import FailureTable
+
+    with Store(demo_db) as store:
+        store.index_for_search("candidate")
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.screen.open_failures(FailureFilter())
+        await settle(pilot)
+        assert app.screen.index_state == "ready"
+        table = app.screen.query_one(FailureTable)
+        await pilot.press("slash", *"payment processor")
+        await pilot.pause()
+        assert table.row_count == 0  # no id, intent or evaluator name says it, and the search waits for a pause
+        assert not [w for w in app.workers if w.group == "search"]
+        await pilot.pause(SEARCH_PAUSE + 0.1)
+        await settle(pilot)
+        assert "S-000099" in set(table.visible_session_ids())  # its failed refund call said so
+        await pilot.press("backspace", *"x")  # "payment processox": the old hits go at once
+        await pilot.pause()
+        assert table.row_count == 0
+
+
 def test_indexing_in_a_child_process_reports_its_failure(tmp_path):
     import pytest
 

@@ -10,6 +10,7 @@ from tuikit import drill, settle
 from cstui.app import create_app
 from cstui.metrics import build_report
 from cstui.store import Store
+from cstui.triage import COLUMNS
 from cstui.widgets.failure_table import FailureTable
 
 POLICY_T3 = {"S-000091", "S-000196", "S-000199", "S-000223", "S-000235", "S-000238", "S-000267", "S-000306"}
@@ -67,7 +68,7 @@ async def test_gate_rule_to_session_relabel_and_rerun(demo_db):
         assert set(table.visible_session_ids()) == POLICY_T3 - {"S-000091"}  # the label overrides the verdict
         await pilot.press("l")  # labelled: the override stays findable, machine and reviewer side by side
         assert table.visible_session_ids() == ["S-000091"]
-        assert "policy_grounding (FAIL → reviewer pass)" in table.frame["failed_text"][0]
+        assert "policy_grounding (FAIL → reviewer pass)" in table.row(0)[COLUMNS.index("failed_text")]
         await pilot.press("l", "l")  # unlabelled, then any
 
         table.cursor = 0

@@ -1,7 +1,8 @@
-"""FailureTable: a virtual table over a polars frame that paints only the visible rows.
+"""FailureTable: a virtual table over the rows a filter kept that paints only the visible rows.
 
-Textual's DataTable builds every row up front (~17 s for 100k rows); this widget renders lines on
-demand from the frame, a block of rows at a time, so a new filter or sort repaints in milliseconds.
+Textual's DataTable builds every row up front (~17 s for 100k rows); this widget asks the core's
+`FailureRows` for lines on demand, a block of rows at a time, so a new filter or sort repaints in
+milliseconds and a million kept rows are never Python values.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from cstui.textsafe import inert
 from cstui.triage import COLUMN_TITLES, COLUMNS
 
 if TYPE_CHECKING:
-    import polars as pl
     from textual import events
+
+    from cstui.triage import FailureRows
 
 BLOCK = 256
 WIDTHS = {"session_id": 16, "tier": 4, "intent": 20, "channel": 8, "failed_text": 0, "confidence": 5, "correct": 5,
@@ -69,34 +71,35 @@ class FailureTable(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
-        self.frame: pl.DataFrame | None = None
+        self.shown: FailureRows | None = None
         self.selected: set[str] = set()
         self.sort_column: str | None = None
         self.sort_descending = False
         self._blocks: dict[int, list[tuple[Any, ...]]] = {}
 
     # ------------------------------------------------------------------ data
-    def set_frame(self, frame: pl.DataFrame, *, keep_cursor: bool = False) -> None:
-        self.frame = frame.select(COLUMNS)
+    def set_rows(self, shown: FailureRows, *, keep_cursor: bool = False) -> None:
+        self.shown = shown
         self._blocks.clear()
-        size = Size(self.size.width, frame.height + 1)
+        size = Size(self.size.width, shown.height + 1)
         if size != self.virtual_size:
             self.virtual_size = size
-        self.cursor = min(self.cursor, max(frame.height - 1, 0)) if keep_cursor else 0
+        self.cursor = min(self.cursor, max(shown.height - 1, 0)) if keep_cursor else 0
         if not keep_cursor:
             self.scroll_to(y=0, animate=False)
         self.refresh()
 
     @property
     def row_count(self) -> int:
-        return 0 if self.frame is None else self.frame.height
+        return 0 if self.shown is None else self.shown.height
 
     def row(self, index: int) -> tuple[Any, ...] | None:
-        if self.frame is None or not 0 <= index < self.frame.height:
+        """The COLUMNS of one shown row."""
+        if self.shown is None or not 0 <= index < self.shown.height:
             return None
         block = index // BLOCK
         if block not in self._blocks:
-            self._blocks[block] = self.frame.slice(block * BLOCK, BLOCK).rows()
+            self._blocks[block] = self.shown.rows(block * BLOCK, BLOCK)
         return self._blocks[block][index % BLOCK]
 
     @property
@@ -105,7 +108,7 @@ class FailureTable(ScrollView, can_focus=True):
         return None if row is None else row[0]
 
     def visible_session_ids(self) -> list[str]:
-        return [] if self.frame is None else self.frame["session_id"].to_list()
+        return [] if self.shown is None else self.shown.session_ids()
 
     # ------------------------------------------------------------------ rendering
     def _widths(self) -> dict[str, int]:

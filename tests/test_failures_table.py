@@ -1,0 +1,112 @@
+"""The failures table the review UI filters at every keystroke: compact rows pointing at a few tags of failing
+evaluators. Checked against a reference built independently from the run's verdict rows (reviewers' verdicts
+applied), for filters, text search and sorting, and for any chunking of the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cstui.store import Store
+from cstui.store import chunks as chunks_module
+from cstui.triage import COLUMNS, FailureFilter, failures
+
+RUN = "candidate"
+
+
+def reference(store: Store) -> pl.DataFrame:
+    """session_id, tier, intent, channel, confidence and the sorted failing evaluators of every session, from the
+    per-verdict rows (not the masks the table is built from)."""
+    sessions = store.sessions_frame(RUN).select("sid", "session_id", "tier", "intent", "channel", "confidence")
+    failed = (store.results_frame(RUN).filter(pl.col("passed") == False)  # noqa: E712
+              .group_by("sid").agg(pl.col("evaluator").cast(pl.String).sort().alias("failed")))
+    return (sessions.join(failed, on="sid", how="left")
+            .with_columns(pl.col("failed").fill_null([])).sort("sid"))
+
+
+def shown_ids(store: Store, failure_filter: FailureFilter, **sort) -> list[str]:
+    return failures(store, RUN).view(failure_filter, **sort).session_ids()
+
+
+def ids(frame: pl.DataFrame) -> list[str]:
+    return frame["session_id"].to_list()
+
+
+@pytest.fixture
+def relabelled(demo_db: Path) -> Path:
+    """The demo with a reviewer's verdicts: one machine failure overridden to pass, one pass overridden to fail."""
+    with Store(demo_db) as store:
+        ref = reference(store)
+        failing = ref.filter(pl.col("failed").list.len() == 1).row(0, named=True)
+        passing = ref.filter(pl.col("failed").list.len() == 0).row(0, named=True)
+        store.add_label(RUN, {"session_id": failing["session_id"], "evaluator": failing["failed"][0],
+                              "verdict": "pass"}, reviewer="r")
+        store.add_label(RUN, {"session_id": passing["session_id"], "evaluator": "policy_grounding",
+                              "verdict": "fail"}, reviewer="r")
+    return demo_db
+
+
+def test_filters_keep_exactly_the_sessions_the_verdicts_say(relabelled: Path) -> None:
+    with Store(relabelled) as store:
+        ref = reference(store)
+        failing = ref.filter(pl.col("failed").list.len() > 0)
+        assert failing.height and failing.height < ref.height
+        assert shown_ids(store, FailureFilter()) == ids(failing)
+        assert shown_ids(store, FailureFilter(include_passing=True)) == ids(ref)
+        assert shown_ids(store, FailureFilter(tiers=(3,))) == ids(failing.filter(pl.col("tier") == 3))
+        assert shown_ids(store, FailureFilter(evaluators=("policy_grounding",))) == ids(
+            failing.filter(pl.col("failed").list.contains("policy_grounding")))
+        intent = failing["intent"].drop_nulls()[0]
+        assert shown_ids(store, FailureFilter(intents=(intent,))) == ids(failing.filter(pl.col("intent") == intent))
+        assert shown_ids(store, FailureFilter(intents=("no such intent",))) == []
+        assert failures(store, RUN).failing_count == failing.height
+
+
+def test_text_matches_ids_in_any_case_intents_and_evaluator_names(relabelled: Path) -> None:
+    with Store(relabelled) as store:
+        failing = reference(store).filter(pl.col("failed").list.len() > 0)
+        one = failing["session_id"][3]
+        assert one in shown_ids(store, FailureFilter(text=one.lower()))
+        assert shown_ids(store, FailureFilter(text="POLICY_GROUND")) == ids(
+            failing.filter(pl.col("failed").list.contains("policy_grounding")))
+        intent = failing["intent"].drop_nulls()[0]
+        assert shown_ids(store, FailureFilter(text=intent[1:-1].upper())) == ids(failing.filter(
+            pl.col("intent").str.contains(intent[1:-1], literal=True)
+            | pl.col("failed").list.join(",").str.contains(intent[1:-1], literal=True)
+            | pl.col("session_id").str.to_lowercase().str.contains(intent[1:-1], literal=True)))
+        hits = (failing["session_id"][0],)
+        assert shown_ids(store, FailureFilter(text="zzz nowhere", text_hits=hits)) == list(hits)
+
+
+def test_reviewers_overrides_show_beside_the_machine_verdict(relabelled: Path) -> None:
+    with Store(relabelled) as store:
+        table = failures(store, RUN)
+        labelled = table.view(FailureFilter(label_state="labeled"))
+        texts = [row[COLUMNS.index("failed_text")] for row in labelled.rows(0, labelled.height)]
+        assert labelled.height == 2
+        assert any("(FAIL → reviewer pass)" in t for t in texts)
+        assert any("policy_grounding (pass → reviewer fail)" in t for t in texts)
+        assert "policy_grounding" in labelled.failed_evaluators()
+
+
+def test_sorting_is_stable_with_nulls_last(relabelled: Path) -> None:
+    with Store(relabelled) as store:
+        ref = reference(store)
+        failing = ref.filter(pl.col("failed").list.len() > 0)
+        assert ref["confidence"].null_count()  # some sessions state no confidence
+        expected = ref.sort("confidence", descending=True, nulls_last=True, maintain_order=True)
+        assert shown_ids(store, FailureFilter(include_passing=True), sort="confidence", descending=True) == ids(expected)
+        by_intent = shown_ids(store, FailureFilter(), sort="intent")
+        assert by_intent == ids(failing.sort("intent", nulls_last=True, maintain_order=True))
+
+
+def test_the_table_is_the_same_whatever_the_chunk_size(relabelled: Path, monkeypatch) -> None:
+    with Store(relabelled) as store:
+        whole = failures(store, RUN).view(FailureFilter(include_passing=True))
+        expected = whole.rows(0, whole.height)
+    monkeypatch.setattr(chunks_module, "CHUNK_ROWS", 7)
+    with Store(relabelled) as store:
+        cut = failures(store, RUN).view(FailureFilter(include_passing=True))
+        assert cut.rows(0, cut.height) == expected
