@@ -71,13 +71,13 @@ def _init_worker(cfg: Config, kb_docs: list[bytes], evaluator_ids: list[str], pl
 def _evaluate_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple]:
     """Evaluate serialized sessions; results go back as insert-ready rows (cheap to pickle)."""
     from cstui.models import Session
-    from cstui.store import result_row
+    from cstui.store.results import verdict_row
 
     out = []
     for sid, doc in chunk:
         session = Session.model_validate_json(doc)
         for ev in _EVALUATORS:
-            out.append(result_row(sid, ev.evaluate(session, _CTX)))
+            out.append(verdict_row(sid, ev.id, ev.version, ev.outcome(session, _CTX)))
     return out
 
 

@@ -56,10 +56,27 @@ def update_verdict_masks(conn: sqlite3.Connection, run: str, rows: Sequence[tupl
 
 def result_row(sid: int, r: EvalResult) -> tuple[Any, ...]:
     """The stored columns of one verdict, in `results_writer` order."""
-    evidence = orjson.dumps([e.model_dump(exclude_none=True) for e in r.evidence]).decode()
     detail = (r.model_extra or {}).get("detail")  # judges' transcripts; getattr on a model costs a raise
-    return (sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale, evidence,
-            None if detail is None else orjson.dumps(detail).decode())
+    return (sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale,
+            evidence_json(r.evidence), None if detail is None else orjson.dumps(detail).decode())
+
+
+def verdict_row(sid: int, evaluator: str, version: str, v: Any) -> tuple[Any, ...]:
+    """`result_row` of a deterministic evaluator's `Verdict`, without building the result model first; evidence
+    the model would have to coerce (a plug-in's dicts) still goes through it."""
+    try:
+        evidence = evidence_json(v.evidence)
+    except AttributeError:
+        from cstui.models import EvalResult
+
+        return result_row(sid, EvalResult(evaluator=evaluator, evaluator_version=version, passed=v.passed,
+                                          score=v.score, label=v.label, rationale=v.rationale, evidence=v.evidence))
+    return (sid, evaluator, version, _b(v.passed), None if v.score is None else float(v.score), v.label, v.rationale,
+            evidence, None)
+
+
+def evidence_json(evidence: list[Any]) -> str:
+    return orjson.dumps([e.model_dump(exclude_none=True) for e in evidence]).decode() if evidence else "[]"
 
 
 class ResultsMixin(StoreBase):
