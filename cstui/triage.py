@@ -245,10 +245,13 @@ def failures(store: Store, run: str) -> Failures:
     parts = []
     for chunk in store.run_chunks(run):
         failing = chunk.select("sid", *[(pl.col(f"a{w}") & pl.col(f"f{w}")).alias(f"x{w}") for w in words])
-        combos = failing.select(xs).unique() if words else pl.DataFrame([()])
-        lookup = combos.with_columns(tag=pl.Series(
-            [tag_of.setdefault((masks, ()), len(tag_of)) for masks in combos.iter_rows()], dtype=pl.UInt32))
-        tagged = failing.join(lookup, on=xs) if words else failing.with_columns(tag=lookup["tag"][0])
+        if words:
+            combos = failing.select(xs).unique()
+            tagged = failing.join(combos.with_columns(tag=pl.Series(
+                [tag_of.setdefault((masks, ()), len(tag_of)) for masks in combos.iter_rows()], dtype=pl.UInt32)),
+                on=xs)
+        else:  # a run no evaluator has judged yet: every session passes
+            tagged = failing.with_columns(tag=pl.lit(tag_of.setdefault(((), ()), len(tag_of)), dtype=pl.UInt32))
         reviewed = chunk.filter(pl.any_horizontal([pl.col(f"h{w}") != 0 for w in words])) if words else chunk.clear()
         if reviewed.height:
             masks = failing.filter(pl.col("sid").is_in(reviewed["sid"].implode())).select(xs).rows()

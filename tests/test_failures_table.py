@@ -110,3 +110,16 @@ def test_the_table_is_the_same_whatever_the_chunk_size(relabelled: Path, monkeyp
     with Store(relabelled) as store:
         cut = failures(store, RUN).view(FailureFilter(include_passing=True))
         assert cut.rows(0, cut.height) == expected
+
+
+def test_a_run_no_evaluator_has_judged_lists_every_session_as_passing(tmp_path: Path, cli) -> None:
+    from cstui.demo import sample_file
+
+    db = tmp_path / "fresh.db"
+    assert cli("import", sample_file("candidate.jsonl"), "--run", "fresh", "--db", db).code == 0
+    with Store(db) as store:
+        table = failures(store, "fresh")
+        assert table.failing_count == 0 and table.view(FailureFilter()).height == 0
+        every = table.view(FailureFilter(include_passing=True))
+        assert every.height == store.sessions_frame("fresh").height and every.failed_evaluators() == []
+        assert every.rows(0, 1)[0][COLUMNS.index("failed_text")] == ""
