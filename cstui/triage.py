@@ -7,8 +7,9 @@ screens render the rows on screen only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     import polars as pl
@@ -222,6 +223,9 @@ class FailureRows:
     def session_ids(self) -> list[str]:
         return self.failures.rows["session_id"].gather(self.index).to_list()
 
+    def ids(self) -> SessionIds:
+        return SessionIds(self.failures.rows["session_id"].gather(self.index))
+
     def failed_evaluators(self) -> list[str]:
         """The evaluators failing in at least one of these rows."""
         import polars as pl
@@ -229,6 +233,37 @@ class FailureRows:
         present = self.failures.rows["tag"].gather(self.index).unique().implode()
         names = self.failures.tags.filter(pl.col("tag").is_in(present))["failed"].to_list()
         return sorted({e for row in names for e in row})
+
+
+class SessionIds(Sequence[str]):
+    """The shown sessions' ids, for stepping through them from a session (n / p): a polars column, not a million
+    Python strings held while the session screen is open."""
+
+    def __init__(self, ids: pl.Series) -> None:
+        self._ids = ids
+
+    def __len__(self) -> int:
+        return self._ids.len()
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return self._ids[i].to_list()
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return self._ids[i]
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and self._ids.index_of(value) is not None
+
+    def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
+        found = self._ids.slice(start, None if stop is None else stop - start).index_of(value)
+        if found is None:
+            raise ValueError(f"{value!r} is not shown")
+        return start + found
 
 
 def failures(store: Store, run: str) -> Failures:

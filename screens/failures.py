@@ -160,7 +160,7 @@ class FailuresScreen(Screen[None]):
     def on_failure_table_opened(self, event: FailureTable.Opened) -> None:
         from cstui.screens.session import SessionDetailScreen
 
-        ids = self.query_one(FailureTable).visible_session_ids()
+        ids = self.query_one(FailureTable).shown_ids()
         self.app.push_screen(SessionDetailScreen(self.store, self.run, event.session_id, ids,
                                                  on_change=self.reload))
 

@@ -7,7 +7,7 @@ never parsed as markup.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -163,7 +163,7 @@ class SessionDetailScreen(Screen[None]):
     SessionDetailScreen #why:focus { border: round $accent; }
     """
 
-    def __init__(self, store: Store, run: str, session_id: str, navigation: list[str] | None = None,
+    def __init__(self, store: Store, run: str, session_id: str, navigation: Sequence[str] | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.store = store

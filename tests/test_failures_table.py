@@ -123,3 +123,16 @@ def test_a_run_no_evaluator_has_judged_lists_every_session_as_passing(tmp_path: 
         every = table.view(FailureFilter(include_passing=True))
         assert every.height == store.sessions_frame("fresh").height and every.failed_evaluators() == []
         assert every.rows(0, 1)[0][COLUMNS.index("failed_text")] == ""
+
+
+def test_shown_ids_step_like_a_list_without_being_one(relabelled: Path) -> None:
+    with Store(relabelled) as store:
+        shown = failures(store, RUN).view(FailureFilter())
+        ids, expected = shown.ids(), shown.session_ids()
+    assert len(ids) == len(expected) and list(ids) == expected
+    assert ids[0] == expected[0] and ids[-1] == expected[-1] and ids[1:3] == expected[1:3]
+    assert ids.index(expected[5]) == 5 and expected[5] in ids and "nobody" not in ids
+    with pytest.raises(ValueError):
+        ids.index("nobody")
+    with pytest.raises(IndexError):
+        ids[len(expected)]

@@ -7,6 +7,7 @@ milliseconds and a million kept rows are never Python values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len
@@ -109,6 +110,10 @@ class FailureTable(ScrollView, can_focus=True):
 
     def visible_session_ids(self) -> list[str]:
         return [] if self.shown is None else self.shown.session_ids()
+
+    def shown_ids(self) -> Sequence[str]:
+        """The shown sessions' ids without making each a Python string (a session screen steps through them)."""
+        return [] if self.shown is None else self.shown.ids()
 
     # ------------------------------------------------------------------ rendering
     def _widths(self) -> dict[str, int]:
