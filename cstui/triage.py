@@ -151,9 +151,8 @@ class Failures:
 
     def known(self, column: str, values: tuple[Any, ...]) -> list[Any]:
         """The filter's values an enum column can hold (polars refuses to compare an enum with a stranger)."""
-        dtype = self.rows.schema[column]
-        categories = set(dtype.categories.to_list()) if hasattr(dtype, "categories") else None
-        return [v for v in values if categories is None or v in categories]
+        categories = set(self.rows.schema[column].categories.to_list())  # type: ignore[attr-defined]
+        return [v for v in values if v in categories]
 
     def text_conditions(self, text: str, hits: tuple[str, ...]) -> list[pl.Expr]:
         """Where `text` (lower case) appears: a session id, an intent, channel, category or segment, the failing
@@ -314,7 +313,7 @@ def _scores_by_sid(sids: pl.Series, scores: pl.DataFrame) -> pl.Series:
     import polars as pl
 
     scores = scores.filter(pl.col("sid").is_in(sids.implode())).sort("sid")
-    out = pl.Series("frustration", [None] * sids.len(), dtype=pl.Float64)
+    out = pl.repeat(None, sids.len(), dtype=pl.Float64, eager=True).alias("frustration")
     if scores.height:
         out.scatter(sids.search_sorted(scores["sid"]), scores["score"])
     return out
