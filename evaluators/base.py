@@ -6,9 +6,8 @@ not import Textual, and must be pure functions of their inputs so reruns are rep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from cstui.config import Config
 from cstui.evaluators.text import ngrams
@@ -137,14 +136,19 @@ class ShownTextEvaluator(Evaluator):
 
 # ---------------------------------------------------------------------------------------------- helpers
 def has_shown_text(session: Session) -> bool:
-    return any(True for _ in shown_assistant_turns(session))
+    return bool(shown_assistant_turns(session))
 
 
-def shown_assistant_turns(session: Session) -> Iterator[tuple[int, Turn]]:
-    """Assistant turns a customer or agent actually saw (not suppressed, not empty)."""
-    for i, turn in enumerate(session.turns):
-        if turn.role == "assistant" and not turn.suppressed and turn.text.strip():
-            yield i, turn
+_LAST_SHOWN: list[Any] = [None, ()]
+
+
+def shown_assistant_turns(session: Session) -> tuple[tuple[int, Turn], ...]:
+    """Assistant turns a customer or agent actually saw (not suppressed, not empty). A worker runs every evaluator
+    on one session before the next and most ask this, several times: the last session's answer is kept."""
+    if _LAST_SHOWN[0] is not session:
+        _LAST_SHOWN[:] = [session, tuple((i, turn) for i, turn in enumerate(session.turns)
+                                         if turn.role == "assistant" and not turn.suppressed and turn.text.strip())]
+    return _LAST_SHOWN[1]
 
 
 def snippet(text: str, start: int = 0, end: int | None = None, width: int = 160) -> str:
@@ -158,5 +162,5 @@ def snippet(text: str, start: int = 0, end: int | None = None, width: int = 160)
 
 
 def is_draft_assist(session: Session) -> bool:
-    system = getattr(session, "system", None)
+    system = (session.model_extra or {}).get("system")  # an extra field: getattr on a model without it raises
     return isinstance(system, dict) and system.get("kind") == "draft_assist"

@@ -277,13 +277,20 @@ def _result_id(result: Any) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)  # a run calls the same few tools again and again
+def _name_categories(name: str) -> frozenset[str]:
+    """The categories a tool's (lower-case) name puts it in."""
+    name = name.replace(" ", "_")
+    return frozenset(c for c, fragments in TOOL_CATEGORIES.items() if any(f in name for f in fragments))
+
+
 def _categories(span: Span, definition: dict[str, Any] | None, new_payments: tuple[float, ...],
                 ctx: RunContext) -> set[str]:
     name = (span.name or "").lower()
     mapped = ctx.cfg.tools.get(span.name or "") if ctx.cfg.tools else None
     if mapped:
         return set(mapped)
-    cats = {c for c, fragments in TOOL_CATEGORIES.items() if any(f in name.replace(" ", "_") for f in fragments)}
+    cats = set(_name_categories(name))
     if definition and isinstance(definition.get("description"), str):
         cats |= {c for c, rx in CATEGORIES if rx.search(definition["description"])}
     args = span.attributes.get("arguments")

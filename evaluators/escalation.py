@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from cstui.evaluators.base import Evaluator, RunContext, Verdict, shown_assistant_turns, snippet
 from cstui.evaluators.dialogue import AFFIRMATION, HUMAN_REQUEST, TRANSFER_OFFER, first_refusal
@@ -52,8 +53,15 @@ def safety_trigger(session: Session) -> tuple[int, str, re.Match[str]] | None:
     return found
 
 
+_LAST_ESCALATION: list[Any] = [None, None, None]  # session, escalation tools, turn
+
+
 def escalation_turn(session: Session, ctx: RunContext) -> int | None:
-    return first_escalation_turn(session, tuple(ctx.cfg.escalation_tools))
+    """The session's first escalation turn; three evaluators ask in a row, so the last answer is kept."""
+    tools = tuple(ctx.cfg.escalation_tools)
+    if _LAST_ESCALATION[0] is not session or _LAST_ESCALATION[1] != tools:
+        _LAST_ESCALATION[:] = [session, tools, first_escalation_turn(session, tools)]
+    return _LAST_ESCALATION[2]
 
 
 @register

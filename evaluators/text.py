@@ -98,8 +98,9 @@ def _quantities(text: str) -> tuple[Quantity, ...]:
     return tuple(found)
 
 
-def bare_numbers(text: str) -> set[float]:
-    return {float(m.group(1).replace(",", "")) for m in BARE_NUMBER.finditer(text)}
+@lru_cache(maxsize=8192)  # policy texts and tool payloads recur across sessions
+def bare_numbers(text: str) -> frozenset[float]:
+    return frozenset(float(m.group(1).replace(",", "")) for m in BARE_NUMBER.finditer(text))
 
 
 # ---------------------------------------------------------------------------------------------- similarity
