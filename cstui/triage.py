@@ -139,7 +139,6 @@ class Failures:
 
     @property
     def failing_count(self) -> int:
-
         return int(self.rows["tag"].is_in(self.tags.filter("failing")["tag"].implode()).sum())
 
     def evaluators(self) -> list[str]:
@@ -220,7 +219,7 @@ class FailureRows:
                 .select(COLUMNS).rows())
 
     def session_ids(self) -> list[str]:
-        return self.failures.rows["session_id"].gather(self.index).to_list()
+        return self.ids()[:]
 
     def ids(self) -> SessionIds:
         return SessionIds(self.failures.rows["session_id"].gather(self.index))

@@ -6,8 +6,10 @@ not import Textual, and must be pure functions of their inputs so reruns are rep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from functools import wraps
+from typing import ClassVar, Literal, TypeVar
 
 from cstui.config import Config
 from cstui.evaluators.text import ngrams
@@ -139,16 +141,31 @@ def has_shown_text(session: Session) -> bool:
     return bool(shown_assistant_turns(session))
 
 
-_LAST_SHOWN: list[Any] = [None, ()]
+T = TypeVar("T")
 
 
+def per_session(fn: Callable[[Session], T]) -> Callable[[Session], T]:
+    """Remember the result for the last session seen: a worker runs every evaluator on one session before the
+    next, and several of them read the conversation the same way (the result is shared: do not mutate it)."""
+    last: list[tuple[Session, T]] = []
+
+    @wraps(fn)
+    def wrapper(session: Session) -> T:
+        hit = last[0] if last else None
+        if hit is not None and hit[0] is session:
+            return hit[1]
+        value = fn(session)
+        last[:] = [(session, value)]
+        return value
+
+    return wrapper
+
+
+@per_session  # most evaluators ask, several times
 def shown_assistant_turns(session: Session) -> tuple[tuple[int, Turn], ...]:
-    """Assistant turns a customer or agent actually saw (not suppressed, not empty). A worker runs every evaluator
-    on one session before the next and most ask this, several times: the last session's answer is kept."""
-    if _LAST_SHOWN[0] is not session:
-        _LAST_SHOWN[:] = [session, tuple((i, turn) for i, turn in enumerate(session.turns)
-                                         if turn.role == "assistant" and not turn.suppressed and turn.text.strip())]
-    return _LAST_SHOWN[1]
+    """Assistant turns a customer or agent actually saw (not suppressed, not empty)."""
+    return tuple((i, turn) for i, turn in enumerate(session.turns)
+                 if turn.role == "assistant" and not turn.suppressed and turn.text.strip())
 
 
 def snippet(text: str, start: int = 0, end: int | None = None, width: int = 160) -> str:

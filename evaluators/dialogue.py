@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache, wraps
-from typing import TypeVar
+from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz
 
+from cstui.evaluators.base import per_session
 from cstui.evaluators.claims import action_claims
 from cstui.evaluators.text import sentences, words
 from cstui.models import Session
@@ -53,26 +53,6 @@ CLOSER = re.compile(
     r"glad (?:i|to) (?:could )?help|(?:would|do) you (?:like|want) me to transfer you|i can transfer you|"
     r"transfer you to a human agent|contact(?:ing)? a human agent|reach out)\b", re.I)
 MIN_WORDS = 4
-
-
-T = TypeVar("T")
-
-
-def per_session(fn: Callable[[Session], T]) -> Callable[[Session], T]:
-    """Remember the result for the last session seen: a worker runs every evaluator on one session before the
-    next, and several of them read the conversation the same way (the result is shared: do not mutate it)."""
-    last: list[tuple[Session, T]] = []
-
-    @wraps(fn)
-    def wrapper(session: Session) -> T:
-        hit = last[0] if last else None
-        if hit is not None and hit[0] is session:
-            return hit[1]
-        value = fn(session)
-        last[:] = [(session, value)]
-        return value
-
-    return wrapper
 
 
 _ID_TOKEN = re.compile(r"\b[\w-]*\d[\w-]*\b")
