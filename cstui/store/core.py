@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -115,6 +116,9 @@ class StoreBase:
             raise StoreError(f"{self.path}: schema v{version} is newer than this cstui (v{SCHEMA_VERSION})")
         if version == SCHEMA_VERSION:
             return
+        if version:  # an existing file: rewriting its verdicts can take a minute or two at a million sessions
+            print(f"cstui: upgrading {self.path} from schema v{version} to v{SCHEMA_VERSION} (once)", file=sys.stderr,
+                  flush=True)
         with self.transaction() as conn:
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in statements(MIGRATIONS[target]):

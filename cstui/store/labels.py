@@ -56,7 +56,8 @@ class LabelsMixin(StoreBase):
             """SELECT l.session_id, l.evaluator, l.verdict, coalesce(l.note, l.reason) AS reason, l.reviewer,
                       l.source, r.id IS NOT NULL AS has_result, r.passed, r.rationale
                FROM labels l JOIN sessions s ON s.run = l.run AND s.session_id = l.session_id
-               LEFT JOIN results r ON r.sid = s.id AND r.evaluator = l.evaluator AND r.current = 1
+               LEFT JOIN (verdicts r JOIN verdict_sets vs ON vs.id = r.vset)
+                   ON r.sid = s.id AND vs.evaluator = l.evaluator AND r.current = 1
                WHERE l.id IN (SELECT max(id) FROM labels WHERE run = ? AND evaluator IS NOT NULL
                               AND verdict IN ('pass', 'fail') GROUP BY session_id, evaluator)
                ORDER BY l.id""", (run,))
@@ -136,4 +137,4 @@ class LabelsMixin(StoreBase):
     def change_marker(self) -> tuple[str, int]:
         """Changes whenever a label, an audited note or a verdict is written: a screen holding metrics compares it
         to know whether they are stale (both lookups read one end of a B-tree)."""
-        return self.audit_head(), self._one("SELECT max(rowid) FROM results") or 0
+        return self.audit_head(), self._one("SELECT max(id) FROM verdicts") or 0

@@ -100,45 +100,56 @@ class ResultsMixin(StoreBase):
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS _new (sid INTEGER, evaluator TEXT)")
             # A run's first evaluation has nothing to retire: while chunks arrive in rising session order, no row
             # can replace another, and the retiring join (a third of the writing time) is skipped.
-            fresh = [conn.execute("SELECT 1 FROM results WHERE run = ? AND current = 1 LIMIT 1", (run,)).fetchone()
+            fresh = [conn.execute("SELECT 1 FROM verdicts WHERE current = 1 AND vset IN"
+                                  " (SELECT id FROM verdict_sets WHERE run = ?) LIMIT 1", (run,)).fetchone()
                      is None, 0]  # [nothing current before this writer, highest sid written]
+            vsets: dict[tuple[str, str, str], int] = {}  # (evaluator, version, source) -> verdict_sets.id
+
+            def vset(evaluator: str, version: str, origin: str) -> int:
+                key = (evaluator, version, origin)
+                if key not in vsets:
+                    vsets[key] = conn.execute(
+                        "INSERT INTO verdict_sets (run, batch, source, evaluator, evaluator_version, created_at)"
+                        " VALUES (?,?,?,?,?,?)", (run, batch, origin, evaluator, version, stamp)).lastrowid
+                return vsets[key]
 
             def write(rows: Iterable[tuple[Any, ...]], source_of_rows: str | None = None) -> int:
                 """rows: `result_row(...)` tuples (sid, evaluator, version, passed, score, label, rationale, evidence,
                 detail); `source_of_rows` overrides the writer's source (judge verdicts in a mixed batch)."""
                 origin = source_of_rows or source
                 rows = rows if isinstance(rows, list) else list(rows)  # read twice: the inserts, then the masks
-                data = [(run, *row, origin, batch, stamp) for row in rows]
-                if not data:
+                if not rows:
                     return 0
-                first, last = min(map(itemgetter(1), data)), max(map(itemgetter(1), data))
+                ids = {key: vset(*key, origin) for key in set(map(itemgetter(1, 2), rows))}
+                first, last = min(map(itemgetter(0), rows)), max(map(itemgetter(0), rows))
                 if not (fresh[0] and first > fresh[1]):
                     fresh[0] = False
                     conn.execute("DELETE FROM _new")
-                    conn.executemany("INSERT INTO _new VALUES (?, ?)", {(d[1], d[2]) for d in data})
-                    # Drive from the chunk through results_by_session; a scan of the run's current rows per
-                    # chunk made whole-run evaluation quadratic.
+                    conn.executemany("INSERT INTO _new VALUES (?, ?)", set(map(itemgetter(0, 1), rows)))
+                    # Drive from the chunk (each of its sessions, with the few sets of each evaluator) through
+                    # verdicts_by_session; a scan of the run's current rows per chunk made evaluation quadratic.
                     conn.execute(
-                        "UPDATE results SET current = 0 WHERE id IN (SELECT r.id FROM _new n CROSS JOIN results r"
-                        " ON r.sid = n.sid AND r.evaluator = n.evaluator WHERE r.current = 1 AND r.run = ?)", (run,))
+                        "UPDATE verdicts SET current = 0 WHERE id IN (SELECT v.id FROM _new n JOIN verdict_sets s"
+                        " ON s.run = ? AND s.evaluator = n.evaluator CROSS JOIN verdicts v ON v.sid = n.sid"
+                        " AND v.vset = s.id WHERE v.current = 1)", (run,))
                 fresh[1] = max(fresh[1], last)
                 conn.executemany(
-                    "INSERT INTO results (run, sid, evaluator, evaluator_version, passed, score, label, rationale,"
-                    " evidence, detail, source, batch, current, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,1,?)",
-                    data,
+                    "INSERT INTO verdicts (sid, vset, passed, score, label, rationale, evidence, detail)"
+                    " VALUES (?,?,?,?,?,?,?,?)",
+                    [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows],
                 )
                 update_verdict_masks(conn, run, rows)
-                return len(data)
+                return len(rows)
 
             yield write
             conn.execute("UPDATE runs SET data_version = data_version + 1 WHERE name = ?", (run,))
 
     def iter_result_rows(self, run: str) -> Iterator[dict[str, Any]]:
         cur = self._dict_rows(
-            """SELECT r.run, s.session_id, r.evaluator, r.evaluator_version, r.passed, r.score, r.label,
-                      r.rationale, r.evidence, r.source, r.created_at
-               FROM results r JOIN sessions s ON s.id = r.sid
-               WHERE r.run = ? AND r.current = 1 ORDER BY r.sid, r.evaluator""",
+            """SELECT vs.run, s.session_id, vs.evaluator, vs.evaluator_version, v.passed, v.score, v.label,
+                      v.rationale, v.evidence, vs.source, vs.created_at
+               FROM verdict_sets vs JOIN verdicts v ON v.vset = vs.id JOIN sessions s ON s.id = v.sid
+               WHERE vs.run = ? AND v.current = 1 ORDER BY v.sid, vs.evaluator""",
             (run,),
         )
         for rec in cur:
@@ -148,9 +159,10 @@ class ResultsMixin(StoreBase):
 
     def session_results(self, run: str, session_id: str) -> list[dict[str, Any]]:
         cur = self._dict_rows(
-            """SELECT r.evaluator, r.evaluator_version, r.passed, r.score, r.label, r.rationale, r.evidence,
-                      r.detail, r.created_at FROM results r JOIN sessions s ON s.id = r.sid
-               WHERE s.run = ? AND s.session_id = ? AND r.current = 1 ORDER BY r.evaluator""",
+            """SELECT vs.evaluator, vs.evaluator_version, v.passed, v.score, v.label, v.rationale, v.evidence,
+                      v.detail, vs.created_at
+               FROM sessions s JOIN verdicts v ON v.sid = s.id JOIN verdict_sets vs ON vs.id = v.vset
+               WHERE s.run = ? AND s.session_id = ? AND v.current = 1 ORDER BY vs.evaluator""",
             (run, session_id),
         )
         out = []
@@ -165,7 +177,8 @@ class ResultsMixin(StoreBase):
         import polars as pl
 
         return self._frame(
-            "SELECT sid, score FROM results WHERE run = ? AND evaluator = ? AND current = 1 AND score IS NOT NULL",
+            "SELECT sid, score FROM verdicts WHERE current = 1 AND score IS NOT NULL"
+            " AND vset IN (SELECT id FROM verdict_sets WHERE run = ? AND evaluator = ?)",
             (run, evaluator), {"sid": pl.Int64, "score": pl.Float64})
 
     def evaluator_versions(self, run: str) -> dict[str, str]:
@@ -175,8 +188,9 @@ class ResultsMixin(StoreBase):
         """(evaluator, judge transcript, label) of the current verdicts of the given judge evaluators."""
         marks = ",".join("?" * len(evaluators))
         for evaluator, detail, label in self.conn.execute(
-            f"SELECT evaluator, detail, label FROM results WHERE run = ? AND evaluator IN ({marks}) AND current = 1"
-            " AND source LIKE 'judge:%'", (run, *evaluators)):
+            f"SELECT s.evaluator, v.detail, v.label FROM verdict_sets s JOIN verdicts v ON v.vset = s.id"
+            f" WHERE s.run = ? AND s.evaluator IN ({marks}) AND v.current = 1 AND s.source LIKE 'judge:%'",
+            (run, *evaluators)):
             yield evaluator, orjson.loads(detail) if detail else None, label
 
     def iter_evidence_rows(self, run: str) -> Iterator[dict[str, Any]]:
@@ -189,10 +203,10 @@ class ResultsMixin(StoreBase):
         used: set[int] = set()  # labels shown beside a machine verdict; the rest get rows of their own
         system = self._one("SELECT system FROM runs WHERE name = ?", (run,))
         cur = self.conn.execute(
-            """SELECT r.created_at, s.session_id, json_extract(s.doc, '$.system.version'), r.evaluator,
-                      r.evaluator_version, r.passed, r.rationale, r.evidence, r.source
-               FROM results r JOIN sessions s ON s.id = r.sid WHERE r.run = ? AND r.current = 1
-               ORDER BY r.sid, r.evaluator""", (run,))
+            """SELECT vs.created_at, s.session_id, json_extract(s.doc, '$.system.version'), vs.evaluator,
+                      vs.evaluator_version, v.passed, v.rationale, v.evidence, vs.source
+               FROM verdict_sets vs JOIN verdicts v ON v.vset = vs.id JOIN sessions s ON s.id = v.sid
+               WHERE vs.run = ? AND v.current = 1 ORDER BY v.sid, vs.evaluator""", (run,))
         for at, session_id, version, evaluator, ev_version, passed, rationale, evidence, source in cur:
             lab = human.get((session_id, evaluator))
             if lab:

@@ -6,7 +6,7 @@ import sqlite3
 
 import orjson
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 MIGRATIONS: dict[int, str] = {
@@ -243,6 +243,49 @@ MIGRATIONS: dict[int, str] = {
         sid_hi INTEGER,
         n INTEGER NOT NULL
     );
+    """,
+    # v9: what every verdict of one evaluator in one batch shares (run, batch, source, evaluator, version, time) is
+    # stored once, in verdict_sets; a verdict row keeps only its own values. A 1M-session evaluation writes 21M
+    # rows: this halves what they take on disk and a third of the writer's time. `results` stays as a view with
+    # the old columns, for readers of the file.
+    9: """
+    CREATE TABLE IF NOT EXISTS verdict_sets (
+        id INTEGER PRIMARY KEY,
+        run TEXT NOT NULL,
+        batch TEXT,
+        source TEXT NOT NULL,
+        evaluator TEXT NOT NULL,
+        evaluator_version TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS verdict_sets_by_run ON verdict_sets (run, evaluator);
+    CREATE TABLE IF NOT EXISTS verdicts (
+        id INTEGER PRIMARY KEY,
+        sid INTEGER NOT NULL,
+        vset INTEGER NOT NULL,
+        passed INTEGER,
+        score REAL,
+        label TEXT,
+        rationale TEXT,
+        evidence TEXT,
+        detail TEXT,
+        current INTEGER NOT NULL DEFAULT 1
+    );
+    INSERT INTO verdict_sets (run, batch, source, evaluator, evaluator_version, created_at)
+        SELECT run, batch, source, evaluator, evaluator_version, created_at FROM results
+        GROUP BY run, batch, source, evaluator, evaluator_version, created_at ORDER BY min(id);
+    INSERT INTO verdicts (id, sid, vset, passed, score, label, rationale, evidence, detail, current)
+        SELECT r.id, r.sid, v.id, r.passed, r.score, r.label, r.rationale, r.evidence, r.detail, r.current
+        FROM results r JOIN verdict_sets v ON v.run = r.run AND v.evaluator = r.evaluator AND v.batch IS r.batch
+            AND v.source = r.source AND v.evaluator_version = r.evaluator_version AND v.created_at = r.created_at
+        ORDER BY r.id;
+    DROP TABLE results;
+    CREATE INDEX IF NOT EXISTS verdicts_current ON verdicts (vset, passed) WHERE current = 1;
+    CREATE INDEX IF NOT EXISTS verdicts_by_session ON verdicts (sid, vset);
+    CREATE VIEW IF NOT EXISTS results AS
+        SELECT v.id, s.run, v.sid, s.evaluator, s.evaluator_version, v.passed, v.score, v.label, v.rationale,
+               v.evidence, s.source, s.batch, v.current, s.created_at, v.detail
+        FROM verdicts v JOIN verdict_sets s ON s.id = v.vset;
     """,
 }
 
