@@ -7,6 +7,7 @@ previous verdicts current and no partial batch behind.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 import uuid
@@ -68,6 +69,20 @@ def _init_worker(cfg: Config, kb_docs: list[bytes], evaluator_ids: list[str], pl
     if cfg.policy:  # declared policies live in the config, so worker processes register them too
         registry.register_policies(cfg.policy)
     _EVALUATORS = [registry.get(i) for i in evaluator_ids]
+
+
+def _init_pool_worker(*args: Any) -> None:
+    """`_init_worker` for a pool process, which then collects garbage itself: automatic collections of a forked
+    worker walk the heap it shares with its parent (copying those pages) though the evaluators make almost no
+    reference cycles — 5% of the workers' time."""
+    _init_worker(*args)
+    gc.disable()
+
+
+def _evaluate_pool_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple]:
+    rows = _evaluate_chunk(chunk)
+    gc.collect(0)  # what the chunk allocated and still cycles (a plug-in's, an error's traceback); cheap
+    return rows
 
 
 def _evaluate_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple]:
@@ -176,11 +191,11 @@ def run_evaluators(
             for chunk in chunks:
                 yield len(chunk), _evaluate_chunk(chunk)
         else:
-            with ProcessPoolExecutor(processes, initializer=_init_worker,
+            with ProcessPoolExecutor(processes, initializer=_init_pool_worker,
                                      initargs=(cfg, kb_docs, ids, specs)) as pool:
                 pending = []
                 for chunk in chunks:
-                    pending.append((len(chunk), pool.submit(_evaluate_chunk, chunk)))
+                    pending.append((len(chunk), pool.submit(_evaluate_pool_chunk, chunk)))
                     if len(pending) > processes * 2:
                         n, fut = pending.pop(0)
                         yield n, fut.result()

@@ -149,3 +149,42 @@ def test_parallel_and_serial_evaluation_agree(demo_db, processes):
         evaluation.run(store, "candidate", evaluation.resolve(None), processes=processes)
         after = store.results_frame("candidate").sort("sid", "evaluator")
     assert before.select("sid", "evaluator", "passed").equals(after.select("sid", "evaluator", "passed"))
+
+
+def test_a_pool_worker_collects_the_cycles_each_chunk_leaves(monkeypatch):
+    """Pool workers run without automatic garbage collection; what a chunk leaves in reference cycles (here an
+    evaluator's) must still be freed when the chunk is done, not pile up over a million sessions."""
+    import gc
+    import weakref
+
+    from cstui import evaluate
+    from cstui.config import Config
+    from cstui.evaluators.base import Verdict
+    from cstui.models import Session
+
+    left: list[weakref.ref] = []
+
+    class Cyclic:
+        id, version = "cyclic", "1"
+
+        def outcome(self, session, ctx):
+            node: dict = {}
+            node["self"] = node  # a cycle only the collector can free
+            holder = type("Holder", (), {})()
+            holder.node = node
+            node["holder"] = holder
+            left.append(weakref.ref(holder))
+            return Verdict(True, "ok")
+
+    session = Session.model_validate({"session_id": "s1", "turns": [{"role": "customer", "text": "hello there"}]})
+    was_enabled = gc.isenabled()
+    try:
+        evaluate._init_pool_worker(Config(), [], ["pii_leak"], [])
+        assert not gc.isenabled()
+        monkeypatch.setattr(evaluate, "_EVALUATORS", [Cyclic()])
+        rows = evaluate._evaluate_pool_chunk([(1, session.model_dump_json().encode())] * 3)
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert [r[3] for r in rows] == [1, 1, 1] and len(left) == 3
+    assert all(ref() is None for ref in left)
