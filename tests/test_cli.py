@@ -89,3 +89,19 @@ def test_bad_usage_exits_2(cli):
 def test_tui_without_a_database_says_how_to_get_one(tmp_path, cli):
     r = cli("--db", tmp_path / "none.db")
     assert r.code == 2 and "cstui demo" in r.err
+
+
+@pytest.mark.parametrize("preset", [None, "narenas:4"])
+def test_polars_allocator_is_set_before_polars_loads_unless_the_user_set_it(demo_db, preset):
+    """One jemalloc arena keeps a big report's peak memory down (docs/scale.md); it only works if set before
+    polars is imported, and a user's own setting wins."""
+    probe = ("import os, sys\nfrom cstui.cli import main\nassert 'polars' not in sys.modules\n"
+             f"main(['report', '--run', 'candidate', '--json', '--db', {str(demo_db)!r}])\n"
+             "assert 'polars' in sys.modules\nprint('CONF=' + os.environ.get('_RJEM_MALLOC_CONF', ''), file=sys.stderr)")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if preset:
+        env["_RJEM_MALLOC_CONF"] = preset
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    conf = [line for line in r.stderr.splitlines() if line.startswith("CONF=")][-1][5:]
+    assert conf.split(",")[-1] == (preset or "narenas:1")  # polars puts its own defaults first

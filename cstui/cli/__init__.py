@@ -60,7 +60,14 @@ def _load_plugins(args: argparse.Namespace) -> None:
         plugins.load_configured(cfg, given)
 
 
+# polars' allocator (jemalloc) gives each of its threads an arena that keeps the pages freed after each chunk a
+# report reads; one arena made a 1M-session gate peak 150 MB instead of 180-200, at no measurable cost
+# (docs/scale.md). Read once, when polars is first imported; a value set in the environment wins.
+ALLOCATOR = ("_RJEM_MALLOC_CONF", "narenas:1")
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault(*ALLOCATOR)
     parser = build_parser()
     args = parser.parse_args(argv)
     from cstui.config import ConfigError
