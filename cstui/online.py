@@ -91,8 +91,10 @@ def online_metrics(drafts: pl.DataFrame) -> dict[str, Any] | None:
 
     if drafts.is_empty():
         return None
-    per_day = drafts.lazy().filter(pl.col("day").is_not_null()).group_by("day").agg(_aggregates()).sort("day")
-    days = [{"date": row["day"], **_summary(row)} for row in per_day.collect().iter_rows(named=True)]
+    # Eager, over one chunk (here and in the windows): polars then sums in row order, so a report reads the same
+    # every time (the lazy engine's partial sums per morsel moved the last digit of a 1M run's means between runs).
+    per_day = drafts.filter(pl.col("day").is_not_null()).group_by("day").agg(_aggregates()).sort("day")
+    days = [{"date": row["day"], **_summary(row)} for row in per_day.iter_rows(named=True)]
     _add_windows(days, drafts)
     baseline = _baseline(drafts)
     return {
@@ -113,7 +115,7 @@ def _baseline(drafts: pl.DataFrame) -> float | None:
     if first is None:
         return None
     end = (date.fromisoformat(first) + timedelta(days=WEEK)).isoformat()  # type: ignore[arg-type]
-    return drafts.lazy().filter(pl.col("day") < end).select(pl.col("escalated").cast(pl.Float64).mean()).collect().item()
+    return drafts.filter(pl.col("day") < end).select(pl.col("escalated").cast(pl.Float64).mean()).item()
 
 
 def _add_windows(days: list[dict[str, Any]], drafts: pl.DataFrame) -> None:
@@ -129,10 +131,10 @@ def _add_windows(days: list[dict[str, Any]], drafts: pl.DataFrame) -> None:
         if start < first:
             entry["week"] = None
             continue
-        window = drafts.lazy().filter(pl.col("day").is_between(pl.lit(start.isoformat()), pl.lit(entry["date"]))).select(
+        window = drafts.filter(pl.col("day").is_between(pl.lit(start.isoformat()), pl.lit(entry["date"]))).select(
             n_drafts=pl.len(), edit_distance=pl.col("edit_distance").mean(),
             escalation_rate=pl.col("escalated").cast(pl.Float64).mean(),
-            hallucination_reports=pl.col("hallucination_report").fill_null(0).sum()).collect().row(0, named=True)
+            hallucination_reports=pl.col("hallucination_report").fill_null(0).sum()).row(0, named=True)
         entry["week"] = {**window, "escalation_rate": window["escalation_rate"] if window["n_drafts"] else None,
                          "hallucination_reports": int(window["hallucination_reports"])}
 
