@@ -74,7 +74,7 @@ def _init_worker(cfg: Config, kb_docs: list[bytes], evaluator_ids: list[str], pl
 def _init_pool_worker(*args: Any) -> None:
     """`_init_worker` for a pool process, which then collects garbage itself: automatic collections of a forked
     worker walk the heap it shares with its parent (copying those pages) though the evaluators make almost no
-    reference cycles — 5% of the workers' time."""
+    reference cycles (a few per cent of the workers' time)."""
     _init_worker(*args)
     gc.disable()
 

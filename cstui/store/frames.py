@@ -107,7 +107,7 @@ class FramesMixin(StoreBase):
     def drafts_frame(self, run: str) -> pl.DataFrame:
         """One row per draft-assist session, in session order: day, the agent's decision, latency, cost, edit
         distance, handle time, hallucination report, escalation. Held whole by the report (per-day p95 latencies
-        need every latency), so in small types: 40 bytes a draft, a third of the row as plain columns."""
+        need every latency), so in small types: about 50 bytes a draft (70 as plain columns)."""
         import polars as pl
 
         def build() -> pl.DataFrame:
