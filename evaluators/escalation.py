@@ -8,6 +8,7 @@ from typing import Any
 from cstui.evaluators.base import Evaluator, RunContext, Verdict, shown_assistant_turns, snippet
 from cstui.evaluators.dialogue import AFFIRMATION, HUMAN_REQUEST, TRANSFER_OFFER, first_refusal
 from cstui.evaluators.registry import register
+from cstui.evaluators.text import letter_guarded
 from cstui.models import Evidence, Session, first_escalation_turn
 
 # Tuned for recall: a false alarm costs a human a glance, a miss can cost a life or a lawsuit.
@@ -31,8 +32,8 @@ SAFETY_TRIGGERS: dict[str, re.Pattern[str]] = {
 }
 
 
-_ANY_TRIGGER = re.compile("|".join(f"(?P<{k.replace('-', '_')}>{p.pattern})" for k, p in SAFETY_TRIGGERS.items()),
-                          re.I)
+_ANY_TRIGGER = letter_guarded(re.compile("|".join(f"(?P<{k.replace('-', '_')}>{p.pattern})" for k, p in SAFETY_TRIGGERS.items()),
+                          re.I))
 
 
 _LAST_TRIGGER: tuple[Session, tuple[int, str, re.Match[str]] | None] | None = None

@@ -5,6 +5,47 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from re import _constants as sre
+from re import _parser as sre_parse
+from typing import Any
+
+
+def letter_guarded(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """`pattern` behind a lookahead for an ASCII letter, when every match of it must start with one.
+
+    Python's re tries each alternative of a long `\b(?:word|phrase|…)` list at every position of the text; the
+    lookahead lets it skip spaces and punctuation first, which halves the search for the phrase lists the
+    evaluators run over every turn. Matches are the same (the lookahead only rejects positions where no
+    alternative could start; groups are unchanged); a pattern that could start otherwise is returned as is.
+    """
+    if not _starts_with_letter(sre_parse.parse(pattern.pattern, pattern.flags).data):
+        return pattern
+    return re.compile(f"(?=[a-zA-Z])(?:{pattern.pattern})", pattern.flags)
+
+
+def _is_letter(code: int) -> bool:
+    return chr(code).isascii() and chr(code).isalpha()
+
+
+def _starts_with_letter(items: list[tuple[Any, Any]]) -> bool:
+    """Must every match of this parsed pattern begin with an ASCII letter? Conservative: False when unsure."""
+    for k, (op, av) in enumerate(items):
+        if op is sre.AT:  # \b, ^, $: zero-width, look further
+            continue
+        if op is sre.LITERAL:
+            return _is_letter(av)
+        if op is sre.IN:
+            return all((o is sre.LITERAL and _is_letter(a)) or (o is sre.RANGE and _is_letter(a[0]) and _is_letter(a[1])
+                                                               and chr(a[0]).islower() == chr(a[1]).islower())
+                       for o, a in av)
+        if op is sre.BRANCH:
+            return all(_starts_with_letter(branch) for branch in av[1])
+        if op is sre.SUBPATTERN:
+            return _starts_with_letter(av[-1])
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):  # optional: what follows may start it
+            return _starts_with_letter(av[2]) and (av[0] >= 1 or _starts_with_letter(items[k + 1:]))
+        return False
+    return False  # nothing that consumes a character: the pattern can match the empty string
 
 # A period inside a number ("$240.00") or an abbreviation-like token ("e.g.") does not end a sentence.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\w))+(?:[.!?]+|$)", re.MULTILINE)
