@@ -123,6 +123,7 @@ class Claim:
     end: int
 
 
+@lru_cache(maxsize=4096)  # asked of each reply by more than one evaluator
 def is_proposal(text: str) -> bool:
     """A turn that asks the customer to confirm states what *would* be done, even in the past tense."""
     return bool(CONFIRM_REQUEST.search(text))

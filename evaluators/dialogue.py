@@ -28,6 +28,11 @@ REFUSAL = letter_guarded(re.compile(
     r"not eligible|isn't possible|is not possible|do(?:es)? not allow|don't have (?:the )?(?:ability|access)|"
     r"i'?m sorry,? but|i am sorry,? but|there (?:is|are) no (?:exceptions?|options?|way)|not permitted|"
     r"against (?:the|our) policy|policy (?:does not|doesn't)|i'?m afraid)\b", re.I))
+@lru_cache(maxsize=4096)  # a reply is asked about by several evaluators in turn
+def refuses(text: str) -> bool:
+    return bool(REFUSAL.search(text))
+
+
 ASKS_INFO = re.compile(
     r"\?\s*$|\b(?:please (?:provide|let me know|confirm|specify|share|tell me|send)|could you (?:please )?(?:provide|"
     r"tell|confirm|let me know|share|specify)|can you (?:please )?(?:provide|tell|confirm|share)|may i have|"
@@ -151,7 +156,7 @@ def customer_asks(session: Session) -> list[Ask]:
             continue
         text = strip_sentences(plain(turn.text), boilerplate)
         last = plain(between[-1]) if between else ""
-        refused = any(REFUSAL.search(t) for t in between)
+        refused = any(refuses(t) for t in between)
         answered = bool(between) and (refused or not ASKS_INFO.search(last.strip()))
         accepts = bool(AFFIRMATION.search(text)) and last.rstrip().endswith("?")
         asks.append(Ask(i, text, bool(INSISTENCE.search(text)), bool(WEAK_INSISTENCE.search(text)),
@@ -293,7 +298,7 @@ def repeated_replies(session: Session) -> list[int]:
 
 def first_refusal(session: Session, after: int = -1) -> int | None:
     for i, turn in enumerate(session.turns):
-        if i > after and turn.role == "assistant" and REFUSAL.search(turn.text):
+        if i > after and turn.role == "assistant" and refuses(turn.text):
             return i
     return None
 

@@ -15,11 +15,11 @@ from cstui.evaluators.claims import action_claims
 from cstui.evaluators.conversation import INJECTION
 from cstui.evaluators.dialogue import (
     HUMAN_REQUEST,
-    REFUSAL,
     assistant_replies,
     customer_asks,
     is_confirmation,
     plain,
+    refuses,
     request_loops,
     same_reply,
 )
@@ -30,6 +30,11 @@ from cstui.models import Evidence, Session
 
 # Control tokens a simulator or channel writes into the text ("###STOP###"): not something the customer said.
 CONTROL = re.compile(r"#{2,}\s*\w+\s*#{2,}")
+
+
+def without_control(text: str) -> str:
+    """The text with its control tokens blanked; most texts have none, and `in` is cheaper than the search."""
+    return CONTROL.sub(" ", text) if "##" in text else text
 
 # Dissatisfaction aimed at the conversation itself (not at the delayed flight that started it).
 FED_UP = letter_guarded(re.compile(
@@ -74,14 +79,14 @@ def _shouting(text: str) -> bool:
 
 def frustration_curve(session: Session) -> list[TurnFrustration]:
     """The running frustration score after each customer turn, with the signals that raised it."""
-    asks = [a for a in customer_asks(session) if words(CONTROL.sub(" ", a.text))]
+    asks = [a for a in customer_asks(session) if words(without_control(a.text))]
     pleas = {i for chain in request_loops(session) for i in chain[1:]}
     refusals = [r for r in assistant_replies(session) if r.kind == "refusal"] \
-        if sum(1 for t in session.turns if t.role == "assistant" and REFUSAL.search(t.text)) >= 2 else []
+        if sum(1 for t in session.turns if t.role == "assistant" and refuses(t.text)) >= 2 else []
     said_ids: set[str] = set()
     score, curve, previous = 0.0, [], -1  # previous: the customer turn before this one
     for ask in asks:
-        text = CONTROL.sub(" ", ask.text)
+        text = without_control(ask.text)
         signals: list[str] = []
         if ask.turn_index in pleas or (ask.answered and ask.insistent and not is_confirmation(ask)):
             signals.append(PLEA)
@@ -117,7 +122,7 @@ class Frustration(Evaluator):
                    "turn repeats, and upset about the problem itself, do not count.")
 
     def applies(self, session, ctx):
-        n = sum(1 for t in session.turns if t.role == "customer" and words(CONTROL.sub(" ", t.text)))
+        n = sum(1 for t in session.turns if t.role == "customer" and words(without_control(t.text)))
         return None if n >= 2 else "fewer than two customer turns"
 
     def check(self, session, ctx: RunContext):
@@ -196,7 +201,7 @@ DONE = re.compile(r"\b(?:successfully|has been (?:booked|updated|cancel+ed|proce
 
 
 def _said(text: str) -> str:
-    return plain(CONTROL.sub(" ", text)).strip()
+    return plain(without_control(text)).strip()
 
 
 _CONDITIONAL = re.compile(r"\bif (?:i|you|we) (?:need|have|want)[^.!?]*", re.I)

@@ -119,12 +119,12 @@ def _num(s: str) -> float:
     return float(_WORD_NUMBERS[s]) if s in _WORD_NUMBERS else float(s.replace(",", ""))
 
 
+@lru_cache(maxsize=16384)  # a turn is read by several evaluators; KB chunks and tool results recur across sessions
 def quantities(text: str) -> tuple[Quantity, ...]:
     """Amounts, percentages and durations stated in the text (ranges give both ends)."""
     return _quantities(text) if _MAYBE_QUANTITY.search(text) else ()
 
 
-@lru_cache(maxsize=8192)  # KB chunks and tool results recur across sessions
 def _quantities(text: str) -> tuple[Quantity, ...]:
     found: list[Quantity] = []
     for m in MONEY.finditer(text):

@@ -76,3 +76,11 @@ def test_guarded_patterns_find_what_the_originals_find(text, upper):
         fast, slow = pattern.search(text), unguarded(pattern).search(text)
         assert (fast and (fast.span(), fast.lastgroup, fast.groups())) == \
             (slow and (slow.span(), slow.lastgroup, slow.groups())), name
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["#", "##", "###", "STOP", " ", "a", "\n", "é"]), max_size=12).map("".join))
+def test_the_control_token_shortcut_changes_nothing(text):
+    from cstui.evaluators.silent import CONTROL, without_control
+
+    assert without_control(text) == CONTROL.sub(" ", text)
