@@ -41,6 +41,7 @@ def test_response_length_only_judges_draft_assist():
     ("Call +1 415-555-2671 tomorrow", "phone number"),
     ("Your card 4111 1111 1111 1111 is on file", "card number"),
     ("SSN 123-45-6789 confirmed", "ssn"),
+    ("SSN ١٢٣-٤٥-٦٧٨٩ confirmed", "ssn"),  # Arabic-Indic digits are digits too
     ("account number: 12345678901", "account number"),
     ("IBAN GB82WEST12345698765432", "account number"),
 ])
