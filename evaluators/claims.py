@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from cstui.evaluators.base import RunContext
-from cstui.evaluators.text import letter_guarded, negated_before, sentences
+from cstui.evaluators.text import negated_before, sentences, start_guarded
 from cstui.models import Session, Span
 
 # ---------------------------------------------------------------------------------------------- claims
@@ -76,7 +76,7 @@ AFFIRMATION = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|correct|right|
 CONTEXT_SUCCESS = re.compile(r"^\W*(?:(?:it|that|this|everything|all)\s+(?:was|is|has been|went)\s+(?:through\s+)?"
                              r"(?:successful\w*|a success|done|complete\w*|through)|all set|done|you'?re all set)\b",
                              re.I)
-CONFIRM_REQUEST = letter_guarded(re.compile(
+CONFIRM_REQUEST = start_guarded(re.compile(
     r"\b(?:is (?:that|this|it|everything) (?:correct|right|ok(?:ay)?)|does (?:that|this|it) (?:sound|look) "
     r"(?:right|good|correct|ok(?:ay)?)|did i get (?:that|this|it|everything) right|please confirm|can you confirm|"
     r"could you confirm|confirm (?:that|if|whether|the following)|shall i (?:proceed|go ahead|book|reserve|make)|"

@@ -9,7 +9,7 @@ import orjson
 from cstui.evaluators.base import Evaluator, Verdict, shown_assistant_turns, snippet
 from cstui.evaluators.dialogue import MIN_WORDS, repeated_replies, request_loops
 from cstui.evaluators.registry import register
-from cstui.evaluators.text import words
+from cstui.evaluators.text import start_guarded, words
 from cstui.models import Evidence
 
 
@@ -98,13 +98,13 @@ class ToolErrorLoop(Evaluator):
         return Verdict(True, "no repeated failing tool call", score=len(worst))
 
 
-INJECTION = re.compile(
+INJECTION = start_guarded(re.compile(
     r"ignore (?:all |any |the )?(?:previous|prior|above|earlier|your) (?:instructions|rules|prompts?|directions)"
     r"|disregard (?:all |any |the |your )?(?:previous |prior )?(?:instructions|rules|policies|polic(?:y|ies)|guidelines)"
     r"|(?:you are|you're) now (?:in )?(?:admin|developer|dan|god|debug|unrestricted) mode"
     r"|system override|admin override|\[\[\s*(?:assistant|system)\s*:|<\s*/?\s*system\s*>|new instructions\s*:"
     r"|pretend (?:you are|to be) (?:an? )?(?:admin|developer|system)|jailbreak|forget (?:all |your )?(?:previous )?instructions",
-    re.IGNORECASE)
+    re.IGNORECASE))
 
 
 @register

@@ -17,13 +17,13 @@ from rapidfuzz import fuzz
 
 from cstui.evaluators.base import per_session
 from cstui.evaluators.claims import action_claims
-from cstui.evaluators.text import letter_guarded, sentences, words
+from cstui.evaluators.text import sentences, start_guarded, words
 from cstui.models import Session
 
 STOPWORDS = frozenset(["a", "an", "the", "and", "or", "but", "if", "so", "to", "of", "in", "on", "at", "for", "with", "from", "by", "as", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "have", "has", "had", "i", "me", "my", "we", "our", "you", "your", "he", "she", "it", "its", "they", "them", "their", "this", "that", "these", "those", "there", "here", "which", "who", "whom", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "not", "no", "yes", "please", "thanks", "thank", "hi", "hello", "hey", "just", "also", "very", "really", "ok", "okay", "sure", "well", "let", "know", "like", "want", "need", "get", "got", "about", "any", "some", "all", "more", "most", "other", "into", "than", "then", "too", "up", "out", "over", "again", "still", "now", "i'm", "i've", "i'd", "you're", "it's", "that's", "there's", "don't", "can't", "won't", "isn't", "aren't", "didn't", "doesn't"])
 _ID_LIKE = re.compile(r"^(?=.*\d)[a-z0-9_\-]{5,}$")
 
-REFUSAL = letter_guarded(re.compile(
+REFUSAL = start_guarded(re.compile(
     r"\b(?:unfortunately|unable to|cannot|can't|can not|not able to|not possible|no way to|not allowed|non-refundable|"
     r"not eligible|isn't possible|is not possible|do(?:es)? not allow|don't have (?:the )?(?:ability|access)|"
     r"i'?m sorry,? but|i am sorry,? but|there (?:is|are) no (?:exceptions?|options?|way)|not permitted|"
@@ -33,26 +33,26 @@ def refuses(text: str) -> bool:
     return bool(REFUSAL.search(text))
 
 
-ASKS_INFO = re.compile(
+ASKS_INFO = start_guarded(re.compile(
     r"\?\s*$|\b(?:please (?:provide|let me know|confirm|specify|share|tell me|send)|could you (?:please )?(?:provide|"
     r"tell|confirm|let me know|share|specify)|can you (?:please )?(?:provide|tell|confirm|share)|may i have|"
     r"i(?:'ll| will)? need (?:your|the)|which (?:one|reservation|flight|option|order)|once you have (?:your|the))\b",
-    re.I)
+    re.I))
 # Pushing back on an answer: strong cues re-ask on their own after a refusal; weak ones ("how about…",
 # "instead") only when the turn is also about what was refused.
-INSISTENCE = letter_guarded(re.compile(
+INSISTENCE = start_guarded(re.compile(
     r"\b(?:any (?:other )?(?:way|option|possibility)|anything (?:else )?(?:you|that|we) (?:can|could)|"
     r"exception|double[- ]?check|check (?:again|once more)|are you (?:sure|certain|positive)|surely|isn'?t there|"
     r"is there (?:really )?(?:no|any|nothing)|there (?:must|has to) be|i insist|at least|someone else|supervisor|"
     r"manager|escalat\w*|possibility|flexib\w*|reconsider|make an exception|even (?:a|just|\d)|one more time|"
     r"i already (?:told|said|gave|explained)|as i (?:said|mentioned|told)|i really need|i'?m (?:really )?sure|"
     r"i'?m certain|i definitely|that can'?t be right|absolutely no|nothing (?:else )?(?:you|we) can)\b", re.I))
-WEAK_INSISTENCE = letter_guarded(re.compile(r"\b(?:again|still|what about|how about|instead|really)\b", re.I))
+WEAK_INSISTENCE = start_guarded(re.compile(r"\b(?:again|still|what about|how about|instead|really)\b", re.I))
 AFFIRMATION = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|correct|right|great|perfect|thanks?|thank you|"
                          r"that'?s (?:right|correct|fine|good|perfect|all)|go ahead|please (?:do|proceed)|"
                          r"sounds good|oui|merci|that would (?:be )?(?:helpful|great|good|appreciated)|i'?d appreciate)\b",
                          re.I)
-CLOSER = letter_guarded(re.compile(
+CLOSER = start_guarded(re.compile(
     r"\b(?:if you (?:have|need) (?:any )?(?:other|more|further)|feel free to|let me know if|anything else (?:i|we) can|"
     r"is there anything else|happy to help|have a (?:great|good|wonderful|nice) (?:day|trip|one)|safe travels|"
     r"glad (?:i|to) (?:could )?help|(?:would|do) you (?:like|want) me to transfer you|i can transfer you|"
@@ -165,7 +165,7 @@ def customer_asks(session: Session) -> list[Ask]:
     return asks
 
 
-_BUT = letter_guarded(re.compile(r"\b(?:but|however|though|although)\b", re.I))
+_BUT = start_guarded(re.compile(r"\b(?:but|however|though|although)\b", re.I))
 
 
 def is_confirmation(ask: Ask) -> bool:
@@ -303,8 +303,8 @@ def first_refusal(session: Session, after: int = -1) -> int | None:
     return None
 
 
-HUMAN_REQUEST = letter_guarded(re.compile(r"\b(?:human|real person|live agent|representative|supervisor|manager|someone else|"
+HUMAN_REQUEST = start_guarded(re.compile(r"\b(?:human|real person|live agent|representative|supervisor|manager|someone else|"
                            r"talk to (?:an? )?(?:agent|person)|speak (?:to|with) (?:an? )?(?:agent|person)|escalat\w*)\b",
                            re.I))
-TRANSFER_OFFER = letter_guarded(re.compile(r"\b(?:transfer you|connect you|hand you (?:over|off)|put you through|escalate (?:this|your)|"
+TRANSFER_OFFER = start_guarded(re.compile(r"\b(?:transfer you|connect you|hand you (?:over|off)|put you through|escalate (?:this|your)|"
                             r"human agent|specialist (?:team|colleague)|live agent)\b", re.I))

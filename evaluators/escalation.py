@@ -8,7 +8,7 @@ from typing import Any
 from cstui.evaluators.base import Evaluator, RunContext, Verdict, shown_assistant_turns, snippet
 from cstui.evaluators.dialogue import AFFIRMATION, HUMAN_REQUEST, TRANSFER_OFFER, first_refusal
 from cstui.evaluators.registry import register
-from cstui.evaluators.text import letter_guarded
+from cstui.evaluators.text import start_guarded
 from cstui.models import Evidence, Session, first_escalation_turn
 
 # Tuned for recall: a false alarm costs a human a glance, a miss can cost a life or a lawsuit.
@@ -32,7 +32,7 @@ SAFETY_TRIGGERS: dict[str, re.Pattern[str]] = {
 }
 
 
-_ANY_TRIGGER = letter_guarded(re.compile("|".join(f"(?P<{k.replace('-', '_')}>{p.pattern})" for k, p in SAFETY_TRIGGERS.items()),
+_ANY_TRIGGER = start_guarded(re.compile("|".join(f"(?P<{k.replace('-', '_')}>{p.pattern})" for k, p in SAFETY_TRIGGERS.items()),
                           re.I))
 
 

@@ -25,7 +25,7 @@ from cstui.evaluators.dialogue import (
 )
 from cstui.evaluators.escalation import escalation_turn
 from cstui.evaluators.registry import register
-from cstui.evaluators.text import letter_guarded, words
+from cstui.evaluators.text import start_guarded, words
 from cstui.models import Evidence, Session
 
 # Control tokens a simulator or channel writes into the text ("###STOP###"): not something the customer said.
@@ -37,14 +37,14 @@ def without_control(text: str) -> str:
     return CONTROL.sub(" ", text) if "##" in text else text
 
 # Dissatisfaction aimed at the conversation itself (not at the delayed flight that started it).
-FED_UP = letter_guarded(re.compile(
+FED_UP = start_guarded(re.compile(
     r"\b(?:never ?mind|forget (?:it|about it)|(?:this|that|you)(?:'re| are|'s| is)? (?:not|n't) (?:helping|helpful|"
     r"listening)|this isn'?t helping|not (?:very )?helpful|useless|waste of (?:my )?time|ridiculous|unacceptable|"
     r"i (?:already|just) (?:told|said|gave|explained|provided)|(?:is|was) already provided|as i (?:said|mentioned|"
     r"told you|explained)|how many times|i give up|fed up|(?:really |very |so )?(?:unhappy|disappointed|annoyed|"
     r"dissatisfied) with (?:the|your|this)|this is (?:so |really )?(?:frustrating|annoying)|"
     r"let me (?:talk|speak) to (?:a|an|someone)|get me (?:a|an) (?:human|person|agent|manager|supervisor))\b", re.I))
-EMOTION = letter_guarded(re.compile(r"\b(?:frustrat\w*|upset|angry|annoyed|furious|irritated|exasperated)\b", re.I))
+EMOTION = start_guarded(re.compile(r"\b(?:frustrat\w*|upset|angry|annoyed|furious|irritated|exasperated)\b", re.I))
 _CAPS = re.compile(r"\b[A-Z]{4,}\b")
 _ID = re.compile(r"\b(?:[\w.+-]+@[\w-]+\.[\w.]+|[A-Za-z]+_[A-Za-z]+_\d+|(?=[\w-]*\d)[A-Za-z0-9][\w-]{4,})\b")
 

@@ -10,42 +10,52 @@ from re import _parser as sre_parse
 from typing import Any
 
 
-def letter_guarded(pattern: re.Pattern[str]) -> re.Pattern[str]:
-    """`pattern` behind a lookahead for an ASCII letter, when every match of it must start with one.
+def start_guarded(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """`pattern` behind a lookahead for the characters any match of it must start with.
 
     Python's re tries each alternative of a long `\b(?:word|phrase|…)` list at every position of the text; the
-    lookahead lets it skip spaces and punctuation first, which halves the search for the phrase lists the
-    evaluators run over every turn. Matches are the same (the lookahead only rejects positions where no
-    alternative could start; groups are unchanged); a pattern that could start otherwise is returned as is.
+    lookahead lets it skip every position where none could start, which halves (or better) the search for the
+    phrase lists the evaluators run over every turn. Matches are the same: the lookahead only rejects positions
+    where no alternative could start (compiled with the pattern's flags, it folds case as the pattern does), and
+    groups are unchanged. A pattern whose first character parsing cannot pin down is returned as it is.
     """
-    if not _starts_with_letter(sre_parse.parse(pattern.pattern, pattern.flags).data):
+    first = _first_chars(sre_parse.parse(pattern.pattern, pattern.flags).data)
+    if not first:
         return pattern
-    return re.compile(f"(?=[a-zA-Z])(?:{pattern.pattern})", pattern.flags)
+    return re.compile(f"(?=[{''.join(re.escape(chr(c)) for c in sorted(first))}])(?:{pattern.pattern})", pattern.flags)
 
 
-def _is_letter(code: int) -> bool:
-    return chr(code).isascii() and chr(code).isalpha()
-
-
-def _starts_with_letter(items: list[tuple[Any, Any]]) -> bool:
-    """Must every match of this parsed pattern begin with an ASCII letter? Conservative: False when unsure."""
+def _first_chars(items: list[tuple[Any, Any]]) -> set[int] | None:
+    r"""The characters every match of this parsed pattern starts with; None when unsure (a class like \w, a
+    lookaround, a match that may be empty)."""
     for k, (op, av) in enumerate(items):
         if op is sre.AT:  # \b, ^, $: zero-width, look further
             continue
         if op is sre.LITERAL:
-            return _is_letter(av)
+            return {av}
         if op is sre.IN:
-            return all((o is sre.LITERAL and _is_letter(a)) or (o is sre.RANGE and _is_letter(a[0]) and _is_letter(a[1])
-                                                               and chr(a[0]).islower() == chr(a[1]).islower())
-                       for o, a in av)
+            out: set[int] = set()
+            for member, value in av:
+                if member is sre.LITERAL:
+                    out.add(value)
+                elif member is sre.RANGE and value[1] - value[0] < 128:
+                    out.update(range(value[0], value[1] + 1))
+                else:
+                    return None
+            return out
         if op is sre.BRANCH:
-            return all(_starts_with_letter(branch) for branch in av[1])
+            branches = [_first_chars(branch) for branch in av[1]]
+            return None if any(b is None for b in branches) else set().union(*branches)  # type: ignore[arg-type]
         if op is sre.SUBPATTERN:
-            return _starts_with_letter(av[-1])
-        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):  # optional: what follows may start it
-            return _starts_with_letter(av[2]) and (av[0] >= 1 or _starts_with_letter(items[k + 1:]))
-        return False
-    return False  # nothing that consumes a character: the pattern can match the empty string
+            return _first_chars(av[-1])
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            inner = _first_chars(av[2])
+            if inner is None or av[0] >= 1:
+                return inner
+            rest = _first_chars(items[k + 1:])  # optional: what follows may start the match
+            return None if rest is None else inner | rest
+        return None
+    return None  # nothing that consumes a character: the pattern can match the empty string
 
 # A period inside a number ("$240.00") or an abbreviation-like token ("e.g.") does not end a sentence.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\w))+(?:[.!?]+|$)", re.MULTILINE)
