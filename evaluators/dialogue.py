@@ -28,8 +28,11 @@ REFUSAL = start_guarded(re.compile(
     r"not eligible|isn't possible|is not possible|do(?:es)? not allow|don't have (?:the )?(?:ability|access)|"
     r"i'?m sorry,? but|i am sorry,? but|there (?:is|are) no (?:exceptions?|options?|way)|not permitted|"
     r"against (?:the|our) policy|policy (?:does not|doesn't)|i'?m afraid)\b", re.I))
+
+
 @lru_cache(maxsize=4096)  # a reply is asked about by several evaluators in turn
 def refuses(text: str) -> bool:
+    """Does the text refuse (the REFUSAL phrase list)?"""
     return bool(REFUSAL.search(text))
 
 
@@ -303,8 +306,9 @@ def first_refusal(session: Session, after: int = -1) -> int | None:
     return None
 
 
-HUMAN_REQUEST = start_guarded(re.compile(r"\b(?:human|real person|live agent|representative|supervisor|manager|someone else|"
-                           r"talk to (?:an? )?(?:agent|person)|speak (?:to|with) (?:an? )?(?:agent|person)|escalat\w*)\b",
-                           re.I))
-TRANSFER_OFFER = start_guarded(re.compile(r"\b(?:transfer you|connect you|hand you (?:over|off)|put you through|escalate (?:this|your)|"
-                            r"human agent|specialist (?:team|colleague)|live agent)\b", re.I))
+HUMAN_REQUEST = start_guarded(re.compile(
+    r"\b(?:human|real person|live agent|representative|supervisor|manager|someone else|"
+    r"talk to (?:an? )?(?:agent|person)|speak (?:to|with) (?:an? )?(?:agent|person)|escalat\w*)\b", re.I))
+TRANSFER_OFFER = start_guarded(re.compile(
+    r"\b(?:transfer you|connect you|hand you (?:over|off)|put you through|escalate (?:this|your)|"
+    r"human agent|specialist (?:team|colleague)|live agent)\b", re.I))

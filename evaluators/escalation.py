@@ -32,8 +32,8 @@ SAFETY_TRIGGERS: dict[str, re.Pattern[str]] = {
 }
 
 
-_ANY_TRIGGER = start_guarded(re.compile("|".join(f"(?P<{k.replace('-', '_')}>{p.pattern})" for k, p in SAFETY_TRIGGERS.items()),
-                          re.I))
+_ANY_TRIGGER = start_guarded(re.compile(
+    "|".join(f"(?P<{k.replace('-', '_')}>{p.pattern})" for k, p in SAFETY_TRIGGERS.items()), re.I))
 
 
 _LAST_TRIGGER: tuple[Session, tuple[int, str, re.Match[str]] | None] | None = None

@@ -36,6 +36,7 @@ def without_control(text: str) -> str:
     """The text with its control tokens blanked; most texts have none, and `in` is cheaper than the search."""
     return CONTROL.sub(" ", text) if "##" in text else text
 
+
 # Dissatisfaction aimed at the conversation itself (not at the delayed flight that started it).
 FED_UP = start_guarded(re.compile(
     r"\b(?:never ?mind|forget (?:it|about it)|(?:this|that|you)(?:'re| are|'s| is)? (?:not|n't) (?:helping|helpful|"
