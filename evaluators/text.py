@@ -46,8 +46,8 @@ def _first_chars(items: list[tuple[Any, Any]]) -> set[int] | None:
         if op is sre.BRANCH:
             branches = [_first_chars(branch) for branch in av[1]]
             return None if any(b is None for b in branches) else set().union(*branches)  # type: ignore[arg-type]
-        if op is sre.SUBPATTERN:
-            return _first_chars(av[-1])
+        if op is sre.SUBPATTERN:  # (group, flags added, flags removed, body)
+            return None if av[1] or av[2] else _first_chars(av[-1])  # (?i:…) would fold case unlike the guard
         if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
             inner = _first_chars(av[2])
             if inner is None or av[0] >= 1:
@@ -56,6 +56,7 @@ def _first_chars(items: list[tuple[Any, Any]]) -> set[int] | None:
             return None if rest is None else inner | rest
         return None
     return None  # nothing that consumes a character: the pattern can match the empty string
+
 
 # A period inside a number ("$240.00") or an abbreviation-like token ("e.g.") does not end a sentence.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\w))+(?:[.!?]+|$)", re.MULTILINE)

@@ -51,6 +51,7 @@ def test_the_hot_phrase_lists_are_guarded():
     (r"a?\d", None),
     (r"(?<![\w.])abc", None),                 # a lookbehind first: not looked into
     (r"^\W*(?:yes|no)", None),
+    (r"(?-i:abc)|def", None),                 # inline flags fold case unlike the guard would
 ])
 def test_the_guard_names_exactly_the_characters_a_match_can_start_with(source, first):
     pattern = re.compile(source, re.I)
