@@ -7,7 +7,7 @@ screens render the rows on screen only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, overload
 
@@ -48,6 +48,7 @@ class FailureFilter:
     text: str = ""
     text_hits: tuple[str, ...] = ()  # sessions whose turns or tool results hold `text` (full-text search)
     session_ids: tuple[str, ...] | None = None  # exactly these sessions (none at all when empty)
+    figure: str | None = None  # the sessions a dashboard figure counts (figure_condition)
     title: str = ""  # where the filter came from (a gate rule, a panel), shown above the table
 
     def describe(self) -> str:
@@ -66,6 +67,8 @@ class FailureFilter:
             parts.append(self.label_state)
         if self.session_ids is not None:
             parts.append(f"{len(self.session_ids)} sessions")
+        if self.figure and not self.title:
+            parts.append(f"figure {self.figure}")
         if self.text:
             parts.append(f'text "{self.text}"')
         return " · ".join(parts) if parts else ("all sessions" if self.include_passing else "all failing sessions")
@@ -106,6 +109,8 @@ class FailureFilter:
                 conditions.append(~pl.col("labeled"))
         if self.session_ids is not None:
             conditions.append(pl.col("session_id").is_in(list(self.session_ids)))
+        if self.figure:
+            conditions.append(figure_condition(self.figure))
         if self.text:
             conditions.append(pl.any_horizontal(failures.text_conditions(self.text.lower(), self.text_hits)))
         return pl.all_horizontal(conditions) if conditions else None
@@ -119,7 +124,8 @@ def _tag_in(tags: pl.DataFrame) -> pl.Expr:
 
 # The session columns the failures table keeps (with `tag` and `labeled`); strings become enums of the values a
 # run holds, so a million rows cost a few bytes each.
-ROW_COLUMNS = ("session_id", "tier", "intent", "channel", "segment", "category", "n_turns", "confidence", "correct")
+ROW_COLUMNS = ("session_id", "tier", "intent", "channel", "segment", "category", "n_turns", "confidence", "correct",
+               "resolved", "escalated")
 ENUM_COLUMNS = ("intent", "channel", "segment", "category")
 
 
@@ -266,64 +272,81 @@ class SessionIds(Sequence[str]):
 
 def failures(store: Store, run: str) -> Failures:
     """Built a chunk at a time from the verdict masks: a million sessions never pass through one row per verdict,
-    and each distinct failing set is named once."""
+    each distinct failing set is named once, and only the compact rows outlive their chunk. The run's rows are
+    only ever concatenated, never transformed whole (a whole-frame step copied every column at once)."""
     import polars as pl
 
     from cstui.evaluators import registry
 
     bits = dict(sorted(store.verdict_bits(run).items()))
-    words = sorted({b.word for b in bits.values()})
-    xs = [f"x{w}" for w in words]
-    tag_of: dict[tuple[tuple[int, ...], tuple[str, ...]], int] = {}
-    parts = []
-    for chunk in store.run_chunks(run):
-        failing = chunk.select("sid", *[(pl.col(f"a{w}") & pl.col(f"f{w}")).alias(f"x{w}") for w in words])
-        if words:
-            combos = failing.select(xs).unique()
-            tagged = failing.join(combos.with_columns(tag=pl.Series(
-                [tag_of.setdefault((masks, ()), len(tag_of)) for masks in combos.iter_rows()], dtype=pl.UInt32)),
-                on=xs)
-        else:  # a run no evaluator has judged yet: every session passes
-            tagged = failing.with_columns(tag=pl.lit(tag_of.setdefault(((), ()), len(tag_of)), dtype=pl.UInt32))
-        reviewed = chunk.filter(pl.any_horizontal([pl.col(f"h{w}") != 0 for w in words])) if words else chunk.clear()
-        if reviewed.height:
-            masks = failing.filter(pl.col("sid").is_in(reviewed["sid"].implode())).select(xs).rows()
-            own = pl.DataFrame({"sid": reviewed["sid"], "own": pl.Series(
-                [tag_of.setdefault((m, tuple(_overrides(row, bits))), len(tag_of))
-                 for m, row in zip(masks, reviewed.iter_rows(named=True), strict=True)], dtype=pl.UInt32)})
-            tagged = (tagged.join(own, on="sid", how="left")
-                      .with_columns(tag=pl.coalesce("own", "tag")).drop("own"))
-        parts.append(_compact(chunk.select("sid", *ROW_COLUMNS)).join(
-            tagged.select("sid", "tag"), on="sid", how="left", maintain_order="left"))
-    rows = pl.concat(parts) if parts else _compact(store.sessions_frame(run).select("sid", *ROW_COLUMNS)).with_columns(
-        tag=pl.lit(None, dtype=pl.UInt32))
     labeled = list(store.labeled_session_ids(run))
-    rows = (rows.with_columns(frustration=_scores_by_sid(rows["sid"], store.evaluator_scores(run, "frustration")))
-            .with_columns(*[pl.col(c).cast(pl.Enum(sorted(rows[c].drop_nulls().unique().cast(pl.String).to_list())))
-                            for c in ENUM_COLUMNS],
-                          labeled=pl.col("session_id").is_in(labeled))
-            .select(*ROW_COLUMNS, "frustration", "tag", "labeled"))
-    return Failures(rows, _tags(tag_of, bits, registry.hallucination_categories()))
+    tag_of: dict[tuple[tuple[int, ...], tuple[str, ...]], int] = {}
+    known: dict[str, set[str]] = {c: set() for c in ENUM_COLUMNS}
+    parts = [_compact(chunk.select("sid", *ROW_COLUMNS), known).with_columns(
+        tag=_chunk_tags(chunk, bits, tag_of), labeled=pl.col("session_id").is_in(labeled))
+        for chunk in store.run_chunks(run, columns=ROW_COLUMNS)]
+    if not parts:
+        parts = [_compact(store.sessions_frame(run).select("sid", *ROW_COLUMNS), known).with_columns(
+            tag=pl.lit(None, dtype=pl.UInt32), labeled=pl.col("session_id").is_in(labeled))]
+    frustration = _scores_by_sid(pl.concat([p["sid"] for p in parts]), store.evaluator_scores(run, "frustration"))
+    enums = {c: pl.Enum(sorted(known[c])) for c in ENUM_COLUMNS}
+    start = 0
+    for i, part in enumerate(parts):
+        parts[i] = part.select(*[pl.col(c).cast(enums[c]) if c in enums else c for c in ROW_COLUMNS],
+                               frustration.slice(start, part.height), "tag", "labeled")
+        start += part.height
+    return Failures(pl.concat(parts), _tags(tag_of, bits, registry.hallucination_categories()))
 
 
-def _scores_by_sid(sids: pl.Series, scores: pl.DataFrame) -> pl.Series:
-    """`scores` (sid, score) lined up with `sids` (rising), null where a session has none: placed by binary
-    search, not joined (a join of a million rows with a million held several copies at once)."""
+def _chunk_tags(chunk: pl.DataFrame, bits: dict[str, Any], tag_of: dict[tuple[tuple[int, ...], tuple[str, ...]], int]
+                ) -> pl.Series:
+    """Each session's tag, in chunk order: its failing masks, and for a session a reviewer decided on, the
+    overrides too; new combinations are numbered into `tag_of`."""
     import polars as pl
 
-    scores = scores.filter(pl.col("sid").is_in(sids.implode())).sort("sid")
+    words = sorted({b.word for b in bits.values()})
+    if not words:  # a run no evaluator has judged yet: every session passes
+        return pl.repeat(tag_of.setdefault(((), ()), len(tag_of)), chunk.height, dtype=pl.UInt32, eager=True)
+    xs = [f"x{w}" for w in words]
+    failing = chunk.select(*[(pl.col(f"a{w}") & pl.col(f"f{w}")).alias(f"x{w}") for w in words])
+    combos = failing.unique()
+    combos = combos.with_columns(tag=pl.Series([tag_of.setdefault((masks, ()), len(tag_of))
+                                                for masks in combos.iter_rows()], dtype=pl.UInt32))
+    tags = failing.join(combos, on=xs, how="left", maintain_order="left")["tag"]
+    reviewed = chunk.with_row_index("i").filter(pl.any_horizontal([pl.col(f"h{w}") != 0 for w in words]))
+    if reviewed.height:
+        masks = failing.gather(reviewed["i"]).rows()
+        own = [tag_of.setdefault((m, tuple(_overrides(row, bits))), len(tag_of))
+               for m, row in zip(masks, reviewed.iter_rows(named=True), strict=True)]
+        tags = tags.scatter(reviewed["i"], pl.Series(own, dtype=pl.UInt32))
+    return tags
+
+
+def _scores_by_sid(sids: pl.Series, scores: Iterable[pl.DataFrame]) -> pl.Series:
+    """`scores` (sid, score frames) lined up with `sids` (rising), null where a session has none: each frame is
+    placed by binary search as it is read, so the run's scores are never all held as rows, nor joined."""
+    import polars as pl
+
     out = pl.repeat(None, sids.len(), dtype=pl.Float64, eager=True).alias("frustration")
-    if scores.height:
-        out.scatter(sids.search_sorted(scores["sid"]), scores["score"])
+    if not sids.len():
+        return out
+    for part in scores:
+        at = sids.search_sorted(part["sid"]).clip(0, sids.len() - 1)
+        found = sids.gather(at) == part["sid"]  # a score of a session not in `sids` has no place
+        if found.any():
+            out.scatter(at.filter(found), part["score"].filter(found))
     return out
 
 
-def _compact(rows: pl.DataFrame) -> pl.DataFrame:
-    """Small types as soon as a chunk is read (the repeated strings as categoricals, enums once the run's values
-    are all known): a million sessions as plain strings took several hundred megabytes to build."""
+def _compact(rows: pl.DataFrame, known: dict[str, set[str]]) -> pl.DataFrame:
+    """Small types as soon as a chunk is read: the repeated strings as enums of the values seen so far (one byte a
+    row for a few hundred values; `known` grows), recast to the run's values at the end. A million sessions as
+    plain strings took several hundred megabytes to build, as categoricals four bytes a row and column."""
     import polars as pl
 
-    return rows.with_columns(*[pl.col(c).cast(pl.Categorical) for c in ENUM_COLUMNS],
+    for c in ENUM_COLUMNS:
+        known[c].update(rows[c].drop_nulls().unique().to_list())
+    return rows.with_columns(*[pl.col(c).cast(pl.Enum(sorted(known[c]))) for c in ENUM_COLUMNS],
                              tier=pl.col("tier").cast(pl.Int8), n_turns=pl.col("n_turns").cast(pl.Int32))
 
 
@@ -364,65 +387,38 @@ def _overrides(row: dict[str, Any], bits: dict[str, Any]) -> list[str]:
     return out
 
 
-def calibration_bin_sessions(sessions: pl.DataFrame, tier: int | None, lo: float, hi: float) -> list[str]:
-    """The sessions one reliability-diagram bin stands for: stated confidence in [lo, hi) (1.0 in the last bin)
-    and a known correctness — exactly the pairs `calibration` counted."""
-    import polars as pl
-
-    from cstui.stats import N_BINS
-
-    rows = sessions.filter(pl.col("confidence").is_not_null() & pl.col("correct").is_not_null()
-                           & (pl.col("confidence") >= 0) & (pl.col("confidence") <= 1))
-    if tier is not None:
-        rows = rows.filter(pl.col("tier") == tier)
-    bins = (pl.col("confidence") * N_BINS).floor().cast(pl.Int64).clip(0, N_BINS - 1)
-    return rows.filter(bins == round(lo * N_BINS))["session_id"].to_list()
-
-
-def confidently_wrong_sessions(sessions: pl.DataFrame, tier: int | None, threshold: float = 0.7) -> list[str]:
-    """What drives a high ECE: answers stated with confidence ≥ threshold that were wrong."""
-    import polars as pl
-
-    rows = sessions.filter((pl.col("correct") == False) & (pl.col("confidence") >= threshold))  # noqa: E712
-    if tier is not None:
-        rows = rows.filter(pl.col("tier") == tier)
-    return rows.sort("confidence", descending=True)["session_id"].to_list()
-
-
-# The session columns the dashboard's drills read (the functions below), kept for a whole run.
-DRILL_COLUMNS = ("session_id", "tier", "confidence", "correct", "resolved", "escalated")
-
-# What a tier panel's figures count (docs/metrics.md): each drill lists exactly the sessions behind the number.
+# A dashboard figure's sessions, as a condition on the failures rows (docs/metrics.md): drilling into a figure
+# filters the run's rows rather than listing ids, so the dashboard holds nothing per session. A figure is named
+# "unresolved", "escalated", "contained_unresolved", "confidently_wrong" (stated confidence >= 0.7 and wrong:
+# what drives a high ECE), "calibration:LO" (a reliability-diagram bin starting at LO: the pairs `calibration`
+# counted) or "confidence:LO" (an escalation-by-confidence bin); a tier narrows it through the tier filter.
 OUTCOMES = {
     "unresolved": "not resolved (the resolution figure's misses)",
     "escalated": "handed off to a human (the escalation figure)",
     "contained_unresolved": "contained (no handoff) and not resolved",
 }
+CONFIDENTLY_WRONG = 0.7
 
 
-def outcome_sessions(sessions: pl.DataFrame, tier: int | None, outcome: str) -> list[str]:
-    """The sessions of a tier (None: all) behind one headline figure, named in OUTCOMES."""
-    import polars as pl
-
-    rows = sessions if tier is None else sessions.filter(pl.col("tier") == tier)
-    condition = {
-        "unresolved": pl.col("resolved") == False,  # noqa: E712 - unknown resolution is not counted as a miss
-        "escalated": pl.col("escalated"),
-        "contained_unresolved": ~pl.col("escalated") & (pl.col("resolved") == False),  # noqa: E712
-    }[outcome]
-    return rows.filter(condition)["session_id"].to_list()
-
-
-def escalation_bin_sessions(sessions: pl.DataFrame, lo: float) -> list[str]:
-    """The sessions one escalation-by-confidence bin counts: stated confidence in [lo, lo + 0.1)."""
+def figure_condition(figure: str) -> pl.Expr:
+    """The sessions one figure counts (names above)."""
     import polars as pl
 
     from cstui.stats import N_BINS
 
-    rows = sessions.filter(pl.col("confidence").is_not_null() & (pl.col("confidence") >= 0)
-                           & (pl.col("confidence") <= 1))
-    bins = (pl.col("confidence") * N_BINS).floor().cast(pl.Int64).clip(0, N_BINS - 1)
-    return rows.filter(bins == round(lo * N_BINS))["session_id"].to_list()
+    kind, _, lo = figure.partition(":")
+    if kind in ("calibration", "confidence"):
+        stated = pl.col("confidence").is_not_null() & (pl.col("confidence") >= 0) & (pl.col("confidence") <= 1)
+        if kind == "calibration":
+            stated = stated & pl.col("correct").is_not_null()
+        bins = (pl.col("confidence") * N_BINS).floor().cast(pl.Int64).clip(0, N_BINS - 1)
+        return stated & (bins == round(float(lo) * N_BINS))
+    return {
+        "unresolved": pl.col("resolved") == False,  # noqa: E712 - unknown resolution is not counted as a miss
+        "escalated": pl.col("escalated"),
+        "contained_unresolved": ~pl.col("escalated") & (pl.col("resolved") == False),  # noqa: E712
+        "confidently_wrong": (pl.col("correct") == False) & (pl.col("confidence") >= CONFIDENTLY_WRONG),  # noqa: E712
+    }[kind]
 
 
 @dataclass

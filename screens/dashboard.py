@@ -22,7 +22,7 @@ from cstui.screens import data
 from cstui.screens.data import ReportLoaded
 from cstui.store import Store
 from cstui.textsafe import inert
-from cstui.triage import DRILL_COLUMNS, FailureFilter
+from cstui.triage import FailureFilter
 
 if TYPE_CHECKING:
     from cstui.reports import GateResult, Report
@@ -166,7 +166,6 @@ class DashboardScreen(Screen[None]):
         self.report: Report | None = None
         self.gate: GateResult | None = None
         self.seen: tuple[str, int] | None = None  # the store's change marker the shown metrics were computed at
-        self.sessions: Any = None  # the session frame behind the figures
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -196,15 +195,13 @@ class DashboardScreen(Screen[None]):
             marker = store.change_marker()
             report = build_report(store, run)
             gate = run_gate(store, run, baseline=baseline)
-            return ReportLoaded(report, gate, store.drift_events(run), marker,
-                                store.run_columns(run, DRILL_COLUMNS))
+            return ReportLoaded(report, gate, store.drift_events(run), marker)
 
         data.load(self, "metrics", fetch, path=self.store.path)
 
     @on(ReportLoaded)
     async def _report_loaded(self, message: ReportLoaded) -> None:
         self.seen = message.marker
-        self.sessions = message.sessions
         await self.show(message.report, message.gate, message.drift)
 
     def action_reload(self) -> None:
@@ -490,11 +487,10 @@ class DashboardScreen(Screen[None]):
         title = TIER_NAMES[f"tier_{message.tier}"]
         if message.what == "failing":
             self.open_failures(FailureFilter(tiers=(message.tier,), title=title))
-        elif self.sessions is not None:
-            from cstui.triage import OUTCOMES, outcome_sessions
+        else:
+            from cstui.triage import OUTCOMES
 
-            ids = outcome_sessions(self.sessions, message.tier, message.what)
-            self.open_failures(FailureFilter(session_ids=tuple(ids), include_passing=True,
+            self.open_failures(FailureFilter(tiers=(message.tier,), figure=message.what, include_passing=True,
                                              title=f"{title}: {OUTCOMES[message.what]}"))
 
     def open_failures(self, failure_filter: FailureFilter) -> None:
@@ -512,30 +508,23 @@ class DashboardScreen(Screen[None]):
                                                  title=f"rule {rule.name}: contained and not resolved"))
                 return
             if rule.metric == "ece":  # what drives it: answers stated confidently that were wrong
-                from cstui.triage import confidently_wrong_sessions
+                from cstui.triage import CONFIDENTLY_WRONG
 
-                tiers = tuple(flt.get("tier", ())) or (None,)
-                ids = [s for t in tiers for s in confidently_wrong_sessions(self.sessions, t)] if self.sessions is not None else []
-                self.open_failures(FailureFilter(session_ids=tuple(ids), include_passing=True,
-                                                 title=f"rule {rule.name}: confident (≥ 0.70) and wrong"))
+                self.open_failures(FailureFilter(tiers=tuple(flt.get("tier", ())), figure="confidently_wrong",
+                                                 include_passing=True, title=f"rule {rule.name}: confident "
+                                                 f"(≥ {CONFIDENTLY_WRONG:.2f}) and wrong"))
                 return
             self.open_failures(FailureFilter(
                 evaluators=tuple(flt.get("evaluators", ())), tiers=tuple(flt.get("tier", ())),
                 intents=tuple(flt.get("intent", ())), channels=tuple(flt.get("channel", ())),
                 categories=tuple(flt.get("category", ())), segments=tuple(flt.get("segment", ())),
                 title=f"rule {rule.name}"))
-        elif event.data_table.id == "calibration-bins" and key and self.sessions is not None:
-            from cstui.triage import calibration_bin_sessions
-
+        elif event.data_table.id == "calibration-bins" and key:
             tier, lo, hi = key.split(":")
-            ids = calibration_bin_sessions(self.sessions, int(tier), float(lo), float(hi))
-            self.open_failures(FailureFilter(session_ids=tuple(ids), include_passing=True,
+            self.open_failures(FailureFilter(tiers=(int(tier),), figure=f"calibration:{lo}", include_passing=True,
                                              title=f"tier {tier} · stated confidence {float(lo):.1f}–{float(hi):.1f}"))
-        elif event.data_table.id == "escalation-bins" and key and self.sessions is not None:
-            from cstui.triage import escalation_bin_sessions
-
-            ids = escalation_bin_sessions(self.sessions, float(key))
-            self.open_failures(FailureFilter(session_ids=tuple(ids), include_passing=True,
+        elif event.data_table.id == "escalation-bins" and key:
+            self.open_failures(FailureFilter(figure=f"confidence:{key}", include_passing=True,
                                              title=f"stated confidence {float(key):.1f}–{float(key) + 0.1:.1f}"))
         elif event.data_table.id == "evaluators" and key:
             self.open_failures(FailureFilter(evaluators=(key,), title=f"evaluator {key}"))

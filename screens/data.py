@@ -33,10 +33,9 @@ class ReportLoaded(Message):
     """A run's report, gate result and drift events (the dashboard)."""
 
     def __init__(self, report: Report, gate: GateResult, drift: list[dict[str, Any]],
-                 marker: tuple[str, int], sessions: Any = None) -> None:
+                 marker: tuple[str, int]) -> None:
         super().__init__()
         self.report, self.gate, self.drift, self.marker = report, gate, drift, marker
-        self.sessions = sessions  # the session frame the figures came from, for drilling into them
 
 
 class FailuresLoaded(Message):

@@ -93,3 +93,18 @@ def test_chunks_apply_reviewers_verdicts_as_the_whole_run_frame_does(demo_db: Pa
     assert by_id["S-000099"] == (True, False) and by_id["S-000001"] == (True, True)
     machine = dict(zip(chunks["session_id"], (chunks[f"mf{flag.word}"] & flag.mask) != 0, strict=True))
     assert machine["S-000099"] is True  # the machine's own verdict is kept beside the reviewer's
+
+
+def test_chunks_of_a_few_columns_equal_those_columns_of_whole_chunks(demo_db: Path) -> None:
+    """`columns` narrows what a reader holds, not what it sees: reviewers' changes still apply, whether the chunks
+    come from rows (first pass) or from their snapshots (second)."""
+    wanted = ("session_id", "confidence", "resolved")
+    with Store(demo_db) as store:
+        store.add_label("candidate", {"session_id": "S-000010", "tier": 1, "correct": False}, reviewer="r")
+        narrow = [pl.concat(store.run_chunks("candidate", columns=wanted)) for _ in range(2)]
+        whole = pl.concat(store.run_chunks("candidate"))
+    for frame in narrow:
+        assert "started_at" not in frame.columns and "n_spans" not in frame.columns
+        assert frame.equals(whole.select(frame.columns))
+        changed = frame.filter(pl.col("session_id") == "S-000010")
+        assert changed["tier"].to_list() == [1] and changed["correct"].to_list() == [False]

@@ -396,6 +396,31 @@ async def test_tier_panel_figures_and_escalation_bins_drill_to_exactly_their_ses
     assert n_escalated == expected["escalated"].sum() and n_escalated < n_bin  # escalated or not, all listed
 
 
+async def test_ece_rule_drills_to_the_confidently_wrong_answers_of_its_tier(demo_db):
+    """Enter on a failed calibration rule lists what drives it: the tier's answers stated with confidence >= 0.7
+    that were wrong, reviewers' corrections applied (S-000196's correctness is relabelled to right first)."""
+    import polars as pl
+
+    with Store(demo_db) as store:
+        sessions = store.sessions_frame("candidate")
+        store.add_label("candidate", {"session_id": "S-000196", "correct": True})
+    wrong = set(sessions.filter((pl.col("tier") == 3) & (pl.col("confidence") >= 0.7)
+                                & (pl.col("correct") == False))["session_id"].to_list())  # noqa: E712
+    assert "S-000196" in wrong
+    expected = wrong - {"S-000196"}
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        gate = app.screen.query_one("#gate", DataTable)
+        gate.move_cursor(row=gate.get_row_index("ece.tier_3"))
+        await pilot.press("enter")
+        await settle(pilot)
+        shown = set(app.screen.query_one(FailureTable).visible_session_ids())
+        banner = str(app.screen.query_one("#filter").render())
+    assert shown == expected and len(expected) >= 3
+    assert "rule ece.tier_3: confident (≥ 0.70) and wrong" in banner
+
+
 async def test_silent_failures_reach_the_tui_drill_plot_and_sort(demo_db):
     """d on the Tier 2 panel lists exactly its contained-but-unresolved sessions (the demo's documented silent
     failures among them); F puts the most frustrated customer first; the session screen plots the score."""
@@ -406,7 +431,8 @@ async def test_silent_failures_reach_the_tui_drill_plot_and_sort(demo_db):
     with Store(demo_db) as store:
         sessions = store.sessions_frame("candidate")
         report = build_report(store, "candidate")
-        scores = dict(store.evaluator_scores("candidate", "frustration").iter_rows())
+        scores = {sid: score for part in store.evaluator_scores("candidate", "frustration")
+                  for sid, score in part.iter_rows()}
     expected = set(sessions.filter((pl.col("tier") == 2) & ~pl.col("escalated") & (pl.col("resolved") == False))  # noqa: E712
                    ["session_id"].to_list())
     app = create_app(demo_db, run="candidate")

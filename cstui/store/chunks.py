@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cstui.store.core import StoreBase
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import polars as pl
 
 CHUNK_ROWS = 100_000
+# Session columns a reviewer's label overrides: read whenever a chunk is, as the overrides need them.
+OVERRIDDEN = ("session_id", "tier", "intent", "correct")
 
 
 class VerdictBit(NamedTuple):
@@ -40,11 +42,13 @@ class ChunksMixin(StoreBase):
         return {ev: VerdictBit(word, bit, version) for ev, word, bit, version in self.conn.execute(
             "SELECT evaluator, word, bit, version FROM evaluator_bits WHERE run = ? ORDER BY word, bit", (run,))}
 
-    def run_chunks(self, run: str, rows: int | None = None) -> Iterator[pl.DataFrame]:
+    def run_chunks(self, run: str, rows: int | None = None, *, columns: Sequence[str] | None = None
+                   ) -> Iterator[pl.DataFrame]:
         """Frames of at most `rows` sessions in id order. Columns: SESSION_COLUMNS (the newest human tier,
-        intent and correctness applied) and, per mask word w, `p{w}` (an evaluator has a verdict), `a{w}`
-        (it applies) and `f{w}` (it failed) with reviewers' verdicts applied, plus `ma{w}`/`mf{w}`, the
-        machine's own. Read in one transaction, so every chunk sees the same data."""
+        intent and correctness applied; only `columns` of them, with sid, when given) and, per mask word w,
+        `p{w}` (an evaluator has a verdict), `a{w}` (it applies) and `f{w}` (it failed) with reviewers' verdicts
+        applied, `h{w}` (a reviewer decided), plus `ma{w}`/`mf{w}`, the machine's own. Read in one
+        transaction, so every chunk sees the same data."""
         import polars as pl
 
         rows = rows or CHUNK_ROWS
@@ -52,8 +56,8 @@ class ChunksMixin(StoreBase):
         joins = "".join(f" LEFT JOIN verdict_masks v{w} ON v{w}.sid = s.id AND v{w}.word = {w}" for w in words)
         masks = "".join(f", coalesce(v{w}.present, 0), coalesce(v{w}.applies, 0), coalesce(v{w}.failed, 0)"
                         for w in words)
-        columns = ", ".join("s.id" if c == "sid" else f"s.{c}" for c in SESSION_COLUMNS)
-        sql = (f"SELECT {columns}{masks} FROM sessions s{joins} WHERE s.run = ? AND s.id > ? ORDER BY s.id LIMIT ?")
+        selected = ", ".join("s.id" if c == "sid" else f"s.{c}" for c in SESSION_COLUMNS)
+        sql = (f"SELECT {selected}{masks} FROM sessions s{joins} WHERE s.run = ? AND s.id > ? ORDER BY s.id LIMIT ?")
         schema: dict[str, pl.DataType | type[pl.DataType]] = {c: getattr(pl, t) for c, t in SESSION_COLUMNS.items()}
         for w in words:
             schema.update({f"p{w}": pl.Int64, f"ma{w}": pl.Int64, f"mf{w}": pl.Int64})
@@ -62,16 +66,19 @@ class ChunksMixin(StoreBase):
             self.conn.execute("BEGIN")
         try:
             sessions_over, verdicts_over = self._overrides(run, words)
-            for chunk in self._raw_chunks(run, sql, schema, rows):
+            wanted = None if columns is None else [c for c in schema if c not in SESSION_COLUMNS or c == "sid"
+                                                   or c in columns or c in OVERRIDDEN]
+            for chunk in self._raw_chunks(run, sql, schema, rows, wanted):
                 yield _apply_overrides(chunk, sessions_over, verdicts_over, words)
         finally:
             if own:
                 self.conn.execute("COMMIT")
 
-    def _raw_chunks(self, run: str, sql: str, schema: dict[str, Any], rows: int) -> Iterator[pl.DataFrame]:
-        """Chunks as stored, from their columnar snapshots when those match the run's data_version (a 1M-session
-        report then reads ten Arrow blobs instead of a million rows), else from rows, snapshotting as it goes;
-        the count row written last marks a complete set."""
+    def _raw_chunks(self, run: str, sql: str, schema: dict[str, Any], rows: int, columns: list[str] | None
+                    ) -> Iterator[pl.DataFrame]:
+        """Chunks as stored (only `columns`, when given), from their columnar snapshots when those match the run's
+        data_version (a 1M-session report then reads ten Arrow blobs instead of a million rows), else from rows,
+        snapshotting as it goes; the count row written last marks a complete set."""
         import io
 
         import polars as pl
@@ -84,7 +91,7 @@ class ChunksMixin(StoreBase):
             for i in range(int(count[0])):
                 blob = self.conn.execute("SELECT data FROM frame_cache WHERE run = ? AND kind = ?",
                                          (run, f"{kind}:{i}")).fetchone()
-                yield pl.read_ipc(io.BytesIO(blob[0]))
+                yield pl.read_ipc(io.BytesIO(blob[0]), columns=columns)
             return
         snapshot, last, i = version is not None, 0, 0
         while True:
@@ -99,7 +106,7 @@ class ChunksMixin(StoreBase):
                 chunk.write_ipc(buf, compression="lz4")
                 snapshot = self._snapshot(run, f"{kind}:{i}", version, buf.getvalue())
             i += 1
-            yield chunk
+            yield chunk if columns is None else chunk.select(columns)
         if snapshot:
             self._snapshot(run, kind, version, str(i).encode())
 
@@ -115,13 +122,6 @@ class ChunksMixin(StoreBase):
             return False
         finally:
             self.conn.execute("PRAGMA busy_timeout = 30000")
-
-    def run_columns(self, run: str, columns: tuple[str, ...]) -> pl.DataFrame:
-        """A few session columns of the whole run (overrides applied), gathered chunk by chunk so the run's other
-        columns are never all in memory at once."""
-        import polars as pl
-
-        return pl.concat([chunk.select(columns) for chunk in self.run_chunks(run)])
 
     def _overrides(self, run: str, words: list[int]) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
         """Reviewers' newest tier / intent / correctness per session, and their verdicts as masks per (sid, word):

@@ -141,9 +141,16 @@ class StoreBase:
         at once (fetchall held several hundred bytes a row)."""
         import polars as pl
 
-        cur = self.conn.execute(sql, params)
-        parts = [pl.DataFrame(rows, schema=schema, orient="row") for rows in iter(lambda: cur.fetchmany(100_000), [])]
+        parts = list(self._frames(sql, params, schema))
         return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+
+    def _frames(self, sql: str, params: Sequence[Any], schema: dict[str, Any]) -> Iterator[pl.DataFrame]:
+        """The same rows as frames of at most 100,000, for a reader that folds them in as they come."""
+        import polars as pl
+
+        cur = self.conn.execute(sql, params)
+        for rows in iter(lambda: cur.fetchmany(100_000), []):
+            yield pl.DataFrame(rows, schema=schema, orient="row")
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()

@@ -172,11 +172,12 @@ class ResultsMixin(StoreBase):
             out.append(rec)
         return out
 
-    def evaluator_scores(self, run: str, evaluator: str) -> pl.DataFrame:
-        """sid, score of one evaluator's current verdicts that carry a score (e.g. frustration, 0-1)."""
+    def evaluator_scores(self, run: str, evaluator: str) -> Iterator[pl.DataFrame]:
+        """sid, score of one evaluator's current verdicts that carry a score (e.g. frustration, 0-1), in frames of
+        at most 100,000 rows and in no particular order."""
         import polars as pl
 
-        return self._frame(
+        return self._frames(
             "SELECT sid, score FROM verdicts WHERE current = 1 AND score IS NOT NULL"
             " AND vset IN (SELECT id FROM verdict_sets WHERE run = ? AND evaluator = ?)",
             (run, evaluator), {"sid": pl.Int64, "score": pl.Float64})
