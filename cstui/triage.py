@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
@@ -76,6 +77,13 @@ class FailureFilter:
     @property
     def is_empty(self) -> bool:
         return self == FailureFilter()
+
+    def narrows(self, wider: FailureFilter) -> bool:
+        """Every session this filter keeps, `wider` keeps too: the same filter, its text grown from wider's (typing
+        on) and no full-text hits yet. Both the text and its lower case must contain wider's, as the conditions
+        compare either (lower-casing is not always per character: a final sigma)."""
+        return (not self.text_hits and wider.text in self.text and wider.text.lower() in self.text.lower()
+                and replace(self, text=wider.text, text_hits=wider.text_hits) == wider)
 
     def with_(self, **changes: Any) -> FailureFilter:
         return replace(self, **changes)
@@ -178,23 +186,40 @@ class Failures:
             out.append(pl.col("session_id").is_in(list(hits)))
         return out
 
-    def view(self, failure_filter: FailureFilter, sort: str | None = None, descending: bool = False) -> FailureRows:
-        """The rows a filter keeps, in display order (stable: ties keep session order, nulls last)."""
+    def view(self, failure_filter: FailureFilter, sort: str | None = None, descending: bool = False,
+             previous: FailureRows | None = None) -> FailureRows:
+        """The rows a filter keeps, in display order (stable: ties keep session order, nulls last). Given the
+        previous view, a filter that narrows it (the next keystroke of a search) looks only at the rows that view
+        kept when those are few, and keeps what was known of them when it keeps them all."""
         import polars as pl
 
         condition = failure_filter.condition(self)
-        index = (self.rows.lazy().with_row_index("i").filter(condition).select("i") if condition is not None
-                 else self.rows.lazy().with_row_index("i").select("i")).collect()["i"]
-        if sort is not None and index.len():
-            if sort == "failed_text":
-                key = self._tag_text_rank().gather(self.rows["tag"].gather(index))
-            else:
-                key = self.rows[sort].gather(index)
-                if isinstance(key.dtype, pl.Enum):
-                    key = key.cast(pl.String)
-            index = (pl.DataFrame({"i": index, "key": key})
-                     .sort("key", descending=descending, nulls_last=True, maintain_order=True)["i"])
-        return FailureRows(self, index)
+        narrowing = (previous is not None and previous.failures is self and failure_filter.narrows(previous.filter)
+                     and (previous.sort, previous.descending) == (sort, descending))
+        if narrowing and previous is not None and previous.height <= self.height // 8 and condition is not None:
+            columns = sorted(set(condition.meta.root_names()))
+            kept = self.rows.select(pl.col(columns).gather(previous.index)).select(condition.arg_true()).to_series()
+            index = previous.index.gather(kept)  # in the previous view's order, already sorted
+        else:
+            index = (self.rows.lazy().with_row_index("i").filter(condition).select("i") if condition is not None
+                     else self.rows.lazy().with_row_index("i").select("i")).collect()["i"]
+            if sort is not None and index.len():
+                index = self._sorted(index, sort, descending)
+        if narrowing and previous is not None and index.len() == previous.height:
+            return previous.refiltered(failure_filter)  # the same rows
+        return FailureRows(self, index, failure_filter, sort, descending)
+
+    def _sorted(self, index: pl.Series, sort: str, descending: bool) -> pl.Series:
+        import polars as pl
+
+        if sort == "failed_text":
+            key = self._tag_text_rank().gather(self.rows["tag"].gather(index))
+        else:
+            key = self.rows[sort].gather(index)
+            if isinstance(key.dtype, pl.Enum):
+                key = key.cast(pl.String)
+        return pl.DataFrame({"i": index, "key": key}).sort("key", descending=descending, nulls_last=True,
+                                                            maintain_order=True)["i"]
 
     def _tag_text_rank(self) -> pl.Series:
         """Each tag's position in `failed_text` order, indexed by tag: sorting by the text sorts by this."""
@@ -211,10 +236,20 @@ class FailureRows:
 
     failures: Failures
     index: pl.Series
+    filter: FailureFilter = field(default_factory=FailureFilter)  # what kept them, and their order:
+    sort: str | None = None
+    descending: bool = False
 
     @property
     def height(self) -> int:
         return self.index.len()
+
+    def refiltered(self, failure_filter: FailureFilter) -> FailureRows:
+        """These same rows, kept by a narrower filter: what was computed about them still holds."""
+        same = replace(self, filter=failure_filter)
+        if "failed_evaluators" in self.__dict__:
+            same.__dict__["failed_evaluators"] = self.__dict__["failed_evaluators"]
+        return same
 
     def rows(self, start: int, count: int) -> list[tuple[Any, ...]]:
         """COLUMNS of the rows at display positions start..start+count."""
@@ -230,6 +265,7 @@ class FailureRows:
     def ids(self) -> SessionIds:
         return SessionIds(self.failures.rows["session_id"].gather(self.index))
 
+    @cached_property
     def failed_evaluators(self) -> list[str]:
         """The evaluators failing in at least one of these rows."""
         import polars as pl

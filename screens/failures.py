@@ -111,7 +111,7 @@ class FailuresScreen(Screen[None]):
         if self.all is None:
             return
         table = self.query_one(FailureTable)
-        shown = self.all.view(self.filter, table.sort_column, table.sort_descending)
+        shown = self.all.view(self.filter, table.sort_column, table.sort_descending, previous=self.shown)
         self.shown = shown
         table.set_rows(shown, keep_cursor=keep_cursor)
         text = Text("filter: ", style="bold")
@@ -126,7 +126,7 @@ class FailuresScreen(Screen[None]):
         """How often each evaluator failing in the shown rows is right, so the reviewer knows which flags to doubt."""
         from cstui.validation import trust_text
 
-        present = shown.failed_evaluators()
+        present = shown.failed_evaluators
         text = Text("precision of these flags: ", style="bold")
         if not present:
             text.append("—", style="dim")

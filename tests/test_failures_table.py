@@ -88,7 +88,7 @@ def test_reviewers_overrides_show_beside_the_machine_verdict(relabelled: Path) -
         assert labelled.height == 2
         assert any("(FAIL → reviewer pass)" in t for t in texts)
         assert any("policy_grounding (pass → reviewer fail)" in t for t in texts)
-        assert "policy_grounding" in labelled.failed_evaluators()
+        assert "policy_grounding" in labelled.failed_evaluators
 
 
 def test_sorting_is_stable_with_nulls_last(relabelled: Path) -> None:
@@ -121,7 +121,7 @@ def test_a_run_no_evaluator_has_judged_lists_every_session_as_passing(tmp_path: 
         table = failures(store, "fresh")
         assert table.failing_count == 0 and table.view(FailureFilter()).height == 0
         every = table.view(FailureFilter(include_passing=True))
-        assert every.height == store.sessions_frame("fresh").height and every.failed_evaluators() == []
+        assert every.height == store.sessions_frame("fresh").height and every.failed_evaluators == []
         assert every.rows(0, 1)[0][COLUMNS.index("failed_text")] == ""
 
 
@@ -136,3 +136,46 @@ def test_shown_ids_step_like_a_list_without_being_one(relabelled: Path) -> None:
         ids.index("nobody")
     with pytest.raises(IndexError):
         ids[len(expected)]
+
+
+def test_narrowing_needs_the_same_filter_and_a_grown_text() -> None:
+    wide = FailureFilter(tiers=(3,), text="s-0")
+    assert FailureFilter(tiers=(3,), text="s-00").narrows(wide)
+    assert FailureFilter(tiers=(3,), text="S-0").narrows(FailureFilter(tiers=(3,)))  # typing the first letter
+    assert not FailureFilter(tiers=(2,), text="s-00").narrows(wide)  # another tier
+    assert not FailureFilter(tiers=(3,), text="s-").narrows(wide)  # deleting a letter widens
+    assert not FailureFilter(tiers=(3,), text="s-00", text_hits=("S-000001",)).narrows(wide)  # full-text hits join
+    assert not FailureFilter(text="ΑΣΑ").narrows(FailureFilter(text="ΑΣ"))  # "ας" is not in "ασα"
+
+
+def test_each_keystroke_shows_what_a_fresh_filter_shows(relabelled: Path) -> None:
+    """The view built from the previous keystroke's (narrowed within its rows, or the same rows kept) equals the
+    view built from scratch, whatever is typed, deleted, re-sorted or re-tiered on the way."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    with Store(relabelled) as store:
+        table = failures(store, RUN)
+    steps = st.lists(st.one_of(st.sampled_from("S-0001239bilngpoΣ"), st.sampled_from(["⌫", "tier", "sort"])),
+                     max_size=14)
+
+    @settings(max_examples=150, deadline=None)
+    @given(steps)
+    def check(keys: list[str]) -> None:
+        flt, sort, shown = FailureFilter(), None, None
+        for key in keys:
+            if key == "⌫":
+                flt = flt.with_(text=flt.text[:-1])
+            elif key == "tier":
+                flt = flt.with_(tiers=() if flt.tiers else (3,))
+            elif key == "sort":
+                sort = "confidence" if sort is None else None
+            else:
+                flt = flt.with_(text=flt.text + key)
+            shown = table.view(flt, sort, previous=shown)
+            fresh = table.view(flt, sort)
+            assert shown.index.to_list() == fresh.index.to_list()
+            assert shown.failed_evaluators == fresh.failed_evaluators
+            assert shown.filter == flt
+
+    check()
