@@ -233,11 +233,13 @@ class GateData:
 
 class GateScan:
     """Fills a `GateData` chunk by chunk; `watch` (scope → session ids) makes a baseline scan remember which of the
-    candidate's failing sessions passed here."""
+    candidate's failing sessions passed here. Without `keep_ids` it only counts (a report needs the rules' sample
+    sizes, not the ids of every failing session: ~30 MB of strings at 1M sessions)."""
 
     def __init__(self, cfg: GateConfig, data: GateData, bits: dict[str, VerdictBit],
-                 watch: dict[tuple[str, Any], set[str]] | None = None) -> None:
+                 watch: dict[tuple[str, Any], set[str]] | None = None, *, keep_ids: bool = True) -> None:
         self.cfg, self.data, self.bits, self.watch = cfg, data, bits, watch or {}
+        self.keep_ids = keep_ids
 
     def add(self, chunk: pl.DataFrame) -> None:
         import polars as pl
@@ -277,7 +279,8 @@ class GateScan:
             gap = known.filter(~pl.col("escalated") & ~pl.col("resolved"))
             scope.n += known.height
             scope.k += gap.height
-            scope.failing += gap["session_id"].to_list()
+            if self.keep_ids:
+                scope.failing += gap["session_id"].to_list()
         else:
             self._verdicts(scope, (rule.name, value), sub, [self.bits[e] for e in rule.evaluators if e in self.bits])
 
@@ -297,10 +300,11 @@ class GateScan:
             return
         judged = sub.select("session_id", applies=any_bit(chosen), failed=any_bit(chosen, failed=True)
                             ).filter(pl.col("applies"))
-        failing = judged.filter(pl.col("failed"))["session_id"].to_list()
+        failed = judged.filter(pl.col("failed"))
         scope.n += judged.height
-        scope.k += judged.height - len(failing)
-        scope.failing += failing
+        scope.k += judged.height - failed.height
+        if self.keep_ids:
+            scope.failing += failed["session_id"].to_list()
         if key in self.watch:
             watched = self.watch[key]
             scope.passing_watched += [s for s in judged.filter(~pl.col("failed"))["session_id"].to_list()
@@ -315,6 +319,7 @@ def scan_gate(store: Store, run: str, cfg: GateConfig,
     scan = GateScan(cfg, data, bits, watch)
     for chunk in store.run_chunks(run):
         scan.add(chunk)
+        del chunk  # not held while the next one is read: one chunk in memory, not two
     return data
 
 

@@ -188,10 +188,11 @@ def build_report(store: Store, run: str, by: str = "tier") -> Report:
     scan = ReportScan(by, bits, store.labeled_session_ids(run), (sample or {}).get("by") or [])
     cfg = load_gates()
     gate_data = GateData(run=run, evaluators_seen=set(bits), golden_ids=store.golden_session_ids())
-    gate_scan = GateScan(cfg, gate_data, bits)
+    gate_scan = GateScan(cfg, gate_data, bits, keep_ids=False)  # for the sample-size warnings: counts only
     for chunk in store.run_chunks(run):
         scan.add(chunk)
         gate_scan.add(chunk)
+        del chunk  # not held while the next one is read: one chunk in memory, not two
     overall = scan.sessions_where()
     report: dict[str, Any] = {"run": run, "n_sessions": overall.n, "by": by, "overall": overall.block()}
     report["tiers"] = {tier_key(t): scan.sessions_where(tier=(t,)).block() for t in TIERS}

@@ -318,9 +318,11 @@ def failures(store: Store, run: str) -> Failures:
     labeled = list(store.labeled_session_ids(run))
     tag_of: dict[tuple[tuple[int, ...], tuple[str, ...]], int] = {}
     known: dict[str, set[str]] = {c: set() for c in ENUM_COLUMNS}
-    parts = [_compact(chunk.select("sid", *ROW_COLUMNS), known).with_columns(
-        tag=_chunk_tags(chunk, bits, tag_of), labeled=pl.col("session_id").is_in(labeled))
-        for chunk in store.run_chunks(run, columns=ROW_COLUMNS)]
+    parts = []
+    for chunk in store.run_chunks(run, columns=ROW_COLUMNS):
+        parts.append(_compact(chunk.select("sid", *ROW_COLUMNS), known).with_columns(
+            tag=_chunk_tags(chunk, bits, tag_of), labeled=pl.col("session_id").is_in(labeled)))
+        del chunk  # not held while the next one is read
     if not parts:
         parts = [_compact(store.sessions_frame(run).select("sid", *ROW_COLUMNS), known).with_columns(
             tag=pl.lit(None, dtype=pl.UInt32), labeled=pl.col("session_id").is_in(labeled))]

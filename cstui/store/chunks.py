@@ -68,8 +68,11 @@ class ChunksMixin(StoreBase):
             sessions_over, verdicts_over = self._overrides(run, words)
             wanted = None if columns is None else [c for c in schema if c not in SESSION_COLUMNS or c == "sid"
                                                    or c in columns or c in OVERRIDDEN]
-            for chunk in self._raw_chunks(run, sql, schema, rows, wanted):
-                yield _apply_overrides(chunk, sessions_over, verdicts_over, words)
+            for raw in self._raw_chunks(run, sql, schema, rows, wanted):
+                chunk = _apply_overrides(raw, sessions_over, verdicts_over, words)
+                del raw
+                yield chunk
+                del chunk  # not held while the next one is read (each reader drops its own too)
         finally:
             if own:
                 self.conn.execute("COMMIT")
@@ -90,8 +93,11 @@ class ChunksMixin(StoreBase):
         if count is not None:
             for i in range(int(count[0])):
                 blob = self.conn.execute("SELECT data FROM frame_cache WHERE run = ? AND kind = ?",
-                                         (run, f"{kind}:{i}")).fetchone()
-                yield pl.read_ipc(io.BytesIO(blob[0]), columns=columns)
+                                         (run, f"{kind}:{i}")).fetchone()[0]
+                frame = pl.read_ipc(io.BytesIO(blob), columns=columns)
+                del blob
+                yield frame
+                del frame
             return
         snapshot, last, i = version is not None, 0, 0
         while True:
@@ -107,6 +113,7 @@ class ChunksMixin(StoreBase):
                 snapshot = self._snapshot(run, f"{kind}:{i}", version, buf.getvalue())
             i += 1
             yield chunk if columns is None else chunk.select(columns)
+            del chunk
         if snapshot:
             self._snapshot(run, kind, version, str(i).encode())
 
