@@ -144,13 +144,14 @@ class StoreBase:
         parts = list(self._frames(sql, params, schema))
         return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
-    def _frames(self, sql: str, params: Sequence[Any], schema: dict[str, Any]) -> Iterator[pl.DataFrame]:
-        """The same rows as frames of at most 100,000, for a reader that folds them in as they come."""
+    def _frames(self, sql: str, params: Sequence[Any], schema: dict[str, Any], rows: int = 100_000
+                ) -> Iterator[pl.DataFrame]:
+        """The same rows as frames of at most `rows`, for a reader that folds them in as they come."""
         import polars as pl
 
         cur = self.conn.execute(sql, params)
-        for rows in iter(lambda: cur.fetchmany(100_000), []):
-            yield pl.DataFrame(rows, schema=schema, orient="row")
+        for fetched in iter(lambda: cur.fetchmany(rows), []):
+            yield pl.DataFrame(fetched, schema=schema, orient="row")
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
