@@ -236,8 +236,8 @@ class FailureRows:
 
     failures: Failures
     index: pl.Series
-    filter: FailureFilter = field(default_factory=FailureFilter)  # what kept them, and their order:
-    sort: str | None = None
+    filter: FailureFilter = field(default_factory=FailureFilter)  # what kept them
+    sort: str | None = None  # and the order they are in
     descending: bool = False
 
     @property
