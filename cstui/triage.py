@@ -147,6 +147,19 @@ class Failures:
     rows: pl.DataFrame  # ROW_COLUMNS, frustration, tag, labeled; in session order
     tags: pl.DataFrame  # tag, failed, categories, involved, failed_text, failing
 
+    @cached_property
+    def id_prefix(self) -> str:
+        """What every session id starts with (the common prefix of the smallest and largest): text found in it is
+        found in every id, without looking at a million of them (typing "S-0" where every id is "S-0…")."""
+        ids = self.rows["session_id"].drop_nulls()
+        if ids.is_empty():
+            return ""
+        low, high = str(ids.min()), str(ids.max())
+        n = 0
+        while n < min(len(low), len(high)) and low[n] == high[n]:
+            n += 1
+        return low[:n]
+
     @property
     def height(self) -> int:
         return self.rows.height
@@ -174,7 +187,10 @@ class Failures:
 
         import polars as pl
 
-        out = [pl.col("session_id").str.contains(f"(?i){re.escape(text)}")]
+        in_ids = f"(?i){re.escape(text)}"
+        if pl.Series([self.id_prefix]).str.contains(in_ids).item():  # the same matching as on the ids
+            return [pl.lit(True)]
+        out = [pl.col("session_id").str.contains(in_ids)]
         for col in ENUM_COLUMNS:
             matching = [v for v in self.rows.schema[col].categories.to_list() if text in v.lower()]
             if matching:
@@ -333,7 +349,9 @@ def failures(store: Store, run: str) -> Failures:
         parts[i] = part.select(*[pl.col(c).cast(enums[c]) if c in enums else c for c in ROW_COLUMNS],
                                frustration.slice(start, part.height), "tag", "labeled")
         start += part.height
-    return Failures(pl.concat(parts), _tags(tag_of, bits, registry.hallucination_categories()))
+    table = Failures(pl.concat(parts), _tags(tag_of, bits, registry.hallucination_categories()))
+    table.id_prefix  # noqa: B018 - found here, off the UI thread, rather than on the first keystroke
+    return table
 
 
 def _chunk_tags(chunk: pl.DataFrame, bits: dict[str, Any], tag_of: dict[tuple[tuple[int, ...], tuple[str, ...]], int]

@@ -179,3 +179,24 @@ def test_each_keystroke_shows_what_a_fresh_filter_shows(relabelled: Path) -> Non
             assert shown.filter == flt
 
     check()
+
+
+def test_text_found_in_the_ids_common_prefix_keeps_every_id(relabelled: Path) -> None:
+    """Where every id starts "S-000", typing "s-0" matches them all without a scan; the answer is the one the
+    scan gives, for text inside the prefix, across its end, and outside it."""
+    from cstui.triage import Failures
+
+    class Scanning(Failures):
+        id_prefix = ""  # no shortcut: every id is searched
+
+    with Store(relabelled) as store:
+        whole = failures(store, RUN)
+    rows = whole.rows.filter(pl.col("session_id").str.starts_with("S-000"))
+    table, scanning = Failures(rows, whole.tags), Scanning(rows, whole.tags)
+    assert table.id_prefix == "S-000" and table.height > 200
+    for text in ("S", "s-0", "-00", "S-000", "s-0001", "000", "12", "x", "dispute"):
+        flt = FailureFilter(text=text, include_passing=True)
+        assert table.view(flt).session_ids() == scanning.view(flt).session_ids(), text
+    shortcut = table.text_conditions("s-0", ())
+    assert len(shortcut) == 1 and shortcut[0].meta.eq(pl.lit(True))  # the shortcut was taken
+    assert not table.text_conditions("s-0001", ())[0].meta.eq(pl.lit(True))
