@@ -174,13 +174,13 @@ class ResultsMixin(StoreBase):
 
     def evaluator_scores(self, run: str, evaluator: str) -> Iterator[pl.DataFrame]:
         """sid, score of one evaluator's current verdicts that carry a score (e.g. frustration, 0-1), in frames of
-        at most 100,000 rows and in no particular order."""
+        at most 10,000 rows (a reader places them as they come) and in no particular order."""
         import polars as pl
 
         return self._frames(
             "SELECT sid, score FROM verdicts WHERE current = 1 AND score IS NOT NULL"
             " AND vset IN (SELECT id FROM verdict_sets WHERE run = ? AND evaluator = ?)",
-            (run, evaluator), {"sid": pl.Int64, "score": pl.Float64})
+            (run, evaluator), {"sid": pl.Int64, "score": pl.Float64}, rows=10_000)
 
     def evaluator_versions(self, run: str) -> dict[str, str]:
         return dict(self.conn.execute("SELECT evaluator, version FROM evaluator_bits WHERE run = ?", (run,)).fetchall())
