@@ -10,7 +10,7 @@ from tuikit import drill, settle
 from cstui.app import create_app
 from cstui.metrics import build_report
 from cstui.store import Store
-from cstui.triage import COLUMNS
+from cstui.triage import COLUMNS, FailureFilter
 from cstui.widgets.failure_table import FailureTable
 
 POLICY_T3 = {"S-000091", "S-000196", "S-000199", "S-000223", "S-000235", "S-000238", "S-000267", "S-000306"}
@@ -483,3 +483,35 @@ async def test_v_browses_every_session_with_the_same_filters(demo_db):
         assert all(table.row(i)[1] == 3 for i in range(table.row_count))
         await pilot.press("v")
         assert table.row_count == failing
+
+
+async def test_the_scrollbar_follows_the_rows_a_search_keeps(demo_db):
+    """A search that keeps more rows than fit resizes the scrollbar in place (no layout), one that keeps fewer
+    hides it; either way End shows the last row."""
+    app = create_app(demo_db, run="candidate")
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        await pilot.press("v")  # every session of the run
+        await settle(pilot)
+        table = app.screen.query_one(FailureTable)
+        assert table.row_count == 325 and table.show_vertical_scrollbar and not table.show_horizontal_scrollbar
+        tier_1 = app.screen.all.view(FailureFilter(tiers=(1,), include_passing=True))
+        table.set_rows(tier_1)  # 138 rows: the scrollbar stays, resized at once (no layout runs in between)
+        assert table.vertical_scrollbar.window_virtual_size == table.virtual_size.height == 139
+        await pilot.press("x", "v")
+        await settle(pilot)
+        await pilot.press("slash", *"S-0001")  # S-0001xx: 100 sessions, more than a screen
+        await settle(pilot)
+        assert table.scrollable_content_region.height < table.row_count < 325 and table.show_vertical_scrollbar
+        assert table.vertical_scrollbar.window_virtual_size == table.virtual_size.height == table.row_count + 1
+        await pilot.press("enter", "end")
+        await settle(pilot)
+        view = table.scrollable_content_region.height  # the header and the rows below it
+        assert table.cursor == table.row_count - 1
+        assert table.scroll_offset.y == table.max_scroll_y == table.row_count + 1 - view  # the last row shows
+        assert table.render_line(view - 1).text.split()[0] == table.row(table.row_count - 1)[0]
+        await pilot.press("slash", "end", "2")  # S-00012x: 10 sessions, all on one screen
+        await settle(pilot)
+        assert table.row_count == 10 and not table.show_vertical_scrollbar and table.scroll_offset.y == 0

@@ -51,7 +51,7 @@ class FailureTable(ScrollView, can_focus=True):
         "failure-table--header", "failure-table--cursor", "failure-table--selected", "failure-table--tier3",
     }
     DEFAULT_CSS = """
-    FailureTable { height: 1fr; }
+    FailureTable { height: 1fr; overflow-x: hidden; }
     FailureTable > .failure-table--header { text-style: bold; background: $panel; }
     FailureTable > .failure-table--cursor { background: $accent 50%; }
     FailureTable:focus > .failure-table--cursor { background: $accent; }
@@ -85,13 +85,25 @@ class FailureTable(ScrollView, can_focus=True):
     def set_rows(self, shown: FailureRows, *, keep_cursor: bool = False) -> None:
         self.shown = shown
         self._blocks.clear()
-        size = Size(self.size.width, shown.height + 1)
-        if size != self.virtual_size:
-            self.virtual_size = size
+        self._set_height(shown.height + 1)
         self.cursor = min(self.cursor, max(shown.height - 1, 0)) if keep_cursor else 0
         if not keep_cursor:
             self.scroll_to(y=0, animate=False)
         self.refresh()
+
+    def _set_height(self, height: int) -> None:
+        """A new row count. The screen needs a layout only when the scrollbar appears or goes (a layout of this
+        screen is ~8 ms, on most keystrokes of a search); otherwise the scrollbar is resized in place."""
+        size = Size(self.scrollable_content_region.width, height)
+        if size == self.virtual_size:
+            return
+        view = self.scrollable_content_region.height
+        if self.show_vertical_scrollbar and self.virtual_size.height > view and height > view:
+            self.set_reactive(FailureTable.virtual_size, size)
+            self.vertical_scrollbar.window_virtual_size = height
+            self.scroll_y = self.validate_scroll_y(self.scroll_y)
+        else:
+            self.virtual_size = size
 
     @property
     def row_count(self) -> int:
@@ -122,7 +134,7 @@ class FailureTable(ScrollView, can_focus=True):
     def _widths(self) -> dict[str, int]:
         fixed = sum(w for w in WIDTHS.values()) + 2 + len(WIDTHS)
         widths = dict(WIDTHS)
-        widths["failed_text"] = max(12, self.size.width - fixed)
+        widths["failed_text"] = max(12, self.scrollable_content_region.width - fixed)
         return widths
 
     def _cells(self, values: dict[str, Any], *, header: bool = False) -> str:
@@ -147,7 +159,7 @@ class FailureTable(ScrollView, can_focus=True):
         return " ".join(parts) + " "
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width  # beside the scrollbar, when there is one
         scroll_x, scroll_y = self.scroll_offset
         if y == 0:
             header = "  " + self._cells(COLUMN_TITLES, header=True)
@@ -176,7 +188,7 @@ class FailureTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ cursor
     def watch_cursor(self, old: int, new: int) -> None:
-        height = max(self.size.height - 1, 1)
+        height = max(self.scrollable_content_region.height - 1, 1)  # rows below the header
         top = self.scroll_offset.y
         if new < top:
             self.scroll_to(y=new, animate=False)
@@ -190,7 +202,7 @@ class FailureTable(ScrollView, can_focus=True):
             self.cursor = max(0, min(self.row_count - 1, self.cursor + delta))
 
     def action_page(self, direction: int) -> None:
-        self.action_cursor(direction * max(self.size.height - 2, 1))
+        self.action_cursor(direction * max(self.scrollable_content_region.height - 2, 1))
 
     def action_jump(self, where: int) -> None:
         if self.row_count:
@@ -221,4 +233,4 @@ class FailureTable(ScrollView, can_focus=True):
                 self.action_open()
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, self.row_count + 1)
+        self.virtual_size = Size(self.scrollable_content_region.width, self.row_count + 1)
