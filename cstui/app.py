@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
-from importlib.resources import files
 from pathlib import Path
 
 from textual import on
@@ -17,13 +16,15 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+import cstui.screens
 from cstui.screens.data import DatabaseReady, DbBusy, GoBack, LoadFailed, OpenDashboard, SaveFailed
 from cstui.store import Store
 from cstui.textsafe import inert
 
 
 class CstuiApp(App[None]):
-    CSS_PATH = str(files("cstui.screens").joinpath("cstui.tcss"))  # what several screens share (dialogs)
+    # what several screens share (dialogs); beside the screens' modules (importlib.resources took 13 ms to import)
+    CSS_PATH = str(Path(cstui.screens.__file__).with_name("cstui.tcss"))
     TITLE = "cstui"
     SUB_TITLE = "customer-service LLM evaluation"
     BINDINGS = [
