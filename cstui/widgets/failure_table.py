@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.cells import cell_len
 from rich.segment import Segment
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -78,8 +77,6 @@ class FailureTable(ScrollView, can_focus=True):
         self.sort_column: str | None = None
         self.sort_descending = False
         self._blocks: dict[int, list[tuple[Any, ...]]] = {}
-        # painted lines by what they show: the next keystroke of a search often keeps the rows on screen
-        self._strips: LRUCache[tuple[Any, ...], Strip] = LRUCache(1024)
 
     # ------------------------------------------------------------------ data
     def set_rows(self, shown: FailureRows, *, keep_cursor: bool = False) -> None:
@@ -170,21 +167,17 @@ class FailureTable(ScrollView, can_focus=True):
         base = self.rich_style
         if row is None:
             return Strip.blank(width, base)
-        selected = row[0] in self.selected
+        values = dict(zip(COLUMNS, row, strict=True))
+        mark = "● " if row[0] in self.selected else "  "
+        line = mark + self._cells(values)
         style = base
-        if row[COLUMNS.index("tier")] == 3:
+        if values.get("tier") == 3:
             style += self.get_component_rich_style("failure-table--tier3")
-        if selected:
+        if row[0] in self.selected:
             style += self.get_component_rich_style("failure-table--selected")
         if index == self.cursor:
             style += self.get_component_rich_style("failure-table--cursor")
-        key = (row, selected, style, scroll_x, width)  # everything the line shows
-        strip = self._strips.get(key)
-        if strip is None:
-            line = ("● " if selected else "  ") + self._cells(dict(zip(COLUMNS, row, strict=True)))
-            strip = Strip([Segment(line, style)], cell_len(line)).crop_extend(scroll_x, scroll_x + width, style)
-            self._strips[key] = strip
-        return strip
+        return Strip([Segment(line, style)], cell_len(line)).crop_extend(scroll_x, scroll_x + width, style)
 
     # ------------------------------------------------------------------ cursor
     def watch_cursor(self, old: int, new: int) -> None:
