@@ -151,14 +151,10 @@ class Failures:
     def id_prefix(self) -> str:
         """What every session id starts with (the common prefix of the smallest and largest): text found in it is
         found in every id, without looking at a million of them (typing "S-0" where every id is "S-0…")."""
+        import os
+
         ids = self.rows["session_id"].drop_nulls()
-        if ids.is_empty():
-            return ""
-        low, high = str(ids.min()), str(ids.max())
-        n = 0
-        while n < min(len(low), len(high)) and low[n] == high[n]:
-            n += 1
-        return low[:n]
+        return "" if ids.is_empty() else os.path.commonprefix([str(ids.min()), str(ids.max())])
 
     @property
     def height(self) -> int:
@@ -210,19 +206,20 @@ class Failures:
         import polars as pl
 
         condition = failure_filter.condition(self)
-        narrowing = (previous is not None and previous.failures is self and failure_filter.narrows(previous.filter)
-                     and (previous.sort, previous.descending) == (sort, descending))
-        if narrowing and previous is not None and previous.height <= self.height // 8 and condition is not None:
+        wider = previous if (previous is not None and previous.failures is self
+                             and failure_filter.narrows(previous.filter)
+                             and (previous.sort, previous.descending) == (sort, descending)) else None
+        if wider is not None and wider.height <= self.height // 8 and condition is not None:
             columns = sorted(set(condition.meta.root_names()))
-            kept = self.rows.select(pl.col(columns).gather(previous.index)).select(condition.arg_true()).to_series()
-            index = previous.index.gather(kept)  # in the previous view's order, already sorted
+            kept = self.rows.select(pl.col(columns).gather(wider.index)).select(condition.arg_true()).to_series()
+            index = wider.index.gather(kept)  # in the previous view's order, already sorted
         else:
             index = (self.rows.lazy().with_row_index("i").filter(condition).select("i") if condition is not None
                      else self.rows.lazy().with_row_index("i").select("i")).collect()["i"]
             if sort is not None and index.len():
                 index = self._sorted(index, sort, descending)
-        if narrowing and previous is not None and index.len() == previous.height:
-            return previous.refiltered(failure_filter)  # the same rows
+        if wider is not None and index.len() == wider.height:
+            return wider.refiltered(failure_filter)  # the same rows
         return FailureRows(self, index, failure_filter, sort, descending)
 
     def _sorted(self, index: pl.Series, sort: str, descending: bool) -> pl.Series:
