@@ -36,7 +36,8 @@ def _as_v8(path) -> list[tuple]:
             (top + 3, "candidate", sid, "resolution_judge", "3", 0, None, "unresolved", "why", "[]",
              "judge:local/x", "b-judge", 1, "2026-01-03T00:00:00+00:00", json.dumps({"steps": ["a"]})),
         ]
-        conn.executescript("DROP VIEW results; DROP TABLE verdicts; DROP TABLE verdict_sets;" + V8_RESULTS)
+        conn.executescript("DROP VIEW results; DROP TABLE verdicts; DROP TABLE verdict_sets;"
+                           " ALTER TABLE runs DROP COLUMN sessions_version;" + V8_RESULTS)
         conn.executemany(f"INSERT INTO results ({COLUMNS}) VALUES ({','.join('?' * 15)})", rows)
         conn.execute("PRAGMA user_version = 8")
     return rows

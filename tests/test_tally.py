@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import orjson
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -108,3 +109,81 @@ def test_chunks_of_a_few_columns_equal_those_columns_of_whole_chunks(demo_db: Pa
         assert frame.equals(whole.select(frame.columns))
         changed = frame.filter(pl.col("session_id") == "S-000010")
         assert changed["tier"].to_list() == [1] and changed["correct"].to_list() == [False]
+
+
+def _native(session_id: str, i: int) -> dict:
+    return {"schema": "cstui.session/v1", "session_id": session_id, "intent": ["refund_request", "billing_dispute"][i % 2],
+            "channel": "chat", "turns": [{"role": "customer", "text": f"question {i}"},
+                                         {"role": "assistant", "text": "answer", "confidence": round(0.1 * (i % 10), 1)}]}
+
+
+def _import(store: Store, tmp_path: Path, run: str, ids: list[str], mode: str = "create") -> None:
+    from cstui.ingest import import_files
+
+    src = tmp_path / f"{run}-{ids[0]}.jsonl"
+    src.write_text("".join(orjson.dumps(_native(s, i)).decode() + "\n" for i, s in enumerate(ids)))
+    import_files(store, [src], run, mode=mode)
+
+
+def test_chunks_read_the_masks_of_their_own_sessions_in_every_word(tmp_path: Path) -> None:
+    """Masks are read by sid range beside each chunk's session columns: the run's sessions interleave with another
+    run's, some have no verdict at all, and 70 evaluators fill two mask words. Every bit must land on its session."""
+    with Store(tmp_path / "t.db") as store:
+        _import(store, tmp_path, "a", ["A-1", "A-2", "A-3"])
+        _import(store, tmp_path, "b", ["B-1", "B-2"])
+        _import(store, tmp_path, "a", ["A-4", "A-5"], mode="append")
+        sid = dict(store.conn.execute("SELECT session_id, id FROM sessions"))
+        evaluators = [f"e{n:02d}" for n in range(70)]
+        expected: dict[tuple[str, str], bool | None] = {}
+        rows = []
+        for s in ("A-1", "A-3", "A-5", "B-1", "B-2"):  # A-2 and A-4 are never evaluated
+            for n, ev in enumerate(evaluators):
+                if s.startswith("A") and (n + int(s[-1])) % 3 == 0:
+                    continue  # and not every evaluator judges every session
+                passed = None if n % 5 == 0 else (n + len(s) + int(s[-1])) % 2 == 0
+                rows.append((sid[s], ev, "1", None if passed is None else int(passed), None, None, "", "[]", None))
+                expected[(s, ev)] = passed
+        for run in ("a", "b"):
+            with store.results_writer(run) as write:
+                write([r for r in rows if r[0] in {sid[s] for s in sid if s[0] == run.upper()}])
+        bits = store.verdict_bits("a")
+        assert {b.word for b in bits.values()} == {0, 1}
+        for size in (2, None):
+            for _ in range(2):  # from rows, then from the snapshots
+                chunks = pl.concat(store.run_chunks("a", rows=size))
+                assert chunks["session_id"].to_list() == ["A-1", "A-2", "A-3", "A-4", "A-5"]
+                for row in chunks.iter_rows(named=True):
+                    for ev, b in bits.items():
+                        present = bool(row[f"p{b.word}"] & b.mask)
+                        applies = bool(row[f"a{b.word}"] & b.mask)
+                        failed = bool(row[f"f{b.word}"] & b.mask)
+                        want = expected.get((row["session_id"], ev), "absent")
+                        got = "absent" if not present else None if not applies else not failed
+                        assert got == want, (row["session_id"], ev)
+
+
+def test_an_import_snapshots_its_sessions_and_an_evaluation_keeps_them(demo_db: Path, cli, tmp_path: Path) -> None:
+    """Right after an import its session columns and drafts are snapshotted for the run's sessions_version; an
+    evaluation changes only the masks, so the first report after it reads them instead of every session row, and
+    says the same as a report built from rows. An append changes the sessions: the snapshots no longer count."""
+    with Store(tmp_path / "fresh.db") as store:
+        _import(store, tmp_path, "r", ["R-1", "R-2"])
+        kinds = {k for (k,) in store.conn.execute("SELECT kind FROM frame_cache")}
+    parts = sorted(k for k in kinds if k.startswith("sessions:"))
+    assert len(parts) == 2 and parts[1] == f"{parts[0]}:0" and "drafts:2" in kinds  # one part and its count
+    with Store(demo_db) as store:
+        version = store.conn.execute("SELECT sessions_version FROM runs WHERE name = 'candidate'").fetchone()[0]
+    assert cli("eval", "--run", "candidate", "--evaluator", "pii_leak", "--db", demo_db).code == 0
+    with Store(demo_db) as store:
+        assert store.conn.execute("SELECT sessions_version FROM runs WHERE name = 'candidate'").fetchone()[0] == version
+        store.conn.execute("DELETE FROM frame_cache WHERE kind LIKE 'chunks:%'")
+        read_parts: list[str] = []
+        store.conn.set_trace_callback(lambda sql: read_parts.append(sql) if "FROM sessions WHERE run" in sql else None)
+        from_parts = build_report(store, "candidate").to_json()
+        store.conn.set_trace_callback(None)
+        assert not read_parts  # the session columns came from the import's snapshots
+        store.conn.execute("DELETE FROM frame_cache")
+        assert build_report(store, "candidate").to_json() == from_parts
+        _import(store, tmp_path, "candidate", ["Z-1"], mode="append")
+        chunks = pl.concat(store.run_chunks("candidate"))
+    assert chunks["session_id"][-1] == "Z-1"

@@ -279,6 +279,8 @@ def import_files(
         detected = sorted({f.format for f in report.files if f.format != "kb"})
         writer.record_import(",".join(detected), report.totals())
     _store_imported_scores(store, run)
+    if mode != "append":  # an append re-chunks the run: its first report builds them (a small append stays quick)
+        store.snapshot_sessions(run)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -53,12 +53,7 @@ class ChunksMixin(StoreBase):
 
         rows = rows or CHUNK_ROWS
         words = sorted({b.word for b in self.verdict_bits(run).values()})
-        joins = "".join(f" LEFT JOIN verdict_masks v{w} ON v{w}.sid = s.id AND v{w}.word = {w}" for w in words)
-        masks = "".join(f", coalesce(v{w}.present, 0), coalesce(v{w}.applies, 0), coalesce(v{w}.failed, 0)"
-                        for w in words)
-        selected = ", ".join("s.id" if c == "sid" else f"s.{c}" for c in SESSION_COLUMNS)
-        sql = (f"SELECT {selected}{masks} FROM sessions s{joins} WHERE s.run = ? AND s.id > ? ORDER BY s.id LIMIT ?")
-        schema: dict[str, pl.DataType | type[pl.DataType]] = {c: getattr(pl, t) for c, t in SESSION_COLUMNS.items()}
+        sql, schema = _session_query()
         for w in words:
             schema.update({f"p{w}": pl.Int64, f"ma{w}": pl.Int64, f"mf{w}": pl.Int64})
         own = not self.conn.in_transaction
@@ -68,7 +63,7 @@ class ChunksMixin(StoreBase):
             sessions_over, verdicts_over = self._overrides(run, words)
             wanted = None if columns is None else [c for c in schema if c not in SESSION_COLUMNS or c == "sid"
                                                    or c in columns or c in OVERRIDDEN]
-            for raw in self._raw_chunks(run, sql, schema, rows, wanted):
+            for raw in self._raw_chunks(run, sql, schema, words, rows, wanted):
                 chunk = _apply_overrides(raw, sessions_over, verdicts_over, words)
                 del raw
                 yield chunk
@@ -77,20 +72,68 @@ class ChunksMixin(StoreBase):
             if own:
                 self.conn.execute("COMMIT")
 
-    def _raw_chunks(self, run: str, sql: str, schema: dict[str, Any], rows: int, columns: list[str] | None
-                    ) -> Iterator[pl.DataFrame]:
+    def snapshot_sessions(self, run: str) -> None:
+        """Snapshot what only an import changes (each chunk's session columns, the drafts), so that the first
+        report after an evaluation reads neither from rows; meant for right after an import, while the pages it
+        wrote are still in the page cache."""
+        sql, schema = _session_query()
+        with self.transaction():
+            for part in self._session_parts(run, sql, schema, CHUNK_ROWS):
+                del part
+        self.drafts_frame(run)
+
+    def _raw_chunks(self, run: str, sql: str, schema: dict[str, Any], words: list[int], rows: int,
+                    columns: list[str] | None) -> Iterator[pl.DataFrame]:
         """Chunks as stored (only `columns`, when given), from their columnar snapshots when those match the run's
-        data_version (a 1M-session report then reads ten Arrow blobs instead of a million rows), else from rows,
-        snapshotting as it goes; the count row written last marks a complete set."""
+        data_version (a 1M-session report then reads ten Arrow blobs instead of a million rows), else built from
+        the session parts (`_session_parts`) and the masks, snapshotting as it goes."""
+        # another column list or mask word: other snapshots
+        kind = f"chunks:{rows}:{zlib.crc32(f'{sql} masks {words}'.encode()):08x}"
+
+        def from_parts() -> Iterator[pl.DataFrame]:
+            for part in self._session_parts(run, sql, {c: schema[c] for c in SESSION_COLUMNS}, rows):
+                chunk = self._with_masks(run, part, words, schema)
+                del part
+                yield chunk
+                del chunk  # each reader holds one chunk at a time (docs/scale.md)
+
+        return self._snapshotted(run, kind, "data_version", from_parts(), columns)
+
+    def _session_parts(self, run: str, sql: str, schema: dict[str, Any], rows: int) -> Iterator[pl.DataFrame]:
+        """The session columns of each chunk, snapshotted for the run's sessions_version: an evaluation changes
+        only the masks, so the first report after it reads these and the masks, not a million session rows
+        (which, on a file out of the page cache, are spread over everything the import wrote)."""
+        import polars as pl
+
+        def from_rows() -> Iterator[pl.DataFrame]:
+            last = 0
+            while True:
+                # a tenth at a time: a chunk's rows as Python tuples took ~60 MB, and left the heap fragmented
+                parts = list(self._frames(sql, (run, last, rows), schema, rows=max(rows // 10, 1)))
+                if not parts:
+                    return
+                part = pl.concat(parts, rechunk=True)
+                del parts
+                last = part["sid"][-1]
+                yield part
+                del part
+
+        kind = f"sessions:{rows}:{zlib.crc32(sql.encode()):08x}"
+        return self._snapshotted(run, kind, "sessions_version", from_rows())
+
+    def _snapshotted(self, run: str, kind: str, version_column: str, build: Iterator[pl.DataFrame],
+                     columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        """Frames (only `columns`, when given) from the snapshots `kind:0`, `kind:1`, … when they match the run's
+        `version_column`, else from `build`, snapshotting each; the count row written last marks a complete set."""
         import io
 
         import polars as pl
 
-        version = self._one("SELECT data_version FROM runs WHERE name = ?", (run,))
-        kind = f"chunks:{rows}:{zlib.crc32(sql.encode()):08x}"  # another column list or mask word: other snapshots
+        version = self._one(f"SELECT {version_column} FROM runs WHERE name = ?", (run,))
         count = self.conn.execute("SELECT data FROM frame_cache WHERE run = ? AND kind = ? AND data_version = ?",
                                   (run, kind, version)).fetchone()
         if count is not None:
+            build.close()
             for i in range(int(count[0])):
                 blob = self.conn.execute("SELECT data FROM frame_cache WHERE run = ? AND kind = ?",
                                          (run, f"{kind}:{i}")).fetchone()[0]
@@ -99,24 +142,40 @@ class ChunksMixin(StoreBase):
                 yield frame
                 del frame
             return
-        snapshot, last, i = version is not None, 0, 0
-        while True:
-            # a tenth at a time: a chunk's rows as Python tuples took ~60 MB, and left the heap fragmented
-            parts = list(self._frames(sql, (run, last, rows), schema, rows=max(rows // 10, 1)))
-            if not parts:
-                break
-            chunk = pl.concat(parts, rechunk=True)
-            del parts
-            last = chunk["sid"][-1]
+        snapshot, i = version is not None, 0
+        for frame in build:
             if snapshot:
                 buf = io.BytesIO()
-                chunk.write_ipc(buf, compression="lz4")
+                frame.write_ipc(buf, compression="lz4")
                 snapshot = self._snapshot(run, f"{kind}:{i}", version, buf.getvalue())
+                del buf
             i += 1
-            yield chunk if columns is None else chunk.select(columns)
-            del chunk
+            yield frame if columns is None else frame.select(columns)
+            del frame
         if snapshot:
             self._snapshot(run, kind, version, str(i).encode())
+
+    def _with_masks(self, run: str, part: pl.DataFrame, words: list[int], schema: dict[str, Any]) -> pl.DataFrame:
+        """A part's sessions with their mask words (0 where a session has no verdict), read by a range of the
+        masks' own key."""
+        import polars as pl
+
+        names = [f"{k}{w}" for w in words for k in ("p", "ma", "mf")]
+        if not words or part.is_empty():
+            return part.with_columns(pl.lit(0, dtype=schema[n]).alias(n) for n in names)
+        masks = pl.concat(self._frames(
+            "SELECT sid, word, present, applies, failed FROM verdict_masks WHERE sid BETWEEN ? AND ? AND run = ?",
+            (part["sid"][0], part["sid"][-1], run),
+            {"sid": pl.Int64, "word": pl.Int64, "p": pl.Int64, "ma": pl.Int64, "mf": pl.Int64},
+            rows=max(part.height // 10, 1)))
+        for w in words:
+            word = masks.filter(pl.col("word") == w).select("sid", *[pl.col(k).alias(f"{k}{w}")
+                                                                      for k in ("p", "ma", "mf")])
+            if word["sid"].equals(part["sid"]):  # every session has a verdict (the usual case): no join
+                part = part.hstack(word.drop("sid").get_columns())
+            else:
+                part = part.join(word, on="sid", how="left", maintain_order="left")
+        return part.with_columns(pl.col(n).fill_null(0) for n in names)
 
     def _snapshot(self, run: str, kind: str, version: int, data: bytes) -> bool:
         """Store one snapshot without waiting for another writer (it is only an optimisation); False if busy or
@@ -158,6 +217,15 @@ class ChunksMixin(StoreBase):
             [(sid, *[m for w in words for m in per_word[w]]) for sid, per_word in decided.items()],
             schema=verdict_schema, orient="row")
         return session_frame, None if verdict_frame.is_empty() else verdict_frame
+
+
+def _session_query() -> tuple[str, dict[str, Any]]:
+    """The query of a chunk's session columns (run, last sid, rows) and their polars types."""
+    import polars as pl
+
+    selected = ", ".join("id" if c == "sid" else c for c in SESSION_COLUMNS)
+    return (f"SELECT {selected} FROM sessions WHERE run = ? AND id > ? ORDER BY id LIMIT ?",
+            {c: getattr(pl, t) for c, t in SESSION_COLUMNS.items()})
 
 
 def _apply_overrides(chunk: pl.DataFrame, sessions: pl.DataFrame | None, verdicts: pl.DataFrame | None,

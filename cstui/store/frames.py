@@ -53,10 +53,12 @@ def apply_session_overrides(frame: pl.DataFrame, human: pl.DataFrame) -> pl.Data
 class FramesMixin(StoreBase):
     """Columnar snapshots (polars) of sessions, drafts and verdicts that metrics and the TUI read."""
 
-    def _cached_frame(self, run: str, kind: str, build: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-        """A run's frame from its columnar snapshot when that matches the run's data_version, else built
-        from rows (and snapshotted). Version and rows are read in one transaction, so a snapshot never
-        outlives the data it was built from."""
+    def _cached_frame(self, run: str, kind: str, build: Callable[[], pl.DataFrame], *,
+                      version_column: str = "data_version") -> pl.DataFrame:
+        """A run's frame from its columnar snapshot when that matches the run's data_version (or
+        `version_column="sessions_version"` for frames of sessions and drafts alone, which an evaluation does
+        not change), else built from rows (and snapshotted). Version and rows are read in one transaction, so a
+        snapshot never outlives the data it was built from."""
         import io
 
         import polars as pl
@@ -65,7 +67,7 @@ class FramesMixin(StoreBase):
         if own:
             self.conn.execute("BEGIN")
         try:
-            version = self._one("SELECT data_version FROM runs WHERE name = ?", (run,))
+            version = self._one(f"SELECT {version_column} FROM runs WHERE name = ?", (run,))
             row = self.conn.execute("SELECT data_version, data FROM frame_cache WHERE run = ? AND kind = ?",
                                     (run, kind)).fetchone()
             if row is not None and row[0] == version:
@@ -82,7 +84,7 @@ class FramesMixin(StoreBase):
             try:
                 self.conn.execute(
                     "INSERT OR REPLACE INTO frame_cache (run, kind, data_version, data) SELECT ?, ?, ?, ?"
-                    " WHERE (SELECT data_version FROM runs WHERE name = ?) = ?",
+                    f" WHERE (SELECT {version_column} FROM runs WHERE name = ?) = ?",
                     (run, kind, version, buf.getvalue(), run, version))
             except sqlite3.OperationalError:  # busy, or a read-only file
                 pass
@@ -100,7 +102,7 @@ class FramesMixin(StoreBase):
             schema = {c: getattr(pl, t) for c, t in SESSION_COLUMNS.items()}
             return pl.DataFrame(rows, schema=schema, orient="row")
 
-        frame = self._cached_frame(run, "sessions", build)
+        frame = self._cached_frame(run, "sessions", build, version_column="sessions_version")
         human = session_overrides(self.conn, run)
         return frame if human is None else apply_session_overrides(frame, human)
 
@@ -111,14 +113,17 @@ class FramesMixin(StoreBase):
         import polars as pl
 
         def build() -> pl.DataFrame:
+            # by rowid range: the drafts in file order, where the (run, day) index visited them in day order and
+            # sorted them (at 1M sessions 0.7 s when the file is cached, and random reads when it is not)
+            lo, hi = self.conn.execute("SELECT min(id), max(id) FROM sessions WHERE run = ?", (run,)).fetchone()
             return self._frame(
                 """SELECT day, decision, latency_ms, cost_usd, edit_distance, handle_time_s, hallucination_report,
-                          escalated FROM drafts WHERE run = ? ORDER BY sid""", (run,),
+                          escalated FROM drafts WHERE sid BETWEEN ? AND ? AND +run = ? ORDER BY sid""", (lo, hi, run),
                 {"day": pl.Utf8, "decision": pl.Categorical, "latency_ms": pl.Float64, "cost_usd": pl.Float64,
                  "edit_distance": pl.Float64, "handle_time_s": pl.Float64, "hallucination_report": pl.Int32,
                  "escalated": pl.Int8})
 
-        return self._cached_frame(run, "drafts:2", build).rechunk()  # one chunk: see cstui.online
+        return self._cached_frame(run, "drafts:2", build, version_column="sessions_version").rechunk()  # one chunk: see cstui.online
 
     def results_frame(self, run: str, *, with_labels: bool = True) -> pl.DataFrame:
         """Current verdict per (session, evaluator); `passed` takes the newest human verdict if any.

@@ -210,7 +210,7 @@ class RunsMixin(StoreBase):
             writer.flush()
             conn.execute(
                 "UPDATE runs SET n_sessions = (SELECT count(*) FROM sessions WHERE run = ?),"
-                " data_version = data_version + 1 WHERE name = ?",
+                " data_version = data_version + 1, sessions_version = sessions_version + 1 WHERE name = ?",
                 (run, run),
             )
 

@@ -6,7 +6,7 @@ import sqlite3
 
 import orjson
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 MIGRATIONS: dict[int, str] = {
@@ -286,6 +286,13 @@ MIGRATIONS: dict[int, str] = {
         SELECT v.id, s.run, v.sid, s.evaluator, s.evaluator_version, v.passed, v.score, v.label, v.rationale,
                v.evidence, s.source, s.batch, v.current, s.created_at, v.detail
         FROM verdicts v JOIN verdict_sets s ON s.id = v.vset;
+    """,
+    # v10: sessions_version counts the changes to a run's sessions (its imports), where data_version counts every
+    # change (an evaluation too). Snapshots of what only sessions and drafts hold are kept for sessions_version, so
+    # the first report after an evaluation does not read a million session rows again.
+    10: """
+    ALTER TABLE runs ADD COLUMN sessions_version INTEGER NOT NULL DEFAULT 0;
+    UPDATE runs SET sessions_version = data_version;
     """,
 }
 
