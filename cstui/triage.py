@@ -156,6 +156,18 @@ class Failures:
         ids = self.rows["session_id"].drop_nulls()
         return "" if ids.is_empty() else os.path.commonprefix([str(ids.min()), str(ids.max())])
 
+    @cached_property
+    def id_prefix_leads(self) -> bool:
+        """Whether the id prefix (ASCII) appears in no id but at its start: then text that begins with it can be
+        found in an id only at its start, and a prefix test finds it (~5x faster than a search over 1M ids)."""
+        import re
+
+        prefix = self.id_prefix
+        if not prefix or not prefix.isascii():
+            return False
+        elsewhere = self.rows["session_id"].str.slice(1).str.contains(f"(?i){re.escape(prefix)}")
+        return not elsewhere.any()
+
     @property
     def height(self) -> int:
         return self.rows.height
@@ -186,7 +198,11 @@ class Failures:
         in_ids = f"(?i){re.escape(text)}"
         if pl.Series([self.id_prefix]).str.contains(in_ids).item():  # the same matching as on the ids
             return [pl.lit(True)]
-        out = [pl.col("session_id").str.contains(in_ids)]
+        prefix, rest = self.id_prefix, text[len(self.id_prefix):]
+        if text.startswith(prefix.lower()) and rest.lower() == rest.upper() and self.id_prefix_leads:
+            out = [pl.col("session_id").str.starts_with(prefix + rest)]  # rest has no case to ignore ("B-00…")
+        else:
+            out = [pl.col("session_id").str.contains(in_ids)]
         for col in ENUM_COLUMNS:
             matching = [v for v in self.rows.schema[col].categories.to_list() if text in v.lower()]
             if matching:
@@ -347,7 +363,7 @@ def failures(store: Store, run: str) -> Failures:
                                frustration.slice(start, part.height), "tag", "labeled")
         start += part.height
     table = Failures(pl.concat(parts), _tags(tag_of, bits, registry.hallucination_categories()))
-    table.id_prefix  # noqa: B018 - found here, off the UI thread, rather than on the first keystroke
+    table.id_prefix_leads  # noqa: B018 - found here (and the prefix), off the UI thread, not on a keystroke
     return table
 
 

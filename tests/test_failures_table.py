@@ -200,3 +200,14 @@ def test_text_found_in_the_ids_common_prefix_keeps_every_id(relabelled: Path) ->
     shortcut = table.text_conditions("s-0", ())
     assert len(shortcut) == 1 and shortcut[0].meta.eq(pl.lit(True))  # the shortcut was taken
     assert not table.text_conditions("s-0001", ())[0].meta.eq(pl.lit(True))
+    assert "starts_with" in str(table.text_conditions("s-0001", ())[0])  # past the prefix: a prefix test, not a scan
+    assert "starts_with" not in str(table.text_conditions("s-000a", ())[0])  # a letter: its case must be ignored
+    # an id that holds the prefix again, further on: "s-0001" is in it though it does not start so
+    odd = rows.with_columns(session_id=pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("S-0009S-0001"))
+                            .otherwise(pl.col("session_id")))
+    table, scanning = Failures(odd, whole.tags), Scanning(odd, whole.tags)
+    assert table.id_prefix == "S-000" and not table.id_prefix_leads
+    for text in ("s-0001", "s-0009s", "s-000"):
+        flt = FailureFilter(text=text, include_passing=True)
+        assert table.view(flt).session_ids() == scanning.view(flt).session_ids(), text
+    assert "S-0009S-0001" in table.view(FailureFilter(text="s-0001", include_passing=True)).session_ids()
