@@ -187,3 +187,20 @@ def test_an_import_snapshots_its_sessions_and_an_evaluation_keeps_them(demo_db: 
         _import(store, tmp_path, "candidate", ["Z-1"], mode="append")
         chunks = pl.concat(store.run_chunks("candidate"))
     assert chunks["session_id"][-1] == "Z-1"
+
+
+def test_the_session_parts_an_import_writes_are_those_its_rows_give(tmp_path: Path, monkeypatch) -> None:
+    """The import snapshots each chunk's session columns from the rows it inserts, cut where the chunks are cut
+    (20 sessions in chunks of 7: 7, 7, 6, across one insert batch); a report reads them as if built from rows."""
+    monkeypatch.setattr(chunks_module, "CHUNK_ROWS", 7)
+    with Store(tmp_path / "t.db") as store:
+        _import(store, tmp_path, "r", [f"R-{i:02d}" for i in range(20)])
+        kind = chunks_module.session_parts_kind(7)
+        assert store.conn.execute("SELECT data FROM frame_cache WHERE kind = ?", (kind,)).fetchone()[0] == b"3"
+        imported = store.conn.execute("SELECT intent, confidence FROM sessions WHERE session_id = 'R-03'").fetchone()
+        store.conn.execute("UPDATE sessions SET intent = NULL, confidence = NULL WHERE session_id = 'R-03'")
+        from_import = pl.concat(store.run_chunks("r"))  # the snapshot, not the rows: R-03 as imported
+        store.conn.execute("UPDATE sessions SET intent = ?, confidence = ? WHERE session_id = 'R-03'", imported)
+        store.conn.execute("DELETE FROM frame_cache")
+        from_rows = pl.concat(store.run_chunks("r"))
+    assert from_import.height == 20 and from_import.equals(from_rows)

@@ -278,9 +278,10 @@ def import_files(
         report.n_sessions, report.n_spans = writer.n_sessions, writer.n_spans
         detected = sorted({f.format for f in report.files if f.format != "kb"})
         writer.record_import(",".join(detected), report.totals())
+        fresh = writer.parts is not None
     _store_imported_scores(store, run)
-    if mode != "append":  # an append re-chunks the run: its first report builds them (a small append stays quick)
-        store.snapshot_sessions(run)
+    if fresh:  # the drafts too, while their pages are in the page cache (an append's first report builds them)
+        store.drafts_frame(run)
     report.seconds = time.perf_counter() - started
     return report
 

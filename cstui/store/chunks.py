@@ -72,16 +72,6 @@ class ChunksMixin(StoreBase):
             if own:
                 self.conn.execute("COMMIT")
 
-    def snapshot_sessions(self, run: str) -> None:
-        """Snapshot what only an import changes (each chunk's session columns, the drafts), so that the first
-        report after an evaluation reads neither from rows; meant for right after an import, while the pages it
-        wrote are still in the page cache."""
-        sql, schema = _session_query()
-        with self.transaction():
-            for part in self._session_parts(run, sql, schema, CHUNK_ROWS):
-                del part
-        self.drafts_frame(run)
-
     def _raw_chunks(self, run: str, sql: str, schema: dict[str, Any], words: list[int], rows: int,
                     columns: list[str] | None) -> Iterator[pl.DataFrame]:
         """Chunks as stored (only `columns`, when given), from their columnar snapshots when those match the run's
@@ -118,8 +108,7 @@ class ChunksMixin(StoreBase):
                 yield part
                 del part
 
-        kind = f"sessions:{rows}:{zlib.crc32(sql.encode()):08x}"
-        return self._snapshotted(run, kind, "sessions_version", from_rows())
+        return self._snapshotted(run, session_parts_kind(rows), "sessions_version", from_rows())
 
     def _snapshotted(self, run: str, kind: str, version_column: str, build: Iterator[pl.DataFrame],
                      columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
@@ -217,6 +206,58 @@ class ChunksMixin(StoreBase):
             [(sid, *[m for w in words for m in per_word[w]]) for sid, per_word in decided.items()],
             schema=verdict_schema, orient="row")
         return session_frame, None if verdict_frame.is_empty() else verdict_frame
+
+
+def session_parts_kind(rows: int) -> str:
+    """The frame_cache kind of a run's session parts of `rows` sessions (their snapshots are `kind:0`, `kind:1`, …
+    and `kind` holds their count)."""
+    return f"sessions:{rows}:{zlib.crc32(_session_query()[0].encode()):08x}"
+
+
+class SessionPartWriter:
+    """Each chunk's session columns snapshotted while an import writes a new run's sessions (in id order), for
+    the sessions_version the import ends at: the same frames `_session_parts` builds from rows, without reading
+    them back."""
+
+    def __init__(self, conn: sqlite3.Connection, run: str, version: int):
+        self.conn, self.run, self.version = conn, run, version
+        self.kind, self.rows = session_parts_kind(CHUNK_ROWS), CHUNK_ROWS
+        self.pending: list[pl.DataFrame] = []
+        self.count = self.written = 0
+
+    def add(self, sessions: list[tuple[Any, ...]]) -> None:
+        """Sessions as the import inserts them: (sid, run, session_id, tier, …, escalation_turn, doc)."""
+        import polars as pl
+
+        schema = _session_query()[1]
+        self.pending.append(pl.DataFrame([(t[0], *t[2:16]) for t in sessions], schema=schema, orient="row"))
+        self.count += len(sessions)
+        while self.count >= self.rows:
+            self._write(self.rows)
+
+    def close(self) -> None:
+        """Write the last part and the count that marks the set complete (inside the import's transaction)."""
+        if self.count:
+            self._write(self.count)
+        self._put(self.kind, str(self.written).encode())
+
+    def _write(self, n: int) -> None:
+        import io
+
+        import polars as pl
+
+        frame = pl.concat(self.pending, rechunk=True)
+        part, rest = frame.slice(0, n), frame.slice(n)
+        del frame
+        self.pending, self.count = ([rest] if rest.height else []), rest.height
+        buf = io.BytesIO()
+        part.write_ipc(buf, compression="lz4")
+        self._put(f"{self.kind}:{self.written}", buf.getvalue())
+        self.written += 1
+
+    def _put(self, kind: str, data: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO frame_cache (run, kind, data_version, data) VALUES (?,?,?,?)",
+                          (self.run, kind, self.version, data))
 
 
 def _session_query() -> tuple[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from cstui.store.chunks import SessionPartWriter
 from cstui.store.core import RunExists, StoreBase, StoreError, UnknownRun, _b, now_iso
 from cstui.store.search import SEARCH_SHIFT
 
@@ -75,9 +76,10 @@ class SeenIds:
 class RunWriter:
     """Batched inserts of sessions and spans inside an open import transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, run: str):
+    def __init__(self, conn: sqlite3.Connection, run: str, parts: SessionPartWriter | None = None):
         self.conn = conn
         self.run = run
+        self.parts = parts  # a new run's session columns, snapshotted as they are written
         self.next_sid = (conn.execute("SELECT max(id) FROM sessions").fetchone()[0] or 0) + 1
         self.existing = SeenIds(conn, run)
         self.sessions: list[tuple[Any, ...]] = []
@@ -128,6 +130,8 @@ class RunWriter:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 self.sessions,
             )
+            if self.parts is not None:
+                self.parts.add(self.sessions)
             self.sessions.clear()
             self.existing.pending.clear()
         if self.spans:
@@ -205,14 +209,19 @@ class RunsMixin(StoreBase):
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     (run, now_iso(), source_format, source_path, system_version, system),
                 )
-            writer = RunWriter(conn, run)
+            version = conn.execute("SELECT sessions_version FROM runs WHERE name = ?", (run,)).fetchone()[0] + 1
+            # a new run's session columns are snapshotted as they are written (an append re-cuts the run's chunks:
+            # its first report builds them)
+            writer = RunWriter(conn, run, None if exists else SessionPartWriter(conn, run, version))
             yield writer
             writer.flush()
             conn.execute(
                 "UPDATE runs SET n_sessions = (SELECT count(*) FROM sessions WHERE run = ?),"
-                " data_version = data_version + 1, sessions_version = sessions_version + 1 WHERE name = ?",
-                (run, run),
+                " data_version = data_version + 1, sessions_version = ? WHERE name = ?",
+                (run, version, run),
             )
+            if writer.parts is not None:
+                writer.parts.close()
 
     def copy_kb(self, from_run: str, into_run: str) -> None:
         """Give `into_run` the KB revisions of `from_run` (a sample keeps its source's knowledge base)."""
