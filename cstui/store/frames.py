@@ -123,7 +123,8 @@ class FramesMixin(StoreBase):
                  "edit_distance": pl.Float64, "handle_time_s": pl.Float64, "hallucination_report": pl.Int32,
                  "escalated": pl.Int8})
 
-        return self._cached_frame(run, "drafts:2", build, version_column="sessions_version").rechunk()  # one chunk: see cstui.online
+        # one chunk: see cstui.online
+        return self._cached_frame(run, "drafts:2", build, version_column="sessions_version").rechunk()
 
     def results_frame(self, run: str, *, with_labels: bool = True) -> pl.DataFrame:
         """Current verdict per (session, evaluator); `passed` takes the newest human verdict if any.
