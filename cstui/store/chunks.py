@@ -223,6 +223,7 @@ class SessionPartWriter:
     def __init__(self, conn: sqlite3.Connection, run: str, version: int):
         self.conn, self.run, self.version = conn, run, version
         self.kind, self.rows = session_parts_kind(CHUNK_ROWS), CHUNK_ROWS
+        self.schema = _session_query()[1]
         self.pending: list[pl.DataFrame] = []
         self.count = self.written = 0
 
@@ -230,8 +231,7 @@ class SessionPartWriter:
         """Sessions as the import inserts them: (sid, run, session_id, tier, …, escalation_turn, doc)."""
         import polars as pl
 
-        schema = _session_query()[1]
-        self.pending.append(pl.DataFrame([(t[0], *t[2:16]) for t in sessions], schema=schema, orient="row"))
+        self.pending.append(pl.DataFrame([(t[0], *t[2:16]) for t in sessions], schema=self.schema, orient="row"))
         self.count += len(sessions)
         while self.count >= self.rows:
             self._write(self.rows)
