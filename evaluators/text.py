@@ -110,6 +110,10 @@ DURATION = re.compile(
     r"(business days?|working days?|calendar days?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\b",
     re.IGNORECASE)
 BARE_NUMBER = re.compile(rf"(?<![\w.])({_NUM})(?![\w])")
+# What any match of MONEY, PERCENT or DURATION contains (a sign, or a currency, percent or unit word), searched with
+# the same flags so case folds the same: most texts with a number have none, and the three scans are skipped.
+_QUANTITY_WORD = start_guarded(re.compile(
+    r"[$€£%]|dollars|usd|eur|gbp|pounds|percent|per cent|minute|min|hour|hr|day|week|month|year", re.IGNORECASE))
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,8 @@ def quantities(text: str) -> tuple[Quantity, ...]:
 
 
 def _quantities(text: str) -> tuple[Quantity, ...]:
+    if not _QUANTITY_WORD.search(text):
+        return ()
     found: list[Quantity] = []
     for m in MONEY.finditer(text):
         found.append(Quantity(_num(m.group(1) or m.group(2)), "$", m.group(), m.start(), m.end()))

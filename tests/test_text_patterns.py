@@ -89,3 +89,51 @@ def test_the_control_token_shortcut_changes_nothing(text):
     from cstui.evaluators.silent import CONTROL, without_control
 
     assert without_control(text) == CONTROL.sub(" ", text)
+
+
+QUANTITY_TEXT = st.lists(st.one_of(
+    st.sampled_from(["30", "5", "1,200.50", "two", "fourteen", " ", "-", " to ", "$", "€", "£", "%", "USD", "eur",
+                     "euros", "Dollars", "pounds", "gbp", "per cent", "PERCENT", "business days", "day", "weeks",
+                     "month", "years", "hrs", "hour", "mins", "minute", "Minutes", "da", "ſ", "K", "İ", "ı", "é",
+                     "\n", "."]),
+    st.text(max_size=3)), max_size=20).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(QUANTITY_TEXT, st.booleans())
+def test_the_quantity_shortcut_finds_what_the_three_scans_find(text, upper):
+    """`_quantities` skips its three scans when no sign or unit word is in the text; what it finds must be what
+    the scans find, whatever the case (ſ, K, İ and ı fold into ASCII letters)."""
+    from cstui.evaluators import text as module
+
+    text = text.upper() if upper else text
+    shortcut = module._quantities(text)
+    saved, module._QUANTITY_WORD = module._QUANTITY_WORD, re.compile("")  # every text scanned
+    try:
+        assert shortcut == module._quantities(text)
+    finally:
+        module._QUANTITY_WORD = saved
+
+
+def _unit_words() -> list[str]:
+    from cstui.evaluators.text import DURATION, MONEY, PERCENT
+
+    return sorted({w for p in (MONEY, PERCENT, DURATION) for w in re.findall(r"[a-z]{2,}(?: [a-z]+)?", p.pattern)})
+
+
+@pytest.mark.parametrize("word", _unit_words())
+def test_every_unit_word_of_the_quantity_patterns_passes_the_shortcut(word):
+    """Each word the three patterns know, after a number and in the case variants re folds (upper, ſ for s,
+    K for k, İ and ı for i): the shortcut must not skip what a scan would find."""
+    from cstui.evaluators import text as module
+
+    variants = {word, word.upper(), word.replace("s", "ſ"), word.replace("k", "K"), word.replace("i", "İ"),
+                word.replace("i", "ı")}
+    for variant in variants:
+        for text in (f"5 {variant}", f"5{variant}", f"{variant} 5", f"£5 {variant}"):
+            shortcut = module._quantities(text)
+            saved, module._QUANTITY_WORD = module._QUANTITY_WORD, re.compile("")
+            try:
+                assert shortcut == module._quantities(text), text
+            finally:
+                module._QUANTITY_WORD = saved
