@@ -113,7 +113,7 @@ BARE_NUMBER = re.compile(rf"(?<![\w.])({_NUM})(?![\w])")
 # What any match of MONEY, PERCENT or DURATION contains (a sign, or a currency, percent or unit word), searched with
 # the same flags so case folds the same: most texts with a number have none, and the three scans are skipped.
 _QUANTITY_WORD = start_guarded(re.compile(
-    r"[$€£%]|dollars|usd|eur|gbp|pounds|percent|per cent|minute|min|hour|hr|day|week|month|year", re.IGNORECASE))
+    r"[$€£%]|dollars|usd|eur|gbp|pounds|percent|per cent|min|hour|hr|day|week|month|year", re.IGNORECASE))
 
 
 @dataclass(frozen=True)
