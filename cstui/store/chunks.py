@@ -53,7 +53,7 @@ class ChunksMixin(StoreBase):
 
         rows = rows or CHUNK_ROWS
         words = sorted({b.word for b in self.verdict_bits(run).values()})
-        sql, schema = _session_query()
+        schema = _session_query()[1]
         for w in words:
             schema.update({f"p{w}": pl.Int64, f"ma{w}": pl.Int64, f"mf{w}": pl.Int64})
         own = not self.conn.in_transaction
@@ -63,7 +63,7 @@ class ChunksMixin(StoreBase):
             sessions_over, verdicts_over = self._overrides(run, words)
             wanted = None if columns is None else [c for c in schema if c not in SESSION_COLUMNS or c == "sid"
                                                    or c in columns or c in OVERRIDDEN]
-            for raw in self._raw_chunks(run, sql, schema, words, rows, wanted):
+            for raw in self._raw_chunks(run, words, rows, wanted):
                 chunk = _apply_overrides(raw, sessions_over, verdicts_over, words)
                 del raw
                 yield chunk
@@ -72,28 +72,30 @@ class ChunksMixin(StoreBase):
             if own:
                 self.conn.execute("COMMIT")
 
-    def _raw_chunks(self, run: str, sql: str, schema: dict[str, Any], words: list[int], rows: int,
-                    columns: list[str] | None) -> Iterator[pl.DataFrame]:
+    def _raw_chunks(self, run: str, words: list[int], rows: int, columns: list[str] | None
+                    ) -> Iterator[pl.DataFrame]:
         """Chunks as stored (only `columns`, when given), from their columnar snapshots when those match the run's
         data_version (a 1M-session report then reads ten Arrow blobs instead of a million rows), else built from
         the session parts (`_session_parts`) and the masks, snapshotting as it goes."""
         # another column list or mask word: other snapshots
-        kind = f"chunks:{rows}:{zlib.crc32(f'{sql} masks {words}'.encode()):08x}"
+        kind = f"chunks:{rows}:{zlib.crc32(f'{_session_query()[0]} masks {words}'.encode()):08x}"
 
         def from_parts() -> Iterator[pl.DataFrame]:
-            for part in self._session_parts(run, sql, {c: schema[c] for c in SESSION_COLUMNS}, rows):
-                chunk = self._with_masks(run, part, words, schema)
+            for part in self._session_parts(run, rows):
+                chunk = self._with_masks(run, part, words)
                 del part
                 yield chunk
                 del chunk  # each reader holds one chunk at a time (docs/scale.md)
 
         return self._snapshotted(run, kind, "data_version", from_parts(), columns)
 
-    def _session_parts(self, run: str, sql: str, schema: dict[str, Any], rows: int) -> Iterator[pl.DataFrame]:
+    def _session_parts(self, run: str, rows: int) -> Iterator[pl.DataFrame]:
         """The session columns of each chunk, snapshotted for the run's sessions_version: an evaluation changes
         only the masks, so the first report after it reads these and the masks, not a million session rows
         (which, on a file out of the page cache, are spread over everything the import wrote)."""
         import polars as pl
+
+        sql, schema = _session_query()
 
         def from_rows() -> Iterator[pl.DataFrame]:
             last = 0
@@ -144,14 +146,14 @@ class ChunksMixin(StoreBase):
         if snapshot:
             self._snapshot(run, kind, version, str(i).encode())
 
-    def _with_masks(self, run: str, part: pl.DataFrame, words: list[int], schema: dict[str, Any]) -> pl.DataFrame:
+    def _with_masks(self, run: str, part: pl.DataFrame, words: list[int]) -> pl.DataFrame:
         """A part's sessions with their mask words (0 where a session has no verdict), read by a range of the
         masks' own key."""
         import polars as pl
 
         names = [f"{k}{w}" for w in words for k in ("p", "ma", "mf")]
         if not words or part.is_empty():
-            return part.with_columns(pl.lit(0, dtype=schema[n]).alias(n) for n in names)
+            return part.with_columns(pl.lit(0, dtype=pl.Int64).alias(n) for n in names)
         masks = pl.concat(self._frames(
             "SELECT sid, word, present, applies, failed FROM verdict_masks WHERE sid BETWEEN ? AND ? AND run = ?",
             (part["sid"][0], part["sid"][-1], run),
