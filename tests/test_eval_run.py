@@ -97,6 +97,49 @@ def test_a_first_evaluation_keeps_one_current_verdict_whatever_order_chunks_arri
     assert current == {sids[0]: 1, sids[1]: 0, sids[2]: 1} and counts == (4, 3)
 
 
+def test_a_reevaluation_retires_exactly_the_verdicts_its_chunks_replace(tmp_path, cli):
+    """A chunk holding every evaluator for every session of the run between its first and last sid retires them
+    as one range; a chunk with a session or an evaluator missing, or another run's sessions in its range, must
+    retire exactly its own (session, evaluator) pairs."""
+    import orjson
+
+    from cstui.demo import sample_file
+
+    db = tmp_path / "t.db"
+    assert cli("import", sample_file("candidate.jsonl"), "--run", "r", "--db", db).code == 0
+    assert cli("import", sample_file("baseline.jsonl"), "--run", "o", "--db", db).code == 0
+    with Store(db) as store:
+        doc = orjson.loads(next(store.session_json_chunks(store.run_sids("r")[:1], 1))[0][1])
+    doc["session_id"] = "LATE-1"
+    extra = tmp_path / "extra.jsonl"
+    extra.write_bytes(orjson.dumps(doc) + b"\n")
+    assert cli("import", extra, "--run", "r", "--append", "--db", db).code == 0  # after run o's sessions
+    with Store(db) as store:
+        r, o = store.run_sids("r"), store.run_sids("o")
+        s, late = r[:5], r[-1]
+        assert r[-2] < o[0] < late
+
+        def row(sid: int, evaluator: str, passed: int) -> tuple:
+            return (sid, evaluator, "1", passed, None, None, "", "[]", None)
+
+        with store.results_writer("r") as write:  # the first evaluation: everything passes
+            write([row(sid, e, 1) for sid in [*s, r[-2], late] for e in "xy"])
+        with store.results_writer("o") as write:
+            write([row(sid, e, 1) for sid in o[:3] for e in "xy"])
+        with store.results_writer("r") as write:
+            write([row(s[0], "x", 0), row(s[0], "y", 0), row(s[1], "x", 0)])  # s[1] without y
+            write([row(s[2], e, 0) for e in "xy"] + [row(s[4], e, 0) for e in "xy"])  # s[3] missing
+            write([row(r[-2], e, 0) for e in "xy"] + [row(late, e, 0) for e in "xy"])  # run o's sessions between
+        current = {(sid, ev): passed for sid, ev, passed in store.conn.execute(
+            "SELECT sid, evaluator, passed FROM results WHERE current = 1 AND evaluator IN ('x', 'y')")}
+        counts = dict(store.conn.execute("SELECT run, count(*) FROM results WHERE current = 1"
+                                         " AND evaluator IN ('x', 'y') GROUP BY run").fetchall())
+    kept = {(s[1], "y"), (s[3], "x"), (s[3], "y")}
+    assert {k for k, passed in current.items() if passed == 1 and k[0] in r} == kept
+    assert all(current[sid, e] == 1 for sid in o[:3] for e in "xy")  # the other run's verdicts untouched
+    assert counts == {"r": 14, "o": 6}  # one current verdict per (session, evaluator)
+
+
 def test_unknown_evaluator_is_a_usage_error(demo_db, cli):
     r = cli("eval", "--run", "candidate", "--evaluators", "nope", "--db", demo_db)
     assert r.code == 2 and "unknown evaluator 'nope'" in r.err
