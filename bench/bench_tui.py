@@ -140,8 +140,8 @@ def main() -> None:
           f"cstui's own work {1000 * (per_key - bare_key):.1f} ms")
     record("TUI first paint vs bare Textual", first / bare, "x", "<= 1.5", first / bare <= 1.5,
            f"{first:.3f} s vs {bare:.3f} s; metrics on screen at {shown:.2f} s")
-    record("failures filter per keystroke", 1000 * per_key, "ms", "<= 150", per_key <= 0.150,
-           f"median; worst {1000 * worst:.0f} ms; Pilot+Textual alone {1000 * bare_key:.0f} ms")
+    record("failures filter per keystroke (worst)", 1000 * worst, "ms", "<= 150", worst <= 0.150,
+           f"median {1000 * per_key:.0f} ms; Pilot+Textual alone {1000 * bare_key:.0f} ms")
 
 
 if __name__ == "__main__":
