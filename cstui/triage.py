@@ -144,7 +144,7 @@ class Failures:
     `failing` means at least one current verdict fails (reviewers' verdicts applied), so the failures view, a
     reviewer's overrides and the sessions behind a figure (a calibration bin) are the same rows filtered."""
 
-    rows: pl.DataFrame  # ROW_COLUMNS, frustration, tag, labeled; in session order
+    rows: pl.DataFrame  # ROW_COLUMNS, frustration, tag, labeled; in session order; tag as narrow as the tags allow
     tags: pl.DataFrame  # tag, failed, categories, involved, failed_text, failing
 
     @cached_property
@@ -356,15 +356,26 @@ def failures(store: Store, run: str) -> Failures:
         parts = [_compact(store.sessions_frame(run).select("sid", *ROW_COLUMNS), known).with_columns(
             tag=pl.lit(None, dtype=pl.UInt32), labeled=pl.col("session_id").is_in(labeled))]
     frustration = _scores_by_sid(pl.concat([p["sid"] for p in parts], rechunk=False), store.evaluator_scores(run, "frustration"))
-    enums = {c: pl.Enum(sorted(known[c])) for c in ENUM_COLUMNS}
+    # the run's own values known now: enums of them, and the narrowest integers its turns and tags fit in
+    casts: dict[str, Any] = {c: pl.Enum(sorted(known[c])) for c in ENUM_COLUMNS}
+    casts["n_turns"] = narrowest_int(max((int(p["n_turns"].max() or 0) for p in parts), default=0), signed=True)
+    casts["tag"] = narrowest_int(len(tag_of) - 1, signed=False)  # tags are numbered from 0
     start = 0
     for i, part in enumerate(parts):
-        parts[i] = part.select(*[pl.col(c).cast(enums[c]) if c in enums else c for c in ROW_COLUMNS],
-                               frustration.slice(start, part.height), "tag", "labeled")
+        parts[i] = part.select(*[pl.col(c).cast(casts[c]) if c in casts else c for c in ROW_COLUMNS],
+                               frustration.slice(start, part.height), pl.col("tag").cast(casts["tag"]), "labeled")
         start += part.height
     table = Failures(pl.concat(parts), _tags(tag_of, bits, registry.hallucination_categories()))
     table.id_prefix_leads  # noqa: B018 - found here (and the prefix), off the UI thread, not on a keystroke
     return table
+
+
+def narrowest_int(largest: int, *, signed: bool) -> pl.DataType:
+    """The smallest polars integer type holding 0..largest (a million rows: 1 byte each rather than 4)."""
+    import polars as pl
+
+    types = (pl.Int8, pl.Int16, pl.Int32, pl.Int64) if signed else (pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
+    return next(t() for bits, t in zip((8, 16, 32, 64), types, strict=True) if largest < 2 ** (bits - signed))
 
 
 def _chunk_tags(chunk: pl.DataFrame, bits: dict[str, Any], tag_of: dict[tuple[tuple[int, ...], tuple[str, ...]], int]

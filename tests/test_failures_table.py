@@ -11,7 +11,7 @@ import pytest
 
 from cstui.store import Store
 from cstui.store import chunks as chunks_module
-from cstui.triage import COLUMNS, FailureFilter, failures
+from cstui.triage import COLUMNS, FailureFilter, failures, narrowest_int
 
 RUN = "candidate"
 
@@ -110,6 +110,19 @@ def test_the_table_is_the_same_whatever_the_chunk_size(relabelled: Path, monkeyp
     with Store(relabelled) as store:
         cut = failures(store, RUN).view(FailureFilter(include_passing=True))
         assert cut.rows(0, cut.height) == expected
+
+
+def test_turns_and_tags_take_the_narrowest_integers_that_hold_them(relabelled: Path) -> None:
+    assert [narrowest_int(n, signed=True) for n in (0, 127, 128, 32_767, 32_768, 2**31)] == [
+        pl.Int8, pl.Int8, pl.Int16, pl.Int16, pl.Int32, pl.Int64]
+    assert [narrowest_int(n, signed=False) for n in (255, 256, 65_535, 65_536)] == [
+        pl.UInt8, pl.UInt16, pl.UInt16, pl.UInt32]
+    with Store(relabelled) as store:
+        table = failures(store, RUN)
+        by_turns = table.view(FailureFilter(include_passing=True), sort="n_turns", descending=True)
+        longest = store.sessions_frame(RUN).sort("n_turns", descending=True, maintain_order=True)
+    assert table.rows.schema["n_turns"] == pl.Int8 and table.rows.schema["tag"] == pl.UInt8  # the demo's are few
+    assert [r[COLUMNS.index("n_turns")] for r in by_turns.rows(0, 5)] == longest["n_turns"].head(5).to_list()
 
 
 def test_a_run_no_evaluator_has_judged_lists_every_session_as_passing(tmp_path: Path, cli) -> None:
