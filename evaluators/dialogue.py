@@ -77,10 +77,14 @@ def _without_names(text: str) -> str:
     return " ".join(out)
 
 
-@lru_cache(maxsize=16384)  # simulators and templates reuse their turns across sessions
 def content_words(text: str) -> frozenset[str]:
     """Words that carry what a turn is about: no stopwords, ids or names, crude plural/tense folding."""
-    text = _without_names(_ID_TOKEN.sub(" ", text))
+    return _content_words(_ID_TOKEN.sub(" ", text))
+
+
+@lru_cache(maxsize=16384)  # keyed without the ids: a template's replies differ by their order numbers only
+def _content_words(text: str) -> frozenset[str]:
+    text = _without_names(text)
     out = set()
     for w in words(text):
         if w in STOPWORDS or _ID_LIKE.match(w) or len(w) < 3 or w.isdigit():

@@ -137,3 +137,15 @@ def test_every_unit_word_of_the_quantity_patterns_passes_the_shortcut(word):
                 assert shortcut == module._quantities(text), text
             finally:
                 module._QUANTITY_WORD = saved
+
+
+def test_turns_that_differ_by_their_ids_share_one_content_word_computation():
+    from cstui.evaluators.dialogue import _content_words, content_words
+
+    texts = ["Where is my order ORD-48213? It was due Tuesday.", "Where is my order ORD-99120? It was due Tuesday."]
+    before = _content_words.cache_info()
+    found = [content_words(t) for t in texts]
+    after = _content_words.cache_info()
+    assert found[0] == found[1] == {"where", "order", "due"}  # ids and names (Tuesday) are not content
+    assert after.misses - before.misses <= 1 and after.hits - before.hits >= 1
+    assert content_words("Refunded 2 orders") == content_words("Refunded 3 orders") == {"refund", "order"}
