@@ -64,21 +64,19 @@ def update_verdict_masks(conn: sqlite3.Connection, run: str, rows: Iterable[Sequ
 
 
 def _retire(conn: sqlite3.Connection, run: str, rows: list[tuple[Any, ...]], first: int, last: int) -> None:
-    """Mark not current the verdicts `rows` (sid, evaluator, ...) replace. A chunk of an evaluation holds every
-    evaluator for every session of the run between its first and last sid: then those are retired as one range
-    of verdicts_by_session (~7x faster than a lookup per verdict); otherwise each (sid, evaluator) is looked up.
-    Either way from the chunk's sessions, never a scan of the run's verdicts (that made evaluation quadratic)."""
+    """Mark not current the verdicts `rows` (sid, evaluator, ...) replace. When the rows hold every evaluator for
+    every session of the run between their first and last sid (an evaluation's chunks do), those are retired as one
+    range of verdicts_by_session (~7x faster than a lookup per verdict); otherwise each (sid, evaluator) is looked
+    up. Either way from the chunk's sessions, never a scan of the run's verdicts (that made evaluation quadratic)."""
     pairs = set(map(itemgetter(0, 1), rows))
     evaluators = {e for _, e in pairs}
     n_sids = len({s for s, _ in pairs})
-    marks = ",".join("?" * len(evaluators))
-    in_range = conn.execute("SELECT count(*) FROM sessions WHERE run = ? AND id BETWEEN ? AND ?",
-                            (run, first, last)).fetchone()[0]
-    if len(pairs) == n_sids * len(evaluators) and in_range == n_sids:
+    if len(pairs) == n_sids * len(evaluators) and n_sids == conn.execute(
+            "SELECT count(*) FROM sessions WHERE run = ? AND id BETWEEN ? AND ?", (run, first, last)).fetchone()[0]:
         # INDEXED BY: left to itself the planner walks each set's current rows (verdicts_current) per chunk
         conn.execute(f"UPDATE verdicts INDEXED BY verdicts_by_session SET current = 0 WHERE sid BETWEEN ? AND ?"
                      f" AND current = 1 AND vset IN (SELECT id FROM verdict_sets WHERE run = ? AND evaluator IN"
-                     f" ({marks}))", (first, last, run, *evaluators))
+                     f" ({','.join('?' * len(evaluators))}))", (first, last, run, *evaluators))
         return
     conn.execute("DELETE FROM _new")
     conn.executemany("INSERT INTO _new VALUES (?, ?)", pairs)
