@@ -23,6 +23,7 @@ import orjson
 
 from cstui.config import Config
 from cstui.store import Store
+from cstui.store.results import VerdictWriter
 
 PARALLEL_MIN_SESSIONS = 4000
 CHUNK = 1000
@@ -144,7 +145,7 @@ def run_evaluators(
     store: Store, run: str, evaluator_ids: Sequence[str], *, cfg: Config | None = None,
     sids: Sequence[int] | None = None, processes: int | None = None,
     progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
-    chunk_size: int = CHUNK, batch: str | None = None, write: Callable[..., int] | None = None,
+    chunk_size: int = CHUNK, batch: str | None = None, write: VerdictWriter | None = None,
     engine: str = "local", address: str | None = None, num_cpus: int | None = None,
     sessions_dir: Path | None = None,
 ) -> EvalSummary:
@@ -202,7 +203,9 @@ def run_evaluators(
                 for n, fut in pending:
                     yield n, fut.result()
 
-    def consume(write: Callable[..., int]) -> None:
+    def consume(write: VerdictWriter) -> None:
+        if sids is None and not files:
+            write.supersede(ids)  # every session of the run gets a verdict of each: the earlier ones all go
         done = 0
         for n, rows in results_stream():
             if cancelled and cancelled():

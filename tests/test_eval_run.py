@@ -2,6 +2,7 @@
 
 import json
 
+import polars as pl
 import pytest
 from test_import import tau_results
 
@@ -138,6 +139,93 @@ def test_a_reevaluation_retires_exactly_the_verdicts_its_chunks_replace(tmp_path
     assert {k for k, passed in current.items() if passed == 1 and k[0] in r} == kept
     assert all(current[sid, e] == 1 for sid in o[:3] for e in "xy")  # the other run's verdicts untouched
     assert counts == {"r": 14, "o": 6}  # one current verdict per (session, evaluator)
+
+
+def _stale_first_evaluation(store, run, evaluators):
+    """A first evaluation every reader can tell from a real one: each verdict fails with rationale "stale"."""
+    with store.results_writer(run) as write:
+        write([(sid, e, "0", 0, 0.99, None, "stale", "[]", None) for sid in store.run_sids(run) for e in evaluators])
+
+
+def test_a_whole_run_reevaluation_supersedes_the_earlier_verdicts_for_every_reader(tmp_path, cli):
+    """Evaluating every session again retires the previous verdicts set by set, their rows left as they are (so a
+    second evaluation costs what the first did); whatever a user reads — the results view, a session's verdicts,
+    the export, the frustration scores the failures list sorts by, the machine verdict beside a label — is the new
+    evaluation's."""
+    from cstui import evaluation
+    from cstui.demo import sample_file
+
+    db, evs = tmp_path / "t.db", ["frustration", "rephrase_loop"]
+    assert cli("import", sample_file("candidate.jsonl"), "--run", "r", "--db", db).code == 0
+    with Store(db) as store:
+        _stale_first_evaluation(store, "r", evs)
+        first = store.conn.execute("SELECT session_id FROM sessions WHERE run = 'r' ORDER BY id LIMIT 1").fetchone()[0]
+        n = len(store.run_sids("r"))
+        evaluation.run(store, "r", evs)
+        store.add_label("r", {"session_id": first, "evaluator": "rephrase_loop", "verdict": "fail"}, reviewer="t")
+
+        view = store.conn.execute("SELECT evaluator, current, count(*), sum(rationale = 'stale') FROM results"
+                                  " WHERE run = 'r' GROUP BY evaluator, current").fetchall()
+        untouched = store.conn.execute("SELECT count(*) FROM verdicts v JOIN verdict_sets s ON s.id = v.vset"
+                                       " WHERE s.superseded = 1 AND v.current = 1").fetchone()[0]
+        session = store.session_results("r", first)
+        exported = list(store.iter_result_rows("r"))
+        scores = pl.concat(store.evaluator_scores("r", "frustration"))
+        expected = dict(store.conn.execute("SELECT sid, score FROM results WHERE run = 'r' AND current = 1"
+                                           " AND evaluator = 'frustration' AND score IS NOT NULL").fetchall())
+        labelled = store.labelled_verdicts("r")
+    assert sorted(view) == [(e, c, n, n if c == 0 else 0) for e in evs for c in (0, 1)]
+    assert untouched == n * len(evs)  # superseded as sets: not one of their rows rewritten
+    assert sorted(r["evaluator"] for r in session) == evs and all(r["rationale"] != "stale" for r in session)
+    assert len(exported) == n * len(evs) and not [r for r in exported if r["rationale"] == "stale"]
+    assert dict(zip(scores["sid"], scores["score"], strict=True)) == expected and 0.99 not in expected.values()
+    assert len(labelled) == 1 and labelled[0]["has_result"] and labelled[0]["rationale"] != "stale"
+
+
+def test_superseding_spares_the_verdicts_of_its_own_batch(tmp_path, cli):
+    """`supersede` retires what came before the writer, not what the writer has already written."""
+    from cstui.demo import sample_file
+
+    db = tmp_path / "t.db"
+    assert cli("import", sample_file("candidate.jsonl"), "--run", "r", "--db", db).code == 0
+    with Store(db) as store:
+        _stale_first_evaluation(store, "r", ["x"])
+        sids = store.run_sids("r")
+        with store.results_writer("r") as write:
+            write([(sid, "x", "1", 1, None, None, "new", "[]", None) for sid in sids[:3]])
+            write.supersede(["x"])
+            write([(sid, "x", "1", 1, None, None, "new", "[]", None) for sid in sids[3:]])
+        current = store.conn.execute("SELECT rationale, count(*) FROM results WHERE run = 'r' AND current = 1"
+                                     " GROUP BY rationale").fetchall()
+    assert current == [("new", len(sids))]
+
+
+def test_an_evaluation_of_some_sessions_replaces_only_theirs(tmp_path, cli):
+    """Chosen sessions (a rerun from the TUI) or a Parquet dataset holding part of the run do not cover every
+    session: the other sessions' verdicts stay current."""
+    from cstui import evaluation
+    from cstui.demo import sample_file
+
+    db, out = tmp_path / "t.db", tmp_path / "parts"
+    assert cli("import", sample_file("candidate.jsonl"), "--run", "r", "--db", db).code == 0
+    assert cli("export", "--run", "r", "--what", "sessions", "--format", "parquet", "--out", out,
+               "--partitions", "2", "--db", db).code == 0
+    part = sorted(out.glob("*.parquet"))[0]
+    in_part = set(pl.read_parquet(part, columns=["session_id"])["session_id"].to_list())
+    with Store(db) as store:
+        _stale_first_evaluation(store, "r", ["rephrase_loop"])
+        chosen = sorted(store.conn.execute("SELECT session_id FROM sessions WHERE run = 'r'").fetchall())[:7]
+        evaluation.run(store, "r", ["rephrase_loop"], session_ids=[c for (c,) in chosen])
+        evaluation.run(store, "r", ["rephrase_loop"], sessions_dir=part)
+        fresh = {sid for (sid,) in store.conn.execute(
+            "SELECT s.session_id FROM results r JOIN sessions s ON s.id = r.sid WHERE r.run = 'r' AND r.current = 1"
+            " AND r.rationale != 'stale'")}
+        n_current, n_sessions = store.conn.execute(
+            "SELECT (SELECT count(*) FROM results WHERE run = 'r' AND current = 1),"
+            " (SELECT count(*) FROM sessions WHERE run = 'r')").fetchone()
+    assert 0 < len(in_part) < n_sessions
+    assert fresh == in_part | {c for (c,) in chosen}
+    assert n_current == n_sessions  # one current verdict per session, the rest still the stale ones
 
 
 def test_unknown_evaluator_is_a_usage_error(demo_db, cli):

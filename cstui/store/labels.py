@@ -57,7 +57,7 @@ class LabelsMixin(StoreBase):
                       l.source, r.id IS NOT NULL AS has_result, r.passed, r.rationale
                FROM labels l JOIN sessions s ON s.run = l.run AND s.session_id = l.session_id
                LEFT JOIN (verdicts r JOIN verdict_sets vs ON vs.id = r.vset)
-                   ON r.sid = s.id AND vs.evaluator = l.evaluator AND r.current = 1
+                   ON r.sid = s.id AND vs.evaluator = l.evaluator AND r.current = 1 AND vs.superseded = 0
                WHERE l.id IN (SELECT max(id) FROM labels WHERE run = ? AND evaluator IS NOT NULL
                               AND verdict IN ('pass', 'fail') GROUP BY session_id, evaluator)
                ORDER BY l.id""", (run,))

@@ -75,7 +75,7 @@ def _retire(conn: sqlite3.Connection, run: str, rows: list[tuple[Any, ...]], fir
             "SELECT count(*) FROM sessions WHERE run = ? AND id BETWEEN ? AND ?", (run, first, last)).fetchone()[0]:
         # INDEXED BY: left to itself the planner walks each set's current rows (verdicts_current) per chunk
         conn.execute(f"UPDATE verdicts INDEXED BY verdicts_by_session SET current = 0 WHERE sid BETWEEN ? AND ?"
-                     f" AND current = 1 AND vset IN (SELECT id FROM verdict_sets WHERE run = ? AND evaluator IN"
+                     f" AND current = 1 AND vset IN (SELECT id FROM verdict_sets WHERE run = ? AND superseded = 0 AND evaluator IN"
                      f" ({','.join('?' * len(evaluators))}))", (first, last, run, *evaluators))
         return
     conn.execute("DELETE FROM _new")
@@ -84,7 +84,7 @@ def _retire(conn: sqlite3.Connection, run: str, rows: list[tuple[Any, ...]], fir
     # that grew with every evaluation kept in the history
     conn.execute(
         "UPDATE verdicts SET current = 0 WHERE id IN (SELECT v.id FROM _new n CROSS JOIN verdict_sets s"
-        " ON s.run = ? AND s.evaluator = n.evaluator CROSS JOIN verdicts v ON v.sid = n.sid"
+        " ON s.run = ? AND s.evaluator = n.evaluator AND s.superseded = 0 CROSS JOIN verdicts v ON v.sid = n.sid"
         " AND v.vset = s.id WHERE v.current = 1)", (run,))
 
 
@@ -113,53 +113,75 @@ def evidence_json(evidence: list[Any]) -> str:
     return orjson.dumps([e.model_dump(exclude_none=True) for e in evidence]).decode() if evidence else "[]"
 
 
+class VerdictWriter:
+    """What `results_writer` yields: called with rows, it appends them and retires the verdicts they replace."""
+
+    def __init__(self, conn: sqlite3.Connection, run: str, batch: str | None, source: str) -> None:
+        self.conn, self.run, self.batch, self.source, self.stamp = conn, run, batch, source, now_iso()
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _new (sid INTEGER, evaluator TEXT)")
+        # A run's first evaluation has nothing to retire: while chunks arrive in rising session order, no row can
+        # replace another, and the retiring join (a third of the writing time) is skipped. So for evaluators whose
+        # earlier sets `supersede` retired as a whole.
+        self.nothing_before = conn.execute(
+            "SELECT 1 FROM verdicts WHERE current = 1 AND vset IN (SELECT id FROM verdict_sets WHERE run = ?"
+            " AND superseded = 0) LIMIT 1", (run,)).fetchone() is None
+        self.rising, self.high = True, 0  # chunks came in rising sid order so far; the highest sid written
+        self.superseded: set[str] = set()
+        self.vsets: dict[tuple[str, str, str], int] = {}  # (evaluator, version, source) -> verdict_sets.id
+
+    def supersede(self, evaluators: Iterable[str]) -> None:
+        """Retire every earlier verdict of these evaluators on the run, set by set: call it before writing an
+        evaluation that gives each of them a verdict on every session of the run. Their rows are left as they
+        are (a verdict is current when its row says so and its set is not superseded), so a second evaluation
+        costs what the first did rather than rewriting the previous one's rows across the file."""
+        evaluators = list(dict.fromkeys(evaluators))
+        mine = list(self.vsets.values())
+        self.conn.execute(
+            f"UPDATE verdict_sets SET superseded = 1 WHERE run = ? AND superseded = 0"
+            f" AND evaluator IN ({','.join('?' * len(evaluators))}) AND id NOT IN ({','.join('?' * len(mine))})",
+            (self.run, *evaluators, *mine))
+        self.superseded.update(evaluators)
+
+    def _vset(self, evaluator: str, version: str, origin: str) -> int:
+        key = (evaluator, version, origin)
+        if key not in self.vsets:
+            self.vsets[key] = self.conn.execute(
+                "INSERT INTO verdict_sets (run, batch, source, evaluator, evaluator_version, created_at)"
+                " VALUES (?,?,?,?,?,?)", (self.run, self.batch, origin, evaluator, version, self.stamp)).lastrowid
+        return self.vsets[key]
+
+    def __call__(self, rows: Iterable[tuple[Any, ...]], source_of_rows: str | None = None) -> int:
+        """rows: `result_row(...)` tuples (sid, evaluator, version, passed, score, label, rationale, evidence,
+        detail); `source_of_rows` overrides the writer's source (judge verdicts in a mixed batch)."""
+        origin = source_of_rows or self.source
+        rows = rows if isinstance(rows, list) else list(rows)  # read twice: the inserts, then the masks
+        if not rows:
+            return 0
+        ids = {key: self._vset(*key, origin) for key in set(map(itemgetter(1, 2), rows))}
+        first, last = min(map(itemgetter(0), rows)), max(map(itemgetter(0), rows))
+        nothing_current = self.nothing_before or {evaluator for evaluator, _ in ids} <= self.superseded
+        if not (self.rising and first > self.high and nothing_current):
+            self.rising = self.rising and first > self.high
+            _retire(self.conn, self.run, rows, first, last)
+        self.high = max(self.high, last)
+        self.conn.executemany(
+            "INSERT INTO verdicts (sid, vset, passed, score, label, rationale, evidence, detail)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows],
+        )
+        update_verdict_masks(self.conn, self.run, rows)
+        return len(rows)
+
+
 class ResultsMixin(StoreBase):
     """Verdicts: one transaction per evaluation, history kept, per-session bit masks for fast metrics."""
 
     @contextmanager
-    def results_writer(self, run: str, *, batch: str | None = None, source: str = "cstui") -> Iterator[Any]:
+    def results_writer(self, run: str, *, batch: str | None = None, source: str = "cstui") -> Iterator[VerdictWriter]:
         """One transaction for a whole evaluation; `write(rows)` appends verdicts and retires the ones they
         replace. Nothing is visible to readers until the evaluation completes."""
-        stamp = now_iso()
         with self.transaction() as conn:
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS _new (sid INTEGER, evaluator TEXT)")
-            # A run's first evaluation has nothing to retire: while chunks arrive in rising session order, no row
-            # can replace another, and the retiring join (a third of the writing time) is skipped.
-            fresh = [conn.execute("SELECT 1 FROM verdicts WHERE current = 1 AND vset IN"
-                                  " (SELECT id FROM verdict_sets WHERE run = ?) LIMIT 1", (run,)).fetchone()
-                     is None, 0]  # [nothing current before this writer, highest sid written]
-            vsets: dict[tuple[str, str, str], int] = {}  # (evaluator, version, source) -> verdict_sets.id
-
-            def vset(evaluator: str, version: str, origin: str) -> int:
-                key = (evaluator, version, origin)
-                if key not in vsets:
-                    vsets[key] = conn.execute(
-                        "INSERT INTO verdict_sets (run, batch, source, evaluator, evaluator_version, created_at)"
-                        " VALUES (?,?,?,?,?,?)", (run, batch, origin, evaluator, version, stamp)).lastrowid
-                return vsets[key]
-
-            def write(rows: Iterable[tuple[Any, ...]], source_of_rows: str | None = None) -> int:
-                """rows: `result_row(...)` tuples (sid, evaluator, version, passed, score, label, rationale, evidence,
-                detail); `source_of_rows` overrides the writer's source (judge verdicts in a mixed batch)."""
-                origin = source_of_rows or source
-                rows = rows if isinstance(rows, list) else list(rows)  # read twice: the inserts, then the masks
-                if not rows:
-                    return 0
-                ids = {key: vset(*key, origin) for key in set(map(itemgetter(1, 2), rows))}
-                first, last = min(map(itemgetter(0), rows)), max(map(itemgetter(0), rows))
-                if not (fresh[0] and first > fresh[1]):
-                    fresh[0] = False
-                    _retire(conn, run, rows, first, last)
-                fresh[1] = max(fresh[1], last)
-                conn.executemany(
-                    "INSERT INTO verdicts (sid, vset, passed, score, label, rationale, evidence, detail)"
-                    " VALUES (?,?,?,?,?,?,?,?)",
-                    [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows],
-                )
-                update_verdict_masks(conn, run, rows)
-                return len(rows)
-
-            yield write
+            yield VerdictWriter(conn, run, batch, source)
             conn.execute("UPDATE runs SET data_version = data_version + 1 WHERE name = ?", (run,))
 
     def iter_result_rows(self, run: str) -> Iterator[dict[str, Any]]:
@@ -167,7 +189,7 @@ class ResultsMixin(StoreBase):
             """SELECT vs.run, s.session_id, vs.evaluator, vs.evaluator_version, v.passed, v.score, v.label,
                       v.rationale, v.evidence, vs.source, vs.created_at
                FROM verdict_sets vs JOIN verdicts v ON v.vset = vs.id JOIN sessions s ON s.id = v.sid
-               WHERE vs.run = ? AND v.current = 1 ORDER BY v.sid, vs.evaluator""",
+               WHERE vs.run = ? AND vs.superseded = 0 AND v.current = 1 ORDER BY v.sid, vs.evaluator""",
             (run,),
         )
         for rec in cur:
@@ -180,7 +202,7 @@ class ResultsMixin(StoreBase):
             """SELECT vs.evaluator, vs.evaluator_version, v.passed, v.score, v.label, v.rationale, v.evidence,
                       v.detail, vs.created_at
                FROM sessions s JOIN verdicts v ON v.sid = s.id JOIN verdict_sets vs ON vs.id = v.vset
-               WHERE s.run = ? AND s.session_id = ? AND v.current = 1 ORDER BY vs.evaluator""",
+               WHERE s.run = ? AND s.session_id = ? AND v.current = 1 AND vs.superseded = 0 ORDER BY vs.evaluator""",
             (run, session_id),
         )
         out = []
@@ -197,7 +219,7 @@ class ResultsMixin(StoreBase):
 
         return self._frames(
             "SELECT sid, score FROM verdicts WHERE current = 1 AND score IS NOT NULL"
-            " AND vset IN (SELECT id FROM verdict_sets WHERE run = ? AND evaluator = ?)",
+            " AND vset IN (SELECT id FROM verdict_sets WHERE run = ? AND evaluator = ? AND superseded = 0)",
             (run, evaluator), {"sid": pl.Int64, "score": pl.Float64}, rows=10_000)
 
     def evaluator_versions(self, run: str) -> dict[str, str]:
@@ -208,7 +230,8 @@ class ResultsMixin(StoreBase):
         marks = ",".join("?" * len(evaluators))
         for evaluator, detail, label in self.conn.execute(
             f"SELECT s.evaluator, v.detail, v.label FROM verdict_sets s JOIN verdicts v ON v.vset = s.id"
-            f" WHERE s.run = ? AND s.evaluator IN ({marks}) AND v.current = 1 AND s.source LIKE 'judge:%'",
+            f" WHERE s.run = ? AND s.evaluator IN ({marks}) AND s.superseded = 0 AND v.current = 1"
+            " AND s.source LIKE 'judge:%'",
             (run, *evaluators)):
             yield evaluator, orjson.loads(detail) if detail else None, label
 
@@ -225,7 +248,7 @@ class ResultsMixin(StoreBase):
             """SELECT vs.created_at, s.session_id, json_extract(s.doc, '$.system.version'), vs.evaluator,
                       vs.evaluator_version, v.passed, v.rationale, v.evidence, vs.source
                FROM verdict_sets vs JOIN verdicts v ON v.vset = vs.id JOIN sessions s ON s.id = v.sid
-               WHERE vs.run = ? AND v.current = 1 ORDER BY v.sid, vs.evaluator""", (run,))
+               WHERE vs.run = ? AND vs.superseded = 0 AND v.current = 1 ORDER BY v.sid, vs.evaluator""", (run,))
         for at, session_id, version, evaluator, ev_version, passed, rationale, evidence, source in cur:
             lab = human.get((session_id, evaluator))
             if lab:
