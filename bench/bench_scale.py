@@ -6,10 +6,11 @@ For each size: generate the sessions, then run each command as its own process a
 peak RSS (`os.wait4`): `import` (and its ratio to raw `sqlite3.executemany` of the same rows, unless
 --skip-raw), `eval` (every deterministic evaluator), `report --json` first (right after the evaluation: its
 chunks are built from the import's session snapshots and the new masks) and again from its own snapshots,
-`gate` (drift and compare are two reports), and the TUI (bench_tui.py's dashboard, failures list and typed
-search, twice). Budgets at the largest size: every command's peak RSS <= 500 MB and <= 1.3x its figure at the
-smallest size; import >= 0.3x raw; eval <= 6 min; report <= 10 s (<= 2 s from snapshots); a TUI keystroke
-<= 150 ms. The 1M run needs about 12 GB of disk and half an hour on 2 cores.
+`gate` (drift and compare are two reports), the TUI (bench_tui.py's dashboard, failures list and typed
+search, twice), then `eval` again (a second evaluation supersedes the first). Budgets at the largest size: every
+command's peak RSS <= 500 MB and <= 1.3x its figure at the smallest size; import >= 0.3x raw; eval <= 6 min,
+again too; report <= 10 s (<= 2 s from snapshots); a TUI keystroke <= 150 ms. The 1M run needs about 15 GB of
+disk and 40 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -101,19 +102,24 @@ def run_size(n: int, workdir: Path, skip_raw: bool) -> dict[str, tuple[float, fl
         generate(src, n)
     common = ["--db", str(db)]
     figures: dict[str, tuple[float, float]] = {}
+    evaluate = [*CSTUI, *common, "eval", "--run", "big", "--no-drift"]
     steps = [
         ("import", [*CSTUI, *common, "import", str(src), "--run", "big"]),
-        ("eval", [*CSTUI, *common, "eval", "--run", "big", "--no-drift"]),
+        ("eval", evaluate),
         ("report (first)", [*CSTUI, *common, "report", "--run", "big", "--json"]),
         ("report (snapshots)", [*CSTUI, *common, "report", "--run", "big", "--json"]),
         ("gate", [*CSTUI, *common, "gate", "--run", "big", "--json"]),
     ]
-    for name, args in steps:
+
+    def step(name: str, args: list[str]) -> None:
         seconds, rss, code = measured(args)
         if code not in (0, 1):  # a gate that fails is still a measurement
             raise SystemExit(f"{name} at {n:,} exited {code}")
         figures[name] = (seconds, rss)
         print(f"  {n:>9,}  {name:<20} {seconds:8.1f} s  {rss:7.0f} MB", flush=True)
+
+    for name, args in steps:
+        step(name, args)
     # the TUI on the evaluated run: dashboard, failures list, a search typed (bench_tui.py), twice
     tui = [run_tui(TUI_SCRIPT, str(db), "big") for _ in range(2)]
     keys = sorted(k for r in tui for k in r["keystrokes"])
@@ -121,6 +127,7 @@ def run_size(n: int, workdir: Path, skip_raw: bool) -> dict[str, tuple[float, fl
     print(f"  {n:>9,}  {'tui':<20} keystroke {1000 * keys[len(keys) // 2]:.0f} ms median, "
           f"{1000 * keys[-1]:.0f} ms worst; failures list in {max(r['failures_loaded'] for r in tui):.1f} s; "
           f"{figures['tui (worst keystroke)'][1]:.0f} MB", flush=True)
+    step("eval (again)", evaluate)  # last: the TUI above is measured on a run evaluated once, as before
     if not skip_raw:
         figures["raw executemany"] = (raw_seconds(src, workdir / f"raw{n}.db"), 0.0)
     return figures
@@ -137,7 +144,8 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         results = {n: run_size(n, workdir, args.skip_raw) for n in args.sizes}
     small, large = min(args.sizes), max(args.sizes)
-    budgets = {"eval": 360.0, "report (first)": 10.0, "report (snapshots)": 2.0, "tui (worst keystroke)": 0.150}
+    budgets = {"eval": 360.0, "eval (again)": 360.0, "report (first)": 10.0, "report (snapshots)": 2.0,
+               "tui (worst keystroke)": 0.150}
     print(f"\n| command | {small:,}: s / MB | {large:,}: s / MB | RSS ratio | budget |\n|---|---|---|---|---|")
     for name, (seconds, rss) in results[large].items():
         if name == "raw executemany":

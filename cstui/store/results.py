@@ -75,8 +75,8 @@ def _retire(conn: sqlite3.Connection, run: str, rows: list[tuple[Any, ...]], fir
             "SELECT count(*) FROM sessions WHERE run = ? AND id BETWEEN ? AND ?", (run, first, last)).fetchone()[0]:
         # INDEXED BY: left to itself the planner walks each set's current rows (verdicts_current) per chunk
         conn.execute(f"UPDATE verdicts INDEXED BY verdicts_by_session SET current = 0 WHERE sid BETWEEN ? AND ?"
-                     f" AND current = 1 AND vset IN (SELECT id FROM verdict_sets WHERE run = ? AND superseded = 0 AND evaluator IN"
-                     f" ({','.join('?' * len(evaluators))}))", (first, last, run, *evaluators))
+                     f" AND current = 1 AND vset IN (SELECT id FROM verdict_sets WHERE run = ? AND superseded = 0"
+                     f" AND evaluator IN ({','.join('?' * len(evaluators))}))", (first, last, run, *evaluators))
         return
     conn.execute("DELETE FROM _new")
     conn.executemany("INSERT INTO _new VALUES (?, ?)", pairs)
@@ -84,8 +84,8 @@ def _retire(conn: sqlite3.Connection, run: str, rows: list[tuple[Any, ...]], fir
     # that grew with every evaluation kept in the history
     conn.execute(
         "UPDATE verdicts SET current = 0 WHERE id IN (SELECT v.id FROM _new n CROSS JOIN verdict_sets s"
-        " ON s.run = ? AND s.evaluator = n.evaluator AND s.superseded = 0 CROSS JOIN verdicts v ON v.sid = n.sid"
-        " AND v.vset = s.id WHERE v.current = 1)", (run,))
+        " ON s.run = ? AND s.evaluator = n.evaluator AND s.superseded = 0"
+        " CROSS JOIN verdicts v ON v.sid = n.sid AND v.vset = s.id WHERE v.current = 1)", (run,))
 
 
 def result_row(sid: int, r: EvalResult) -> tuple[Any, ...]:
@@ -120,8 +120,8 @@ class VerdictWriter:
         self.conn, self.run, self.batch, self.source, self.stamp = conn, run, batch, source, now_iso()
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS _new (sid INTEGER, evaluator TEXT)")
         # A run's first evaluation has nothing to retire: while chunks arrive in rising session order, no row can
-        # replace another, and the retiring join (a third of the writing time) is skipped. So for evaluators whose
-        # earlier sets `supersede` retired as a whole.
+        # replace another, and the retiring join (a third of the writing time) is skipped. The same holds for
+        # evaluators whose earlier sets `supersede` retired as a whole.
         self.nothing_before = conn.execute(
             "SELECT 1 FROM verdicts WHERE current = 1 AND vset IN (SELECT id FROM verdict_sets WHERE run = ?"
             " AND superseded = 0) LIMIT 1", (run,)).fetchone() is None
@@ -177,7 +177,8 @@ class ResultsMixin(StoreBase):
     """Verdicts: one transaction per evaluation, history kept, per-session bit masks for fast metrics."""
 
     @contextmanager
-    def results_writer(self, run: str, *, batch: str | None = None, source: str = "cstui") -> Iterator[VerdictWriter]:
+    def results_writer(self, run: str, *, batch: str | None = None,
+                       source: str = "cstui") -> Iterator[VerdictWriter]:
         """One transaction for a whole evaluation; `write(rows)` appends verdicts and retires the ones they
         replace. Nothing is visible to readers until the evaluation completes."""
         with self.transaction() as conn:
