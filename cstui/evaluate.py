@@ -205,7 +205,7 @@ def run_evaluators(
 
     def consume(write: VerdictWriter) -> None:
         if sids is None and not files:
-            write.supersede(ids)  # every session of the run gets a verdict of each: the earlier ones all go
+            write.supersede(ids)  # each evaluator gives every session of the run a verdict: all earlier ones go
         done = 0
         for n, rows in results_stream():
             if cancelled and cancelled():

@@ -5,6 +5,7 @@ import shutil
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +44,24 @@ def copy_db(src: Path, dst: Path) -> Path:
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     shutil.copy(src, dst)
     return dst
+
+
+def verdict_counts_around_a_cancelled_run(store: Store, run: str, **options: Any) -> tuple[tuple, tuple]:
+    """(rows, batches, current verdicts) of the run before and after an evaluation of every evaluator that is
+    cancelled once two chunks have come back."""
+    from cstui import evaluation
+
+    counts = "SELECT count(*), count(DISTINCT batch), sum(current) FROM results WHERE run = ?"
+    before = store.conn.execute(counts, (run,)).fetchone()
+    calls = {"n": 0}
+
+    def cancel() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    with pytest.raises(evaluation.Cancelled):
+        evaluation.run(store, run, evaluation.resolve(None), cancel=cancel, chunk_size=50, **options)
+    return before, store.conn.execute(counts, (run,)).fetchone()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import json
 
 import polars as pl
 import pytest
+from conftest import verdict_counts_around_a_cancelled_run
 from test_import import tau_results
 
 from cstui.evaluators import registry
@@ -230,21 +231,9 @@ def test_an_evaluation_of_some_sessions_replaces_only_theirs(tmp_path, cli):
 
 def test_a_cancelled_reevaluation_leaves_the_previous_verdicts_current(demo_db):
     """Superseding is part of the evaluation's transaction: cancelling it (the TUI's rerun dialog) undoes it."""
-    from cstui import evaluation
-
     with Store(demo_db) as store:
-        counts = "SELECT count(*), count(DISTINCT batch), sum(current) FROM results WHERE run = 'candidate'"
-        before = store.conn.execute(counts).fetchone()
-        calls = {"n": 0}
-
-        def cancel() -> bool:
-            calls["n"] += 1
-            return calls["n"] > 2  # after two chunks have been written
-
-        with pytest.raises(evaluation.Cancelled):
-            evaluation.run(store, "candidate", evaluation.resolve(None), processes=1, cancel=cancel, chunk_size=50)
-        assert store.conn.execute(counts).fetchone() == before
-    assert before[2] == 325 * N_DETERMINISTIC
+        before, after = verdict_counts_around_a_cancelled_run(store, "candidate", processes=1)
+    assert after == before and before[2] == 325 * N_DETERMINISTIC
 
 
 def test_unknown_evaluator_is_a_usage_error(demo_db, cli):

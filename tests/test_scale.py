@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import copy_db
+from conftest import copy_db, verdict_counts_around_a_cancelled_run
 
 from cstui import evaluation
 from cstui.store import Store
@@ -127,17 +127,8 @@ def test_ray_engine_matches_the_local_engine_on_20k_generated_sessions(local_ray
 
 def test_cancelling_a_ray_run_half_way_leaves_no_batch(local_ray, demo_db):
     with Store(demo_db) as store:
-        counts = "SELECT count(*), count(DISTINCT batch), sum(current) FROM results"
-        before = store.conn.execute(counts).fetchone()
-        calls = {"n": 0}
-
-        def cancel() -> bool:
-            calls["n"] += 1
-            return calls["n"] > 2  # after two chunks have come back
-
-        with pytest.raises(evaluation.Cancelled):
-            evaluation.run(store, "candidate", evaluation.resolve(None), engine="ray", cancel=cancel, chunk_size=50)
-        assert store.conn.execute(counts).fetchone() == before  # the earlier verdicts still current
+        before, after = verdict_counts_around_a_cancelled_run(store, "candidate", engine="ray")
+    assert after == before  # no row of the batch, and the earlier verdicts still current
 
 
 def test_ray_options_are_checked_before_anything_runs(demo_db, cli):
