@@ -64,10 +64,12 @@ def update_verdict_masks(conn: sqlite3.Connection, run: str, rows: Iterable[Sequ
 
 
 def _retire(conn: sqlite3.Connection, run: str, rows: list[tuple[Any, ...]], first: int, last: int) -> None:
-    """Mark not current the verdicts `rows` (sid, evaluator, ...) replace. When the rows hold every evaluator for
-    every session of the run between their first and last sid (an evaluation's chunks do), those are retired as one
-    range of verdicts_by_session (~7x faster than a lookup per verdict); otherwise each (sid, evaluator) is looked
-    up. Either way from the chunk's sessions, never a scan of the run's verdicts (that made evaluation quadratic)."""
+    """Mark not current the verdicts `rows` (sid, evaluator, ...) replace, for evaluations that do not cover the
+    whole run (those supersede sets instead). When the rows hold every evaluator for every session of the run
+    between their first and last sid (a Parquet dataset's chunks, a contiguous choice of sessions), those are retired
+    as one range of verdicts_by_session (~7x faster than a lookup per verdict); otherwise each (sid, evaluator) is
+    looked up. Either way from the chunk's sessions, never a scan of the run's verdicts (that made evaluation
+    quadratic)."""
     pairs = set(map(itemgetter(0, 1), rows))
     evaluators = {e for _, e in pairs}
     n_sids = len({s for s, _ in pairs})
