@@ -236,6 +236,91 @@ def test_a_cancelled_reevaluation_leaves_the_previous_verdicts_current(demo_db):
     assert after == before and before[2] == 325 * N_DETERMINISTIC
 
 
+def _verdicts(store, run=None):
+    """(current rows, history rows) of the results view, of one run or of all."""
+    where = "" if run is None else " WHERE run = ?"
+    rows = sorted(store.conn.execute(f"SELECT run, sid, evaluator, passed, rationale, evidence, current FROM results"
+                                     f"{where}", () if run is None else (run,)).fetchall())
+    return [r for r in rows if r[-1] == 1], [r for r in rows if r[-1] == 0]
+
+
+def test_prune_deletes_the_history_and_nothing_a_user_reads(demo_db, cli):
+    """After `cstui prune` the report, the current verdicts and the labels are what they were; the verdicts of the
+    superseded evaluation and those a rerun of chosen sessions replaced are gone, and the audit log says so."""
+    from cstui import evaluation
+
+    with Store(demo_db) as store:
+        evaluation.run(store, "candidate", evaluation.resolve(None))  # supersedes the demo build's evaluation
+        chosen = [s for (s,) in store.conn.execute(
+            "SELECT session_id FROM sessions WHERE run = 'candidate' ORDER BY id LIMIT 5")]
+        evaluation.run(store, "candidate", ["rephrase_loop"], session_ids=chosen)  # retires five rows
+        store.add_label("candidate", {"session_id": chosen[0], "evaluator": "rephrase_loop", "verdict": "fail"},
+                        reviewer="t")
+        current, history = _verdicts(store)
+        labels = store.labels("candidate")
+    report = cli("report", "--run", "candidate", "--json", "--db", demo_db).out
+    assert len(history) == 325 * N_DETERMINISTIC + 5
+
+    dry = cli("prune", "--dry-run", "--db", demo_db)
+    assert dry.code == 0 and f"{len(history):,} verdicts no longer current" in dry.out and "nothing deleted" in dry.out
+    with Store(demo_db) as store:
+        assert _verdicts(store) == (current, history)
+
+    done = cli("prune", "--db", demo_db)
+    assert done.code == 0 and f"deleted {len(history):,} verdicts" in done.out, done.out
+    with Store(demo_db) as store:
+        assert _verdicts(store) == (current, [])
+        assert store.labels("candidate") == labels
+        assert store.conn.execute("SELECT count(*) FROM verdict_sets WHERE superseded = 1").fetchone()[0] == 0
+        audit = store.conn.execute("SELECT payload FROM audit WHERE action = 'prune'").fetchall()
+    assert cli("report", "--run", "candidate", "--json", "--db", demo_db).out == report
+    assert len(audit) == 1 and json.loads(audit[0][0])["verdicts"] == len(history)
+    assert cli("audit", "verify", "--db", demo_db).code == 0
+    assert cli("eval", "--run", "candidate", "--db", demo_db, "--no-drift").code == 0  # evaluating goes on as before
+    with Store(demo_db) as store:
+        assert len(_verdicts(store, "candidate")[0]) == 325 * N_DETERMINISTIC
+
+
+def test_prune_of_one_run_leaves_the_others_history_and_vacuum_gives_the_space_back(demo_db, cli):
+    from cstui import evaluation
+
+    with Store(demo_db) as store:
+        for run in ("baseline", "candidate"):
+            evaluation.run(store, run, evaluation.resolve(None))
+        candidate_history = _verdicts(store, "candidate")[1]
+    assert cli("prune", "--dry-run", "--vacuum", "--db", demo_db).code == 2
+    assert cli("prune", "--run", "nope", "--db", demo_db).code == 2
+    assert cli("prune", "--run", "baseline", "--db", demo_db).code == 0
+    with Store(demo_db) as store:
+        assert _verdicts(store, "baseline")[1] == [] and _verdicts(store, "candidate")[1] == candidate_history
+    before = demo_db.stat().st_size
+    done = cli("prune", "--vacuum", "--db", demo_db)
+    assert done.code == 0 and "after VACUUM" in done.out
+    assert demo_db.stat().st_size < before
+    with Store(demo_db) as store:
+        assert _verdicts(store, "candidate")[1] == []
+
+
+def test_vacuum_beside_a_reader_says_when_the_space_comes_back(demo_db, cli):
+    """A TUI left open on the file holds a snapshot: the rewritten file waits in the log, and prune says so rather
+    than printing an unchanged size (or waiting out the 30 s busy timeout)."""
+    import sqlite3
+
+    from cstui import evaluation
+
+    with Store(demo_db) as store:
+        evaluation.run(store, "candidate", evaluation.resolve(None))
+    reader = sqlite3.connect(demo_db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM sessions").fetchone()
+    try:
+        done = cli("prune", "--vacuum", "--db", demo_db)
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert done.code == 0 and "another process is reading it" in done.out, done.out
+
+
 def test_unknown_evaluator_is_a_usage_error(demo_db, cli):
     r = cli("eval", "--run", "candidate", "--evaluators", "nope", "--db", demo_db)
     assert r.code == 2 and "unknown evaluator 'nope'" in r.err

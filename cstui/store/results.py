@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
     from cstui.models import EvalResult
 
-from cstui.store.core import StoreBase, _b, now_iso
+from cstui.store.core import StoreBase, StoreError, _b, current_reviewer, now_iso
 
 MASK_BITS = 62  # evaluators per mask word; stays clear of the int64 sign bit
 
@@ -175,8 +176,79 @@ class VerdictWriter:
         return len(rows)
 
 
+@dataclass
+class History:
+    """Verdicts no longer current: rows of superseded sets, and rows a rerun of chosen sessions retired."""
+
+    verdicts: int
+    sets: int  # verdict sets left with no current verdict (deleted with their rows by a prune)
+
+
 class ResultsMixin(StoreBase):
     """Verdicts: one transaction per evaluation, history kept, per-session bit masks for fast metrics."""
+
+    def history(self, run: str | None = None) -> History:
+        """What `prune_history` would delete (of one run, or of every run)."""
+        runs, marks = self._prunable_runs(run)
+        superseded = self._one(f"SELECT count(*) FROM verdicts WHERE current = 1 AND vset IN (SELECT id FROM"
+                               f" verdict_sets WHERE superseded = 1 AND run IN ({marks}))", runs)
+        retired = self._one(f"SELECT count(*) FROM verdicts WHERE current = 0 AND vset IN (SELECT id FROM verdict_sets"
+                            f" WHERE run IN ({marks}))", runs)
+        sets = self._one(f"SELECT count(*) FROM verdict_sets s WHERE run IN ({marks}) AND (superseded = 1 OR NOT EXISTS"
+                         f" (SELECT 1 FROM verdicts WHERE vset = s.id AND current = 1))", runs)
+        return History(superseded + retired, sets)
+
+    def prune_history(self, run: str | None = None, *, reviewer: str | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> History:
+        """Delete the verdicts that are no longer current, of one run or of every run, in one audited transaction.
+
+        Every evaluation keeps the verdicts it replaces (about 2 GB per evaluation of a million sessions); nothing
+        cstui shows reads them, so reports, gates, the TUI and exports are the same after a prune. The pages freed
+        are reused by later writes; VACUUM returns them to the disk. `progress(done, total)` counts steps: each
+        superseded set, then the scan for rows a rerun retired."""
+        runs, marks = self._prunable_runs(run)
+        stamp = now_iso()
+        with self.transaction() as conn:
+            superseded = [i for (i,) in conn.execute(
+                f"SELECT id FROM verdict_sets WHERE superseded = 1 AND run IN ({marks}) ORDER BY id", runs)]
+            n = 0
+            for done, vset in enumerate(superseded):  # a set at a time through the current-verdicts index
+                n += conn.execute("DELETE FROM verdicts WHERE vset = ? AND current = 1", (vset,)).rowcount
+                if progress:
+                    progress(done, len(superseded) + 1)
+            # rows a rerun of chosen sessions retired: no index holds them, so this one is a scan
+            n += conn.execute(f"DELETE FROM verdicts WHERE current = 0 AND vset IN (SELECT id FROM verdict_sets"
+                              f" WHERE run IN ({marks}))", runs).rowcount
+            sets = conn.execute(f"DELETE FROM verdict_sets WHERE run IN ({marks}) AND NOT EXISTS (SELECT 1 FROM"
+                                f" verdicts WHERE vset = verdict_sets.id AND current = 1)", runs).rowcount
+            self._audit(conn, reviewer or current_reviewer(), "prune",
+                        {"runs": runs, "verdicts": n, "sets": sets}, stamp)
+            if progress:
+                progress(len(superseded) + 1, len(superseded) + 1)
+        return History(n, sets)
+
+    def free_bytes(self) -> int:
+        """Space inside the file that no table uses (reused by later writes)."""
+        return int(self._one("PRAGMA freelist_count")) * int(self._one("PRAGMA page_size"))
+
+    def vacuum(self) -> bool:
+        """Rewrite the file without its free pages, and empty the write-ahead log, so the disk gets them back. False
+        when another connection is reading: the rewritten pages then wait in the log until it closes."""
+        try:
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA busy_timeout = 2000")  # a reader holds its snapshot until it ends: do not wait long
+            busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.OperationalError as exc:  # another process writing, or no room for the copy
+            raise StoreError(f"{self.path}: VACUUM failed ({exc})") from exc
+        finally:
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+        return not busy
+
+    def _prunable_runs(self, run: str | None) -> tuple[list[str], str]:
+        if run is not None:
+            self.run(run)  # UnknownRun for a name the file does not hold
+        runs = [run] if run is not None else [r for (r,) in self.conn.execute("SELECT name FROM runs ORDER BY name")]
+        return runs, ",".join("?" * len(runs))
 
     @contextmanager
     def results_writer(self, run: str, *, batch: str | None = None,
