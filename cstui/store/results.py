@@ -167,11 +167,15 @@ class VerdictWriter:
             self.rising = self.rising and first > self.high
             _retire(self.conn, self.run, rows, first, last)
         self.high = max(self.high, last)
-        self.conn.executemany(
-            "INSERT INTO verdicts (sid, vset, passed, score, label, rationale, evidence, detail)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows],
-        )
+        if any(r[8] is not None for r in rows):  # judges' transcripts
+            self.conn.executemany(
+                "INSERT INTO verdicts (sid, vset, passed, score, label, rationale, evidence, detail)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows])
+        else:  # deterministic verdicts have none: a parameter fewer to bind is ~8% of the inserts' time
+            self.conn.executemany(
+                "INSERT INTO verdicts (sid, vset, passed, score, label, rationale, evidence) VALUES (?,?,?,?,?,?,?)",
+                [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7]) for r in rows])
         update_verdict_masks(self.conn, self.run, rows)
         return len(rows)
 
