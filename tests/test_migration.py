@@ -54,6 +54,28 @@ def test_v8_verdicts_read_back_the_same_after_migrating(demo_db):
         n_sets = store.conn.execute("SELECT count(*) FROM verdict_sets").fetchone()[0]
         assert n_sets == len({(r[1], r[11], r[10], r[3], r[4], r[13]) for r in rows}) < len(rows) / 10
         assert store.conn.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'results_%'").fetchone()[0] == 0
+        indexes = {n for (n,) in store.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'verdicts'")}
+        assert indexes == {"verdicts_by_set"}  # v12: one index, (vset, sid)
+
+
+def test_reading_one_sessions_verdicts_never_scans_the_verdicts_table(demo_db):
+    """With verdicts indexed by (set, session), a session's verdicts are found through its run's sets; a plan that
+    walks the table instead reads 21M rows at a million sessions each time the TUI opens a session."""
+    from cstui.store import Store
+
+    with Store(demo_db) as store:
+        store.add_label("candidate", {"session_id": "S-000099", "evaluator": "pii_leak", "verdict": "fail"},
+                        reviewer="t")
+        seen: list[str] = []
+        store.conn.set_trace_callback(seen.append)
+        store.session_results("candidate", "S-000099")
+        store.labelled_verdicts("candidate")
+        store.conn.set_trace_callback(None)
+        reads = [q for q in seen if "verdicts" in q]
+        plans = [[row[-1] for row in store.conn.execute(f"EXPLAIN QUERY PLAN {q}")] for q in reads]
+    assert len(reads) == 2
+    assert not [step for plan in plans for step in plan if step.startswith(("SCAN v", "SCAN r", "SCAN verdicts"))], plans
 
 
 def test_a_new_evaluation_retires_migrated_verdicts(demo_db, cli):

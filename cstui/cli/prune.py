@@ -49,7 +49,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
         h = store.prune_history(args.run, reviewer=load_config().reviewer, progress=progress_bar(f"prune {scope}"))
         clear_line()
         print(f"{scope}: deleted {h.verdicts:,} verdicts no longer current ({h.sets:,} verdict sets) in "
-              f"{time.perf_counter() - started:.1f}s; current verdicts and labels are unchanged (the audit log records the prune)")
+              f"{time.perf_counter() - started:.1f}s; current verdicts and labels are unchanged (the audit log "
+              "records the prune)")
         if not args.vacuum:
             print(f"{_mb(store.free_bytes())} free inside {path}, reused by later evaluations "
                   "(`cstui prune --vacuum` gives it back to the disk)")

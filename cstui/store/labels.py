@@ -56,8 +56,10 @@ class LabelsMixin(StoreBase):
             """SELECT l.session_id, l.evaluator, l.verdict, coalesce(l.note, l.reason) AS reason, l.reviewer,
                       l.source, r.id IS NOT NULL AS has_result, r.passed, r.rationale
                FROM labels l JOIN sessions s ON s.run = l.run AND s.session_id = l.session_id
-               LEFT JOIN (verdicts r JOIN verdict_sets vs ON vs.id = r.vset)
-                   ON r.sid = s.id AND vs.evaluator = l.evaluator AND r.current = 1 AND vs.superseded = 0
+               LEFT JOIN verdicts r ON r.id = (  -- through the run's sets of the evaluator: no scan of verdicts
+                   SELECT v.id FROM verdict_sets vs JOIN verdicts v ON v.vset = vs.id AND v.sid = s.id
+                   WHERE vs.run = l.run AND vs.evaluator = l.evaluator AND vs.superseded = 0 AND v.current = 1
+                   ORDER BY v.id DESC LIMIT 1)
                WHERE l.id IN (SELECT max(id) FROM labels WHERE run = ? AND evaluator IS NOT NULL
                               AND verdict IN ('pass', 'fail') GROUP BY session_id, evaluator)
                ORDER BY l.id""", (run,))

@@ -68,16 +68,16 @@ def _retire(conn: sqlite3.Connection, run: str, rows: list[tuple[Any, ...]], fir
     """Mark not current the verdicts `rows` (sid, evaluator, ...) replace, for evaluations that do not cover the
     whole run (those supersede sets instead). When the rows hold every evaluator for every session of the run
     between their first and last sid (a Parquet dataset's chunks, a contiguous choice of sessions), those are retired
-    as one range of verdicts_by_session (~7x faster than a lookup per verdict); otherwise each (sid, evaluator) is
-    looked up. Either way from the chunk's sessions, never a scan of the run's verdicts (that made evaluation
+    as one range of verdicts_by_set per set (~7x faster than a lookup per verdict); otherwise each (sid, evaluator)
+    is looked up. Either way from the chunk's sessions, never a scan of the run's verdicts (that made evaluation
     quadratic)."""
     pairs = set(map(itemgetter(0, 1), rows))
     evaluators = {e for _, e in pairs}
     n_sids = len({s for s, _ in pairs})
     if len(pairs) == n_sids * len(evaluators) and n_sids == conn.execute(
             "SELECT count(*) FROM sessions WHERE run = ? AND id BETWEEN ? AND ?", (run, first, last)).fetchone()[0]:
-        # INDEXED BY: left to itself the planner walks each set's current rows (verdicts_current) per chunk
-        conn.execute(f"UPDATE verdicts INDEXED BY verdicts_by_session SET current = 0 WHERE sid BETWEEN ? AND ?"
+        # INDEXED BY: a range of sids in each set, never a walk of a whole set per chunk
+        conn.execute(f"UPDATE verdicts INDEXED BY verdicts_by_set SET current = 0 WHERE sid BETWEEN ? AND ?"
                      f" AND current = 1 AND vset IN (SELECT id FROM verdict_sets WHERE run = ? AND superseded = 0"
                      f" AND evaluator IN ({','.join('?' * len(evaluators))}))", (first, last, run, *evaluators))
         return
@@ -240,7 +240,7 @@ class ResultsMixin(StoreBase):
         when another connection is reading: the rewritten pages then wait in the log until it closes."""
         try:
             self.conn.execute("VACUUM")
-            self.conn.execute("PRAGMA busy_timeout = 2000")  # a reader holds its snapshot until it ends: do not wait long
+            self.conn.execute("PRAGMA busy_timeout = 2000")  # a reader keeps its snapshot until it ends: no long wait
             busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         except sqlite3.OperationalError as exc:  # another process writing, or no room for the copy
             raise StoreError(f"{self.path}: VACUUM failed ({exc})") from exc
@@ -280,8 +280,9 @@ class ResultsMixin(StoreBase):
         cur = self._dict_rows(
             """SELECT vs.evaluator, vs.evaluator_version, v.passed, v.score, v.label, v.rationale, v.evidence,
                       v.detail, vs.created_at
-               FROM sessions s JOIN verdicts v ON v.sid = s.id JOIN verdict_sets vs ON vs.id = v.vset
-               WHERE s.run = ? AND s.session_id = ? AND v.current = 1 AND vs.superseded = 0 ORDER BY vs.evaluator""",
+               FROM sessions s JOIN verdict_sets vs ON vs.run = s.run AND vs.superseded = 0
+                    JOIN verdicts v ON v.vset = vs.id AND v.sid = s.id
+               WHERE s.run = ? AND s.session_id = ? AND v.current = 1 ORDER BY vs.evaluator""",
             (run, session_id),
         )
         out = []

@@ -171,7 +171,7 @@ class RunsMixin(StoreBase):
 
     def _delete_run(self, conn: sqlite3.Connection, name: str) -> None:
         conn.execute("DELETE FROM spans WHERE sid IN (SELECT id FROM sessions WHERE run = ?)", (name,))
-        conn.execute("DELETE FROM verdicts WHERE sid IN (SELECT id FROM sessions WHERE run = ?)", (name,))
+        conn.execute("DELETE FROM verdicts WHERE vset IN (SELECT id FROM verdict_sets WHERE run = ?)", (name,))
         conn.execute("DELETE FROM verdict_sets WHERE run = ?", (name,))
         conn.execute("DELETE FROM drafts WHERE run = ?", (name,))
         conn.execute("DELETE FROM verdict_masks WHERE run = ?", (name,))
