@@ -9,7 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import Button, Footer, Input, Label, RadioSet, Select, Static
 
 from cstui.screens import data
 from cstui.screens.data import DbBusy, LabelSaved, SaveFailed
@@ -17,6 +17,7 @@ from cstui.screens.dialog import Dialog
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FAILURE_REASONS, SessionView
+from cstui.widgets.marked_radio_button import MarkedRadioButton
 
 SESSION_LABEL = "(session: overall correctness only)"
 
@@ -59,13 +60,13 @@ class RelabelScreen(Dialog[bool]):
             yield Static(id="machine")
             with Horizontal():
                 with RadioSet(id="verdict"):
-                    yield RadioButton("verdict unchanged", value=True)
-                    yield RadioButton("pass: a false alarm")
-                    yield RadioButton("fail: the evaluator was right")
+                    yield MarkedRadioButton("verdict unchanged", value=True)
+                    yield MarkedRadioButton("pass: a false alarm")
+                    yield MarkedRadioButton("fail: the evaluator was right")
                 with RadioSet(id="correct"):
-                    yield RadioButton("correctness unchanged", value=True)
-                    yield RadioButton("session correct")
-                    yield RadioButton("session incorrect")
+                    yield MarkedRadioButton("correctness unchanged", value=True)
+                    yield MarkedRadioButton("session correct")
+                    yield MarkedRadioButton("session incorrect")
             yield Label("Tier and intent, if the session was classified wrongly")
             with Horizontal():
                 yield Select([("tier unchanged", 0), ("Tier 1", 1), ("Tier 2", 2), ("Tier 3", 3)], value=0,
@@ -116,7 +117,7 @@ class RelabelScreen(Dialog[bool]):
         self._preset(1, "false_alarm")
 
     def _preset(self, verdict_index: int, reason: str) -> None:
-        buttons = list(self.query_one("#verdict", RadioSet).query(RadioButton))
+        buttons = list(self.query_one("#verdict", RadioSet).query(MarkedRadioButton))
         buttons[verdict_index].value = True
         self.query_one("#reason", Select).value = reason
 

@@ -14,11 +14,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Label, ProgressBar, RadioButton, RadioSet, SelectionList, Static
+from textual.widgets import Button, Label, ProgressBar, RadioSet, SelectionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from cstui.screens.dialog import Dialog
 from cstui.store import Store
+from cstui.widgets.marked_radio_button import MarkedRadioButton
 from cstui.widgets.type_ahead_list import TypeAheadSelectionList
 
 SCOPE_TITLES = {"session": "this session", "selection": "selected sessions", "filter": "current filter"}
@@ -59,7 +60,7 @@ class RerunScreen(Dialog[bool]):
             yield Label("Scope")
             with RadioSet(id="scope"):
                 for i, (key, ids) in enumerate(self.scopes.items()):
-                    yield RadioButton(f"{SCOPE_TITLES[key]} ({len(ids):,})", value=i == 0, name=key)
+                    yield MarkedRadioButton(f"{SCOPE_TITLES[key]} ({len(ids):,})", value=i == 0, name=key)
             yield ProgressBar(total=100, show_eta=True, id="progress")
             yield Static("choose evaluators, then Run (ctrl+r)", id="status")
             with Horizontal():

@@ -50,6 +50,9 @@ async def test_gate_rule_to_session_relabel_and_rerun(demo_db):
         await pilot.pause()
         assert type(app.screen).__name__ == "RelabelScreen"
         await pilot.press("ctrl+f")  # "false alarm": verdict pass, reason false_alarm
+        await pilot.pause()
+        marks = [str(button.render())[1] for button in app.screen.query("#verdict MarkedRadioButton")]
+        assert marks == [" ", "●", " "]  # the chosen verdict is marked, not only coloured
         app.screen.query_one("#note").value = "amount is in the fraud KB appendix"
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -83,6 +86,14 @@ async def test_gate_rule_to_session_relabel_and_rerun(demo_db):
         await pilot.press(*"escalation_c", "space")  # type-ahead: typing a name jumps to it
         assert picker.get_option_at_index(picker.highlighted).value == "escalation_correctness"
         assert set(picker.selected) == {"policy_grounding", "escalation_correctness"}
+        await pilot.pause()
+        ticks = {}  # what a monochrome terminal shows of each visible option: the tick, not its colour
+        for y in range(picker.size.height):
+            text = picker.render_line(y).text
+            if "(" in text:
+                ticks[text.split("▐")[-1].split()[1]] = text.split("▌")[0].split("▐")[-1]
+        assert ticks["escalation_correctness"] == "X" and len(ticks) > 5
+        assert all((tick == "X") == (ev in picker.selected) for ev, tick in ticks.items()), ticks
         with Store(demo_db) as store:
             before = store.conn.execute("SELECT count(*) FROM results WHERE run = 'candidate'").fetchone()[0]
         await pilot.press("ctrl+r")

@@ -1,7 +1,9 @@
 """TypeAheadSelectionList: a SelectionList where typing the start of an option's value jumps to it.
 
 With 19+ evaluators a reviewer knows the name ("pol…") long before they find it with arrows. Letters typed
-within a second accumulate; space still toggles, arrows still move.
+within a second accumulate; space still toggles, arrows still move. Only chosen options show a tick: Textual
+draws one on every option and tells them apart by colour alone, which a monochrome terminal (NO_COLOR, a
+screen reader, a pasted capture) loses.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich.segment import Segment
 from textual import events
-from textual.widgets import SelectionList
+from textual.strip import Strip
+from textual.widgets import Checkbox, SelectionList
 
 PAUSE_S = 1.0  # after this long without a key, typing starts a new prefix
 
@@ -20,6 +24,16 @@ class TypeAheadSelectionList(SelectionList[str]):
         super().__init__(*args, **kwargs)
         self.typed = ""
         self._last_key = 0.0
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        segments = list(strip)
+        index = self.scroll_offset.y + y
+        if (len(segments) < 2 or segments[1].text != Checkbox.BUTTON_INNER or index >= self.option_count
+                or self.get_option_at_index(index).value in self.selected):
+            return strip
+        segments[1] = Segment(" " * len(segments[1].text), segments[1].style, segments[1].control)
+        return Strip(segments, strip.cell_length)
 
     def on_key(self, event: events.Key) -> None:
         char = event.character
