@@ -180,6 +180,13 @@ class VerdictWriter:
         return len(rows)
 
 
+# The history besides superseded sets' rows (`marks`: one placeholder per run): rows a rerun of chosen sessions
+# retired, read through each of the runs' sets; and sets left without a current verdict.
+_RETIRED_ROWS = "current = 0 AND vset IN (SELECT id FROM verdict_sets WHERE run IN ({marks}))"
+_SETS_WITHOUT_CURRENT = ("run IN ({marks}) AND NOT EXISTS (SELECT 1 FROM verdicts WHERE vset = verdict_sets.id"
+                         " AND current = 1)")
+
+
 @dataclass
 class History:
     """Verdicts no longer current: rows of superseded sets, and rows a rerun of chosen sessions retired."""
@@ -196,10 +203,9 @@ class ResultsMixin(StoreBase):
         runs, marks = self._prunable_runs(run)
         superseded = self._one(f"SELECT count(*) FROM verdicts WHERE current = 1 AND vset IN (SELECT id FROM"
                                f" verdict_sets WHERE superseded = 1 AND run IN ({marks}))", runs)
-        retired = self._one(f"SELECT count(*) FROM verdicts WHERE current = 0 AND vset IN (SELECT id FROM verdict_sets"
-                            f" WHERE run IN ({marks}))", runs)
-        sets = self._one(f"SELECT count(*) FROM verdict_sets s WHERE run IN ({marks}) AND (superseded = 1 OR NOT EXISTS"
-                         f" (SELECT 1 FROM verdicts WHERE vset = s.id AND current = 1))", runs)
+        retired = self._one(f"SELECT count(*) FROM verdicts WHERE {_RETIRED_ROWS.format(marks=marks)}", runs)
+        sets = self._one(f"SELECT count(*) FROM verdict_sets WHERE (superseded = 1 AND run IN ({marks}))"
+                         f" OR ({_SETS_WITHOUT_CURRENT.format(marks=marks)})", runs * 2)
         return History(superseded + retired, sets)
 
     def prune_history(self, run: str | None = None, *, reviewer: str | None = None,
@@ -209,22 +215,20 @@ class ResultsMixin(StoreBase):
         Every evaluation keeps the verdicts it replaces (about 2 GB per evaluation of a million sessions); nothing
         cstui shows reads them, so reports, gates, the TUI and exports are the same after a prune. The pages freed
         are reused by later writes; VACUUM returns them to the disk. `progress(done, total)` counts steps: each
-        superseded set, then the scan for rows a rerun retired."""
+        superseded set, then the rows a rerun retired."""
         runs, marks = self._prunable_runs(run)
         stamp = now_iso()
         with self.transaction() as conn:
             superseded = [i for (i,) in conn.execute(
                 f"SELECT id FROM verdict_sets WHERE superseded = 1 AND run IN ({marks}) ORDER BY id", runs)]
             n = 0
-            for done, vset in enumerate(superseded):  # a set at a time through the current-verdicts index
+            for done, vset in enumerate(superseded):  # a set at a time, a range of verdicts_by_set each
                 n += conn.execute("DELETE FROM verdicts WHERE vset = ? AND current = 1", (vset,)).rowcount
                 if progress:
                     progress(done, len(superseded) + 1)
-            # rows a rerun of chosen sessions retired: no index holds them, so this one is a scan
-            n += conn.execute(f"DELETE FROM verdicts WHERE current = 0 AND vset IN (SELECT id FROM verdict_sets"
-                              f" WHERE run IN ({marks}))", runs).rowcount
-            sets = conn.execute(f"DELETE FROM verdict_sets WHERE run IN ({marks}) AND NOT EXISTS (SELECT 1 FROM"
-                                f" verdicts WHERE vset = verdict_sets.id AND current = 1)", runs).rowcount
+            n += conn.execute(f"DELETE FROM verdicts WHERE {_RETIRED_ROWS.format(marks=marks)}", runs).rowcount
+            sets = conn.execute(f"DELETE FROM verdict_sets WHERE {_SETS_WITHOUT_CURRENT.format(marks=marks)}",
+                                runs).rowcount
             self._audit(conn, reviewer or current_reviewer(), "prune",
                         {"runs": runs, "verdicts": n, "sets": sets}, stamp)
             if progress:

@@ -12,5 +12,5 @@ from textual.widgets import RadioButton
 
 class MarkedRadioButton(RadioButton):
     @property  # type: ignore[override]  # read by the button's render, so it follows `value`
-    def BUTTON_INNER(self) -> str:  # noqa: N802 - Textual's name for the mark
+    def BUTTON_INNER(self) -> str:  # Textual's name for the mark
         return RadioButton.BUTTON_INNER if self.value else " "
