@@ -74,6 +74,8 @@ def _mutate(doc, path, value):
         elif isinstance(target, list) and len(target) > 1:
             target.pop(path[-1])
     else:
+        if isinstance(target, dict) and not isinstance(path[-1], str):
+            raise TypeError("a list index into what an earlier edit made an object: JSON keys are strings")
         target[path[-1]] = value
     return doc
 
