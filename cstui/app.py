@@ -6,13 +6,14 @@ shared by the CLI, the tests and the benchmarks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
@@ -20,6 +21,9 @@ import cstui.screens
 from cstui.screens.data import DatabaseReady, DbBusy, GoBack, LoadFailed, OpenDashboard, SaveFailed
 from cstui.store import Store
 from cstui.textsafe import inert
+from cstui.widgets.inert_filter import InertFilter
+
+_INERT = InertFilter()
 
 
 class CstuiApp(App[None]):
@@ -35,14 +39,15 @@ class CstuiApp(App[None]):
     ]
 
     def __init__(self, db_path: Path, run: str | None = None, session: str | None = None,
-                 queue: str | None = None, baseline: str | None = None):
+                 queue: str | None = None, baseline: str | None = None, store: Store | None = None):
         super().__init__()
         self.start_baseline = baseline
         self.db_path = db_path
         self.start_run = run
         self.start_session = session
         self.start_queue = queue
-        self.store: Store | None = Store(db_path) if db_path.exists() else None
+        # "review": written to when it can be; a read-only, foreign or older file is browsed and says why
+        self.store: Store | None = store or (Store(db_path, mode="review") if db_path.exists() else None)
 
     def on_mount(self) -> None:
         if self.store is None:
@@ -57,7 +62,10 @@ class CstuiApp(App[None]):
         from cstui.screens.runs import RunsScreen
 
         assert self.store is not None
-        self.sub_title = inert(str(self.db_path), keep_newlines=False)
+        self.sub_title = inert(str(self.db_path) + ("  [read-only]" if self.store.read_only else ""),
+                               keep_newlines=False)
+        for notice in self.store.notices:
+            self.notify(notice, timeout=10)
         # Only the screen asked for is built: the runs screen comes when the reviewer goes back to it.
         if self.start_queue:
             from cstui.screens.review import ReviewScreen
@@ -134,7 +142,7 @@ class CstuiApp(App[None]):
         if self.store is not None:
             self.store.close()
         self.db_path = path
-        self.store = Store(path)
+        self.store = Store(path, mode="review")
         while len(self.screen_stack) > 1:
             self.pop_screen()
         self._open_start_screens()
@@ -169,6 +177,10 @@ class CstuiApp(App[None]):
 
         self.push_screen(HelpScreen())
 
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then `InertFilter`: no control sequence from a file reaches the terminal."""
+        return [*super().get_line_filters(), _INERT]
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette lists the built-ins plus every key binding of the current screen and its widgets."""
         yield from super().get_system_commands(screen)
@@ -187,13 +199,13 @@ class CstuiApp(App[None]):
 
 
 def create_app(db_path: Path, run: str | None = None, session: str | None = None,
-               queue: str | None = None, baseline: str | None = None) -> CstuiApp:
-    return CstuiApp(db_path, run=run, session=session, queue=queue, baseline=baseline)
+               queue: str | None = None, baseline: str | None = None, store: Store | None = None) -> CstuiApp:
+    return CstuiApp(db_path, run=run, session=session, queue=queue, baseline=baseline, store=store)
 
 
 def run_app(db_path: Path, run: str | None = None, session: str | None = None, queue: str | None = None,
-            baseline: str | None = None) -> int:
+            baseline: str | None = None, store: Store | None = None) -> int:
     """Run the TUI; the exit code is not 0 when it stopped on an error."""
-    app = create_app(db_path, run=run, session=session, queue=queue, baseline=baseline)
+    app = create_app(db_path, run=run, session=session, queue=queue, baseline=baseline, store=store)
     app.run()
     return app.return_code or 0

@@ -1,4 +1,12 @@
-"""Effective configuration: built-in defaults, overridden by `cstui.toml` (project-local, else user config).
+"""Effective configuration: built-in defaults, then the user's own `cstui.toml`, then a project's.
+
+Files are layered, weakest first: the user config (platform config dir), then the project file
+(`$CSTUI_CONFIG`, else `cstui.toml` in the current directory). A project file may be someone else's (a
+folder handed over for review), so the settings that can run code or send data — plug-ins, the judge model
+and endpoint, and the reviewer name written into the audit log (`TRUSTED_ONLY`) — are taken from it only
+when it is trusted: `--trust-config`, `$CSTUI_CONFIG` (the user named it), or its folder listed in the user
+config's `trusted_folders`. Otherwise they are ignored with one line on stderr. `cstui config show` says
+where every value came from.
 
 Kept dependency-light: the CLI reads it before deciding which heavy modules to import.
 """
@@ -47,6 +55,10 @@ class Config:
     fallback_confidence: float = 0.6
     max_turns_to_escalation: int = 4  # customer turns before the handoff
     frustration_threshold: float = 0.45  # the frustration evaluator fails at this peak score (0-1)
+    # Size limits at import (docs/formats.md): a longer turn text is cut with a warning; a longer session record
+    # (after that) is rejected at its file:line. They bound what every evaluator and screen has to hold.
+    max_turn_chars: int = 100_000
+    max_session_bytes: int = 16_000_000
     reviewer: str | None = None
     judge_model: str | None = None
     judge_api_base: str | None = None
@@ -59,7 +71,11 @@ class Config:
     policy: list[dict[str, Any]] = field(default_factory=list)
     # Evaluator plug-ins: Python files (relative to this file) or module names (docs/evaluators.md).
     plugins: list[str] = field(default_factory=list)
+    # Folders whose cstui.toml may set TRUSTED_ONLY keys; read from the user config only.
+    trusted_folders: list[str] = field(default_factory=list)
     source: dict[str, str] = field(default_factory=dict)
+    # Settings of an untrusted project file that were not applied: key -> that file.
+    ignored: dict[str, str] = field(default_factory=dict)
 
     def tier_for(self, intent: str | None) -> int | None:
         return self.intent_tiers.get(intent) if intent else None
@@ -75,38 +91,97 @@ class Config:
         return any(verb in low for verb in self.side_effect_verbs)
 
 
-def config_paths() -> list[Path]:
-    """Where config is looked for, strongest first."""
-    paths: list[Path] = []
-    if env := os.environ.get("CSTUI_CONFIG"):
-        paths.append(Path(env))
-    paths.append(Path.cwd() / "cstui.toml")
+# Settings that run code (plugins), send transcripts and keys somewhere (judge_model, judge_api_base) or speak for
+# the reviewer in the audit log (reviewer): never taken from a file the user has not trusted.
+TRUSTED_ONLY = ("plugins", "judge_model", "judge_api_base", "reviewer")
+# Settings only the user's own config may hold (a project file cannot trust itself).
+USER_ONLY = ("trusted_folders",)
+
+_trust_project = False
+
+
+def trust_project_config(trusted: bool = True) -> None:
+    """`--trust-config`: take every setting of the project's cstui.toml for this process."""
+    global _trust_project
+    _trust_project = trusted
+
+
+def user_config_path() -> Path:
     from platformdirs import user_config_dir
 
-    paths.append(Path(user_config_dir("cstui")) / "cstui.toml")
-    return paths
+    return Path(user_config_dir("cstui")) / "cstui.toml"
+
+
+def project_config_path() -> tuple[Path, bool]:
+    """The project file and whether the user named it ($CSTUI_CONFIG) rather than it being found in the cwd."""
+    if env := os.environ.get("CSTUI_CONFIG"):
+        return Path(env), True
+    return Path.cwd() / "cstui.toml", False
+
+
+def config_paths() -> list[Path]:
+    """Where config is looked for, weakest first (later files override earlier ones key by key)."""
+    return [user_config_path(), project_config_path()[0]]
 
 
 class ConfigError(ValueError):
     pass
 
 
-def load_config(path: Path | None = None) -> Config:
+def load_config(path: Path | None = None, *, notify: bool = False) -> Config:
+    """Defaults, then the user config, then the project file (or only `path`, which the caller chose: trusted).
+    `notify`: print the one-line notice about ignored settings (the CLI does, once per command)."""
     cfg = Config()
-    candidates = [path] if path else config_paths()
-    for candidate in candidates:
-        if candidate and candidate.is_file():
-            _apply(cfg, candidate)
-            break
+    if path is not None:
+        if path.is_file():
+            _apply(cfg, path, trusted=True)
+        return cfg
+    user = user_config_path()
+    if user.is_file():
+        _apply(cfg, user, trusted=True, user=True)
+    project, named = project_config_path()
+    if project.is_file() and not _same_file(project, user):
+        _apply(cfg, project, trusted=named or _trust_project or _in_trusted_folder(project, cfg.trusted_folders))
+    if cfg.ignored and notify:
+        _notice(cfg)
     return cfg
 
 
-def _apply(cfg: Config, path: Path) -> None:
+def _notice(cfg: Config) -> None:
+    import sys
+
+    keys = sorted(cfg.ignored)
+    where = next(iter(cfg.ignored.values()))
+    sys.stderr.write(f"cstui: ignoring {', '.join(keys)} from {where} (this folder is not trusted: pass "
+                     f"--trust-config, or list it in trusted_folders in {user_config_path()})\n")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _in_trusted_folder(path: Path, folders: list[str]) -> bool:
+    here = path.resolve().parent
+    for folder in folders:
+        try:
+            if Path(folder).expanduser().resolve() == here:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _apply(cfg: Config, path: Path, *, trusted: bool, user: bool = False) -> None:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    known = {f.name: f for f in fields(cfg) if f.name != "source"}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    known = {f.name: f for f in fields(cfg) if f.name not in ("source", "ignored")}
     for key, value in data.items():
         if key not in known:
             raise ConfigError(f"{path}: unknown setting {key!r}")
@@ -119,6 +194,12 @@ def _apply(cfg: Config, path: Path) -> None:
             _check_tools(path, value)
         if key == "judge_response_format" and value not in ("auto", "schema", "text"):
             raise ConfigError(f"{path}: judge_response_format must be 'auto', 'schema' or 'text'")
+        if key in USER_ONLY and not user:
+            cfg.ignored[key] = str(path)
+            continue
+        if key in TRUSTED_ONLY and not trusted:
+            cfg.ignored[key] = str(path)
+            continue
         setattr(cfg, key, value)
         cfg.source[key] = str(path)
 

@@ -72,12 +72,28 @@ def _init_worker(cfg: Config, kb_docs: list[bytes], evaluator_ids: list[str], pl
     _EVALUATORS = [registry.get(i) for i in evaluator_ids]
 
 
-def _init_pool_worker(*args: Any) -> None:
+def _init_pool_worker(parent: int, *args: Any) -> None:
     """`_init_worker` for a pool process, which then collects garbage itself: automatic collections of a forked
     worker walk the heap it shares with its parent (copying those pages) though the evaluators make almost no
-    reference cycles (a few per cent of the workers' time)."""
+    reference cycles (a few per cent of the workers' time). It exits when its parent dies."""
+    exit_with_parent(parent)
     _init_worker(*args)
     gc.disable()
+
+
+def exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """End this process soon after `parent` is gone (a SIGKILLed `cstui eval` would otherwise leave its pool
+    workers blocked on a queue nobody reads, holding the database open)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="cstui-parent-watch", daemon=True).start()
 
 
 def _evaluate_pool_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple]:
@@ -193,7 +209,7 @@ def run_evaluators(
                 yield len(chunk), _evaluate_chunk(chunk)
         else:
             with ProcessPoolExecutor(processes, initializer=_init_pool_worker,
-                                     initargs=(cfg, kb_docs, ids, specs)) as pool:
+                                     initargs=(os.getpid(), cfg, kb_docs, ids, specs)) as pool:
                 pending = []
                 for chunk in chunks:
                     pending.append((len(chunk), pool.submit(_evaluate_pool_chunk, chunk)))

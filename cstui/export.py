@@ -76,14 +76,20 @@ def export_sessions_dataset(store: Store, run: str, out: Path, partitions: int) 
 
 
 def export(store: Store, run: str, *, what: str, fmt: str, out: Path) -> int:
-    tmp = out.with_name(out.name + ".part")
+    """Write a run's rows to `out` (a file, `-`, a device or a FIFO: cstui.outfile). JSON strings have every
+    control, C1, bidi and tag character escaped (`\\u0085`): the same data, nothing a terminal acts on."""
+    from cstui.outfile import is_terminal, output_file
+    from cstui.textsafe import json_safe_bytes
+
+    if fmt != "jsonl" and is_terminal(out):
+        raise ValueError(f"{out} is a terminal: write {fmt} to a file (or use --format jsonl)")
     n = 0
-    if fmt == "jsonl":
-        with tmp.open("wb") as fh:
+    with output_file(out) as fh:
+        if fmt == "jsonl":
             for row in _rows(store, run, what):
-                fh.write(orjson.dumps(row) + b"\n")
+                fh.write(json_safe_bytes(orjson.dumps(row)) + b"\n")
                 n += 1
-    else:
+            return n
         import polars as pl
 
         flat = [{k: orjson.dumps(v).decode() if isinstance(v, dict | list) else v for k, v in row.items()}
@@ -91,10 +97,9 @@ def export(store: Store, run: str, *, what: str, fmt: str, out: Path) -> int:
         n = len(flat)
         df = pl.DataFrame(flat, infer_schema_length=None) if flat else pl.DataFrame()
         if fmt == "csv":
-            df.write_csv(tmp)
+            df.write_csv(fh)
         elif fmt == "parquet":
-            df.write_parquet(tmp)
+            df.write_parquet(fh)
         else:
             raise ValueError(f"unknown format {fmt!r}")
-    tmp.replace(out)
     return n

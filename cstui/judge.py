@@ -78,11 +78,15 @@ class JudgeSettings:
     @classmethod
     def resolve(cls, model: str | None, api_base: str | None, *, cfg: Any = None, concurrency: int | None = None,
                 timeout: float | None = None) -> JudgeSettings:
-        model = model or (cfg.judge_model if cfg else None) or os.environ.get("CSTUI_JUDGE_MODEL")
+        configured = cfg.judge_model if cfg else None
+        model = model or configured or os.environ.get("CSTUI_JUDGE_MODEL")
         if not model:
             raise JudgeError("no judge model: pass --judge-model (e.g. openai/gpt-4.1-mini or ollama/llama3.1), "
                              "set judge_model in cstui.toml, or CSTUI_JUDGE_MODEL")
-        api_base = api_base or (cfg.judge_api_base if cfg else None) or os.environ.get("CSTUI_JUDGE_API_BASE")
+        # the config's endpoint belongs to the config's model: a model named on the command line must not send its
+        # provider's key and every transcript to an endpoint set for another one
+        config_base = cfg.judge_api_base if cfg and configured in (None, model) else None
+        api_base = api_base or config_base or os.environ.get("CSTUI_JUDGE_API_BASE")
         provider = provider_of(model)
         env = PROVIDER_ENV.get(provider, f"{provider.upper()}_API_KEY")
         key = (os.environ.get(env) if env else None) or keyring_key(provider)

@@ -156,13 +156,22 @@ def run_in_thread(node: Widget, what: str, work: Callable[[], Fetched], *, group
     return node.run_worker(body, thread=True, exclusive=True, group=group or what, exit_on_error=False)
 
 
+def _open(node: Widget, db: Path) -> Store:
+    """A connection of the worker's own to `db`, opened as the app opened it (read-only, a working copy) when it
+    is the app's database."""
+    app_store = getattr(node.app, "store", None)
+    if app_store is not None and Path(db) == app_store.path:
+        return app_store.reopen()
+    return Store(db, mode="review")
+
+
 def load(node: Widget, what: str, fetch: Callable[[Store], Fetched], *, path: Path | None = None,
          group: str | None = None) -> Worker[None]:
     """Read with a connection of the worker's own (SQLite connections are not shared across threads)."""
     db = path or node.app.db_path  # type: ignore[attr-defined]
 
     def work() -> Fetched:
-        with Store(db) as store:
+        with _open(node, db) as store:
             result = fetch(store)
             # a generator reads lazily: drain it while the connection is open
             return result if result is None or isinstance(result, Message) else list(result)
@@ -200,7 +209,7 @@ def _write(node: Widget, what: str, write: Callable[[Store], Fetched], db: Path,
     told = False
     while True:
         try:
-            with Store(db) as store:
+            with _open(node, db) as store:
                 result = write(store)
             break
         except StoreBusy:

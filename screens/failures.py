@@ -201,7 +201,7 @@ class FailuresScreen(Screen[None]):
 
             self.index_state = "building"
             self._status()
-            data.load(self, "index", lambda store: (index_in_subprocess(store.path, run), SearchIndexed(run))[1],
+            data.load(self, "index", lambda store: (index_in_subprocess(store, run), SearchIndexed(run))[1],
                       path=self.store.path)
 
     @on(SearchIndexed)

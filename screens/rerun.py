@@ -126,7 +126,7 @@ class RerunScreen(Dialog[bool]):
                 self.app.call_from_thread(status.update, f"{stage}: {done:,}/{total:,} sessions · {note} so far")
 
         try:
-            with Store(self.store.path) as store:
+            with self.store.reopen() as store:
                 result = evaluation.run(store, self.run, evaluators, session_ids, cfg=load_config(),
                                         judge=settings, progress=progress, cancel=lambda: worker.is_cancelled,
                                         chunk_size=25)

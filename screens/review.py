@@ -162,7 +162,7 @@ class ReviewScreen(Screen[None]):
         if name == OVERALL:
             why.append("overall correctness: did the customer get a correct, complete answer?", style="italic")
         elif result is not None:
-            why.append(inert(result["rationale"] or "(no rationale)"))
+            why.append(inert(result["rationale"] or "(no rationale)", keep_newlines=True))
             for ev in result["evidence"][:3]:
                 if ev.get("span_id"):
                     self.query_one("#spans", SpanTree).select_span(ev["span_id"])

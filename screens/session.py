@@ -53,11 +53,11 @@ def turn_text(session: Any, index: int, highlight: str | tuple[int, int] | None 
         head.append(f"  draft {inert(str(draft['decision']), keep_newlines=False)}", style="magenta")
     if isinstance(highlight, tuple) and 0 <= highlight[0] < highlight[1] <= len(turn.text):
         start, end = highlight  # each piece made inert on its own, so the offsets survive escapes being removed
-        body = Text(inert(turn.text[:start]))
-        body.append(inert(turn.text[start:end]), style="bold reverse red")
-        body.append(inert(turn.text[end:]))
+        body = Text(inert(turn.text[:start], keep_newlines=True))
+        body.append(inert(turn.text[start:end], keep_newlines=True), style="bold reverse red")
+        body.append(inert(turn.text[end:], keep_newlines=True))
         return head + Text("\n") + body
-    body = Text(inert(turn.text) or "(empty)")
+    body = Text(inert(turn.text, keep_newlines=True) or "(empty)")
     if isinstance(highlight, str) and highlight.strip("…").strip():
         clean = inert(highlight.strip("…").strip())
         start = body.plain.find(clean)
@@ -98,7 +98,7 @@ class KBScreen(Dialog[None]):
                 text.append(f"  rev {art.revision} ", style="bold")
                 text.append(f"[{art.status.upper()}]", style=style)
                 text.append(f" {inert(art.title, keep_newlines=False)}\n")
-                text.append(f"  {inert(art.body)}\n\n")
+                text.append(f"  {inert(art.body, keep_newlines=True)}\n\n")
         with VerticalScroll(classes=self.BOX):
             yield Static(text)
 
@@ -124,9 +124,9 @@ class JudgeTranscriptScreen(Dialog[None]):
                         f"{' · reply constrained to the verdict JSON schema' if step.get('schema') else ''}\n",
                         style="dim")
             text.append("prompt:\n", style="bold")
-            text.append(inert(step.get("prompt", "")) + "\n")
+            text.append(inert(step.get("prompt", ""), keep_newlines=True) + "\n")
             text.append("reply:\n", style="bold")
-            text.append(inert(step.get("reply", "")) + "\n", style="green")
+            text.append(inert(step.get("reply", ""), keep_newlines=True) + "\n", style="green")
         if "verdict" in detail:
             text.append("\nverdict: ", style="bold")
             text.append(inert(json.dumps(detail["verdict"], ensure_ascii=False)))
@@ -341,7 +341,7 @@ class SessionDetailScreen(Screen[None]):
             text.append(f"  reviewer says {result['human_verdict']}", style="bold magenta")
         trust, style = trust_text(self.view.trust.get(evaluator))
         text.append(f"\nprecision {trust}\n", style=style)
-        text.append(inert(result["rationale"] or "(no rationale)") + "\n")
+        text.append(inert(result["rationale"] or "(no rationale)", keep_newlines=True) + "\n")
         for ev in result["evidence"][:6]:
             where = (f"turn {ev.get('turn_index')}" if ev.get("turn_index") is not None else "") + (
                 f" span {ev.get('span_id')}" if ev.get("span_id") else "")

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,11 @@ from cstui.demo import build_demo
 from cstui.store import Store
 
 DATA = Path(__file__).parent / "data"
+
+# The suite never reads or writes the user's own config, keys or logs: its own folders for this process.
+_HOME = Path(tempfile.mkdtemp(prefix="cstui-tests-"))
+for _var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+    os.environ[_var] = str(_HOME / _var.lower())
 
 
 @dataclass

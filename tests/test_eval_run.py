@@ -1,6 +1,7 @@
 """`cstui eval` over whole runs: the demo's documented regressions, τ-bench imports, history, export."""
 
 import json
+import os
 
 import polars as pl
 import pytest
@@ -403,7 +404,7 @@ def test_a_pool_worker_collects_the_cycles_each_chunk_leaves(monkeypatch):
     session = Session.model_validate({"session_id": "s1", "turns": [{"role": "customer", "text": "hello there"}]})
     was_enabled = gc.isenabled()
     try:
-        evaluate._init_pool_worker(Config(), [], ["pii_leak"], [])
+        evaluate._init_pool_worker(os.getppid(), Config(), [], ["pii_leak"], [])
         assert not gc.isenabled()
         monkeypatch.setattr(evaluate, "_EVALUATORS", [Cyclic()])
         rows = evaluate._evaluate_pool_chunk([(1, session.model_dump_json().encode())] * 3)

@@ -27,24 +27,27 @@ def labelled(db, cli, n=4):
     assert cli("audit", "verify", "--db", db).code == 0
 
 
-@pytest.mark.parametrize("tamper,expect", [
-    ("UPDATE audit SET payload = replace(payload, 'note 1', 'note X') WHERE id = 2", "record 2: contents do not match"),
-    ("DELETE FROM audit WHERE id = 2", "record 3: previous-hash link broken"),
-    ("UPDATE audit SET id = id + 100 WHERE id = 2; UPDATE audit SET id = 2 WHERE id = 3; "
-     "UPDATE audit SET id = 3 WHERE id = 102", "record 2: previous-hash link broken"),
+@pytest.mark.parametrize("tamper,expect", [  # {a} .. {d}: the audit records of the four labels
+    ("UPDATE audit SET payload = replace(payload, 'note 1', 'note X') WHERE id = {b}",
+     "record {b}: contents do not match"),
+    ("DELETE FROM audit WHERE id = {b}", "record {c}: previous-hash link broken"),
+    ("UPDATE audit SET id = id + 100000 WHERE id = {b}; UPDATE audit SET id = {b} WHERE id = {c}; "
+     "UPDATE audit SET id = {c} WHERE id = {b} + 100000", "record {b}: previous-hash link broken"),
     ("UPDATE labels SET verdict = 'pass' WHERE id = 1", "label 1: verdict differs"),
     ("UPDATE labels SET note = 'edited' WHERE id = 3", "label 3: note differs"),
+    ("UPDATE labels SET created_at = '2020-01-01T00:00:00.000Z' WHERE id = 2", "label 2: created_at differs"),
     ("DELETE FROM labels WHERE id = 2", "label 2 was deleted"),
     ("INSERT INTO labels (run, session_id, evaluator, verdict, reviewer, source, created_at) VALUES "
      "('candidate', 'S-000001', 'pii_leak', 'pass', 'mallory', 'cli', 'now')", "has no audit record"),
-    ("DELETE FROM audit WHERE id = (SELECT max(id) FROM audit)", "label 4 has no audit record"),  # the tail
+    ("DELETE FROM audit WHERE id = {d}", "label 4 has no audit record"),  # the tail
 ])
 def test_audit_verify_reports_the_first_broken_link_after_plain_sqlite_tampering(demo_db, cli, tamper, expect):
     labelled(demo_db, cli)
     with sqlite3.connect(demo_db) as conn:
-        conn.executescript(tamper)
+        a, b, c, d = [i for (i,) in conn.execute("SELECT id FROM audit WHERE action = 'label' ORDER BY id")]
+        conn.executescript(tamper.format(a=a, b=b, c=c, d=d))
     r = cli("audit", "verify", "--db", demo_db)
-    assert r.code == 1 and "BROKEN" in r.out and expect in r.out, r.out
+    assert r.code == 1 and "BROKEN" in r.out and expect.format(a=a, b=b, c=c, d=d) in r.out, r.out
 
 
 def test_audit_head_changes_with_every_record(demo_db, cli):

@@ -36,7 +36,11 @@ def _as_v8(path) -> list[tuple]:
             (top + 3, "candidate", sid, "resolution_judge", "3", 0, None, "unresolved", "why", "[]",
              "judge:local/x", "b-judge", 1, "2026-01-03T00:00:00+00:00", json.dumps({"steps": ["a"]})),
         ]
-        conn.executescript("DROP VIEW results; DROP TABLE verdicts; DROP TABLE verdict_sets;"
+        triggers = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+        conn.executescript("".join(f"DROP TRIGGER {t};" for t in triggers) +  # v13's, as every later object
+                           "DROP TABLE cstui_writing; DROP TABLE cstui_meta; ALTER TABLE frame_cache DROP COLUMN mac;"
+                           " ALTER TABLE audit DROP COLUMN mac; PRAGMA application_id = 0;"
+                           "DROP VIEW results; DROP TABLE verdicts; DROP TABLE verdict_sets;"
                            " ALTER TABLE runs DROP COLUMN sessions_version;" + V8_RESULTS)
         conn.executemany(f"INSERT INTO results ({COLUMNS}) VALUES ({','.join('?' * 15)})", rows)
         conn.execute("PRAGMA user_version = 8")

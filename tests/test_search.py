@@ -114,9 +114,13 @@ async def test_typing_filters_at_once_and_searches_what_was_said_when_typing_pau
 
 
 def test_indexing_in_a_child_process_reports_its_failure(tmp_path):
+    from types import SimpleNamespace
+
     import pytest
 
+    from cstui.store.opening import file_uri
     from cstui.store.search import index_in_subprocess
 
+    broken = SimpleNamespace(path=tmp_path, opened=SimpleNamespace(uri=file_uri(tmp_path)), read_only_connection=False)
     with pytest.raises(RuntimeError, match="database"):
-        index_in_subprocess(tmp_path, "r")  # a directory, not a database
+        index_in_subprocess(broken, "r")  # a directory, not a database

@@ -9,13 +9,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 # Declared once, on the top-level parser and on every command that takes them; SUPPRESS as the default so
 # `cstui --db X report` keeps X (a command's own default would otherwise overwrite it).
 DB = argparse.ArgumentParser(add_help=False)
 DB.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
                 help="SQLite database (default: $CSTUI_DB, else the platform data dir)")
+TRUST_HELP = ("take plug-ins, the judge model/endpoint and the reviewer name from ./cstui.toml too (by default only "
+              "your own config and the command line may set them; `cstui config show` says where each value came from)")
+TRUST = argparse.ArgumentParser(add_help=False)
+TRUST.add_argument("--trust-config", action="store_true", default=argparse.SUPPRESS, help=TRUST_HELP)
+DB.add_argument("--trust-config", action="store_true", default=argparse.SUPPRESS, help=TRUST_HELP)
+DB.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                help="open the database read-only: nothing is written to it, not even caches (commands that write "
+                     "exit 2)")
 PLUGIN = argparse.ArgumentParser(add_help=False)
 PLUGIN.add_argument(
     "--plugin", action="append", default=argparse.SUPPRESS, metavar="PATH_OR_MODULE",
@@ -41,22 +49,33 @@ def db_path(args: argparse.Namespace) -> Path:
     return default_db_path()
 
 
-def open_store(args: argparse.Namespace, *, must_exist: bool = True):
+def open_store(args: argparse.Namespace, *, must_exist: bool = True, write: bool = False):
+    """The command's store: `write` for commands that change what the file holds (refused, in one line, on a
+    read-only, foreign or locked file); reading commands never change it (an older or repaired file is read
+    through a working copy). What the opening had to say (a working copy, an upgrade's backup) goes to stderr."""
     from cstui.store import Store
 
     path = db_path(args)
     if must_exist and not path.exists():
         raise UsageError(f"{path}: no such database (build one with `cstui demo --no-tui` or `cstui import`)")
-    return Store(path)
+    if getattr(args, "read_only", False) and write:
+        raise UsageError("--read-only: this command writes to the database")
+    mode = "read-only" if getattr(args, "read_only", False) else "write" if write else "read"
+    store = Store(path, mode=mode, create=not must_exist)
+    for notice in store.notices:
+        sys.stderr.write(f"cstui: {notice}\n")
+    return store
 
 
 def print_json(value: Any) -> None:
     """One JSON document on stdout; a typed report (cstui.reports) prints as its `to_json()`."""
     import orjson
 
+    from cstui.textsafe import json_safe
+
     if hasattr(value, "to_json"):
         value = value.to_json()
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
+    sys.stdout.write(json_safe(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()) + "\n")
 
 
 def progress_printer(label: str):
@@ -64,8 +83,11 @@ def progress_printer(label: str):
     if not sys.stderr.isatty():
         return None
 
+    from cstui.textsafe import control, inert
+
     def show(where: str, n: int) -> None:
-        sys.stderr.write(f"\r{label} {Path(where).name}: {n:,}…")
+        control(sys.stderr, "\r")
+        sys.stderr.write(f"{label} {inert(Path(where).name, keep_newlines=False)}: {n:,}…")
         sys.stderr.flush()
 
     return show
@@ -77,6 +99,8 @@ def progress_bar(label: str):
         return None
     import time
 
+    from cstui.textsafe import control
+
     started = time.monotonic()
 
     def show(done: int, total: int) -> None:
@@ -84,7 +108,8 @@ def progress_bar(label: str):
         elapsed = time.monotonic() - started
         eta = elapsed / frac - elapsed if frac else 0
         bar = "#" * int(frac * 30)
-        sys.stderr.write(f"\r{label} [{bar:<30}] {done:,}/{total:,} {elapsed:5.1f}s eta {eta:4.1f}s")
+        control(sys.stderr, "\r")
+        sys.stderr.write(f"{label} [{bar:<30}] {done:,}/{total:,} {elapsed:5.1f}s eta {eta:4.1f}s")
         sys.stderr.flush()
 
     return show
@@ -92,7 +117,9 @@ def progress_bar(label: str):
 
 def clear_line() -> None:
     if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
+        from cstui.textsafe import control
+
+        control(sys.stderr, "\r\033[K")
 
 
 def plural(count: int, noun: str) -> str:

@@ -31,7 +31,7 @@ def add_parser(sub: Any) -> None:
 def cmd_drift(args: argparse.Namespace) -> int:
     from cstui.textsafe import inert
 
-    with open_store(args) as store:
+    with open_store(args, write=args.action in ("note", "detect")) as store:
         if args.action == "note":
             if args.id is None or not args.text:
                 raise UsageError("usage: cstui drift note ID TEXT")
@@ -61,6 +61,6 @@ def cmd_drift(args: argparse.Namespace) -> int:
                  else f"{100 * e['previous']:.1f}% → {100 * e['current']:.1f}% ({100 * e['delta']:+.1f} pts, "
                  f"p={e['p_value']:.2g})")
         note = f"  note by {inert(e['noted_by'])}: {inert(e['note'], keep_newlines=False)}" if e["note"] else "  (no note yet)"
-        print(f"#{e['id']} {inert(e['run'])} vs {inert(e['previous_run'])}: {e['metric']} [{e['scope']}] {value}"
-              f"  detected {e['detected_at']}\n{note}")
+        print(f"#{e['id']} {inert(e['run'])} vs {inert(e['previous_run'])}: {inert(e['metric'])} [{inert(e['scope'])}] "
+              f"{value}  detected {inert(e['detected_at'])}\n{note}")
     return EXIT_OK

@@ -86,7 +86,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except evaluation.EvaluationError as exc:
         raise UsageError(str(exc)) from None
     label = f"eval {inert(args.run, keep_newlines=False)}"
-    with open_store(args) as store:
+    with open_store(args, write=True) as store:
         store.run(args.run)
         settings = judge_settings(args, cfg) if judges else None
         bars = {"evaluators": progress_bar(label), "judges": progress_bar(label + " (judges)")}
@@ -128,7 +128,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not args.no_drift:
         from cstui.drift import detect_drift
 
-        with open_store(args) as store:
+        with open_store(args, write=True) as store:
             previous, events = detect_drift(store, args.run)
         if previous:
             print(f"drift vs {inert(previous, keep_newlines=False)}: {len(events)} event(s) recorded"

@@ -9,12 +9,13 @@ from cstui.cli.common import (
     EXIT_OK,
     JSON,
     PLUGIN,
+    TRUST,
     print_json,
 )
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("evaluators", parents=[PLUGIN, JSON], help="list the evaluators, built-in and plug-in",
+    p = sub.add_parser("evaluators", parents=[TRUST, PLUGIN, JSON], help="list the evaluators, built-in and plug-in",
                        description="Every evaluator cstui can run: id, kind (deterministic or judge), dimension, "
                        "version, where it comes from, and what it checks. Plug-ins: --plugin, `plugins` in "
                        "cstui.toml, or the `cstui.evaluators` entry-point group (docs/evaluators.md).")

@@ -25,7 +25,8 @@ def add_parser(sub: Any) -> None:
                    help="evidence: one row per interaction x assertion (timestamp, system version, evaluator and "
                    "version, verdict, rationale, evidence, latest human label and who/when), then drift events")
     p.add_argument("--format", default="jsonl", choices=EXPORT_FORMATS)
-    p.add_argument("--out", required=True, metavar="FILE", help="the file to write (a directory with --partitions)")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="the file to write (a directory with --partitions); `-` or a device/FIFO is written directly")
     p.add_argument("--partitions", type=int, metavar="N",
                    help="sessions as Parquet only: write a directory of N files (session_id, document) that "
                    "`cstui eval --sessions DIR` and a Ray cluster read without importing (docs/scale.md)")
@@ -44,6 +45,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.partitions is not None:
             n = export_sessions_dataset(store, args.run, Path(args.out), args.partitions)
         else:
-            n = export(store, args.run, what=args.what, fmt=args.format, out=Path(args.out))
-    print(f"wrote {n:,} {args.what} rows to {args.out}", file=sys.stderr)
+            try:
+                n = export(store, args.run, what=args.what, fmt=args.format, out=Path(args.out))
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+    from cstui.textsafe import inert
+
+    print(f"wrote {n:,} {args.what} rows to {inert(args.out)}", file=sys.stderr)
     return EXIT_OK

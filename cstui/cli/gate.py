@@ -48,10 +48,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
         result = run_gate(store, args.run, baseline=args.baseline,
                           config_path=Path(args.config) if args.config else None, strict=args.strict)
     if args.junit:
-        out = Path(args.junit)
-        tmp = out.with_name(out.name + ".part")
-        tmp.write_text(junit_xml(result, time.perf_counter() - started), encoding="utf-8")
-        tmp.replace(out)
+        from cstui.outfile import output_file
+
+        with output_file(Path(args.junit)) as fh:
+            fh.write(junit_xml(result, time.perf_counter() - started).encode("utf-8"))
     if args.json:
         print_json(result)
     else:

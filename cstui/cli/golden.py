@@ -40,7 +40,7 @@ def cmd_golden(args: argparse.Namespace) -> int:
     from cstui.textsafe import inert
 
     reviewer = load_config().reviewer
-    with open_store(args) as store:
+    with open_store(args, write=args.action == "add") as store:
         if args.action == "add":
             if args.from_run:
                 if not (args.evaluator and args.confirmed):
@@ -71,8 +71,8 @@ def cmd_golden(args: argparse.Namespace) -> int:
             return EXIT_OK
         for c in cases:
             print(f"#{c['id']} {inert(c['session_id'])} from {inert(c['source_run'])}"
-                  f"{' [' + c['evaluator'] + ']' if c['evaluator'] else ''}: {inert(c['reason'], keep_newlines=False)}"
-                  f" — {inert(c['added_by'])} {c['added_at']}")
+                  f"{' [' + inert(c['evaluator']) + ']' if c['evaluator'] else ''}: {inert(c['reason'])}"
+                  f" — {inert(c['added_by'])} {inert(c['added_at'])}")
         if not cases:
             print("the regression set is empty: cstui golden add SESSION --reason TEXT")
         return EXIT_OK
@@ -80,14 +80,16 @@ def cmd_golden(args: argparse.Namespace) -> int:
         raise UsageError("cstui golden export needs --out FILE")
     import orjson
 
+    from cstui.outfile import output_file
+    from cstui.textsafe import json_safe_bytes
+
     out = Path(args.out)
-    tmp = out.with_name(out.name + ".part")
-    with tmp.open("wb") as fh:
+    with output_file(out) as fh:
         for c in cases:
             doc = orjson.loads(c["doc"])
             doc["golden"] = {"case": c["id"], "reason": c["reason"], "source_run": c["source_run"],
                              "evaluator": c["evaluator"], "added_by": c["added_by"], "added_at": c["added_at"]}
-            fh.write(orjson.dumps(doc) + b"\n")
-    tmp.replace(out)
-    print(f"wrote {len(cases)} regression case(s) to {out} (native format, re-importable)", file=sys.stderr)
+            fh.write(json_safe_bytes(orjson.dumps(doc)) + b"\n")
+    print(f"wrote {len(cases)} regression case(s) to {inert(str(out))} (native format, re-importable)",
+          file=sys.stderr)
     return EXIT_OK

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from cstui.cli.common import (
     DB,
     EXIT_OK,
     UsageError,
+    clear_line,
     db_path,
     open_store,
     plural,
@@ -57,7 +57,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     mode = "replace" if args.replace else "append" if args.append else "create"
     path = db_path(args)
     existed = path.exists()
-    store = open_store(args, must_exist=False)
+    store = open_store(args, must_exist=False, write=True)
     try:
         report = import_files(
             store, paths, run, kb=Path(args.kb) if args.kb else None, fmt=args.format, mode=mode,
@@ -70,14 +70,13 @@ def cmd_import(args: argparse.Namespace) -> int:
                 Path(str(path) + suffix).unlink(missing_ok=True)
         raise
     store.close()
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
+    clear_line()
     for f in report.files:
         if f.format == "kb":
-            print(f"{f.path}: {f.counts['articles']:,} articles (kb)")
+            print(f"{inert(f.path)}: {f.counts['articles']:,} articles (kb)")
             continue
         c = f.counts
-        print(f"{f.path} ({f.format}): {plural(c['sessions'], 'session')}, {plural(c['turns'], 'turn')}, "
+        print(f"{inert(f.path)} ({f.format}): {plural(c['sessions'], 'session')}, {plural(c['turns'], 'turn')}, "
               f"{plural(c['tool_calls'], 'tool call')} ({plural(c['tool_errors'], 'error')}), "
               f"{plural(c['escalations'], 'escalation')}, {c['orphan_spans']:,} orphan and {c['synthetic_spans']:,} "
               f"synthetic tool spans, {plural(c['warnings'], 'warning')}")
@@ -86,6 +85,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         if c["warnings"] > len(f.warnings):
             print(f"  … and {c['warnings'] - len(f.warnings):,} more warnings")
     rate = report.n_sessions / report.seconds if report.seconds else 0
-    print(f"run {run!r}: {report.n_sessions:,} sessions, {report.n_spans:,} spans, {report.n_kb} KB revisions "
-          f"imported in {report.seconds:.2f}s ({rate:,.0f} sessions/s) into {path}")
+    print(f"run {inert(repr(run))}: {report.n_sessions:,} sessions, {report.n_spans:,} spans, {report.n_kb} KB revisions "
+          f"imported in {report.seconds:.2f}s ({rate:,.0f} sessions/s) into {inert(path)}")
     return EXIT_OK

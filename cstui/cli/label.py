@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> None:
         "label", parents=[DB], help="relabel a session (scripted review; append-only, audited)",
         description="Record a reviewer's verdict on one evaluator for a session, or the session's overall "
         "correctness, tier or intent. Labels are append-only with an audit record; metrics and gates use the newest. "
-        "Reviewer: `reviewer` in cstui.toml, else the OS user.",
+        "Reviewer: `reviewer` in your own cstui.toml, else the OS user (printed with the label).",
     )
     p.add_argument("session", metavar="SESSION", help="session id")
     p.add_argument("--run", metavar="NAME", help="the session's run (needed when the id is in several runs)")
@@ -47,7 +47,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         known = {ev.id for ev in registry.all_evaluators()}
         if args.evaluator not in known:
             raise UsageError(f"unknown evaluator {args.evaluator!r} (known: {', '.join(sorted(known))})")
-    with open_store(args) as store:
+    with open_store(args, write=True) as store:
         run = args.run or store.run_of_session(args.session)
         store.run(run)
         label = {"session_id": args.session, "evaluator": args.evaluator, "verdict": args.verdict,
@@ -55,7 +55,8 @@ def cmd_label(args: argparse.Namespace) -> int:
                  "intent": args.intent, "reason": args.reason, "note": args.note, "source": "cli"}
         label_id = store.add_label(run, label, reviewer=load_config().reviewer)
         history = store.labels(run, args.session)
+        reviewer = history[-1]["reviewer"] if history else "?"
     what = f"{args.evaluator} = {args.verdict}" if args.verdict else "session label"
-    print(f"label #{label_id} on {inert(args.session)} in run {inert(run)}: {what} "
+    print(f"label #{label_id} on {inert(args.session)} in run {inert(run)}: {what}, recorded as {inert(reviewer)} "
           f"({len(history)} label(s) in its history)")
     return EXIT_OK

@@ -40,7 +40,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     path = db_path(args)
     scope = f"run {inert(args.run, keep_newlines=False)}" if args.run else "every run"
     started = time.perf_counter()
-    with open_store(args) as store:
+    with open_store(args, write=True) as store:
         if args.dry_run:
             h = store.history(args.run)
             print(f"{scope}: {h.verdicts:,} verdicts no longer current ({h.sets:,} verdict sets) would be deleted; "

@@ -38,7 +38,7 @@ def add_parser(sub: Any) -> None:
 def cmd_review(args: argparse.Namespace) -> int:
     from cstui.textsafe import inert
 
-    with open_store(args) as store:
+    with open_store(args, write=args.sample is not None) as store:
         if args.sample is None:
             queues = store.review_queues(args.run)
             if args.json:

@@ -34,5 +34,5 @@ def cmd_runs(args: argparse.Namespace) -> int:
     width = max(len(inert(r["name"])) for r in runs)
     print(f"{'run':<{width}}  {'sessions':>8}  created")
     for r in runs:
-        print(f"{inert(r['name']):<{width}}  {r['n_sessions']:>8,}  {r['created_at']}")
+        print(f"{inert(r['name']):<{width}}  {r['n_sessions']:>8,}  {inert(r['created_at'])}")
     return EXIT_OK

@@ -36,7 +36,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     by = [b.strip() for b in args.by.split(",") if b.strip()] if args.by else []
     try:
         target = parse_target(args.target) if args.target else None
-        with open_store(args) as store:
+        with open_store(args, write=True) as store:
             store.run(args.run)
             result = sample_run(store, args.run, args.into, args.size, seed=args.seed, by=by, target=target)
     except ValueError as exc:

@@ -21,32 +21,39 @@ def cmd_tui(args: argparse.Namespace) -> int:
         from cstui.app import run_app  # with no database at all, the TUI offers to build the demo
 
         return run_app(path)
-    run, session = check_start(path, args.run, args.session, args.queue, getattr(args, "baseline", None))
-    from cstui.app import run_app
+    from cstui.store import Store
 
-    code = run_app(path, run=run, session=session, queue=args.queue, baseline=getattr(args, "baseline", None))
+    store = Store(path, create=False, mode="read-only" if getattr(args, "read_only", False) else "review")
+    try:
+        for notice in store.notices:
+            sys.stderr.write(f"cstui: {notice}\n")
+        run, session = check_start(store, args.run, args.session, args.queue, getattr(args, "baseline", None))
+        from cstui.app import run_app
+
+        code = run_app(path, run=run, session=session, queue=args.queue, baseline=getattr(args, "baseline", None),
+                       store=store)
+    finally:
+        store.close()
     return code if code == 0 else EXIT_BAD_INPUT
 
 
-def check_start(path, run: str | None, session: str | None, queue: str | None,
+def check_start(store, run: str | None, session: str | None, queue: str | None,
                 baseline: str | None = None) -> tuple[str | None, str | None]:
     """Where the TUI should open, checked against the database; `--session` alone finds its run."""
-    from cstui.store import Store
-
-    with Store(path, create=False) as store:
-        names = [r["name"] for r in store.runs()]
-        for wanted, what in ((run, "run"), (baseline, "baseline run")):
-            if wanted is not None and wanted not in names:
-                known = ", ".join(names[:8]) + (" …" if len(names) > 8 else "") or "none yet"
-                raise UsageError(f"no {what} named {wanted!r} in {path} (runs: {known})")
-        if session is not None:
-            if run is None:
-                runs = store.runs_of_session(session)
-                if not runs:
-                    raise UsageError(f"no session {session!r} in {path}")
-                run = runs[0] if len(runs) == 1 else None  # in several runs: the TUI asks which
-            elif session not in set(store.session_ids(run)):
-                raise UsageError(f"no session {session!r} in run {run!r}")
-        if queue is not None and not any(q["name"] == queue for q in store.review_queues()):
-            raise UsageError(f"no review queue named {queue!r} in {path} (`cstui review --run R` lists them)")
+    path = store.path
+    names = [r["name"] for r in store.runs()]
+    for wanted, what in ((run, "run"), (baseline, "baseline run")):
+        if wanted is not None and wanted not in names:
+            known = ", ".join(names[:8]) + (" …" if len(names) > 8 else "") or "none yet"
+            raise UsageError(f"no {what} named {wanted!r} in {path} (runs: {known})")
+    if session is not None:
+        if run is None:
+            runs = store.runs_of_session(session)
+            if not runs:
+                raise UsageError(f"no session {session!r} in {path}")
+            run = runs[0] if len(runs) == 1 else None  # in several runs: the TUI asks which
+        elif session not in set(store.session_ids(run)):
+            raise UsageError(f"no session {session!r} in run {run!r}")
+    if queue is not None and not any(q["name"] == queue for q in store.review_queues()):
+        raise UsageError(f"no review queue named {queue!r} in {path} (`cstui review --run R` lists them)")
     return run, session

@@ -131,6 +131,33 @@ def session_row(data: dict[str, Any], cfg: Config) -> SessionRow:
     )
 
 
+TRUNCATED = "… [cut by cstui at import: {n:,} more characters; max_turn_chars in cstui.toml]"
+
+
+def limit_size(data: dict[str, Any], cfg: Config) -> list[str]:
+    """Cut turn texts longer than `max_turn_chars` (the turn keeps `truncated_chars`, how many were cut): one huge
+    record must not make every evaluator and screen hold it. Returns the warnings (`check_size` then refuses a
+    session still larger than `max_session_bytes`)."""
+    warnings = []
+    turns = data.get("turns")
+    limit = max(1, cfg.max_turn_chars)
+    if isinstance(turns, list):
+        for i, turn in enumerate(turns):
+            text = turn.get("text") if isinstance(turn, dict) else None
+            if isinstance(text, str) and len(text) > limit:
+                turn["text"] = text[:limit] + TRUNCATED.format(n=len(text) - limit)
+                turn["truncated_chars"] = len(text) - limit
+                warnings.append(f"turn {i}: text of {len(text):,} characters cut to {limit:,} (max_turn_chars)")
+    return warnings
+
+
+def check_size(row: SessionRow, cfg: Config) -> None:
+    size = len(row.doc) + sum(len(span[-1]) for span in row.spans)
+    if size > cfg.max_session_bytes:
+        raise ValueError(f"session record of {size:,} bytes is larger than max_session_bytes "
+                         f"({cfg.max_session_bytes:,}); raise it in cstui.toml to import it")
+
+
 def _check_span_refs(session: Session) -> None:
     ids = set()
     for span in session.spans:
@@ -260,7 +287,9 @@ def import_files(
                 summary.format = kind
                 warnings = (data.pop("_warnings", None) or []) if kind != "native" else []
                 try:
+                    warnings = [*warnings, *limit_size(data, cfg)]
                     row = session_row(data, cfg)
+                    check_size(row, cfg)
                     writer.add(row)
                 except ValidationError as exc:
                     raise BadInput(path, lineno, _validation_reason(exc)) from None

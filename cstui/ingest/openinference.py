@@ -95,8 +95,8 @@ def _indexed_messages(attrs: dict[str, Any], prefix: str, inner: str) -> list[Me
     """Flattened messages: OpenInference `llm.input_messages.{i}.message.role|content|contents…|tool_calls…`
     (inner = "message."), and OpenLLMetry's `gen_ai.prompt.{i}.role|content|tool_calls…` (inner = "")."""
     head = prefix + "."
-    indices = sorted({int(k[len(head):].split(".")[0]) for k in attrs
-                      if k.startswith(head) and k[len(head):].split(".")[0].isdigit()})
+    firsts = (k[len(head):].split(".")[0] for k in attrs if k.startswith(head))
+    indices = sorted({int(first) for first in firsts if first.isascii() and first.isdigit()})  # not a superscript
     out = []
     for i in indices:
         base = f"{head}{i}.{inner}"

@@ -7,13 +7,22 @@ list sessions.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
+from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cstui.store.core import StoreBase
-from cstui.store.frames import SESSION_COLUMNS, apply_session_overrides, session_overrides
+from cstui.store.frames import (
+    SESSION_COLUMNS,
+    apply_session_overrides,
+    session_overrides,
+    snapshot_mac,
+    snapshot_ok,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -115,36 +124,44 @@ class ChunksMixin(StoreBase):
     def _snapshotted(self, run: str, kind: str, version_column: str, build: Iterator[pl.DataFrame],
                      columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
         """Frames (only `columns`, when given) from the snapshots `kind:0`, `kind:1`, … when they match the run's
-        `version_column`, else from `build`, snapshotting each; the count row written last marks a complete set."""
-        import io
-
+        `version_column`, else from `build`, snapshotting each; the count row written last marks a complete set.
+        A snapshot whose MAC fails (written elsewhere, edited, damaged) is not read: the frames from it on are built
+        from the rows, whose chunks have the same boundaries."""
         import polars as pl
 
         version = self._one(f"SELECT {version_column} FROM runs WHERE name = ?", (run,))
-        count = self.conn.execute("SELECT data FROM frame_cache WHERE run = ? AND kind = ? AND data_version = ?",
+        count = self.conn.execute("SELECT data, mac FROM frame_cache WHERE run = ? AND kind = ? AND data_version = ?",
                                   (run, kind, version)).fetchone()
-        if count is not None:
-            build.close()
+        if count is not None and snapshot_ok(run, kind, version, *count) and count[0].isdigit():
             for i in range(int(count[0])):
-                blob = self.conn.execute("SELECT data FROM frame_cache WHERE run = ? AND kind = ?",
-                                         (run, f"{kind}:{i}")).fetchone()[0]
-                frame = pl.read_ipc(io.BytesIO(blob), columns=columns)
-                del blob
+                row = self.conn.execute("SELECT data, mac FROM frame_cache WHERE run = ? AND kind = ?"
+                                        " AND data_version = ?", (run, f"{kind}:{i}", version)).fetchone()
+                frame = None
+                if row is not None and snapshot_ok(run, f"{kind}:{i}", version, *row):
+                    with suppress(Exception):  # a damaged snapshot is rebuilt, like a foreign one
+                        frame = pl.read_ipc(io.BytesIO(row[0]), columns=columns)
+                del row
+                if frame is None:  # the parts before it were sound: build from here on (same chunk boundaries)
+                    for built in islice(build, i, None):
+                        yield built if columns is None else built.select(columns)
+                        del built
+                    return
                 yield frame
                 del frame
+            build.close()
             return
         snapshot, i = version is not None, 0
         for frame in build:
             if snapshot:
                 buf = io.BytesIO()
                 frame.write_ipc(buf, compression="lz4")
-                snapshot = self._snapshot(run, f"{kind}:{i}", version, buf.getvalue())
+                snapshot = self._store_snapshot(run, f"{kind}:{i}", version, buf.getvalue())
                 del buf
             i += 1
             yield frame if columns is None else frame.select(columns)
             del frame
         if snapshot:
-            self._snapshot(run, kind, version, str(i).encode())
+            self._store_snapshot(run, kind, version, str(i).encode())
 
     def _with_masks(self, run: str, part: pl.DataFrame, words: list[int]) -> pl.DataFrame:
         """A part's sessions with their mask words (0 where a session has no verdict), read by a range of the
@@ -168,19 +185,6 @@ class ChunksMixin(StoreBase):
                 part = part.join(word, on="sid", how="left", maintain_order="left")
         # one piece per column: a chunk in pieces (the masks come in tenths) took ~20 MB more in every reader
         return part.with_columns(pl.col(n).fill_null(0) for n in names).rechunk()
-
-    def _snapshot(self, run: str, kind: str, version: int, data: bytes) -> bool:
-        """Store one snapshot without waiting for another writer (it is only an optimisation); False if busy or
-        read-only."""
-        self.conn.execute("PRAGMA busy_timeout = 0")
-        try:
-            self.conn.execute("INSERT OR REPLACE INTO frame_cache (run, kind, data_version, data) VALUES (?,?,?,?)",
-                              (run, kind, version, data))
-            return True
-        except sqlite3.OperationalError:
-            return False
-        finally:
-            self.conn.execute("PRAGMA busy_timeout = 30000")
 
     def _overrides(self, run: str, words: list[int]) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
         """Reviewers' newest tier / intent / correctness per session, and their verdicts as masks per (sid, word):
@@ -245,7 +249,6 @@ class SessionPartWriter:
         self._put(self.kind, str(self.written).encode())
 
     def _write(self, n: int) -> None:
-        import io
 
         import polars as pl
 
@@ -259,8 +262,8 @@ class SessionPartWriter:
         self.written += 1
 
     def _put(self, kind: str, data: bytes) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO frame_cache (run, kind, data_version, data) VALUES (?,?,?,?)",
-                          (self.run, kind, self.version, data))
+        self.conn.execute("INSERT OR REPLACE INTO frame_cache (run, kind, data_version, data, mac) VALUES (?,?,?,?,?)",
+                          (self.run, kind, self.version, data, snapshot_mac(self.run, kind, self.version, data)))
 
 
 def _session_query() -> tuple[str, dict[str, Any]]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import getpass
 import os
 import sqlite3
-import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from cstui.store.schema import BACKFILLS, MIGRATIONS, SCHEMA_VERSION, statements
+from cstui.store.opening import BusyError, Opened, OpenError, open_database
 
 if TYPE_CHECKING:
     import polars as pl
@@ -46,6 +45,27 @@ class DbBusy(StoreError):
     """Another process holds the write lock (a long import or eval); retrying later will work."""
 
 
+def database_error_line(exc: BaseException, db: object) -> str | None:
+    """One line for an SQLite error that is the file's or the machine's doing (full disk, read-only, locked, not a
+    database), or None when it is not one of those."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    text = str(exc).lower()
+    if "full" in text:
+        return f"{db}: the disk is full; the change was rolled back and the file is as it was"
+    if "readonly" in text or "read-only" in text:
+        return f"{db} is read-only: this command writes to it (copy the file somewhere writable)"
+    if "locked" in text or "busy" in text:
+        return f"{db}: the database is busy (another process is writing); try again when it has finished"
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return f"{db}: not a usable cstui database ({' '.join(str(exc).split())})"
+    if "unable to open" in text:
+        return f"{db}: cannot open the database file ({' '.join(str(exc).split())})"
+    if "disk i/o" in text:
+        return f"{db}: a disk I/O error ({' '.join(str(exc).split())})"
+    return None
+
+
 def current_reviewer() -> str:
     try:
         return getpass.getuser()
@@ -64,26 +84,49 @@ def _b(v: bool | None) -> int | None:
 class StoreBase:
     """All reads and writes go through the Store; nothing above it writes SQL."""
 
-    def __init__(self, path: Path | str, *, create: bool = True):
+    def __init__(self, path: Path | str, *, create: bool = True, mode: str = "write",
+                 _opened: Opened | None = None):
+        """`mode`: "write" (refuse a file cstui cannot write), "read" (never change what the file holds),
+        "read-only" (and through a read-only connection) or "review" (write when possible, else read and say
+        why). See cstui.store.opening for what is checked."""
         self.path = Path(path)
-        if not create and not self.path.exists():
-            raise StoreError(f"{self.path}: no such database")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.mode = mode
+        self._owner = _opened is None
         try:
-            self.conn.execute("PRAGMA busy_timeout = 30000")
-            if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:  # a file that is not SQLite, or a damaged one: one line, not a traceback
-            self.conn.close()
-            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+            self.opened = _opened or open_database(self.path, mode=mode, create=create)
+        except BusyError as exc:
+            raise DbBusy(str(exc)) from None
+        except OpenError as exc:
+            raise StoreError(str(exc)) from None
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
                 raise DbBusy(f"{self.path}: the database is busy (another process is writing)") from exc
             raise StoreError(f"{self.path}: not a usable cstui database ({exc})") from exc
+        except sqlite3.DatabaseError as exc:  # a damaged file: one line, not a traceback
+            raise StoreError(f"{self.path}: not a usable cstui database ({exc})") from exc
+        self.conn = self.opened.conn
+        self.read_only = self.opened.read_only
+        self.notices = self.opened.notices
+
+    def reopen(self) -> Self:
+        """Another connection to the same file, opened the same way (a worker's own: connections are not shared
+        across threads); a working copy is shared, and deleted when the first store closes."""
+        from cstui.store.opening import Opened, connect
+
+        if "mode=ro" in self.opened.uri and self.opened.search_scratch is None:
+            self.search_scratch()  # type: ignore[attr-defined]  # shared, so every connection finds one index
+        opened = Opened(connect(self.opened.uri), self.opened.uri, self.opened.read_only, self.opened.reason,
+                        search_scratch=self.opened.search_scratch)
+        return type(self)(self.path, mode=self.mode, _opened=opened)
 
     def close(self) -> None:
+        import shutil
+
         self.conn.close()
+        if self._owner and self.opened.scratch is not None:
+            shutil.rmtree(self.opened.scratch, ignore_errors=True)
+        if self._owner and self.opened.own_search_scratch and self.opened.search_scratch is not None:
+            shutil.rmtree(self.opened.search_scratch.parent, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self
@@ -91,9 +134,20 @@ class StoreBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def refuse_if_read_only(self, what: str) -> None:
+        if self.read_only:
+            raise StoreError(f"{self.path} is read-only ({self.opened.reason or 'opened for reading'}): {what} "
+                             "cannot be saved")
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; `DbBusy` when another process held the write lock past the busy timeout."""
+    def transaction(self, *, derived: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction; `DbBusy` when another process held the write lock past the busy timeout.
+
+        cstui's own transactions hold a row in `cstui_writing`, which tells its triggers the write is cstui's (see
+        schema v13). `derived`: a write of summaries only (snapshots, the search index), allowed on a file opened
+        for reading and never marked."""
+        if not derived:
+            self.refuse_if_read_only("the change")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -101,31 +155,29 @@ class StoreBase:
                 raise DbBusy(f"{self.path}: the database is busy (another process is writing)") from exc
             raise
         try:
+            if not derived:
+                self.conn.execute("INSERT INTO cstui_writing (token) VALUES (1)")
             yield self.conn
+            if not derived:
+                self.conn.execute("DELETE FROM cstui_writing")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:  # a full disk or an I/O error at commit: leave no transaction open behind it
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        """Roll back what is open. SQLite has already rolled back after some errors (a full disk): then there is
+        nothing to do, and the error that caused it is the one to report, not "no transaction is active"."""
+        if self.conn.in_transaction:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
-
-    def _migrate(self) -> None:
-        version = self.schema_version()
-        if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: schema v{version} is newer than this cstui (v{SCHEMA_VERSION})")
-        if version == SCHEMA_VERSION:
-            return
-        if version:  # an existing file: rewriting its verdicts can take a minute or two at a million sessions
-            print(f"cstui: upgrading {self.path} from schema v{version} to v{SCHEMA_VERSION} (once)", file=sys.stderr,
-                  flush=True)
-        with self.transaction() as conn:
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in statements(MIGRATIONS[target]):
-                    conn.execute(statement)
-                if target in BACKFILLS:
-                    BACKFILLS[target](conn)
-                conn.execute(f"PRAGMA user_version = {target}")
 
     def _dict_rows(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """A cursor whose rows are dicts keyed by column name: the one row helper (iterate it to stream)."""

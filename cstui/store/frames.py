@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import sqlite3
 from collections.abc import Callable
+from contextlib import suppress
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -11,6 +17,47 @@ if TYPE_CHECKING:
 
 
 from cstui.store.core import StoreBase
+
+
+@cache
+def local_key() -> bytes:
+    """The key of this machine's snapshot MACs: a file in the user's data dir (created once, 0600), else a key for
+    this process only. It never goes into a database, so a snapshot someone else wrote (or edited) fails its MAC
+    and is rebuilt from the rows."""
+    from platformdirs import user_data_dir
+
+    path = Path(user_data_dir("cstui")) / "snapshot.key"
+    try:
+        data = path.read_bytes()
+        if len(data) >= 32:
+            return data
+    except OSError:
+        pass
+    key = os.urandom(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+    except FileExistsError:
+        with suppress(OSError):
+            data = path.read_bytes()
+            if len(data) >= 32:
+                return data
+    except OSError:
+        pass
+    return key
+
+
+def snapshot_mac(run: str, kind: str, version: int, data: bytes) -> bytes:
+    """What a snapshot row's `mac` must be: an HMAC of the run, kind, version and blob under `local_key`."""
+    mac = hmac.new(local_key(), f"{run}\x1f{kind}\x1f{version}\x1f".encode(), hashlib.sha256)
+    mac.update(data)
+    return mac.digest()
+
+
+def snapshot_ok(run: str, kind: str, version: int, data: bytes | None, mac: bytes | None) -> bool:
+    return data is not None and mac is not None and hmac.compare_digest(snapshot_mac(run, kind, version, data), mac)
 
 # The indexed session columns frames and chunks read, with their polars types (sid is sessions.id).
 SESSION_COLUMNS = {"sid": "Int64", "session_id": "Utf8", "tier": "Int64", "intent": "Utf8", "channel": "Utf8",
@@ -68,10 +115,13 @@ class FramesMixin(StoreBase):
             self.conn.execute("BEGIN")
         try:
             version = self._one(f"SELECT {version_column} FROM runs WHERE name = ?", (run,))
-            row = self.conn.execute("SELECT data_version, data FROM frame_cache WHERE run = ? AND kind = ?",
+            row = self.conn.execute("SELECT data_version, data, mac FROM frame_cache WHERE run = ? AND kind = ?",
                                     (run, kind)).fetchone()
-            if row is not None and row[0] == version:
-                return pl.read_ipc(io.BytesIO(row[1]))
+            if row is not None and row[0] == version and snapshot_ok(run, kind, version, row[1], row[2]):
+                try:
+                    return pl.read_ipc(io.BytesIO(row[1]))
+                except Exception:  # noqa: BLE001 - a damaged snapshot is rebuilt, like a foreign one
+                    pass
             frame = build()
         finally:
             if own:
@@ -79,18 +129,29 @@ class FramesMixin(StoreBase):
         if version is not None and own:
             buf = io.BytesIO()
             frame.write_ipc(buf, compression="lz4")
-            # Never wait for another writer here: the snapshot is only an optimisation.
-            self.conn.execute("PRAGMA busy_timeout = 0")
-            try:
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO frame_cache (run, kind, data_version, data) SELECT ?, ?, ?, ?"
-                    f" WHERE (SELECT {version_column} FROM runs WHERE name = ?) = ?",
-                    (run, kind, version, buf.getvalue(), run, version))
-            except sqlite3.OperationalError:  # busy, or a read-only file
-                pass
-            finally:
-                self.conn.execute("PRAGMA busy_timeout = 30000")
+            self._store_snapshot(run, kind, version, buf.getvalue(), version_column=version_column)
         return frame
+
+    def _store_snapshot(self, run: str, kind: str, version: int, data: bytes, *,
+                        version_column: str | None = None) -> bool:
+        """Keep one snapshot with its MAC, without waiting for another writer (it is only an optimisation); False
+        when busy or read-only. With `version_column`, only while the run is still at `version`."""
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            mac = snapshot_mac(run, kind, version, data)
+            if version_column is None:
+                self.conn.execute("INSERT OR REPLACE INTO frame_cache (run, kind, data_version, data, mac)"
+                                  " VALUES (?,?,?,?,?)", (run, kind, version, data, mac))
+            else:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO frame_cache (run, kind, data_version, data, mac) SELECT ?, ?, ?, ?, ?"
+                    f" WHERE (SELECT {version_column} FROM runs WHERE name = ?) = ?",
+                    (run, kind, version, data, mac, run, version))
+            return True
+        except sqlite3.OperationalError:  # busy, or a read-only file
+            return False
+        finally:
+            self.conn.execute("PRAGMA busy_timeout = 30000")
 
     def sessions_frame(self, run: str) -> pl.DataFrame:
         """Indexed session columns, with the newest human overrides of tier / intent / correctness applied."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -23,7 +24,8 @@ class GoldenMixin(StoreBase):
                 "INSERT INTO golden (session_id, source_run, evaluator, reason, added_by, added_at, doc)"
                 " VALUES (?,?,?,?,?,?,?)", (session_id, run, evaluator, reason, reviewer, stamp, doc))
             self._audit(conn, reviewer, "golden_add", {"case": cur.lastrowid, "run": run, "session_id": session_id,
-                                                       "evaluator": evaluator, "reason": reason}, stamp)
+                                                       "evaluator": evaluator, "reason": reason,
+                                                       "doc_sha256": hashlib.sha256(doc.encode()).hexdigest()}, stamp)
             return int(cur.lastrowid or 0)
 
     def golden_cases(self) -> list[dict[str, Any]]:

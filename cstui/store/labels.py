@@ -1,22 +1,14 @@
-"""Reviewer labels and the hash-chained audit log they, drift notes and regression cases append to."""
+"""Reviewer labels (each with its audit record: cstui.store.audit)."""
 
 from __future__ import annotations
 
-import hashlib
-import sqlite3
 from typing import Any
-
-import orjson
 
 from cstui.store.core import StoreBase, StoreError, _b, current_reviewer, now_iso
 
 
-def audit_hash(prev_hash: str, at: str, actor: str, action: str, payload: str) -> str:
-    return hashlib.sha256("\x1f".join((prev_hash, at, actor, action, payload)).encode()).hexdigest()
-
-
 class LabelsMixin(StoreBase):
-    """Reviewer labels and the hash-chained audit log they, drift notes and regression cases append to."""
+    """Reviewer labels: append-only, each with its audit record."""
 
     def add_label(self, run: str, label: Any, *, reviewer: str | None = None) -> int:
         """Append a reviewer's label and its audit record in one transaction."""
@@ -69,72 +61,6 @@ class LabelsMixin(StoreBase):
 
     def labels_all(self) -> list[dict[str, Any]]:
         return self._dicts("SELECT * FROM labels ORDER BY id")
-
-    def _audit(self, conn: sqlite3.Connection, actor: str, action: str, payload: dict[str, Any], at: str) -> None:
-        prev = conn.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-        prev_hash = prev[0] if prev else "0" * 64
-        body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
-        digest = audit_hash(prev_hash, at, actor, action, body)
-        conn.execute(
-            "INSERT INTO audit (at, actor, action, payload, prev_hash, hash) VALUES (?,?,?,?,?,?)",
-            (at, actor, action, body, prev_hash, digest),
-        )
-
-    def verify_audit(self) -> tuple[int, str | None]:
-        """Walk the hash chain, then check that labels, drift notes and golden cases match their audit records.
-
-        Returns (records checked, description of the first problem or None). The chain catches edits,
-        deletions and reordering of audit records; the cross-check catches edits or deletions of the
-        audited rows themselves, and of the chain's tail together with them only if a row survives. Record
-        the printed head hash elsewhere to catch a truncated tail too.
-        """
-        prev_hash = "0" * 64
-        n = 0
-        labels: dict[int, dict[str, Any]] = {}
-        drift_notes: dict[int, str] = {}
-        golden: set[int] = set()
-        for rid, at, actor, action, payload, stored_prev, digest in self.conn.execute(
-            "SELECT id, at, actor, action, payload, prev_hash, hash FROM audit ORDER BY id"
-        ):
-            n += 1
-            if stored_prev != prev_hash:
-                return n, f"audit record {rid}: previous-hash link broken (a record before it was removed or reordered)"
-            if audit_hash(prev_hash, at, actor, action, payload) != digest:
-                return n, f"audit record {rid}: contents do not match its hash (edited)"
-            prev_hash = digest
-            body = orjson.loads(payload)
-            if action == "label":
-                labels[int(body["label_id"])] = body
-            elif action == "drift_note":
-                drift_notes[int(body["event_id"])] = body["note"]
-            elif action == "golden_add":
-                golden.add(int(body["case"]))
-        cols = ("session_id", "evaluator", "verdict", "correct", "tier", "intent", "reason", "note", "reviewer",
-                "source")
-        for row in self.labels_all():
-            logged = labels.pop(int(row["id"]), None)
-            if logged is None:
-                return n, f"label {row['id']} has no audit record (inserted outside cstui, or its record was deleted)"
-            for col in cols:
-                stored = row[col]
-                expected = logged.get(col)
-                if col == "correct" and expected is not None:
-                    expected = int(expected)
-                if stored != expected or (col == "session_id" and row["run"] != logged.get("run")):
-                    return n, f"label {row['id']}: {col} differs from its audit record (edited)"
-        if labels:
-            return n, f"label {min(labels)} was deleted (its audit record remains)"
-        for event_id, note in self.conn.execute("SELECT id, note FROM drift_events WHERE note IS NOT NULL"):
-            if drift_notes.get(int(event_id)) != note:
-                return n, f"drift event {event_id}: its note differs from the audit record (edited)"
-        cases = {int(r) for (r,) in self.conn.execute("SELECT id FROM golden")}
-        if cases != golden:
-            odd = sorted(cases ^ golden)[0]
-            return n, f"regression case {odd} does not match the audit log (added or removed outside cstui)"
-        return n, None
-
-    def audit_head(self) -> str:
-        return self._one("SELECT hash FROM audit ORDER BY id DESC LIMIT 1") or "0" * 64
 
     def change_marker(self) -> tuple[str, int]:
         """Changes whenever a label, an audited note or a verdict is written: a screen holding metrics compares it

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from cstui.models import EvalResult
 
+from cstui.store.audit import RowDigest, digest_rows
 from cstui.store.core import StoreBase, StoreError, _b, current_reviewer, now_iso
 
 MASK_BITS = 62  # evaluators per mask word; stays clear of the int64 sign bit
@@ -121,6 +122,10 @@ class VerdictWriter:
 
     def __init__(self, conn: sqlite3.Connection, run: str, batch: str | None, source: str) -> None:
         self.conn, self.run, self.batch, self.source, self.stamp = conn, run, batch, source, now_iso()
+        # what the audit record of this evaluation will hold: the rows' digest and id range, the sets superseded
+        self.digest = RowDigest()
+        self.first_id = (conn.execute("SELECT max(id) FROM verdicts").fetchone()[0] or 0) + 1
+        self.superseded_sets: list[int] = []
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS _new (sid INTEGER, evaluator TEXT)")
         # A run's first evaluation has nothing to retire: while chunks arrive in rising session order, no row can
         # replace another, and the retiring join (a third of the writing time) is skipped. The same holds for
@@ -139,10 +144,12 @@ class VerdictWriter:
         costs what the first did rather than rewriting the previous one's rows across the file."""
         evaluators = list(dict.fromkeys(evaluators))
         mine = list(self.vsets.values())
-        self.conn.execute(
-            f"UPDATE verdict_sets SET superseded = 1 WHERE run = ? AND superseded = 0"
+        ids = [i for (i,) in self.conn.execute(
+            f"SELECT id FROM verdict_sets WHERE run = ? AND superseded = 0"
             f" AND evaluator IN ({','.join('?' * len(evaluators))}) AND id NOT IN ({','.join('?' * len(mine))})",
-            (self.run, *evaluators, *mine))
+            (self.run, *evaluators, *mine))]
+        self.conn.execute(f"UPDATE verdict_sets SET superseded = 1 WHERE id IN ({','.join('?' * len(ids))})", ids)
+        self.superseded_sets += ids
         self.superseded.update(evaluators)
 
     def _vset(self, evaluator: str, version: str, origin: str) -> int:
@@ -168,16 +175,29 @@ class VerdictWriter:
             _retire(self.conn, self.run, rows, first, last)
         self.high = max(self.high, last)
         if any(r[8] is not None for r in rows):  # judges' transcripts
+            full = [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows]
             self.conn.executemany(
                 "INSERT INTO verdicts (sid, vset, passed, score, label, rationale, evidence, detail)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows])
+                " VALUES (?,?,?,?,?,?,?,?)", full)
+            self.digest.add([r[:7] for r in full], (r[7] for r in full))
         else:  # deterministic verdicts have none: a parameter fewer to bind is ~8% of the inserts' time
+            params = [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7]) for r in rows]
             self.conn.executemany(
                 "INSERT INTO verdicts (sid, vset, passed, score, label, rationale, evidence) VALUES (?,?,?,?,?,?,?)",
-                [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7]) for r in rows])
+                params)
+            self.digest.add(params)
         update_verdict_masks(self.conn, self.run, rows)
         return len(rows)
+
+    def audit_payload(self) -> dict[str, Any]:
+        """The evaluation as its audit record states it (cstui.store.audit checks the file against it)."""
+        digest, details = self.digest.hexdigests()
+        last = self.conn.execute("SELECT max(id) FROM verdicts").fetchone()[0] or 0
+        return {"run": self.run, "batch": self.batch,
+                "sets": [{"id": i, "evaluator": ev, "version": version, "source": origin}
+                         for (ev, version, origin), i in sorted(self.vsets.items(), key=lambda kv: kv[1])],
+                "superseded": sorted(self.superseded_sets), "first_id": self.first_id, "last_id": last,
+                "rows": max(0, last - self.first_id + 1), "digest": digest, "details_digest": details}
 
 
 # The history besides superseded sets' rows (`marks`: one placeholder per run): rows a rerun of chosen sessions
@@ -226,14 +246,34 @@ class ResultsMixin(StoreBase):
                 n += conn.execute("DELETE FROM verdicts WHERE vset = ? AND current = 1", (vset,)).rowcount
                 if progress:
                     progress(done, len(superseded) + 1)
-            n += conn.execute(f"DELETE FROM verdicts WHERE {_RETIRED_ROWS.format(marks=marks)}", runs).rowcount
-            sets = conn.execute(f"DELETE FROM verdict_sets WHERE {_SETS_WITHOUT_CURRENT.format(marks=marks)}",
-                                runs).rowcount
+            retired = conn.execute(f"DELETE FROM verdicts WHERE {_RETIRED_ROWS.format(marks=marks)} RETURNING vset",
+                                   runs).fetchall()
+            touched = {i for (i,) in retired}
+            n += len(retired)
+            deleted = [i for (i,) in conn.execute(
+                f"SELECT id FROM verdict_sets WHERE {_SETS_WITHOUT_CURRENT.format(marks=marks)}", runs)]
+            conn.execute(f"DELETE FROM verdict_sets WHERE id IN ({','.join('?' * len(deleted))})", deleted)
             self._audit(conn, reviewer or current_reviewer(), "prune",
-                        {"runs": runs, "verdicts": n, "sets": sets}, stamp)
+                        {"runs": runs, "verdicts": n, "sets": len(deleted), "deleted_sets": deleted,
+                         "resealed": self._reseal(conn, touched - set(deleted))}, stamp)
             if progress:
                 progress(len(superseded) + 1, len(superseded) + 1)
-        return History(n, sets)
+        return History(n, len(deleted))
+
+    def _reseal(self, conn: sqlite3.Connection, sets: set[int]) -> dict[str, list[str]]:
+        """The digests, after a prune deleted some of their rows, of the audited evaluations that wrote `sets`:
+        the audit then checks what is left against them."""
+        if not sets:
+            return {}
+        out = {}
+        for rid, payload in conn.execute("SELECT id, payload FROM audit WHERE action = 'evaluate'"):
+            body = orjson.loads(payload)
+            ids = [int(s["id"]) for s in body["sets"]]
+            if sets & set(ids):
+                live = [i for (i,) in conn.execute(
+                    f"SELECT id FROM verdict_sets WHERE id IN ({','.join('?' * len(ids))})", ids)]
+                out[str(rid)] = list(digest_rows(conn, int(body["first_id"]), int(body["last_id"]), live))
+        return out
 
     def free_bytes(self) -> int:
         """Space inside the file that no table uses (reused by later writes)."""
@@ -259,12 +299,15 @@ class ResultsMixin(StoreBase):
         return runs, ",".join("?" * len(runs))
 
     @contextmanager
-    def results_writer(self, run: str, *, batch: str | None = None,
-                       source: str = "cstui") -> Iterator[VerdictWriter]:
+    def results_writer(self, run: str, *, batch: str | None = None, source: str = "cstui",
+                       actor: str | None = None) -> Iterator[VerdictWriter]:
         """One transaction for a whole evaluation; `write(rows)` appends verdicts and retires the ones they
-        replace. Nothing is visible to readers until the evaluation completes."""
+        replace. Nothing is visible to readers until the evaluation completes, and then with its audit record
+        (what it wrote, and a digest of the rows)."""
         with self.transaction() as conn:
-            yield VerdictWriter(conn, run, batch, source)
+            writer = VerdictWriter(conn, run, batch, source)
+            yield writer
+            self._audit(conn, actor or current_reviewer(), "evaluate", writer.audit_payload(), writer.stamp)
             conn.execute("UPDATE runs SET data_version = data_version + 1 WHERE name = ?", (run,))
 
     def iter_result_rows(self, run: str) -> Iterator[dict[str, Any]]:

@@ -6,7 +6,33 @@ import sqlite3
 
 import orjson
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
+
+# `PRAGMA application_id` of a cstui database (ASCII "csTU"): a file that is not one is never written to.
+APPLICATION_ID = 0x63735455
+
+# Tables whose rows the summaries (verdict masks, columnar snapshots, the search index) are derived from. A write
+# to them outside cstui (plain sqlite3, another tool) is counted by cstui's own triggers, and the next open rebuilds
+# every summary from the rows instead of trusting them. Verdict inserts are not watched: 21M rows at a million
+# sessions would pay ~7 s for it; an inserted verdict is caught by the audit's verdict digests instead.
+GUARDED: dict[str, tuple[str, ...]] = {
+    "sessions": ("INSERT", "UPDATE", "DELETE"),
+    "spans": ("UPDATE", "DELETE"),
+    "drafts": ("INSERT", "UPDATE", "DELETE"),
+    "verdicts": ("UPDATE", "DELETE"),
+    "verdict_sets": ("INSERT", "UPDATE", "DELETE"),
+    "verdict_masks": ("INSERT", "UPDATE", "DELETE"),
+    "evaluator_bits": ("INSERT", "UPDATE", "DELETE"),
+}
+
+
+def _guard_triggers() -> str:
+    return "\n".join(
+        f"CREATE TRIGGER IF NOT EXISTS cstui_guard_{table}_{op.lower()} AFTER {op} ON {table}"
+        f" WHEN NOT EXISTS (SELECT 1 FROM cstui_writing)"
+        f" BEGIN UPDATE cstui_meta SET value = value + 1 WHERE key = 'outside_writes'; END;"
+        for table, ops in GUARDED.items() for op in ops)
+
 
 
 MIGRATIONS: dict[int, str] = {
@@ -317,6 +343,20 @@ MIGRATIONS: dict[int, str] = {
     DROP INDEX IF EXISTS verdicts_current;
     DROP INDEX IF EXISTS verdicts_by_session;
     CREATE INDEX IF NOT EXISTS verdicts_by_set ON verdicts (vset, sid);
+    """,
+    # v13: a handed-over file is data, not instructions. cstui's own write transactions hold a row in
+    # cstui_writing; triggers on the tables summaries derive from count writes made without it (GUARDED), and the
+    # next open rebuilds the summaries. Columnar snapshots carry an HMAC under a key that never leaves this
+    # machine, so a snapshot cstui did not write here is rebuilt, not trusted (the old ones are dropped). Audit
+    # records can carry an HMAC under a key kept outside the file (`mac`), which a recomputed chain cannot forge.
+    13: f"""
+    CREATE TABLE IF NOT EXISTS cstui_writing (token INTEGER);
+    CREATE TABLE IF NOT EXISTS cstui_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT OR IGNORE INTO cstui_meta (key, value) VALUES ('outside_writes', 0);
+    ALTER TABLE frame_cache ADD COLUMN mac BLOB;
+    DELETE FROM frame_cache;
+    ALTER TABLE audit ADD COLUMN mac TEXT;
+    {_guard_triggers()}
     """,
 }
 

@@ -2,7 +2,8 @@
 
 One row per turn (`place` = "turn N") and per tool or escalation span with a name or result (`place` =
 "span ID"). A run is indexed when it is first searched, and again whenever its sessions changed (an append or
-a replace), so imports do not pay for it and a search never reads a stale index.
+a replace), so imports do not pay for it and a search never reads a stale index. On a file opened through a
+read-only connection the index lives in a scratch database beside the store (schema `scratch`), never in the file.
 """
 
 from __future__ import annotations
@@ -44,45 +45,78 @@ def fts_phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def index_in_subprocess(path: Path, run: str) -> int:
+def index_in_subprocess(store: Any, run: str) -> int:
     """Build a run's search index in a process of its own and wait for it. Indexing parses every document (about
     4 s per 100k sessions); in a thread of the TUI it would hold the interpreter lock between keystrokes, and
     typing would lag seconds a key. (A plain child interpreter: multiprocessing's spawn cannot start from a
-    Textual app whose standard streams are replaced.)"""
+    Textual app whose standard streams are replaced.) The child opens the file the way `store` did."""
     import subprocess
     import sys
 
-    code = "import sys; from cstui.store.search import _index_run; print(_index_run(sys.argv[1], sys.argv[2]))"
-    done = subprocess.run([sys.executable, "-c", code, str(path), run], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, check=False)
+    scratch = str(store.search_scratch()) if store.read_only_connection else ""
+    code = ("import sys; from cstui.store.search import _index_run; "
+            "print(_index_run(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]))")
+    done = subprocess.run([sys.executable, "-c", code, str(store.path), store.opened.uri, scratch, run],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
         raise RuntimeError(lines[-1] if lines else f"indexing exited with {done.returncode}")
     return int(done.stdout.strip() or 0)
 
 
-def _index_run(path: str, run: str) -> int:
+def _index_run(path: str, uri: str, scratch: str, run: str) -> int:
     from cstui.store import Store
+    from cstui.store.opening import Opened, connect
 
-    with Store(Path(path)) as store:
+    opened = Opened(connect(uri), uri, read_only=True, search_scratch=Path(scratch) if scratch else None)
+    with Store(Path(path), mode="read", _opened=opened) as store:
         return 0 if store.search_index_current(run) else store.index_for_search(run)
 
 
 class SearchMixin(StoreBase):
     """Full-text search (FTS5) over turns and tool results."""
 
+    @property
+    def read_only_connection(self) -> bool:
+        return "mode=ro" in self.opened.uri
+
+    def search_scratch(self) -> Path:
+        """The scratch database that holds search indexes for a read-only connection (made on first use)."""
+        if self.opened.search_scratch is None:
+            import tempfile
+
+            self.opened.search_scratch = Path(tempfile.mkdtemp(prefix="cstui-search-")) / "search.db"
+            self.opened.own_search_scratch = True
+        return self.opened.search_scratch
+
+    def _search_schema(self) -> str:
+        """Where the index is: `main`, or on a read-only connection the attached scratch database."""
+        if not self.read_only_connection:
+            return "main"
+        if not self.conn.execute("SELECT 1 FROM pragma_database_list WHERE name = 'scratch'").fetchone():
+            self.conn.execute("ATTACH ? AS scratch", (str(self.search_scratch()),))
+            self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS scratch.search USING fts5(text, place UNINDEXED,"
+                              " tokenize = 'unicode61')")
+            self.conn.execute("CREATE TABLE IF NOT EXISTS scratch.search_runs (run TEXT PRIMARY KEY, sid_lo INTEGER,"
+                              " sid_hi INTEGER, n INTEGER NOT NULL)")
+        return "scratch"
+
     def search_index_current(self, run: str) -> bool:
+        schema = self._search_schema()
         stamp = self.conn.execute("SELECT min(id), max(id), count(*) FROM sessions WHERE run = ?", (run,)).fetchone()
-        indexed = self.conn.execute("SELECT sid_lo, sid_hi, n FROM search_runs WHERE run = ?", (run,)).fetchone()
+        indexed = self.conn.execute(f"SELECT sid_lo, sid_hi, n FROM {schema}.search_runs WHERE run = ?",
+                                    (run,)).fetchone()
         return indexed is not None and tuple(indexed) == tuple(stamp)
 
     def index_for_search(self, run: str, progress: Callable[[int, int], None] | None = None) -> int:
-        """(Re)build a run's search rows; returns how many were written."""
+        """(Re)build a run's search rows; returns how many were written. The index is derived data: a file opened
+        for reading gets it too (in the scratch database when the connection is read-only)."""
+        schema = self._search_schema()
         written = 0
-        with self.transaction() as conn:
+        with self.transaction(derived=True) as conn:
             lo, hi, n = conn.execute("SELECT min(id), max(id), count(*) FROM sessions WHERE run = ?", (run,)).fetchone()
             if lo is not None:  # rows of this run's sessions only: other runs' sids may sit between an append's
-                conn.execute("DELETE FROM search WHERE rowid >= ? AND rowid < ? AND (rowid >> ?) IN"
+                conn.execute(f"DELETE FROM {schema}.search WHERE rowid >= ? AND rowid < ? AND (rowid >> ?) IN"
                              " (SELECT id FROM sessions WHERE run = ?)",
                              (lo << SEARCH_SHIFT, (hi + 1) << SEARCH_SHIFT, SEARCH_SHIFT, run))
             sids = [sid for (sid,) in conn.execute("SELECT id FROM sessions WHERE run = ? ORDER BY id", (run,))]
@@ -99,33 +133,34 @@ class SearchMixin(StoreBase):
                     turns = orjson.loads(doc).get("turns") or []
                     texts = [t.get("text") if isinstance(t, dict) else None for t in turns]
                     rows.extend(search_rows(sid, search_items(texts, spans.get(sid, []))))
-                conn.executemany("INSERT INTO search (rowid, text, place) VALUES (?, ?, ?)", rows)
+                conn.executemany(f"INSERT INTO {schema}.search (rowid, text, place) VALUES (?, ?, ?)", rows)
                 written += len(rows)
                 if progress:
                     progress(min(start + len(chunk), len(sids)), len(sids))
-            conn.execute("INSERT OR REPLACE INTO search_runs (run, sid_lo, sid_hi, n) VALUES (?, ?, ?, ?)",
+            conn.execute(f"INSERT OR REPLACE INTO {schema}.search_runs (run, sid_lo, sid_hi, n) VALUES (?, ?, ?, ?)",
                          (run, lo, hi, n))
         return written
 
-    def _ready_for_search(self, run: str) -> None:
+    def _ready_for_search(self, run: str) -> str:
         if not self.search_index_current(run):
             self.index_for_search(run)
+        return self._search_schema()
 
     def search(self, run: str, text: str, *, limit: int = 200) -> list[dict[str, Any]]:
         """Hits for a phrase in a run: session, where (turn N / span ID) and a snippet with the match in [ ]."""
         if not text.strip():
             return []
-        self._ready_for_search(run)
+        schema = self._ready_for_search(run)
         return self._dicts(
-            "SELECT s.session_id, f.place, snippet(search, 0, '[', ']', '…', 16) AS snippet"
-            " FROM search f JOIN sessions s ON s.id = f.rowid >> ? WHERE search MATCH ? AND s.run = ?"
+            f"SELECT s.session_id, f.place, snippet(search, 0, '[', ']', '…', 16) AS snippet"
+            f" FROM {schema}.search f JOIN sessions s ON s.id = f.rowid >> ? WHERE f.search MATCH ? AND s.run = ?"
             " ORDER BY f.rank LIMIT ?", (SEARCH_SHIFT, fts_phrase(text.strip()), run, limit))
 
     def search_session_ids(self, run: str, text: str, *, limit: int = 100_000) -> list[str]:
         """The sessions of a run whose turns or tool results contain the phrase."""
         if len(text.strip()) < 2:
             return []
-        self._ready_for_search(run)
+        schema = self._ready_for_search(run)
         return [sid for (sid,) in self.conn.execute(
-            "SELECT DISTINCT s.session_id FROM search f JOIN sessions s ON s.id = f.rowid >> ?"
-            " WHERE search MATCH ? AND s.run = ? LIMIT ?", (SEARCH_SHIFT, fts_phrase(text.strip()), run, limit))]
+            f"SELECT DISTINCT s.session_id FROM {schema}.search f JOIN sessions s ON s.id = f.rowid >> ?"
+            " WHERE f.search MATCH ? AND s.run = ? LIMIT ?", (SEARCH_SHIFT, fts_phrase(text.strip()), run, limit))]

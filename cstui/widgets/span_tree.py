@@ -85,10 +85,10 @@ def span_detail(span: Span) -> Text:
             value = attrs.pop(key)
             text.append(f"\n{title}\n", style="bold red" if key == "error" or (key == "result" and span.status == "error")
                         else "bold")
-            text.append(inert(pretty(value)) + "\n")
+            text.append(inert(pretty(value), keep_newlines=True) + "\n")
     if attrs:
         text.append("\nother attributes\n", style="bold dim")
-        text.append(inert(pretty(attrs)) + "\n", style="dim")
+        text.append(inert(pretty(attrs), keep_newlines=True) + "\n", style="dim")
     return text
 
 
