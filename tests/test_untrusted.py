@@ -407,3 +407,100 @@ def test_pool_workers_exit_when_eval_is_killed(demo_db, tmp_path):
     alive = [p for p in children if Path(f"/proc/{p}").exists()
              and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()]
     assert not alive
+
+
+# ---------------------------------------------------------------------------------------------- the audit
+def _verify(cli, db, *extra, env=None):
+    if env:
+        return cstui("audit", "verify", "--db", db, *extra, env=env)
+    return cli("audit", "verify", "--db", db, *extra)
+
+
+def test_a_kept_head_detects_a_cut_tail_and_a_wiped_log(demo_db, cli):
+    assert cli("label", "S-000010", "--run", "candidate", "--note", "first", "--db", demo_db).code == 0
+    head = cli("audit", "head", "--db", demo_db).out.strip()
+    assert len(head) == 64
+    assert cli("audit", "verify", "--expect-head", head, "--db", demo_db).code == 0
+    with sqlite3.connect(demo_db) as conn:  # the newest label and its record: consistent, but cut short
+        conn.execute("DELETE FROM labels WHERE id = (SELECT max(id) FROM labels)")
+        conn.execute("DELETE FROM audit WHERE id = (SELECT max(id) FROM audit)")
+    assert cli("audit", "verify", "--db", demo_db).code == 0  # without the head nothing shows
+    r = cli("audit", "verify", "--expect-head", head, "--db", demo_db)
+    assert r.code == 1 and "not in the audit log" in r.out and "head " in r.out
+    with sqlite3.connect(demo_db) as conn:
+        conn.execute("DELETE FROM labels")
+        conn.execute("DELETE FROM audit")
+        conn.execute("DELETE FROM drift_events WHERE note IS NOT NULL")
+    r = cli("audit", "verify", "--expect-head", head, "--db", demo_db)
+    assert r.code == 1 and "not in the audit log" in r.out
+
+
+def test_an_hmac_keyed_chain_detects_a_recomputed_chain(demo_db, cli):
+    from cstui.store import audit_hash
+
+    env = {"CSTUI_AUDIT_KEY": "a secret kept outside the file"}
+    for verdict in ("pass", "fail"):
+        assert cstui("label", "S-000010", "--run", "candidate", "--evaluator", "pii_leak", "--verdict", verdict,
+                     "--db", demo_db, env=env).returncode == 0
+    r = _verify(cli, demo_db, env=env)
+    assert r.returncode == 0 and "2 signed" in r.stdout
+    with sqlite3.connect(demo_db) as conn:  # the forger edits the label and its record, and rehashes the chain
+        conn.execute("UPDATE labels SET verdict = 'pass' WHERE id = (SELECT max(id) FROM labels)")
+        rid, at, actor, action, payload, prev = conn.execute(
+            "SELECT id, at, actor, action, payload, prev_hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        payload = payload.replace('"verdict":"fail"', '"verdict":"pass"')
+        conn.execute("UPDATE audit SET payload = ?, hash = ? WHERE id = ?",
+                     (payload, audit_hash(prev, at, actor, action, payload), rid))
+    assert _verify(cli, demo_db).code == 0  # the unkeyed chain cannot tell
+    r = _verify(cli, demo_db, env=env)
+    assert r.returncode == 1 and "HMAC does not match" in r.stdout
+    with sqlite3.connect(demo_db) as conn:  # or drops the HMAC after signed records (all of them: a kept head)
+        conn.execute("UPDATE audit SET mac = NULL WHERE id = ?", (rid,))
+    r = _verify(cli, demo_db, env=env)
+    assert r.returncode == 1 and "unsigned after signed" in r.stdout
+
+
+@pytest.mark.parametrize("tamper,expect", [
+    ("UPDATE drift_events SET note = NULL WHERE id = {e}", "note differs"),
+    ("DELETE FROM drift_events WHERE id = {e}", "deleted, though its note"),
+    ("UPDATE drift_events SET noted_by = 'someone else' WHERE id = {e}", "who noted it"),
+    ("UPDATE golden SET reason = 'changed' WHERE id = {g}", "reason differs"),
+    ("UPDATE golden SET added_by = 'mallory' WHERE id = {g}", "added_by differs"),
+    ("UPDATE golden SET doc = doc || ' ' WHERE id = {g}", "session document differs"),
+    ("UPDATE golden SET session_id = 'S-000011' WHERE id = {g}", "session_id differs"),
+    ("UPDATE verdicts SET rationale = 'edited' WHERE id = (SELECT max(id) FROM verdicts)", "differ from their audited"),
+    ("UPDATE verdicts SET passed = 1 - passed WHERE id = (SELECT min(id) FROM verdicts WHERE passed IS NOT NULL"
+     " AND vset = (SELECT max(id) FROM verdict_sets))", "differ from their audited"),
+    ("DELETE FROM verdicts WHERE id = (SELECT max(id) FROM verdicts)", "differ from their audited"),
+    ("UPDATE verdict_sets SET evaluator_version = '99' WHERE id = (SELECT max(id) FROM verdict_sets)", "differs"),
+    ("UPDATE verdict_sets SET superseded = 1 - superseded WHERE id = (SELECT max(id) FROM verdict_sets)",
+     "outside cstui"),
+])
+def test_edits_to_drift_notes_golden_cases_and_verdict_sets_are_detected(demo_db, cli, tamper, expect):
+    assert cli("eval", "--run", "candidate", "--evaluators", "pii_leak,authorization_fabrication",
+               "--db", demo_db).code == 0
+    events = json.loads(cli("drift", "--db", demo_db, "--json").out)
+    assert cli("drift", "note", str(events[0]["id"]), "rolled back", "--db", demo_db).code == 0
+    assert cli("golden", "add", "S-000010", "--run", "candidate", "--reason", "refund promise", "--db",
+               demo_db).code == 0
+    r = cli("audit", "verify", "--db", demo_db)
+    assert r.code == 0 and "evaluations' verdicts match" in r.out, r.out
+    with sqlite3.connect(demo_db) as conn:
+        g = conn.execute("SELECT max(id) FROM golden").fetchone()[0]
+        conn.executescript(tamper.format(e=events[0]["id"], g=g))
+    r = cli("audit", "verify", "--db", demo_db)
+    assert r.code == 1 and expect in r.out, r.out
+
+
+def test_a_prune_keeps_the_audit_of_verdicts_verifiable(demo_db, cli):
+    assert cli("eval", "--run", "candidate", "--db", demo_db).code == 0
+    with Store(demo_db) as store:  # a rerun of one session retires that session's verdicts row by row
+        from cstui import evaluation
+
+        evaluation.run(store, "candidate", evaluation.resolve(None), ["S-000010"])
+    assert cli("prune", "--db", demo_db).code == 0
+    r = cli("audit", "verify", "--db", demo_db)
+    assert r.code == 0, r.out
+    with sqlite3.connect(demo_db) as conn:
+        conn.execute("UPDATE verdicts SET label = 'x' WHERE id = (SELECT min(id) FROM verdicts)")
+    assert cli("audit", "verify", "--db", demo_db).code == 1
