@@ -54,6 +54,7 @@ def handed_folder(tmp_path, demo_db):
     ["report", "--run", "candidate"], ["gate", "--run", "baseline"], ["evaluators", "--json"],
     ["eval", "--run", "candidate", "--evaluators", "pii_leak", "--no-drift"],
     ["validate", "--run", "candidate"],
+    ["--run", "no-such-run"],  # the TUI: plug-ins load before it checks where to open (then exit 2 here)
 ])
 def test_a_folders_config_runs_no_plugin_unless_trusted(handed_folder, demo_db, command):
     db = [] if command[0] == "evaluators" else ["--db", demo_db]
