@@ -334,6 +334,13 @@ def _rate_entry(rule: GateRule, k: int, n: int) -> dict[str, Any]:
             "passed": passed, "warnings": [warning] if warning else []}
 
 
+def _needs_judge(rule: GateRule, data: GateData, judges: frozenset[str] | None) -> bool:
+    """Every evaluator the rule reads is an LLM judge, none has run, and no judge is configured (`judges` is the
+    set of judge ids when none is; None when one is)."""
+    return bool(judges is not None and rule.evaluators and set(rule.evaluators) <= judges
+                and not set(rule.evaluators) & data.evaluators_seen)
+
+
 def _no_data_reason(rule: GateRule, data: GateData, known: set[str] | None) -> str:
     missing = [e for e in rule.evaluators if e not in data.evaluators_seen]
     if rule.evaluators and len(missing) == len(rule.evaluators):
@@ -346,7 +353,7 @@ def _no_data_reason(rule: GateRule, data: GateData, known: set[str] | None) -> s
 
 
 def evaluate_rule(rule: GateRule, data: GateData, cfg: GateConfig, baseline: GateData | None = None,
-                  known: set[str] | None = None) -> list[dict[str, Any]]:
+                  known: set[str] | None = None, judges: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Entries for one rule (a `per` rule yields one entry per stratum present in the run)."""
     if rule.per:
         keys = sorted(data.per_values.get(rule.name, set()))
@@ -354,11 +361,13 @@ def evaluate_rule(rule: GateRule, data: GateData, cfg: GateConfig, baseline: Gat
             (f"{rule.name}.{tier_key(k) if rule.per == 'tier' else k}", k, {rule.per: (k,)}) for k in keys]
     else:
         scopes = [(rule.name, None, {})]
-    return [_evaluate_scope(rule, name, value, extra, data, cfg, baseline, known) for name, value, extra in scopes]
+    return [_evaluate_scope(rule, name, value, extra, data, cfg, baseline, known, judges)
+            for name, value, extra in scopes]
 
 
 def _evaluate_scope(rule: GateRule, name: str, value: Any, extra: dict[str, Any], data: GateData, cfg: GateConfig,
-                    baseline: GateData | None, known: set[str] | None) -> dict[str, Any]:
+                    baseline: GateData | None, known: set[str] | None,
+                    judges: frozenset[str] | None = None) -> dict[str, Any]:
     scope_filter = {k: list(v) for k, v in {**rule.filters, **extra}.items()}
     entry: dict[str, Any] = {
         "name": name, "rule": rule.name, "title": rule.title, "metric": rule.metric, "threshold": rule.threshold,
@@ -395,6 +404,11 @@ def _evaluate_scope(rule: GateRule, name: str, value: Any, extra: dict[str, Any]
     if entry["n"] == 0:
         entry["status"] = "no_data"
         entry["message"] = _no_data_reason(rule, data, known)
+        if _needs_judge(rule, data, judges):
+            entry["needs_judge"] = True
+            entry["message"] = (f"needs an LLM judge ({', '.join(rule.evaluators)}) and none is configured: N/A, and "
+                                "not a failure under --strict, until judge_model is set in your cstui.toml (or "
+                                "CSTUI_JUDGE_MODEL) and `cstui eval --judge-model M` has run")
     else:
         entry["status"] = "pass" if entry["passed"] else "fail"
         entry["message"] = _describe(entry)
@@ -437,34 +451,48 @@ def _describe(entry: dict[str, Any]) -> str:
     return f"{entry['title']}: {value}"
 
 
+def judge_configured() -> bool:
+    """Is an LLM judge set up (judge_model in the user's config, or CSTUI_JUDGE_MODEL)?"""
+    import os
+
+    from cstui.config import load_config
+
+    return bool(load_config().judge_model or os.environ.get("CSTUI_JUDGE_MODEL"))
+
+
 def run_gate(store: Store, run: str, *, baseline: str | None = None, config_path: Path | None = None,
-             strict: bool = False) -> GateResult:
+             strict: bool = False, judge: bool | None = None) -> GateResult:
+    """`judge`: is an LLM judge configured (default: read the config)? Without one, rules that only an LLM judge
+    can answer are N/A rather than failures of --strict."""
     from cstui.evaluators import registry
 
     known = {ev.id for ev in registry.all_evaluators()}
+    judges = None if (judge if judge is not None else judge_configured()) else frozenset(
+        ev.id for ev in registry.all_evaluators("judge"))
     cfg = load_gates(config_path)
     data = scan_gate(store, run, cfg)
     base = None
     if baseline:
         watch = {key: set(scope.failing) for key, scope in data.scopes.items() if scope.failing}
         base = scan_gate(store, baseline, cfg, watch)
-    return evaluate_gate(cfg, data, base, strict=strict, known=known)
+    return evaluate_gate(cfg, data, base, strict=strict, known=known, judges=judges)
 
 
 def evaluate_gate(cfg: GateConfig, data: GateData, baseline: GateData | None = None, *, strict: bool = False,
-                  known: set[str] | None = None) -> GateResult:
+                  known: set[str] | None = None, judges: frozenset[str] | None = None) -> GateResult:
     from cstui.reports import GateResult
 
     rules: list[dict[str, Any]] = []
     for rule in cfg.rules:
-        rules.extend(evaluate_rule(rule, data, cfg, baseline, known))
+        rules.extend(evaluate_rule(rule, data, cfg, baseline, known, judges))
     for entry in rules:
-        if entry["status"] == "no_data" and strict:
+        if entry["status"] == "no_data" and strict and not entry.get("needs_judge"):
             entry["passed"] = False
             entry["status"] = "fail"
         elif entry["status"] != "no_data":
             entry["status"] = "pass" if entry["passed"] else "fail"
-    blocking_failures = [r for r in rules if r["status"] == "fail" and (r["blocking"] or strict and r["n"] == 0)]
+    blocking_failures = [r for r in rules if r["status"] == "fail" and (r["blocking"] or strict and r["n"] == 0
+                                                                         and not r.get("needs_judge"))]
     return GateResult.model_validate({
         "run": data.run, "baseline": baseline.run if baseline else None, "gate_file": cfg.path,
         "strict": strict, "passed": not blocking_failures,

@@ -224,6 +224,8 @@ class RuleResult(Document):
     flipped: list[str]
     status: str
     message: str
+    # no data because every evaluator it needs is an LLM judge and none is configured: N/A even under --strict
+    needs_judge: bool = False
 
 
 class GateResult(Document):

@@ -59,7 +59,7 @@ def turn_text(session: Any, index: int, highlight: str | tuple[int, int] | None 
         return head + Text("\n") + body
     body = Text(inert(turn.text, keep_newlines=True) or "(empty)")
     if isinstance(highlight, str) and highlight.strip("…").strip():
-        clean = inert(highlight.strip("…").strip())
+        clean = inert(highlight.strip("…").strip(), keep_newlines=True)
         start = body.plain.find(clean)
         if start >= 0:
             body.stylize("bold reverse red", start, start + len(clean))

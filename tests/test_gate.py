@@ -89,10 +89,19 @@ def test_wilson_lower_bound_rules_and_advisories(demo_db, cli, tmp_path):
     assert result["failed"] == ["lower"] and result["advisories"] == ["advisory"]
 
 
-def test_strict_turns_missing_judges_into_failures(demo_db, cli):
+def test_strict_passes_offline_and_fails_once_a_configured_judge_has_not_run(demo_db, cli, monkeypatch):
+    """Without a judge configured, rules only a judge can answer are N/A (the default gates pass --strict
+    offline); once a judge is configured they must have run."""
     assert cli("gate", "--run", "baseline", "--db", demo_db).code == 0
     r = cli("gate", "--run", "baseline", "--db", demo_db, "--strict")
+    assert r.code == 0 and "N/A   resolution_accuracy.tier_1" in r.out and "needs an LLM judge" in r.out
+    doc = json.loads(cli("gate", "--run", "baseline", "--db", demo_db, "--strict", "--json").out)
+    assert doc["passed"] and doc["rules"][0]["needs_judge"] is True
+    monkeypatch.setenv("CSTUI_JUDGE_MODEL", "openai/gpt-4.1-mini")
+    r = cli("gate", "--run", "baseline", "--db", demo_db, "--strict")
     assert r.code == 1 and "resolution_accuracy.tier_1" in r.out
+    doc = json.loads(cli("gate", "--run", "baseline", "--db", demo_db, "--json").out)
+    assert not doc["rules"][0].get("needs_judge")
 
 
 @pytest.mark.parametrize("body,reason", [
