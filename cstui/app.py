@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -39,8 +40,10 @@ class CstuiApp(App[None]):
     ]
 
     def __init__(self, db_path: Path, run: str | None = None, session: str | None = None,
-                 queue: str | None = None, baseline: str | None = None, store: Store | None = None):
+                 queue: str | None = None, baseline: str | None = None, store: Store | None = None,
+                 failures: Any = None):
         super().__init__()
+        self.start_failures = failures  # a FailureFilter: open the run's failures list (--failures, --rule)
         self.start_baseline = baseline
         self.db_path = db_path
         self.start_run = run
@@ -95,6 +98,10 @@ class CstuiApp(App[None]):
         elif self.start_run:
             if self.store.has_run(self.start_run):
                 self.open_dashboard(self.start_run, self.start_baseline)
+                if self.start_failures is not None:
+                    from cstui.screens.failures import FailuresScreen
+
+                    self.push_screen(FailuresScreen(self.store, self.start_run, self.start_failures))
                 if self.start_session:
                     from cstui.screens.session import SessionDetailScreen
 
@@ -166,16 +173,30 @@ class CstuiApp(App[None]):
                        severity=severity, timeout=timeout, markup=False)
 
     def action_cursor(self, direction: str) -> None:
-        """j / k: the vi keys for whatever list, table, tree or scrolling pane has focus."""
+        """j / k (and home / end): the vi keys for whatever list, table, tree or scrolling pane has focus."""
         widget = self.focused
-        action = getattr(widget, f"action_cursor_{direction}", None) or getattr(widget, f"action_scroll_{direction}", None)
+        if direction in ("home", "end"):
+            table_move = getattr(widget, "move_cursor", None)
+            if table_move is not None and getattr(widget, "row_count", 0):
+                table_move(row=0 if direction == "home" else widget.row_count - 1)  # type: ignore[union-attr]
+                return
+            names = ("action_first", f"action_scroll_{direction}") if direction == "home" else (
+                "action_last", f"action_scroll_{direction}")
+        else:
+            names = (f"action_cursor_{direction}", f"action_scroll_{direction}")
+        action = next((getattr(widget, n) for n in names if hasattr(widget, n)), None)
         if action is not None:
             action()
 
     def action_help(self) -> None:
         from cstui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_help_quit(self) -> None:
+        """ctrl+c does not quit (it copies in an input): say what does, in plain words."""
+        self.notify("press q to quit (ctrl+q from a text field)", title="Quit?")
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, then `InertFilter`: no control sequence from a file reaches the terminal."""
@@ -199,13 +220,15 @@ class CstuiApp(App[None]):
 
 
 def create_app(db_path: Path, run: str | None = None, session: str | None = None,
-               queue: str | None = None, baseline: str | None = None, store: Store | None = None) -> CstuiApp:
-    return CstuiApp(db_path, run=run, session=session, queue=queue, baseline=baseline, store=store)
+               queue: str | None = None, baseline: str | None = None, store: Store | None = None,
+               failures: Any = None) -> CstuiApp:
+    return CstuiApp(db_path, run=run, session=session, queue=queue, baseline=baseline, store=store, failures=failures)
 
 
 def run_app(db_path: Path, run: str | None = None, session: str | None = None, queue: str | None = None,
-            baseline: str | None = None, store: Store | None = None) -> int:
+            baseline: str | None = None, store: Store | None = None, failures: Any = None) -> int:
     """Run the TUI; the exit code is not 0 when it stopped on an error."""
-    app = create_app(db_path, run=run, session=session, queue=queue, baseline=baseline, store=store)
+    app = create_app(db_path, run=run, session=session, queue=queue, baseline=baseline, store=store,
+                     failures=failures)
     app.run()
     return app.return_code or 0

@@ -444,8 +444,9 @@ def _describe(entry: dict[str, Any]) -> str:
                  f"(n={entry['n']}, 95% CI {_pct(entry['ci_low'])}–{_pct(entry['ci_high'])})")
     base = entry.get("baseline")
     if base and base.get("observed") is not None:
-        value += (f"; baseline {base['run']} {_pct(base['observed'])} (n={base['n']}), change "
-                  f"{-100 * base['drop']:+.1f} pts, p={base['p_value']:.3g}")  # negative = worse, as everywhere
+        change = -100 * base["drop"]  # negative = worse, as everywhere; a change that rounds to 0 is no change
+        shown = "±0.0" if round(change, 1) == 0 else f"{change:+.1f}"
+        value += f"; baseline {base['run']} {_pct(base['observed'])} (n={base['n']}), change {shown} pts, p={base['p_value']:.3g}"
         if base["regressed"]:
             value += " — significant regression"
     return f"{entry['title']}: {value}"

@@ -1,20 +1,56 @@
-"""Human-readable `cstui report` output (rich tables; every data string passes through `inert`)."""
+"""Human-readable `cstui report` and `cstui gate` output: rich tables on `SafeConsole`, where every text segment
+is cleaned before rich styles it, and a pipe gets whole lines (no table cut to 80 columns)."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from cstui.textsafe import inert
+from cstui.textsafe import clean_output, control, inert
 
 if TYPE_CHECKING:
     from cstui.reports import GateResult, Report, RuleResult, SessionBlock
 
 SMALL_N = 30
+PIPE_WIDTH = 10_000  # not a terminal: as wide as the content, so a CI log or `| cat` never cuts a name or interval
+
+
+class _Raw:
+    """The stream under cstui's SafeStream, for rich's own colours (its text is cleaned by SafeConsole)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        control(self._stream, text)
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class SafeConsole(Console):
+    """A rich Console for cstui's text output: every text segment goes through `clean_output` before rich adds its
+    own styles (so no string from a file reaches the terminal as a control sequence), and when stdout is not a
+    terminal the width is the content's, not 80 columns."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        stream = kwargs.pop("file", None) or sys.stdout
+        terminal = bool(getattr(stream, "isatty", lambda: False)())
+        kwargs.setdefault("width", None if terminal else PIPE_WIDTH)
+        super().__init__(file=_Raw(stream), **kwargs)
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(segment if segment.control else Segment(clean_output(segment.text),
+                                                                              segment.style)
+                                      for segment in buffer)
 
 
 def pct(value: float | None) -> str:
@@ -50,7 +86,7 @@ def _strata_table(title: str, rows: dict[str, SessionBlock]) -> Table:
 
 
 def render_report(report: Report, by: str = "tier", console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or SafeConsole()
     console.print(Text(f"run {inert(report.run, keep_newlines=False)}: {report.n_sessions:,} sessions",
                        style="bold"))
     console.print(_strata_table("By tier", {"overall": report.overall, **report.tiers}))
@@ -227,7 +263,7 @@ def render_gate(result: GateResult, console: Console | None = None, open_command
     """Summary of a gate: every rule with observed value, threshold, n and interval. In a terminal, a table; in
     a CI log (not a terminal), one unwrapped line per rule, so a rule name is never cut. `open_command` is the
     command that opens the failures in the TUI, printed last."""
-    console = console or Console()
+    console = console or SafeConsole()
     run = inert(result.run, keep_newlines=False)
     title = f"gate for run {run}" + (f" vs baseline {inert(result.baseline, keep_newlines=False)}"
                                      if result.baseline else "")

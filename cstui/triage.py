@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, overload
 
+from cstui.reviewed import ReviewedVerdict, reviewed
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -501,13 +503,33 @@ def figure_condition(figure: str) -> pl.Expr:
     }[kind]
 
 
+def rule_failure_filter(rule: Any) -> FailureFilter:
+    """The sessions behind a gate rule's figure (a `RuleResult`): what enter on the rule in the dashboard and
+    `cstui --run R --rule NAME` (the gate's "open the failures" line) both list."""
+    flt = rule.filter
+    if rule.metric == "contained_unresolved":  # exactly the sessions the figure counts
+        return FailureFilter(session_ids=tuple(rule.failing_sessions), include_passing=True,
+                             title=f"rule {rule.name}: contained and not resolved")
+    if rule.metric == "ece":  # what drives it: answers stated confidently that were wrong
+        return FailureFilter(tiers=tuple(flt.get("tier", ())), figure="confidently_wrong", include_passing=True,
+                             title=f"rule {rule.name}: confident (≥ {CONFIDENTLY_WRONG:.2f}) and wrong")
+    if rule.metric == "golden":
+        return FailureFilter(session_ids=tuple(rule.failing_sessions), include_passing=True,
+                             title=f"rule {rule.name}: failing regression cases")
+    return FailureFilter(
+        evaluators=tuple(flt.get("evaluators", ())), tiers=tuple(flt.get("tier", ())),
+        intents=tuple(flt.get("intent", ())), channels=tuple(flt.get("channel", ())),
+        categories=tuple(flt.get("category", ())), segments=tuple(flt.get("segment", ())),
+        title=f"rule {rule.name}")
+
+
 @dataclass
 class SessionView:
     """Everything the session detail screen shows."""
 
     run: str
     session: Session
-    results: list[dict[str, Any]]
+    results: list[ReviewedVerdict]  # machine verdict and reviewers' labels, apart
     labels: list[dict[str, Any]]
     kb: dict[str, list[KBArticle]] = field(default_factory=dict)  # id → revisions, cited or retrieved
     trust: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # evaluator → measured precision
@@ -516,22 +538,18 @@ class SessionView:
     frustration_threshold: float = 0.45
 
     @property
-    def failed(self) -> list[dict[str, Any]]:
-        return [r for r in self.results if r["passed"] is False]
+    def failed(self) -> list[ReviewedVerdict]:
+        """Verdicts the machine failed (whatever a reviewer said since: the reviewer's word is beside it)."""
+        return [r for r in self.results if r.machine is False]
+
+    def result(self, evaluator: str) -> ReviewedVerdict | None:
+        return next((r for r in self.results if r.evaluator == evaluator), None)
 
 
 def session_view(store: Store, run: str, session_id: str) -> SessionView:
     session = store.session(run, session_id)
-    results = store.session_results(run, session_id)
     labels = store.labels(run, session_id)
-    latest: dict[str, str] = {}
-    for label in labels:
-        if label["evaluator"] and label["verdict"]:
-            latest[label["evaluator"]] = label["verdict"]
-    for r in results:
-        r["machine_passed"] = None if r["passed"] is None else bool(r["passed"])
-        r["human_verdict"] = latest.get(r["evaluator"])
-        r["passed"] = r["machine_passed"] if r["human_verdict"] is None else r["human_verdict"] == "pass"
+    results = reviewed(store.session_results(run, session_id), labels)
     wanted = {c for t in session.turns for c in t.citations}
     for span in session.spans:
         for doc in span.attributes.get("documents", []) if isinstance(span.attributes.get("documents"), list) else []:
@@ -545,7 +563,7 @@ def session_view(store: Store, run: str, session_id: str) -> SessionView:
         kb[cited] = []  # cited but not in the KB at all
     from cstui.validation import trust
 
-    measured = trust(store, run, {r["evaluator"]: r["evaluator_version"] for r in results})
+    measured = trust(store, run, {r.evaluator: r.evaluator_version for r in results})
     from cstui.config import load_config
     from cstui.evaluators.silent import frustration_curve
 

@@ -23,6 +23,7 @@ from cstui.screens.data import ReportLoaded
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FailureFilter
+from cstui.widgets.row_table import RowTable
 
 if TYPE_CHECKING:
     from cstui.reports import GateResult, Report
@@ -42,12 +43,13 @@ def interval(r: Any) -> str:
 
 class TierPanel(Static, can_focus=True):
     """A tier's headline numbers; each opens the sessions behind it (enter: failing; u, e: the figures)."""
+    KEYS_IN_HELP = True  # its keys are listed in the help of the screen it is on
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open('failing')", "Failures in tier"),
-        Binding("u", "open('unresolved')", "Unresolved"),
-        Binding("e", "open('escalated')", "Escalated"),
-        Binding("d", "open('contained_unresolved')", "Contained, unresolved"),
+        Binding("U", "open('unresolved')", "Unresolved", key_display="U"),
+        Binding("E", "open('escalated')", "Escalated", key_display="E"),
+        Binding("D", "open('contained_unresolved')", "Contained, unresolved", key_display="D"),
     ]
     DEFAULT_CSS = """
     TierPanel { width: 1fr; height: auto; min-height: 9; border: round $primary; padding: 0 1; }
@@ -60,7 +62,7 @@ class TierPanel(Static, can_focus=True):
         super().__init__(id=f"tier-{tier}")
         self.tier = tier
         self.border_title = TIER_NAMES[f"tier_{tier}"]
-        self.border_subtitle = "u / e / d: list those sessions"
+        self.border_subtitle = "U / E / D: list those sessions"
 
     def show(self, report: Report) -> None:
         key = f"tier_{self.tier}"
@@ -116,28 +118,33 @@ class DashboardTabs(Vertical):
             with TabPane("Calibration", id="tab-calibration"):
                 yield Horizontal(classes="plots", id="reliability")
                 yield Static(classes="note", id="calibration-note")
-                yield DataTable(id="calibration-bins", cursor_type="row")
+                yield RowTable(id="calibration-bins", cursor_type="row")
             with TabPane("Evaluators", id="tab-evaluators"):
-                yield DataTable(id="evaluators", cursor_type="row")
+                yield RowTable(id="evaluators", cursor_type="row")
                 yield Static(classes="note", id="evaluators-note")
             with TabPane("Escalation", id="tab-escalation"):
                 yield Static(classes="note", id="escalation-note")
                 yield Horizontal(classes="plots", id="escalation")
-                yield DataTable(id="escalation-bins", cursor_type="row")
+                yield RowTable(id="escalation-bins", cursor_type="row")
             with TabPane("Hallucination", id="tab-hallucination"):
-                yield DataTable(id="hallucination", cursor_type="row")
+                yield RowTable(id="hallucination", cursor_type="row")
             with TabPane("Draft assist", id="tab-drafts"):
                 yield Static(classes="note", id="drafts-note")
                 yield Horizontal(classes="plots", id="drafts")
             with TabPane("Drift", id="tab-drift"):
-                yield DataTable(id="drift", cursor_type="row")
+                yield RowTable(id="drift", cursor_type="row")
             with TabPane("Judges", id="tab-judges"):
-                yield DataTable(id="judges", cursor_type="row")
+                yield RowTable(id="judges", cursor_type="row")
                 yield Static(classes="note", id="judges-note")
 
 
 class DashboardScreen(Screen[None]):
+    HELP = ("Gate rules first: enter on one lists the sessions that broke it (a rule with no data says what to run). "
+            "On a tier panel (tab to it) enter lists its failing sessions, U / E / D its unresolved, escalated and "
+            "contained-but-unresolved ones — the sessions behind each figure. 1-7 switch tabs; enter on a calibration "
+            "or escalation bin, a hallucination category or an evaluator lists exactly the sessions it counts.")
     BINDINGS: ClassVar[list[BindingType]] = [
+        *data.FIRST_KEYS,
         Binding("escape", "app.back", "Runs"),
         Binding("f", "failures", "All failures"),
         Binding("c", "compare", "Compare with baseline"),
@@ -176,7 +183,7 @@ class DashboardScreen(Screen[None]):
 
     def _body(self) -> list[Any]:
         """The panels, mounted once the metrics exist: the first frame stays as light as a bare app's."""
-        return [DataTable(id="gate", cursor_type="row", zebra_stripes=True),
+        return [RowTable(id="gate", cursor_type="row", zebra_stripes=True),
                 Horizontal(*(TierPanel(tier) for tier in (1, 2, 3)), id="tiers"), DashboardTabs()]
 
     def on_mount(self) -> None:
@@ -501,24 +508,13 @@ class DashboardScreen(Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value
         if event.data_table.id == "gate" and self.gate:
-            rule = next(r for r in self.gate.rules if r.name == key)
-            flt = rule.filter
-            if rule.metric == "contained_unresolved":  # exactly the sessions the figure counts
-                self.open_failures(FailureFilter(session_ids=tuple(rule.failing_sessions), include_passing=True,
-                                                 title=f"rule {rule.name}: contained and not resolved"))
-                return
-            if rule.metric == "ece":  # what drives it: answers stated confidently that were wrong
-                from cstui.triage import CONFIDENTLY_WRONG
+            from cstui.triage import rule_failure_filter
 
-                self.open_failures(FailureFilter(tiers=tuple(flt.get("tier", ())), figure="confidently_wrong",
-                                                 include_passing=True, title=f"rule {rule.name}: confident "
-                                                 f"(≥ {CONFIDENTLY_WRONG:.2f}) and wrong"))
+            rule = next(r for r in self.gate.rules if r.name == key)
+            if rule.status == "no_data":  # an empty list would say nothing: say what would give it data
+                self.notify(f"{rule.name}: {rule.message}", severity="warning", timeout=15)
                 return
-            self.open_failures(FailureFilter(
-                evaluators=tuple(flt.get("evaluators", ())), tiers=tuple(flt.get("tier", ())),
-                intents=tuple(flt.get("intent", ())), channels=tuple(flt.get("channel", ())),
-                categories=tuple(flt.get("category", ())), segments=tuple(flt.get("segment", ())),
-                title=f"rule {rule.name}"))
+            self.open_failures(rule_failure_filter(rule))
         elif event.data_table.id == "calibration-bins" and key:
             tier, lo, hi = key.split(":")
             self.open_failures(FailureFilter(tiers=(int(tier),), figure=f"calibration:{lo}", include_passing=True,

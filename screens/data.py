@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
 from textual.worker import Worker
@@ -26,6 +27,10 @@ from cstui.store import Store
 
 if TYPE_CHECKING:
     from cstui.reports import GateResult, Report
+
+
+# Every screen's footer starts with these, so a narrow terminal still shows how to get help and out.
+FIRST_KEYS = [Binding("question_mark", "app.help", "Help", key_display="?"), Binding("q", "app.quit", "Quit")]
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -62,9 +67,10 @@ class SessionLoaded(Message):
 
 
 class CompareLoaded(Message):
-    def __init__(self, gate: GateResult, candidate: Report, baseline: Report) -> None:
+    def __init__(self, gate: GateResult, candidate: Report, baseline: Report,
+                 systems: tuple[str | None, str | None] = (None, None)) -> None:
         super().__init__()
-        self.gate, self.candidate, self.baseline = gate, candidate, baseline
+        self.gate, self.candidate, self.baseline, self.systems = gate, candidate, baseline, systems
 
 
 class QueueLoaded(Message):
@@ -87,6 +93,20 @@ class SearchHits(Message):
     def __init__(self, text: str, session_ids: list[str]) -> None:
         super().__init__()
         self.text, self.session_ids = text, session_ids
+
+
+class NavigationLoaded(Message):
+    """The sessions a session screen steps through with n / p (the run's failing sessions)."""
+
+    def __init__(self, session_ids: list[str]) -> None:
+        super().__init__()
+        self.session_ids = session_ids
+
+
+class GoldenSaved(Message):
+    def __init__(self, case: int) -> None:
+        super().__init__()
+        self.case = case
 
 
 class LabelSaved(Message):

@@ -29,17 +29,21 @@ SEARCH_PAUSE = 0.3
 
 
 class FailuresScreen(Screen[None]):
+    HELP = ("The failing sessions of the filter above the table (or every session with v). enter opens one; n / p "
+            "there step through this list. / searches ids, intents, evaluators and (once indexed) what was said and "
+            "what the tools returned. space selects sessions for a rerun.")
     BINDINGS: ClassVar[list[BindingType]] = [
+        *data.FIRST_KEYS,
         Binding("escape", "back", "Back"),
         Binding("slash", "search", "Search", key_display="/"),
         Binding("t", "cycle_tier", "Tier"),
         Binding("e", "pick('evaluator')", "Evaluator"),
         Binding("i", "pick('intent')", "Intent"),
         Binding("h", "pick('channel')", "Channel"),
-        Binding("g", "pick('category')", "Category"),
-        Binding("l", "cycle_label_state", "Labelled?"),
+        Binding("C", "pick('category')", "Category", key_display="C"),
+        Binding("L", "cycle_label_state", "Labelled?", key_display="L"),
         Binding("v", "toggle_passing", "All sessions"),
-        Binding("x", "clear", "Clear filter"),
+        Binding("backspace", "clear", "Clear filter", key_display="⌫"),
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse", "Reverse sort", show=False),
         Binding("F", "sort_frustration", "Most frustrated first", key_display="F"),
@@ -149,7 +153,7 @@ class FailuresScreen(Screen[None]):
                  else f"of {self.all.height if self.all is not None else 0:,} sessions" if self.filter.include_passing
                  else f"of {total:,} failing sessions")
         status = (f"{table.row_count:,} {shown}{selected} · enter open · space select · "
-                  "l labelled · r rerun · x clear filter · ? help")
+                  "L labelled · r rerun · ⌫ clear filter · ? help")
         if status != getattr(self, "_last_status", None):
             self._last_status = status
             self.query_one("#status", Static).update(status, layout=False)

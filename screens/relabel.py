@@ -46,7 +46,7 @@ class RelabelScreen(Dialog[bool]):
         super().__init__()
         self.store = store
         self.view = view
-        self.evaluators = [r["evaluator"] for r in view.results]
+        self.evaluators = [r.evaluator for r in view.results]
         self.initial = evaluator if evaluator in self.evaluators else None
 
     def compose(self) -> ComposeResult:
@@ -90,15 +90,14 @@ class RelabelScreen(Dialog[bool]):
     def _show_machine_verdict(self) -> None:
         """What the evaluator said, so the reviewer sees what they are overriding."""
         evaluator = self.query_one("#evaluator", Select).value
-        result = next((r for r in self.view.results if r["evaluator"] == evaluator), None)
+        result = self.view.result(str(evaluator)) if evaluator else None
         text = Text()
         if result is not None:
-            verdict = "n/a" if result["passed"] is None else "PASS" if result["passed"] else "FAIL"
             text.append("machine verdict ", style="dim")
-            text.append(verdict, style="bold red" if result["passed"] is False else "green")
-            if result["human_verdict"]:
-                text.append(f" · reviewer said {result['human_verdict']}", style="magenta")
-            text.append(f" — {inert(result['rationale'] or '', keep_newlines=False)[:240]}", style="dim")
+            text.append(result.machine_word, style="bold red" if result.machine is False else "green")
+            if result.human:
+                text.append(f" · reviewer said {result.human}", style="magenta")
+            text.append(f" — {inert(result.rationale or '')[:240]}", style="dim")
         self.query_one("#machine", Static).update(text)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -24,6 +24,7 @@ from cstui.screens.session import TurnView, turn_text
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import SessionView
+from cstui.widgets.row_table import RowTable
 from cstui.widgets.span_tree import SpanTree, span_detail
 
 OVERALL = "(overall correctness)"
@@ -31,16 +32,21 @@ OVERALL = "(overall correctness)"
 
 class ReviewScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
+        *data.FIRST_KEYS,
         Binding("escape", "app.back", "Back"),
         Binding("y", "verdict('pass')", "Pass / met"),
         Binding("x", "verdict('fail')", "Fail / not met"),
-        Binding("right_square_bracket,right", "step(1)", "Next session", key_display="]"),
-        Binding("left_square_bracket,left", "step(-1)", "Previous session", key_display="["),
+        Binding("n,right_square_bracket,right", "step(1)", "Next", key_display="n"),
+        Binding("p,left_square_bracket,left", "step(-1)", "Prev", key_display="p"),
         Binding("u", "next_unreviewed", "Next unreviewed"),
-        Binding("n", "note", "Note…"),
+        Binding("a", "note", "Note…"),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
+    HELP = ("Every criterion that applies to the session, the machine's verdict and yours: y / x give yours for the "
+            "highlighted one and move to the next; a writes a note saved with your next verdict. n / p (or ] / [) "
+            "step through the queue, u jumps to the next session without a queue label. The cursor starts on the "
+            "first criterion of every session.")
     DEFAULT_CSS = """
     ReviewScreen #progress { height: 2; padding: 0 1; background: $panel; }
     ReviewScreen #main { height: 1fr; }
@@ -64,6 +70,7 @@ class ReviewScreen(Screen[None]):
         self.position = first
         self.view: SessionView | None = None
         self.given: dict[str, str] = {}
+        self._criteria_of: str | None = None  # the session the criteria table shows
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -71,14 +78,14 @@ class ReviewScreen(Screen[None]):
         with Horizontal(id="main"):
             yield VerticalScroll(id="transcript")
             with Vertical(id="side"):
-                yield DataTable(id="criteria", cursor_type="row")
+                yield RowTable(id="criteria", cursor_type="row")
                 yield Static(id="why")
-                yield Input(placeholder="note (n): saved with your next verdict on this session", id="note")
+                yield Input(placeholder="note (a): saved with your next verdict on this session", id="note")
                 yield SpanTree(id="spans")
                 with VerticalScroll(id="span-detail"):
                     yield Static(Text("select a span to read its arguments and result", style="dim"),
                                  id="span-text")
-                yield Static("↑↓ choose a criterion · y pass/met · x fail/not met · n note · ] next · [ previous · "
+                yield Static("↑↓ j k choose a criterion · y pass/met · x fail/not met · a note · n next · p previous · "
                              "u next unreviewed · tab panes · esc back", id="keys")
         yield Footer()
 
@@ -129,22 +136,26 @@ class ReviewScreen(Screen[None]):
     def criteria(self) -> list[tuple[str, bool | None]]:
         """Every evaluator that applies to the session (failures first), then the session's overall correctness."""
         assert self.view is not None
-        applicable = sorted((r for r in self.view.results if r["machine_passed"] is not None),
-                            key=lambda r: (bool(r["machine_passed"]), r["evaluator"]))
-        return [*((r["evaluator"], r["machine_passed"]) for r in applicable),
-                (OVERALL, self.view.session.outcome.correct)]
+        applicable = sorted((r for r in self.view.results if r.machine is not None),
+                            key=lambda r: (bool(r.machine), r.evaluator))
+        return [*((r.evaluator, r.machine) for r in applicable), (OVERALL, self.view.session.outcome.correct)]
 
     def _criteria(self) -> None:
+        """The criteria table; the cursor stays where it was only while the same session is shown (a verdict just
+        given), and starts on the first criterion of every other session."""
+        assert self.view is not None
         table = self.query_one("#criteria", DataTable)
-        row = table.cursor_row if table.row_count else 0
+        session_id = self.view.session.session_id
+        row = table.cursor_row if table.row_count and self._criteria_of == session_id else 0
+        self._criteria_of = session_id
         table.clear(columns=True)
-        table.add_columns("criterion", "machine", "yours")
+        table.add_columns("machine", "yours", "criterion")  # the short columns first: a narrow pane cuts the names
         for name, machine in self.criteria():
             verdict = Text("—", style="dim") if machine is None else (
                 Text("pass", style="green") if machine else Text("FAIL", style="bold red"))
             mine = self.given.get(name)
             yours = Text(mine or "·", style="bold magenta" if mine else "dim")
-            table.add_row(Text(inert(name, keep_newlines=False)), verdict, yours, key=name)
+            table.add_row(verdict, yours, Text(inert(name)), key=name)
         table.move_cursor(row=min(row, table.row_count - 1))
         table.focus()
         self._show_why()
@@ -158,12 +169,12 @@ class ReviewScreen(Screen[None]):
     def _show_why(self) -> None:
         """The highlighted verdict's reason and evidence; its evidence span selected in the tree."""
         name, why = self._highlighted(), Text()
-        result = next((r for r in self.view.results if r["evaluator"] == name), None) if self.view else None
+        result = self.view.result(name) if self.view and name else None
         if name == OVERALL:
             why.append("overall correctness: did the customer get a correct, complete answer?", style="italic")
         elif result is not None:
-            why.append(inert(result["rationale"] or "(no rationale)", keep_newlines=True))
-            for ev in result["evidence"][:3]:
+            why.append(inert(result.rationale or "(no rationale)", keep_newlines=True))
+            for ev in result.evidence[:3]:
                 if ev.get("span_id"):
                     self.query_one("#spans", SpanTree).select_span(ev["span_id"])
                 if ev.get("snippet"):

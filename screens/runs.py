@@ -16,10 +16,14 @@ from cstui.screens import data
 from cstui.screens.data import GateStatus, OpenDashboard
 from cstui.store import Store
 from cstui.textsafe import inert
+from cstui.widgets.row_table import RowTable
 
 
 class RunsScreen(Screen[None]):
+    HELP = ("Every run in the database with its gate outcome. enter opens the run's dashboard; b makes the "
+            "highlighted run the baseline the others are compared with; c compares the highlighted run with it.")
     BINDINGS: ClassVar[list[BindingType]] = [
+        *data.FIRST_KEYS,
         Binding("enter", "open", "Dashboard"),
         Binding("b", "baseline", "Set as baseline"),
         Binding("c", "compare", "Compare with baseline"),
@@ -37,7 +41,7 @@ class RunsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Runs", classes="title")
-        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Static("enter: open dashboard · b: use as baseline · c: compare highlighted run with the baseline",
                      id="hint")
         yield Footer()

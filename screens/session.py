@@ -19,14 +19,16 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Collapsible, DataTable, Footer, Header, Static
 
+from cstui.reviewed import ReviewedVerdict
 from cstui.screens import data
-from cstui.screens.data import LoadFailed, SessionLoaded
+from cstui.screens.data import GoldenSaved, LabelSaved, LoadFailed, NavigationLoaded, SessionLoaded
 from cstui.screens.dialog import Dialog
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import SessionView
 from cstui.validation import trust_text
 from cstui.widgets.frustration_plot import FrustrationPlot
+from cstui.widgets.row_table import RowTable
 from cstui.widgets.span_tree import SpanTree, short, span_detail
 
 ROLE_STYLES = {"customer": "bold cyan", "assistant": "bold green", "agent": "bold magenta", "system": "bold yellow",
@@ -76,7 +78,7 @@ class TurnView(Static):
 class KBScreen(Dialog[None]):
     """The KB articles a session cited or retrieved, every revision, deprecated ones marked."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,k,q", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss", "Close")]
 
     def __init__(self, view: SessionView) -> None:
         super().__init__()
@@ -106,15 +108,15 @@ class KBScreen(Dialog[None]):
 class JudgeTranscriptScreen(Dialog[None]):
     """The full judge exchange behind one verdict: every prompt and reply, tokens and cost."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,j,q", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss", "Close")]
 
-    def __init__(self, result: dict[str, Any]) -> None:
+    def __init__(self, result: ReviewedVerdict) -> None:
         super().__init__()
         self.result = result
 
     def compose(self) -> ComposeResult:
-        detail = self.result["detail"] or {}
-        text = Text(f"{self.result['evaluator']} {self.result['evaluator_version']} · model "
+        detail = self.result.detail or {}
+        text = Text(f"{self.result.evaluator} {self.result.evaluator_version} · model "
                     f"{inert(str(detail.get('model')))} · strategy {detail.get('strategy')}\n", style="bold")
         for step in detail.get("steps", []):
             cost = step.get("cost_usd")
@@ -135,24 +137,34 @@ class JudgeTranscriptScreen(Dialog[None]):
 
 
 class SessionDetailScreen(Screen[None]):
+    """One session: every pane derives from `view`, the one session on screen; nothing a pane showed for the
+    previous session survives `show` (a span, a highlight, the selected verdict's reason)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
+        *data.FIRST_KEYS,
         Binding("escape", "app.back", "Back"),
-        Binding("n", "step(1)", "Next failed"),
-        Binding("p", "step(-1)", "Previous failed"),
-        Binding("l", "relabel", "Relabel…"),
-        Binding("r", "rerun", "Rerun…"),
-        Binding("K", "kb", "KB articles", key_display="K"),
-        Binding("J", "judge_transcript", "Judge transcript", key_display="J"),
-        Binding("g", "golden", "Add to regression set"),
+        Binding("n", "step(1)", "Next"),
+        Binding("p", "step(-1)", "Prev"),
+        Binding("l", "relabel", "Relabel"),
+        Binding("y", "quick_label('pass')", "Pass"),
+        Binding("x", "quick_label('fail')", "Fail"),
+        Binding("r", "rerun", "Rerun"),
+        Binding("K", "kb", "KB articles", key_display="K", show=False),
+        Binding("J", "judge_transcript", "Judge transcript", key_display="J", show=False),
+        Binding("g", "golden", "Add to regression set", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
+    HELP = ("Opens on the first failing verdict: its reason in the why pane, the sentence highlighted in the "
+            "transcript, its span selected. n / p step through the sessions you came from (the filter of the "
+            "failures list, or the run's failing sessions). y / x record your verdict on the highlighted evaluator "
+            "(the machine's verdict stays beside it); l opens the full relabel form.")
     DEFAULT_CSS = """
-    SessionDetailScreen #meta { height: auto; padding: 0 1; background: $panel; }
+    SessionDetailScreen #meta { height: auto; max-height: 4; padding: 0 1; background: $panel; }
     SessionDetailScreen #main { height: 2fr; }
     SessionDetailScreen #transcript { width: 3fr; border: round $primary; }
     SessionDetailScreen #right { width: 2fr; }
-    SessionDetailScreen #spans { height: 1fr; border: round $primary; }
+    SessionDetailScreen #spans { height: 1fr; min-height: 5; border: round $primary; }
     SessionDetailScreen #span-detail { height: 1fr; border: round $primary; padding: 0 1; }
     SessionDetailScreen #bottom { height: 1fr; min-height: 8; }
     SessionDetailScreen #verdicts { width: 3fr; border: round $primary; }
@@ -161,17 +173,28 @@ class SessionDetailScreen(Screen[None]):
     SessionDetailScreen #transcript:focus-within, SessionDetailScreen #spans:focus,
     SessionDetailScreen #verdicts:focus, SessionDetailScreen #span-detail:focus,
     SessionDetailScreen #why:focus { border: round $accent; }
+    SessionDetailScreen.small #meta { max-height: 2; }
+    SessionDetailScreen.small #bottom { min-height: 6; }
+    SessionDetailScreen.small #frustration { display: none; }
+    SessionDetailScreen.small #spans { height: 3fr; min-height: 4; }
+    SessionDetailScreen.small #span-detail { height: 2fr; }
     """
 
     def __init__(self, store: Store, run: str, session_id: str, navigation: Sequence[str] | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
+        """`navigation`: the sessions n / p step through (the failures list's filter); None: the run's failing
+        sessions, looked up when the screen opens."""
         super().__init__()
         self.store = store
         self.run = run
         self.session_id = session_id
-        self.navigation = navigation or [session_id]
+        self.navigation: Sequence[str] = navigation or [session_id]
+        self.navigation_name = "in filter" if navigation else "failing in run"
+        self._find_failing = navigation is None
         self.on_change = on_change
         self.view: SessionView | None = None
+        self.selected: str | None = None  # the highlighted evaluator: kept when the same session reloads
+        self._spans: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -182,10 +205,9 @@ class SessionDetailScreen(Screen[None]):
                 yield FrustrationPlot(id="frustration")
                 yield SpanTree(id="spans")
                 with VerticalScroll(id="span-detail"):
-                    yield Static(Text("select a span to read its arguments and result", style="dim"),
-                                 id="span-text")
+                    yield Static(NO_SPAN, id="span-text")
         with Horizontal(id="bottom"):
-            yield DataTable(id="verdicts", cursor_type="row")
+            yield RowTable(id="verdicts", cursor_type="row")
             with VerticalScroll(id="why"):
                 yield Static(id="why-text")
                 yield Static(id="label-history")
@@ -197,7 +219,20 @@ class SessionDetailScreen(Screen[None]):
         self.query_one("#span-detail").border_title = "span"
         self.query_one("#verdicts").border_title = "verdicts"
         self.query_one("#why").border_title = "why"
+        self.set_class(self.app.size.height < 32 or self.app.size.width < 100, "small")
         self.load()
+        if self._find_failing:
+            run = self.run
+
+            def fetch(store: Store) -> NavigationLoaded:
+                from cstui.triage import FailureFilter, failures
+
+                return NavigationLoaded(failures(store, run).view(FailureFilter()).session_ids())
+
+            data.load(self, "failing sessions", fetch, path=self.store.path)
+
+    def on_resize(self) -> None:
+        self.set_class(self.app.size.height < 32 or self.app.size.width < 100, "small")
 
     def load(self) -> None:
         run, session_id = self.run, self.session_id
@@ -211,42 +246,75 @@ class SessionDetailScreen(Screen[None]):
 
     @on(SessionLoaded)
     async def _session_loaded(self, message: SessionLoaded) -> None:
+        if message.view.session.session_id != self.session_id:
+            return  # a slower load of a session the reviewer has already left
         await self.show(message.view)
+
+    @on(NavigationLoaded)
+    def _navigation_loaded(self, message: NavigationLoaded) -> None:
+        if message.session_ids:
+            self.navigation = message.session_ids
+            if self.view is not None:
+                self._show_meta(self.view)
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
         """A session that cannot be read (an id not in the run): say so and go back, never a traceback."""
         message.stop()
+        if message.what != "session":
+            self.notify(f"could not load {message.what}: {message.error}", severity="error", timeout=10)
+            return
         self.notify(f"cannot open session {self.session_id!r} of run {self.run!r}: {message.error}",
                     severity="error", timeout=10)
         self.app.pop_screen()
 
     # ------------------------------------------------------------------ rendering
     async def show(self, view: SessionView) -> None:
+        """Every pane from `view`; what belonged to the previous session is cleared first."""
+        same_session = self.view is not None and self.view.session.session_id == view.session.session_id
         self.view = view
-        s = view.session
-        position = (f" · {self.navigation.index(s.session_id) + 1}/{len(self.navigation)} in filter"
-                    if s.session_id in self.navigation and len(self.navigation) > 1 else "")
-        self.sub_title = inert(f"{self.run} · {s.session_id}", keep_newlines=False)
-        meta = Text()
-        meta.append(inert(s.session_id, keep_newlines=False), style="bold")
-        for key, value in (("tier", s.tier), ("intent", s.intent), ("channel", s.channel), ("segment", s.segment),
-                           ("category", s.category), ("started", s.started_at)):
-            if value is not None:
-                meta.append(f"  {key} ", style="dim")
-                meta.append(inert(str(value), keep_newlines=False))
-        out = s.outcome
-        meta.append(f"  correct {out.correct}  resolved {out.resolved}  escalated {out.escalated}", style="dim")
-        failed = [r["evaluator"] for r in view.failed]
-        meta.append("\nfailed: " if failed else "\nno failed verdicts", style="bold red" if failed else "green")
-        meta.append(", ".join(failed), style="red")
-        meta.append(position, style="dim")
-        self.query_one("#meta", Static).update(meta)
+        self._spans = {span.span_id: span for span in view.session.spans}
+        if not same_session:
+            self.selected = None
+        self.query_one("#span-text", Static).update(NO_SPAN)
+        self.sub_title = inert(f"{self.run} · {view.session.session_id}", keep_newlines=False)
+        self._show_meta(view)
         await self._show_transcript(view)
         await self.query_one("#frustration", FrustrationPlot).show(view.frustration, view.frustration_threshold)
         self._show_spans(view)
         self._show_verdicts(view)
         self._show_labels(view)
+
+    def _position(self, session_id: str) -> str:
+        if session_id in self.navigation:
+            if len(self.navigation) < 2:
+                return ""
+            return f" · {self.navigation.index(session_id) + 1}/{len(self.navigation)} {self.navigation_name}"
+        n = len(self.navigation) if self._find_failing and self.navigation != [session_id] else 0
+        return f" · not failing; n: the first of {n} failing in run" if n else ""
+
+    def _show_meta(self, view: SessionView) -> None:
+        """Line one: which session, what failed, where it sits in the list n / p walk; line two: its strata and
+        outcome. A short terminal keeps line one."""
+        s = view.session
+        meta = Text()
+        meta.append(inert(s.session_id), style="bold")
+        meta.append("  failed: " if view.failed else "  no failed verdicts", style="bold red" if view.failed else "green")
+        for i, r in enumerate(view.failed):
+            meta.append(", " if i else "", style="red")
+            meta.append(inert(r.evaluator), style="red")
+            if r.overridden:
+                meta.append(" (reviewer: pass)", style="magenta")
+        meta.append(self._position(s.session_id), style="dim")
+        meta.append("\n")
+        for key, value in (("tier", s.tier), ("intent", s.intent), ("channel", s.channel), ("segment", s.segment),
+                           ("category", s.category), ("started", s.started_at)):
+            if value is not None:
+                meta.append(f"{key} ", style="dim")
+                meta.append(inert(str(value)) + "  ")
+        out = s.outcome
+        meta.append(outcome_words(out.correct, out.resolved, out.escalated), style="dim")
+        self.query_one("#meta", Static).update(meta)
 
     def _turn_text(self, index: int, highlight: str | tuple[int, int] | None = None) -> Text:
         assert self.view is not None
@@ -259,7 +327,7 @@ class SessionDetailScreen(Screen[None]):
         for i, turn in enumerate(view.session.turns):
             widget = TurnView(self._turn_text(i), id=f"turn-{i}")
             if turn.role == "system":  # the deployment's policy: long, and read once — folded away
-                first_line = inert(turn.text.strip().splitlines()[0] if turn.text.strip() else "", keep_newlines=False)
+                first_line = inert(turn.text.strip().splitlines()[0] if turn.text.strip() else "")
                 widgets.append(Collapsible(widget, collapsed=True, id=f"system-{i}",
                                            title=f"#{i} system prompt · {len(turn.text):,} chars · {first_line[:60]}"))
             else:
@@ -273,43 +341,42 @@ class SessionDetailScreen(Screen[None]):
         self.query_one("#spans", SpanTree).show(view.session.spans)
 
     def _show_verdicts(self, view: SessionView) -> None:
+        """The machine's verdict and the reviewer's, in columns of their own. Rows are ordered by the machine's
+        verdict, so a relabel does not move them, and the cursor stays on the evaluator it was on."""
         table = self.query_one("#verdicts", DataTable)
         table.clear(columns=True)
-        table.add_columns("evaluator", "verdict", "human", "precision", "evidence", "rationale")
-        ordered = sorted(view.results, key=lambda r: (r["passed"] is not False, r["passed"] is None, r["evaluator"]))
+        table.add_columns("evaluator", "machine", "reviewer", "precision", "evidence", "rationale")
+        ordered = sorted(view.results, key=lambda r: (r.machine is not False, r.machine is None, r.evaluator))
         for r in ordered:
-            verdict = (Text("n/a", style="dim") if r["passed"] is None
-                       else Text("PASS", style="green") if r["passed"] else Text("FAIL", style="bold red"))
-            human = Text(r["human_verdict"] or "", style="bold magenta")
-            where = ", ".join(
-                f"turn {e.get('turn_index')}" if e.get("turn_index") is not None else f"span {e.get('span_id')}"
-                for e in r["evidence"][:2])
-            table.add_row(Text(r["evaluator"]), verdict, human, Text(*trust_text(view.trust.get(r["evaluator"]), short=True)),
-                          Text(inert(where, keep_newlines=False)),
-                          Text(short(r["rationale"] or "", 200)), key=r["evaluator"])
-        if ordered:
-            table.focus()
-            table.move_cursor(row=0)  # the first failing verdict: its reason, evidence and span are what to read
-            self.select_verdict(ordered[0]["evaluator"])
-        else:
+            table.add_row(Text(inert(r.evaluator)), machine_text(r), reviewer_text(r),
+                          Text(*trust_text(view.trust.get(r.evaluator), short=True)),
+                          Text(inert(evidence_places(r.evidence[:2], short=True))), Text(short(r.rationale or "", 200)),
+                          key=r.evaluator)
+        if not ordered:
             self.query_one("#why-text", Static).update(Text("no verdicts yet: press r to run evaluators", style="dim"))
+            return
+        keys = [r.evaluator for r in ordered]
+        row = keys.index(self.selected) if self.selected in keys else 0  # else the first failing verdict
+        table.focus()
+        table.move_cursor(row=row)
+        self.select_verdict(keys[row])
 
     def _show_labels(self, view: SessionView) -> None:
         text = Text()
         if not view.labels:
-            text.append("no labels yet — press l to relabel", style="dim")
+            text.append("no labels yet — l to relabel, y / x for a quick pass / fail", style="dim")
         for lab in reversed(view.labels):
-            text.append(f"{lab['created_at']} ", style="dim")
-            text.append(inert(lab["reviewer"], keep_newlines=False), style="bold")
+            text.append(f"{inert(lab['created_at'])} ", style="dim")
+            text.append(inert(lab["reviewer"]), style="bold")
             what = []
             if lab["evaluator"]:
                 what.append(f"{lab['evaluator']}={lab['verdict']}")
             for key in ("correct", "tier", "intent", "reason"):
                 if lab[key] is not None:
                     what.append(f"{key}={lab[key]}")
-            text.append(" " + inert(", ".join(what), keep_newlines=False) + "\n")
+            text.append(" " + inert(", ".join(what)) + "\n")
             if lab["note"]:
-                text.append(f"  “{inert(lab['note'], keep_newlines=False)}”\n", style="italic")
+                text.append(f"  “{inert(lab['note'])}”\n", style="italic")
         self.query_one("#label-history", Static).update(text)
 
     # ------------------------------------------------------------------ actions
@@ -322,52 +389,56 @@ class SessionDetailScreen(Screen[None]):
 
     @on(SpanTree.Selected)
     def _span_selected(self, event: SpanTree.Selected) -> None:
+        if self._spans.get(event.span.span_id) is not event.span:
+            return  # a highlight from the tree as it was for the previous session
         self.query_one("#span-text", Static).update(span_detail(event.span))
         self.query_one("#span-detail", VerticalScroll).scroll_home(animate=False)
 
     def select_verdict(self, evaluator: str) -> None:
         """Show a verdict's whole reason in the why pane, highlight its evidence, select its span."""
-        if self.view is None:
-            return
-        result = next((r for r in self.view.results if r["evaluator"] == evaluator), None)
+        result = self.view.result(evaluator) if self.view else None
         if result is None:
             return
+        self.selected = evaluator
         text = Text()
-        verdict = "not applicable" if result["passed"] is None else "PASS" if result["passed"] else "FAIL"
-        text.append(f"{inert(evaluator, keep_newlines=False)} ", style="bold")
-        text.append(verdict, style="bold red" if result["passed"] is False else "green" if result["passed"] else "dim")
-        text.append(f"  v{inert(str(result['evaluator_version']), keep_newlines=False)}", style="dim")
-        if result["human_verdict"]:
-            text.append(f"  reviewer says {result['human_verdict']}", style="bold magenta")
+        text.append(f"{inert(evaluator)} ", style="bold")
+        text.append("machine " if result.reviews else "", style="dim")
+        text.append(machine_text(result, long=True))
+        text.append(f"  v{inert(str(result.evaluator_version))}", style="dim")
+        if result.reviews:
+            newest = result.reviews[0]
+            text.append("  ·  reviewer ", style="dim")
+            text.append(result.human or "", style="bold magenta")
+            text.append(f" ({inert(newest['reviewer'])}"
+                        + (f", {inert(newest['reason'])}" if newest.get("reason") else "") + ")", style="magenta")
+            if result.overridden:
+                text.append("  → counts as " + ("PASS" if result.effective else "FAIL"), style="bold magenta")
         trust, style = trust_text(self.view.trust.get(evaluator))
         text.append(f"\nprecision {trust}\n", style=style)
-        text.append(inert(result["rationale"] or "(no rationale)", keep_newlines=True) + "\n")
-        for ev in result["evidence"][:6]:
-            where = (f"turn {ev.get('turn_index')}" if ev.get("turn_index") is not None else "") + (
-                f" span {ev.get('span_id')}" if ev.get("span_id") else "")
-            text.append(f"• {inert(where.strip(), keep_newlines=False)}", style="dim")
+        text.append(inert(result.rationale or "(no rationale)", keep_newlines=True) + "\n")
+        for ev in result.evidence[:6]:
+            text.append(f"• {inert(evidence_places([ev]))}", style="dim")
             if ev.get("snippet"):
-                text.append(f"  “{inert(ev['snippet'], keep_newlines=False)}”", style="italic")
+                text.append(f"  “{inert(ev['snippet'])}”", style="italic")
             text.append("\n")
         self.query_one("#why-text", Static).update(text)
         self.jump_to_evidence(evaluator, quiet=True)
 
     def jump_to_evidence(self, evaluator: str, *, quiet: bool = False) -> None:
-        if self.view is None:
-            return
-        result = next((r for r in self.view.results if r["evaluator"] == evaluator), None)
-        if result is None:
+        result = self.view.result(evaluator) if self.view else None
+        if result is None or self.view is None:
             return
         for turn in self.query(TurnView):
             turn.remove_class("evidence")
             index = int(str(turn.id).split("-")[1])
             turn.update(self._turn_text(index))
-        if not result["evidence"]:
+        if not result.evidence:
             if not quiet:
                 self.notify(f"{evaluator}: no evidence pointer recorded", severity="information")
             return
         first_turn = None
-        for ev in result["evidence"]:
+        spans = self.query_one("#spans", SpanTree)
+        for ev in result.evidence:
             if ev.get("turn_index") is not None and 0 <= ev["turn_index"] < len(self.view.session.turns):
                 for fold in self.query(f"#system-{ev['turn_index']}").results(Collapsible):
                     fold.collapsed = False
@@ -377,18 +448,24 @@ class SessionDetailScreen(Screen[None]):
                     else None
                 widget.update(self._turn_text(ev["turn_index"], offsets or ev.get("snippet")))
                 first_turn = first_turn or widget
-            if ev.get("span_id"):
-                self.query_one("#spans", SpanTree).select_span(ev["span_id"])
+            if ev.get("span_id") and spans.select_span(ev["span_id"]) and ev["span_id"] in self._spans:
+                self.query_one("#span-text", Static).update(span_detail(self._spans[ev["span_id"]]))
         if first_turn is not None:  # after the next refresh: turns mounted just now have no layout yet
             transcript = self.query_one("#transcript", VerticalScroll)
             self.call_after_refresh(transcript.scroll_to_widget, first_turn, animate=False, top=True)
 
     def action_step(self, delta: int) -> None:
-        if self.session_id not in self.navigation or len(self.navigation) < 2:
-            self.notify("No other sessions in the current filter.", severity="information")
+        if self.session_id not in self.navigation:
+            if not self.navigation or self.navigation == [self.session_id]:
+                self.notify("No other sessions to step to.", severity="information")
+                return
+            self.session_id = self.navigation[0 if delta > 0 else -1]
+        elif len(self.navigation) < 2:
+            self.notify(f"No other sessions {self.navigation_name}.", severity="information")
             return
-        index = (self.navigation.index(self.session_id) + delta) % len(self.navigation)
-        self.session_id = self.navigation[index]
+        else:
+            index = (self.navigation.index(self.session_id) + delta) % len(self.navigation)
+            self.session_id = self.navigation[index]
         self.load()
 
     def _changed(self) -> None:
@@ -396,21 +473,47 @@ class SessionDetailScreen(Screen[None]):
         if self.on_change:
             self.on_change()
 
+    def _highlighted(self) -> str | None:
+        table = self.query_one("#verdicts", DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
     def action_relabel(self) -> None:
         from cstui.screens.relabel import RelabelScreen
 
         if self.view is None:
             return
-        focused = self.query_one("#verdicts", DataTable)
-        evaluator = None
-        if focused.row_count:
-            evaluator = str(focused.coordinate_to_cell_key(focused.cursor_coordinate).row_key.value)
+        if self.store.read_only:
+            self.notify(f"read-only database ({self.store.opened.reason}): labels cannot be saved", severity="warning")
+            return
 
         def done(saved: bool | None) -> None:
             if saved:
                 self._changed()
 
-        self.app.push_screen(RelabelScreen(self.store, self.view, evaluator), done)
+        self.app.push_screen(RelabelScreen(self.store, self.view, self._highlighted()), done)
+
+    def action_quick_label(self, verdict: str) -> None:
+        """y / x: the reviewer's pass / fail on the highlighted evaluator, in one key (audited like any label)."""
+        evaluator = self._highlighted()
+        if self.view is None or evaluator is None:
+            return
+        if self.store.read_only:
+            self.notify(f"read-only database ({self.store.opened.reason}): labels cannot be saved", severity="warning")
+            return
+        from cstui.config import load_config
+
+        run, session_id, reviewer = self.run, self.session_id, load_config().reviewer
+        label = {"session_id": session_id, "evaluator": evaluator, "verdict": verdict, "source": "triage"}
+        data.save(self, "label", lambda store: LabelSaved(store.add_label(run, label, reviewer=reviewer)),
+                  path=self.store.path)
+
+    @on(LabelSaved)
+    def _label_saved(self, message: LabelSaved) -> None:
+        message.stop()
+        self.notify("label saved")
+        self._changed()
 
     def action_rerun(self) -> None:
         from cstui.screens.rerun import RerunScreen
@@ -420,18 +523,13 @@ class SessionDetailScreen(Screen[None]):
                 self._changed()
 
         scopes = {"session": [self.session_id], "filter": list(self.navigation)}
-        failed = tuple(r["evaluator"] for r in self.view.failed) if self.view else ()
+        failed = tuple(r.evaluator for r in self.view.failed) if self.view else ()
         self.app.push_screen(RerunScreen(self.store, self.run, scopes, chosen=failed), done)
 
     def action_judge_transcript(self) -> None:
-        if self.view is None:
-            return
-        table = self.query_one("#verdicts", DataTable)
-        if not table.row_count:
-            return
-        evaluator = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        result = next((r for r in self.view.results if r["evaluator"] == evaluator), None)
-        if result is None or not result.get("detail"):
+        evaluator = self._highlighted()
+        result = self.view.result(evaluator) if self.view and evaluator else None
+        if result is None or not result.detail:
             self.notify(f"{evaluator} is not an LLM judge verdict: no judge transcript", severity="information")
             return
         self.app.push_screen(JudgeTranscriptScreen(result))
@@ -441,21 +539,63 @@ class SessionDetailScreen(Screen[None]):
 
         if self.view is None:
             return
+        run, session_id = self.run, self.session_id
+        failed = [r.evaluator for r in self.view.failed]
 
         def save(reason: str | None) -> None:
             if not reason:
                 return
             from cstui.config import load_config
 
-            failed = [r["evaluator"] for r in self.view.failed] if self.view else []
-            case = self.store.add_golden(self.run, self.session_id, reason,
-                                         evaluator=failed[0] if len(failed) == 1 else None,
-                                         reviewer=load_config().reviewer)
-            self.notify(f"regression case #{case} added")
+            reviewer = load_config().reviewer
+            evaluator = failed[0] if len(failed) == 1 else None
+            data.save(self, "regression case", lambda store: GoldenSaved(store.add_golden(
+                run, session_id, reason, evaluator=evaluator, reviewer=reviewer)), path=self.store.path)
 
-        self.app.push_screen(AskScreen(f"Add {self.session_id} to the regression set — why?",
+        self.app.push_screen(AskScreen(f"Add {inert(session_id)} to the regression set — why?",
                                        "reason, e.g. fabricated refund window"), save)
+
+    @on(GoldenSaved)
+    def _golden_saved(self, message: GoldenSaved) -> None:
+        message.stop()
+        self.notify(f"regression case #{message.case} added")
 
     def action_kb(self) -> None:
         if self.view is not None:
             self.app.push_screen(KBScreen(self.view))
+
+
+NO_SPAN = Text("select a span to read its arguments and result", style="dim")
+
+
+def outcome_words(correct: bool | None, resolved: bool | None, escalated: bool | None) -> str:
+    """The session's outcome in words a reviewer reads, not Python values."""
+    def word(value: bool | None, yes: str, no: str, unknown: str) -> str:
+        return unknown if value is None else yes if value else no
+
+    return " · ".join((word(correct, "✓ correct", "✗ not correct", "— correctness unknown"),
+                       word(resolved, "✓ resolved", "✗ not resolved", "— resolution unknown"),
+                       word(escalated, "handed to a human", "not escalated", "— escalation unknown")))
+
+
+def machine_text(r: ReviewedVerdict, *, long: bool = False) -> Text:
+    if r.machine is None:
+        return Text("not applicable" if long else "n/a", style="dim")
+    return Text("PASS", style="green") if r.machine else Text("FAIL", style="bold red")
+
+
+def reviewer_text(r: ReviewedVerdict) -> Text:
+    """The reviewer's newest verdict beside the machine's: `→ pass` where it overrides, `✓ fail` where it agrees."""
+    if r.human is None:
+        return Text("")
+    return Text(f"{'→' if r.overridden else '✓'} {r.human}", style="bold magenta" if r.overridden else "magenta")
+
+
+def evidence_places(evidence: Sequence[dict[str, Any]], *, short: bool = False) -> str:
+    """Where evidence points: "turn 3 span S-1-t3", or with `short` the turn alone when there is one."""
+    def place(e: dict[str, Any]) -> str:
+        turn = f"turn {e.get('turn_index')}" if e.get("turn_index") is not None else ""
+        span = f"span {e.get('span_id')}" if e.get("span_id") and not (short and turn) else ""
+        return " ".join(p for p in (turn, span) if p)
+
+    return ", ".join(place(e) for e in evidence)

@@ -74,20 +74,20 @@ async def test_queue_item_shows_machine_verdicts_reasons_spans_and_takes_a_note(
         await settle(pilot)
         screen = app.screen
         criteria = screen.query_one("#criteria", DataTable)
-        applicable = [r for r in screen.view.results if r["machine_passed"] is not None]
+        applicable = [r for r in screen.view.results if r.machine is not None]
         assert criteria.row_count == len(applicable) + 1
-        assert [str(c.label) for c in criteria.columns.values()] == ["criterion", "machine", "yours"]
-        failed = next(r for r in applicable if r["machine_passed"] is False)
-        assert criteria.coordinate_to_cell_key(criteria.cursor_coordinate).row_key.value == failed["evaluator"]
-        assert str(criteria.get_row(failed["evaluator"])[1]) == "FAIL"
-        assert failed["rationale"][:40] in str(screen.query_one("#why").render())
+        assert [str(c.label) for c in criteria.columns.values()] == ["machine", "yours", "criterion"]
+        failed = next(r for r in applicable if r.machine is False)
+        assert criteria.coordinate_to_cell_key(criteria.cursor_coordinate).row_key.value == failed.evaluator
+        assert str(criteria.get_row(failed.evaluator)[0]) == "FAIL"
+        assert failed.rationale[:40] in str(screen.query_one("#why").render())
         assert len(screen.query_one("#spans", SpanTree).nodes) == len(screen.view.session.spans) > 0
-        await pilot.press("n", *"promise not in policy", "enter", "y")
+        await pilot.press("a", *"promise not in policy", "enter", "y")
         await pilot.pause()
         await settle(pilot)
     with Store(demo_db) as store:
         label = next(lab for lab in store.labels("candidate") if lab["source"] == "queue")
-    assert (label["evaluator"], label["verdict"], label["note"]) == (failed["evaluator"], "pass", "promise not in policy")
+    assert (label["evaluator"], label["verdict"], label["note"]) == (failed.evaluator, "pass", "promise not in policy")
 
 
 def test_evidence_export_carries_every_human_judgement_including_the_queues(demo_db, cli, tmp_path):

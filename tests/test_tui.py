@@ -69,10 +69,10 @@ async def test_gate_rule_to_session_relabel_and_rerun(demo_db):
         await settle(pilot)
         table = app.screen.query_one(FailureTable)
         assert set(table.visible_session_ids()) == POLICY_T3 - {"S-000091"}  # the label overrides the verdict
-        await pilot.press("l")  # labelled: the override stays findable, machine and reviewer side by side
+        await pilot.press("L")  # labelled: the override stays findable, machine and reviewer side by side
         assert table.visible_session_ids() == ["S-000091"]
         assert "policy_grounding (FAIL → reviewer pass)" in table.row(0)[COLUMNS.index("failed_text")]
-        await pilot.press("l", "l")  # unlabelled, then any
+        await pilot.press("L", "L")  # unlabelled, then any
 
         table.cursor = 0
         await pilot.press("space", "space")
@@ -116,16 +116,16 @@ async def test_tier_panel_hallucination_and_filters(demo_db):
         table = app.screen.query_one(FailureTable)
         assert table.row_count > 0
         assert all(table.row(i)[1] == 3 for i in range(table.row_count))
-        await pilot.press("x")  # clear
+        await pilot.press("backspace")  # clear
         total = table.row_count
         await pilot.press("slash")
         await pilot.press(*"refund")
         assert 0 < table.row_count < total
-        await pilot.press("enter", "x", "t", "t")  # tier cycles: any → 1 → 2
+        await pilot.press("enter", "backspace", "t", "t")  # tier cycles: any → 1 → 2
         assert all(table.row(i)[1] == 2 for i in range(table.row_count))
-        await pilot.press("x", "s", "s", "S")  # sort by tier, descending
+        await pilot.press("backspace", "s", "s", "S")  # sort by tier, descending
         assert table.row(0)[1] == 3
-        await pilot.press("l")  # labelled only
+        await pilot.press("L")  # labelled only
         assert table.row_count == 0
         assert "labeled" in str(app.screen.query_one("#filter").render())
 
@@ -324,11 +324,11 @@ async def test_the_session_screen_opens_on_the_failing_verdicts_evidence(demo_db
         assert type(screen).__name__ == "SessionDetailScreen"
         verdicts = screen.query_one("#verdicts", DataTable)
         failing = str(verdicts.coordinate_to_cell_key(verdicts.cursor_coordinate).row_key.value)
-        result = next(r for r in screen.view.results if r["evaluator"] == failing)
-        assert result["passed"] is False
+        result = screen.view.result(failing)
+        assert result.machine is False
         why = str(screen.query_one("#why-text").render())
-        assert " ".join(result["rationale"].split()) in " ".join(why.replace("│", " ").split())  # whole, wrapped
-        ev = result["evidence"][0]
+        assert " ".join(result.rationale.split()) in " ".join(why.replace("│", " ").split())  # whole, wrapped
+        ev = result.evidence[0]
         turn = screen.query_one(f"#turn-{ev['turn_index']}").render()
         highlighted = [turn.plain[s.start:s.end] for s in turn.spans if getattr(s.style, "reverse", False)]
         text = screen.view.session.turns[ev["turn_index"]].text
@@ -382,10 +382,10 @@ async def test_tier_panel_figures_and_escalation_bins_drill_to_exactly_their_ses
     app = create_app(demo_db, run="candidate")
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        unresolved = await drill(pilot, "#tier-3", "u")
+        unresolved = await drill(pilot, "#tier-3", "U")
         await pilot.press("escape")
         await settle(pilot)
-        escalated = await drill(pilot, "#tier-3", "e")
+        escalated = await drill(pilot, "#tier-3", "E")
         await pilot.press("escape")
         await settle(pilot)
         app.screen.query_one(TabbedContent).active = "tab-escalation"
@@ -449,10 +449,10 @@ async def test_silent_failures_reach_the_tui_drill_plot_and_sort(demo_db):
     app = create_app(demo_db, run="candidate")
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        listed = await drill(pilot, "#tier-2", "d")
+        listed = await drill(pilot, "#tier-2", "D")
         assert listed == expected and len(listed) == report.tiers["tier_2"].contained_unresolved.k
         assert {"S-000010", "S-000139", "S-000222"} <= listed
-        await pilot.press("x", "v", "F")  # clear the drill, every session, most frustrated first
+        await pilot.press("backspace", "v", "F")  # clear the drill, every session, most frustrated first
         await settle(pilot)
         table = app.screen.query_one(FailureTable)
         first = table.visible_session_ids()[0]
@@ -511,7 +511,7 @@ async def test_the_scrollbar_follows_the_rows_a_search_keeps(demo_db):
         tier_1 = app.screen.all.view(FailureFilter(tiers=(1,), include_passing=True))
         table.set_rows(tier_1)  # 138 rows: the scrollbar stays, resized at once (no layout runs in between)
         assert table.vertical_scrollbar.window_virtual_size == table.virtual_size.height == 139
-        await pilot.press("x", "v")
+        await pilot.press("backspace", "v")
         await settle(pilot)
         await pilot.press("slash", *"S-0001")  # S-0001xx: 100 sessions, more than a screen
         await settle(pilot)

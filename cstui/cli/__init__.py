@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--run", metavar="NAME", help="open this run's dashboard")
     parser.add_argument("--session", metavar="ID", help="open this session (with --run)")
+    parser.add_argument("--failures", action="store_true", help="open the run's failures list (with --run)")
+    parser.add_argument("--rule", metavar="NAME", help="open the failures list of this gate rule (with --run): what "
+                        "`cstui gate` prints for a failed rule")
     parser.add_argument("--queue", metavar="NAME", help="step through this review queue (see `cstui review`)")
     parser.add_argument("--baseline", metavar="NAME",
                         help="compare --run with this run (remembered for that run; `b` on the runs screen sets it)")

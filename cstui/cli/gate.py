@@ -57,7 +57,12 @@ def cmd_gate(args: argparse.Namespace) -> int:
     else:
         from cstui.report_text import render_gate
 
-        command = f"cstui --db {shlex.quote(str(db_path(args)))} --run {shlex.quote(args.run)}" + (
-            f" --baseline {shlex.quote(args.baseline)}" if args.baseline else "")
+        base = f"cstui --db {shlex.quote(str(db_path(args)))} --run {shlex.quote(args.run)}"
+        rules = list(dict.fromkeys(r.rule for r in result.rules if r.name in result.failed))
+        command = f"{base} --failures"  # every failing session; one rule's with --rule (default gate file only)
+        if len(rules) == 1 and not args.config:
+            command = f"{base} --rule {shlex.quote(rules[0])}"
+        elif rules and not args.config:
+            command += f"   (one rule's sessions: --rule {shlex.quote(rules[0])})"
         render_gate(result, open_command=command)
     return EXIT_OK if result.passed else EXIT_GATE_FAILED

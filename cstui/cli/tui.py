@@ -28,13 +28,36 @@ def cmd_tui(args: argparse.Namespace) -> int:
         for notice in store.notices:
             sys.stderr.write(f"cstui: {notice}\n")
         run, session = check_start(store, args.run, args.session, args.queue, getattr(args, "baseline", None))
+        failures = start_failures(store, run, args.failures, args.rule)
         from cstui.app import run_app
 
         code = run_app(path, run=run, session=session, queue=args.queue, baseline=getattr(args, "baseline", None),
-                       store=store)
+                       store=store, failures=failures)
     finally:
         store.close()
     return code if code == 0 else EXIT_BAD_INPUT
+
+
+def start_failures(store, run: str | None, wanted: bool, rule: str | None):
+    """The failures list to open at start (--failures, or --rule NAME: the sessions behind that gate rule)."""
+    if not wanted and rule is None:
+        return None
+    if run is None:
+        raise UsageError("--failures and --rule need --run")
+    from cstui.triage import FailureFilter, rule_failure_filter
+
+    if rule is None:
+        return FailureFilter()
+    from cstui.gates import run_gate
+
+    gate = run_gate(store, run)
+    entry = next((r for r in gate.rules if r.name == rule or r.rule == rule), None)
+    if entry is None:
+        names = ", ".join(r.name for r in gate.rules)
+        raise UsageError(f"no gate rule named {rule!r} in the default gates (rules: {names})")
+    if entry.status == "no_data":
+        raise UsageError(f"{entry.name}: {entry.message}")
+    return rule_failure_filter(entry)
 
 
 def check_start(store, run: str | None, session: str | None, queue: str | None,

@@ -34,6 +34,7 @@ WIDTHS = {"session_id": 16, "tier": 4, "intent": 20, "channel": 8, "failed_text"
 
 class FailureTable(ScrollView, can_focus=True):
     """Rows of failing sessions; Enter opens one, space selects for batch actions."""
+    KEYS_IN_HELP = True  # its keys are listed in the help of the screen it is on
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Up", show=False),

@@ -65,12 +65,20 @@ def span_label(span: Span) -> Text:
 
 
 def span_detail(span: Span) -> Text:
-    """Everything a reviewer reads about one span: what ran, how it ended, its arguments and result in full."""
+    """Everything a reviewer reads about one span: what ran and how it ended, then its arguments and result in full.
+    A failed call shows its error first, where a small pane still has room for it."""
     text = Text()
     text.append(f"{span.kind} ", style="bold")
-    text.append(inert(span.name or "(unnamed)", keep_newlines=False), style="bold")
+    text.append(inert(span.name or "(unnamed)"), style="bold")
     if span.status:
-        text.append(f"  [{inert(span.status, keep_newlines=False)}]", style="bold red" if span.status == "error" else "green")
+        text.append(f"  [{inert(span.status)}]", style="bold red" if span.status == "error" else "green")
+    attrs = dict(span.attributes)
+    failed = span.status == "error"
+    if failed:  # the error itself, or the result a failed call returned, before anything else
+        key = "error" if "error" in attrs else "result" if "result" in attrs else None
+        if key is not None:
+            text.append("\nerror: ", style="bold red")
+            text.append(inert(pretty(attrs.pop(key)), keep_newlines=True) + "\n", style="red")
     facts = [f"id {span.span_id}"]
     if span.turn_index is not None:
         facts.append(f"turn {span.turn_index}")
@@ -78,13 +86,11 @@ def span_detail(span: Span) -> Text:
         facts.append(f"{span.duration_ms:,.0f} ms")
     if span.start:
         facts.append(f"started {span.start}")
-    text.append("\n" + inert(" · ".join(facts), keep_newlines=False) + "\n", style="dim")
-    attrs = dict(span.attributes)
+    text.append("\n" + inert(" · ".join(facts)) + "\n", style="dim")
     for key, title in (("arguments", "arguments"), ("result", "result"), ("error", "error"), ("documents", "documents")):
         if key in attrs:
             value = attrs.pop(key)
-            text.append(f"\n{title}\n", style="bold red" if key == "error" or (key == "result" and span.status == "error")
-                        else "bold")
+            text.append(f"\n{title}\n", style="bold red" if key == "error" else "bold")
             text.append(inert(pretty(value), keep_newlines=True) + "\n")
     if attrs:
         text.append("\nother attributes\n", style="bold dim")
