@@ -26,12 +26,13 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/run_all.py
 
-# Re-measure the evaluators on the shipped validation set; reports show these figures until reviewers label.
+# Re-measure the evaluators on the shipped validation set; reports show its held-out figures (refined by a run's labels).
 V := tests/data/validation
 validated: setup
 	$(BIN)/cstui validate --sessions $(V)/taubench/gpt-4o-airline-even-tasks.json $(V)/taubench/late-escalations.json \
-		$(V)/sgd/sessions.jsonl --labels $(V)/taubench/labels-hand.jsonl $(V)/taubench/labels-derived.jsonl \
-		$(V)/sgd/labels-derived.jsonl $(V)/sgd/labels-hand.jsonl --save-summary cstui/validated.json
+		$(V)/sgd/dev.jsonl $(V)/sgd/held-out.jsonl --labels $(V)/taubench/labels-hand.jsonl \
+		$(V)/taubench/labels-derived.jsonl $(V)/sgd/labels-dev.jsonl $(V)/sgd/labels-held-out.jsonl \
+		$(V)/sgd/labels-hand.jsonl --by corpus --save-summary cstui/validated.json
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

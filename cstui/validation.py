@@ -27,6 +27,8 @@ class TruthLabel:
     expected: str  # "pass" | "fail"
     reason: str = ""
     source: str = "hand"
+    corpus: str = ""  # which corpus of the validation set (tests/data/validation/README.md)
+    part: str = ""  # "dev" (rules are written against it) or "held-out" (only ever measured)
 
 
 @dataclass
@@ -111,8 +113,12 @@ def load_labels(paths: Iterable[Path]) -> list[TruthLabel]:
                 raise LabelError(path, line, f"missing {', '.join(missing)}")
             if record["expected"] not in ("pass", "fail"):
                 raise LabelError(path, line, f"expected must be 'pass' or 'fail', not {record['expected']!r}")
+            part = str(record.get("part") or "")
+            if part not in ("", "dev", "held-out"):
+                raise LabelError(path, line, f"part must be 'dev' or 'held-out', not {part!r}")
             label = TruthLabel(str(record["session_id"]), str(record["evaluator"]), record["expected"],
-                               str(record.get("reason") or ""), str(record.get("source") or "hand"))
+                               str(record.get("reason") or ""), str(record.get("source") or "hand"),
+                               str(record.get("corpus") or ""), part)
             key = (label.session_id, label.evaluator)
             if key in seen:
                 if seen[key][0].expected != label.expected:
@@ -152,6 +158,18 @@ def measure(labels: Sequence[TruthLabel], verdicts: dict[tuple[str, str], tuple[
         else:
             entry.tn += 1
     return dict(sorted(out.items()))
+
+
+def by_part(labels: Sequence[TruthLabel], verdicts: dict[tuple[str, str], tuple[bool | None, str]],
+            evaluators: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, EvaluatorValidity]]:
+    """`measure` per (corpus, part), then every held-out part pooled as ("all", "held-out") and every development
+    part as ("all", "dev"): the figures that count are the held-out ones."""
+    groups: dict[tuple[str, str], list[TruthLabel]] = {}
+    for label in labels:
+        groups.setdefault((label.corpus or "(no corpus)", label.part or "(no part)"), []).append(label)
+        if label.part:
+            groups.setdefault(("all", label.part), []).append(label)
+    return {key: measure(group, verdicts, evaluators) for key, group in sorted(groups.items())}
 
 
 def verdicts_of(store: Any, run: str) -> dict[tuple[str, str], tuple[bool | None, str]]:
@@ -219,7 +237,7 @@ def outcome_table(outcomes: dict[str, dict[str, Any]]) -> list[str]:
 
 # ---------------------------------------------------------------------- trust shown beside verdicts
 SHIPPED_SUMMARY = "validated.json"
-SHIPPED_SOURCE = "shipped validation set"
+SHIPPED_SOURCE = "held-out validation set"
 RUN_SOURCE = "reviewers of this run"
 TRUSTED_PRECISION = 0.9
 
@@ -251,9 +269,16 @@ def shipped_summary() -> dict[str, Any]:
         return {}
 
 
+# How many flags of the held-out figure a run's own labels are weighed against: one label moves the figure, but a
+# held-out precision measured on conversations of other deployments stops counting for more than this many.
+PRIOR_FLAGS = 20
+
+
 def trust(store: Any, run: str, versions: dict[str, str]) -> dict[str, dict[str, Any] | None]:
-    """Per evaluator of a run: its measured precision (and recall) against the reviewers' labels of this run
-    when they labelled any of its sessions, else against the shipped validation set, else None.
+    """Per evaluator of a run: its precision on the shipped validation set's held-out parts (conversations no rule
+    was tuned against), refined by the reviewers' labels of this run: a Beta prior from the held-out counts (at
+    most PRIOR_FLAGS flags' weight) updated with the run's confirmed and rejected flags. Both sources are kept in
+    the entry (`held_out`, `run`), with their n.
 
     Computed on every call, so a relabel changes the figure at once."""
     labels, verdicts = run_truth(store, run)
@@ -262,15 +287,38 @@ def trust(store: Any, run: str, versions: dict[str, str]) -> dict[str, dict[str,
     out: dict[str, dict[str, Any] | None] = {}
     for evaluator, version in sorted(versions.items()):
         own = measured.get(evaluator)
-        if own is not None and own.n:
-            out[evaluator] = summary(own, version=version, source=RUN_SOURCE)
-        elif evaluator in shipped:
-            entry = dict(shipped[evaluator])
-            entry["source"] = SHIPPED_SOURCE
-            entry["stale"] = entry.get("version") not in (None, version)
-            out[evaluator] = entry
-        else:
+        base = shipped.get(evaluator)
+        if (own is None or not own.n) and base is None:
             out[evaluator] = None
+            continue
+        entry: dict[str, Any] = {"source": SHIPPED_SOURCE if base else RUN_SOURCE, "version": version,
+                                 "stale": bool(base and base.get("version") not in (None, version))}
+        if base is not None:
+            entry["held_out"] = {k: base.get(k) for k in ("precision", "precision_ci", "flagged", "confirmed", "n",
+                                                        "recall", "recall_ci", "expected_failures")}
+        run_flags = run_confirmed = 0
+        if own is not None and own.n:
+            entry["run"] = summary(own, version=version, source=RUN_SOURCE)
+            run_flags, run_confirmed = own.tp + own.fp, own.tp
+        prior_n = min(base.get("flagged") or 0, PRIOR_FLAGS) if base and base.get("precision") is not None else 0
+        alpha = (base["precision"] * prior_n) if prior_n else 0.0
+        flags = prior_n + run_flags
+        if flags:
+            p = (alpha + run_confirmed) / flags
+            lo, hi = wilson_interval(round(alpha + run_confirmed), flags)
+            entry.update(precision=round(p, 4), precision_ci=[lo, hi])
+        else:
+            entry.update(precision=None, precision_ci=None)
+        if run_flags:
+            entry["source"] = f"{SHIPPED_SOURCE} + {RUN_SOURCE}" if prior_n else RUN_SOURCE
+        sources = [x for x in (base, entry.get("run")) if x]
+        entry.update(flagged=sum(x.get("flagged") or 0 for x in sources),
+                     confirmed=sum(x.get("confirmed") or 0 for x in sources),
+                     expected_failures=sum(x.get("expected_failures") or 0 for x in sources),
+                     n=sum(x.get("n") or 0 for x in sources))
+        recall_from = base if base and base.get("recall") is not None else entry.get("run") or {}
+        entry.update(recall=recall_from.get("recall"), recall_ci=recall_from.get("recall_ci"))
+        out[evaluator] = entry
     return out
 
 
@@ -280,21 +328,27 @@ def run_trust(store: Any, run: str) -> dict[str, dict[str, Any] | None]:
 
 
 def trust_text(entry: dict[str, Any] | None, *, short: bool = False) -> tuple[str, str]:
-    """(text, style) for a precision figure in the UI: 'P 0.93 (of 14 flags, this run)', or '0.93 run' when short.
+    """(text, style) for a precision figure in the UI: 'P 0.92 (held-out, 48 flags)', with a run's own labels
+    'P 0.88 (held-out 0.92 of 48 flags + this run 0/1)'; '0.88 h+r' when short.
 
     Red below TRUSTED_PRECISION: those are the flags a reviewer should doubt."""
     if not entry or entry.get("precision") is None:
         if short:
             return "—", "dim"
-        return ("unmeasured", "dim") if not entry else (f"no flags among {entry['n']} labelled", "dim")
-    own = entry["source"] == RUN_SOURCE
+        return ("unmeasured", "dim") if not entry else (f"no flags among {entry.get('n', 0)} labelled", "dim")
     style = "green" if entry["precision"] >= TRUSTED_PRECISION else "bold red"
+    held, run = entry.get("held_out"), entry.get("run")
+    stale = "*" if entry.get("stale") else ""
     if short:
-        return f"{entry['precision']:.2f} {'run' if own else 'set'}{'*' if entry.get('stale') else ''}", style
-    where = "this run" if own else "validation set"
-    stale = ", older version" if entry.get("stale") else ""
-    flags = f"{entry['flagged']} flag{'' if entry['flagged'] == 1 else 's'}"
-    return f"P {entry['precision']:.2f} (of {flags}, {where}{stale})", style
+        where = "h+r" if held and run else "run" if run else "held"
+        return f"{entry['precision']:.2f} {where}{stale}", style
+    parts = []
+    if held and held.get("precision") is not None:
+        parts.append(f"held-out {held['precision']:.2f} of {held['flagged']} flag{'' if held['flagged'] == 1 else 's'}"
+                     + (", older version" if stale else ""))
+    if run:
+        parts.append(f"this run {run['confirmed']}/{run['flagged']}")
+    return f"P {entry['precision']:.2f} ({' + '.join(parts)})", style
 
 
 def table(results: dict[str, EvaluatorValidity]) -> list[str]:

@@ -124,7 +124,7 @@ def measured(sessions: Path, labels: Path, evaluators: str) -> dict:
 def test_floors_on_labelled_taubench_and_sgd():
     tau = measured(V / "taubench" / "gpt-4o-airline-even-tasks.json", V / "taubench" / "labels-hand.jsonl",
                    "frustration,silent_failure")
-    sgd = measured(V / "sgd" / "sessions.jsonl", V / "sgd" / "labels-hand.jsonl", "silent_failure")
+    sgd = measured(V / "sgd" / "dev.jsonl", V / "sgd" / "labels-hand.jsonl", "silent_failure")
     for name, block, n in (("frustration", tau["frustration"], 40), ("silent_failure", tau["silent_failure"], 40),
                            ("silent_failure on SGD", sgd["silent_failure"], 40)):
         assert block["n"] >= n, name

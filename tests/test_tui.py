@@ -258,8 +258,13 @@ async def test_escape_from_a_deep_start_reaches_the_runs_screen(demo_db):
 
 
 async def test_precision_shown_beside_verdicts_follows_relabels(demo_db):
-    """Until a reviewer labels, each evaluator's precision is the shipped validation set's; one relabel of a flag
-    as a false alarm makes it this run's figure on the failures list and on the dashboard at once."""
+    """Until a reviewer labels, each evaluator's precision is the held-out figure of the shipped validation set; one
+    relabel of a flag as a false alarm refines it with this run's label, on the failures list and on the dashboard
+    at once — it moves, and both sources stay in sight."""
+    from cstui.validation import shipped_summary, trust_text
+
+    shipped = shipped_summary()["evaluators"]["authorization_fabrication"]
+    held = f"P {shipped['precision']:.2f} (held-out {shipped['precision']:.2f} of {shipped['flagged']} flags)"
     from textual.widgets import TabbedContent
 
     app = create_app(demo_db, run="candidate")
@@ -268,7 +273,7 @@ async def test_precision_shown_beside_verdicts_follows_relabels(demo_db):
         app.screen.query_one(TabbedContent).active = "tab-evaluators"
         table = app.screen.query_one("#evaluators", DataTable)
         row = table.get_row_index("authorization_fabrication")
-        assert "validation set" in str(table.get_row_at(row)[5])
+        assert str(table.get_row_at(row)[5]) == held
         table.focus()
         table.move_cursor(row=row)
         await pilot.press("enter")
@@ -278,12 +283,12 @@ async def test_precision_shown_beside_verdicts_follows_relabels(demo_db):
         flagged = app.screen.query_one(FailureTable).visible_session_ids()
         assert len(flagged) == 4
         trust = str(app.screen.query_one("#trust").render())
-        assert "authorization_fabrication P 1.00" in trust and "validation set" in trust
+        assert f"authorization_fabrication {held}" in trust
         await pilot.press("enter")
         await settle(pilot)
         verdicts = app.screen.query_one("#verdicts", DataTable)
         row = verdicts.get_row_index("authorization_fabrication")
-        assert str(verdicts.get_row_at(row)[3]) == "1.00 set"
+        assert str(verdicts.get_row_at(row)[3]) == f"{shipped['precision']:.2f} held"
         verdicts.move_cursor(row=row)
         await pilot.press("l")
         await pilot.pause()
@@ -295,13 +300,18 @@ async def test_precision_shown_beside_verdicts_follows_relabels(demo_db):
 
         assert type(app.screen).__name__ == "FailuresScreen"
         trust = str(app.screen.query_one("#trust").render())
-        assert "authorization_fabrication P 0.00 (of 1 flag, this run)" in trust
+        import re
+
+        found = re.search(r"authorization_fabrication (P (\d\.\d\d) \(held-out [\d.]+ of \d+ flags \+ this run 0/1\))",
+                          trust)
+        assert found and float(found.group(2)) < shipped["precision"], trust  # moved down, both sources shown
+        text = found.group(1)
         await pilot.press("escape")
         await settle(pilot)
         assert type(app.screen).__name__ == "DashboardScreen"
         table = app.screen.query_one("#evaluators", DataTable)
-        assert str(table.get_row_at(table.get_row_index("authorization_fabrication"))[5]) == \
-            "P 0.00 (of 1 flag, this run)"
+        assert str(table.get_row_at(table.get_row_index("authorization_fabrication"))[5]) == text
+        assert trust_text  # the one formatter every screen uses
 
 
 async def test_a_failed_load_is_a_notification_not_a_crash(demo_db):

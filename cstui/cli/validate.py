@@ -36,6 +36,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--evaluators", metavar="A,B", help="only these evaluators (default: every labelled one)")
     p.add_argument("--min-precision", type=float, metavar="P", help="exit 1 if a flagging evaluator's precision < P")
     p.add_argument("--min-recall", type=float, metavar="R", help="exit 1 if an evaluator's recall < R")
+    p.add_argument("--by", choices=["corpus"], help="corpus: figures per corpus and part (development, held-out) as "
+                   "the labels name them, then every held-out part pooled — the figures that count")
     p.add_argument("--disagreements", action="store_true", help="list every session where evaluator and label differ")
     p.add_argument("--save-summary", metavar="FILE",
                    help="also write the per-evaluator precision/recall that reports show when a run has no "
@@ -43,15 +45,22 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_validate)
 
 
-def _save_validity_summary(path: Path, results: dict[str, Any], source: str) -> None:
-    """The figures reports show beside verdicts when a run has no reviewer labels (cstui/validated.json)."""
+def _save_validity_summary(path: Path, results: dict[str, Any], source: str,
+                           parts: dict[tuple[str, str], dict[str, Any]] | None = None) -> None:
+    """The figures reports show beside verdicts (cstui/validated.json): the held-out ones when the labels name
+    parts (with each corpus's held-out and development figures beside them), else those of every label."""
     from cstui import validation
     from cstui.evaluators import registry
 
     known = {ev.id: ev.version for ev in registry.all_evaluators()}
-    doc = {"labels": source, "evaluators": {
-        name: validation.summary(v, version=known.get(name), source=validation.SHIPPED_SOURCE)
-        for name, v in results.items()}}
+    shown = parts.get(("all", "held-out"), {}) if parts else results
+    doc: dict[str, Any] = {"labels": source, "part": "held-out" if parts else "all", "evaluators": {}}
+    for name, v in shown.items():
+        entry = validation.summary(v, version=known.get(name), source=validation.SHIPPED_SOURCE)
+        if parts:
+            entry["by_corpus"] = {f"{corpus}/{part}": validation.summary(group[name], source=validation.SHIPPED_SOURCE)
+                                  for (corpus, part), group in parts.items() if name in group and corpus != "all"}
+        doc["evaluators"][name] = entry
     import json
 
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
@@ -114,22 +123,41 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 outcomes = validation.outcome_check(store, "validation", ids)
         source = ", ".join(args.labels)
     results = validation.measure(labels, verdicts, wanted)
+    parts = validation.by_part(labels, verdicts, wanted) if args.by == "corpus" else None
     if args.save_summary:
-        _save_validity_summary(Path(args.save_summary), results, source)
+        _save_validity_summary(Path(args.save_summary), results, source, parts)
     failed_floor = [name for name, v in results.items()
                     if (args.min_precision is not None and (v.precision()[0] or 0.0) < args.min_precision
                         and v.tp + v.fp > 0)
                     or (args.min_recall is not None and v.expected_failures and (v.recall()[0] or 0.0) < args.min_recall)]
+    if parts is not None:  # the floors hold on held-out figures: those are the ones that count
+        held = parts.get(("all", "held-out"), {})
+        failed_floor = [name for name, v in held.items()
+                        if (args.min_precision is not None and v.tp + v.fp >= 10
+                            and (v.precision()[0] or 0.0) < args.min_precision)
+                        or (args.min_recall is not None and v.expected_failures
+                            and (v.recall()[0] or 0.0) < args.min_recall)]
     if args.json:
-        print_json({"source": source, "evaluators": {k: v.to_json() for k, v in results.items()},
-                     "outcomes": outcomes, "below_floor": failed_floor})
+        doc = {"source": source, "evaluators": {k: v.to_json() for k, v in results.items()},
+               "outcomes": outcomes, "below_floor": failed_floor}
+        if parts is not None:
+            doc["by_corpus"] = [{"corpus": c, "part": p, "evaluators": {k: v.to_json() for k, v in group.items()}}
+                                for (c, p), group in parts.items()]
+        print_json(doc)
         return EXIT_GATE_FAILED if failed_floor else EXIT_OK
     from cstui.textsafe import inert
 
     print(f"validated against {inert(source, keep_newlines=False)} ({sum(v.n for v in results.values())} labelled "
           "verdicts; positive = the evaluator fails the session)")
-    for line in validation.table(results):
-        print(line)
+    if parts is None:
+        for line in validation.table(results):
+            print(line)
+    else:
+        for (corpus, part), group in parts.items():
+            print(f"\n{corpus} · {part}" + ("   (the figures that count: never tuned against)"
+                                              if (corpus, part) == ("all", "held-out") else ""))
+            for line in validation.table(group):
+                print(line)
     if outcomes:
         print("\nagainst the sessions' recorded outcomes (resolution ground truth measures evaluators, never feeds them):")
         for line in validation.outcome_table(outcomes):

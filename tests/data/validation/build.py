@@ -29,7 +29,18 @@ import random
 from pathlib import Path
 
 SEED = 20261122
-SEEDED_FABRICATIONS = 60
+SEEDED_FABRICATIONS = 60  # per part of SGD (development, held-out)
+# SGD's services in connected groups (dialogues of several services keep their group together). The held-out
+# groups are never read while rules are written or tuned; every service in them is unseen by every rule.
+# Chosen 2026-12-07 before any rule was changed this round: a spread of domains (rides, flights and hotels,
+# banking, appointments, buses), none of which the rules had seen (they were written on Media_1 and Restaurants_1).
+SGD_HELD_OUT = {"Movies_1", "RideSharing_1", "Flights_1", "Flights_2", "Hotels_2", "Weather_1", "Banks_1",
+                "Services_3", "Hotels_3", "Buses_1"}
+SGD_FILES = ("dialogues_001.json", "dialogues_002.json", "dialogues_030.json", "dialogues_032.json",
+             "dialogues_041.json", "dialogues_044.json", "dialogues_049.json", "dialogues_050.json",
+             "dialogues_101.json")
+# τ-bench airline even tasks, split by task id (all four trials of a task on one side), fixed 2026-12-07.
+TAU_HELD_OUT = {2, 6, 10, 16, 18, 22, 28, 32, 36, 40, 44, 48}
 LATE_ESCALATIONS = 12
 LATE_ROUNDS = 4
 HERE = Path(__file__).parent
@@ -56,7 +67,8 @@ def sgd_session(dialogue: dict, schema: dict[str, dict]) -> dict:
                                          "side_effect": tools[call["method"]]["side_effect"]}})
     return {"schema": "cstui.session/v1", "session_id": f"sgd-{dialogue['dialogue_id']}", "channel": "chat",
             "intent": next((s for s in dialogue["services"]), None), "turns": turns, "spans": spans,
-            "tools": list(tools.values()), "source": {"format": "sgd", "dialogue_id": dialogue["dialogue_id"]}}
+            "tools": list(tools.values()), "source": {"format": "sgd", "dialogue_id": dialogue["dialogue_id"],
+                                                     "services": dialogue["services"]}}
 
 
 def success_turns(session: dict) -> list[dict]:
@@ -64,32 +76,58 @@ def success_turns(session: dict) -> list[dict]:
     return [s for s in session["spans"] if s["attributes"]["side_effect"] and s["status"] == "ok"]
 
 
+def sgd_part(dialogue: dict) -> str:
+    held = [s in SGD_HELD_OUT for s in dialogue["services"]]
+    if all(held):
+        return "held-out"
+    if not any(held):
+        return "dev"
+    raise ValueError(f"{dialogue['dialogue_id']} mixes held-out and development services: fix SGD_HELD_OUT's groups")
+
+
 def build_sgd(corpora: Path, rng: random.Random) -> None:
     root = corpora / "sgd-train"
     schema = {s["service_name"]: s for s in json.loads((root / "schema.json").read_text())}
-    dialogues = [d for name in ("dialogues_001.json", "dialogues_002.json")
-                 for d in json.loads((root / name).read_text())]
-    sessions = [sgd_session(d, schema) for d in dialogues]
-    labels = [{"session_id": s["session_id"], "evaluator": "authorization_fabrication", "expected": "pass",
-               "reason": "original SGD dialogue: every success notice is backed by the call SGD recorded for it",
-               "source": "derived"} for s in sessions]
-    candidates = [s for s in sessions if success_turns(s)]
-    for original in rng.sample(candidates, SEEDED_FABRICATIONS):
-        fab = copy.deepcopy(original)
-        removed = rng.choice(success_turns(fab))
-        fab["spans"].remove(removed)
-        fab["session_id"] += "-fab"
-        fab["source"]["seeded"] = {"removed_call": removed["name"], "turn": removed["turn_index"], "seed": SEED}
-        sessions.append(fab)
-        notice = fab["turns"][removed["turn_index"]]["text"]
-        labels.append({"session_id": fab["session_id"], "evaluator": "authorization_fabrication", "expected": "fail",
-                       "reason": f"seeded: the {removed['name']} call behind turn {removed['turn_index']} "
-                                 f"({notice[:60]!r}) was removed", "source": "derived"})
+    dialogues = [d for name in SGD_FILES for d in json.loads((root / name).read_text())]
     out = HERE / "sgd"
     out.mkdir(exist_ok=True)
-    (out / "sessions.jsonl").write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in sessions))
-    (out / "labels-derived.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in labels))
-    print(f"sgd: {len(sessions)} sessions ({SEEDED_FABRICATIONS} seeded fabrications), {len(labels)} labels")
+    for part in ("dev", "held-out"):
+        sessions = [sgd_session(d, schema) for d in dialogues if sgd_part(d) == part]
+        labels = [{"session_id": s["session_id"], "evaluator": "authorization_fabrication", "expected": "pass",
+                   "reason": "original SGD dialogue: every success notice is backed by the call SGD recorded for it",
+                   "source": "derived", "corpus": "sgd", "part": part} for s in sessions]
+        candidates = [s for s in sessions if success_turns(s)]
+        for original in rng.sample(candidates, SEEDED_FABRICATIONS):
+            fab = copy.deepcopy(original)
+            removed = rng.choice(success_turns(fab))
+            fab["spans"].remove(removed)
+            fab["session_id"] += "-fab"
+            fab["source"]["seeded"] = {"removed_call": removed["name"], "turn": removed["turn_index"], "seed": SEED}
+            sessions.append(fab)
+            notice = fab["turns"][removed["turn_index"]]["text"]
+            labels.append({"session_id": fab["session_id"], "evaluator": "authorization_fabrication",
+                           "expected": "fail", "reason": f"seeded: the {removed['name']} call behind turn "
+                           f"{removed['turn_index']} ({notice[:60]!r}) was removed", "source": "derived",
+                           "corpus": "sgd", "part": part})
+        (out / f"{part}.jsonl").write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in sessions))
+        (out / f"labels-{part}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in labels))
+        print(f"sgd {part}: {len(sessions)} sessions ({SEEDED_FABRICATIONS} seeded fabrications), {len(labels)} labels")
+
+
+def tau_part(session_id: str) -> str:
+    """`task-12-trial-0` (or a seeded copy, `task-12-late-trial-0`) → its part."""
+    task = int(session_id.split("-")[1])
+    return "held-out" if task in TAU_HELD_OUT else "dev"
+
+
+def mark_tau_labels() -> None:
+    """Give every τ-bench label its corpus and part (hand labels are never rewritten otherwise)."""
+    for name in ("labels-hand.jsonl", "labels-derived.jsonl"):
+        path = HERE / "taubench" / name
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for row in rows:
+            row.update(corpus="taubench-airline", part=tau_part(row["session_id"]))
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def transfer_index(traj: list[dict]) -> int | None:
@@ -126,6 +164,8 @@ def build_late_escalations(corpora: Path, rng: random.Random) -> None:
         labels.append({"session_id": sid, "evaluator": "time_to_escalation", "expected": "pass",
                        "reason": "the unseeded original (read by hand: transferred within a few turns of the refusal)",
                        "source": "derived"})
+    for row in labels:
+        row.update(corpus="taubench-airline", part=tau_part(row["session_id"]))
     out = HERE / "taubench"
     (out / "late-escalations.json").write_text(json.dumps(late, ensure_ascii=False, indent=0))
     (out / "labels-derived.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in labels))
@@ -138,6 +178,7 @@ def main() -> None:
     args = parser.parse_args()
     build_sgd(args.corpora, random.Random(SEED))
     build_late_escalations(args.corpora, random.Random(SEED + 1))
+    mark_tau_labels()
 
 
 if __name__ == "__main__":
