@@ -67,6 +67,15 @@ CLAIM_PATTERNS = [
     re.compile(rf"\b(?:i|we)\s+(?:was|were)\s+(?:successfully\s+)?able\s+to\s+(?:{_BASE_VERBS})\b", re.I),
     # "The movie is now playing.", "Starting the movie.", "Processing your refund now."
     re.compile(r"\b(?:is|are)\s+now\s+(?:playing|streaming|on (?:its|the) way|in progress|being processed)\b", re.I),
+    # a state that says it is done: "Movie is playing now.", "Playing now.", "Okay, it has started",
+    # "it's booked for you", "Your visit on March 10th is scheduled", "Procedure is complete", "Booking confirmed!"
+    re.compile(r"\b(?:is|are)\s+playing\s+now\b|^\W*(?:(?:ok(?:ay)?|alright|sure|great)\W+)?(?:now\s+)?playing"
+               r"(?:\s+now)?\W*(?:$|enjoy\b)", re.I),
+    re.compile(r"\b(?:it|that|this|everything)(?:'s|\s+is|\s+has|'s been|\s+has been|\s+was)\s+(?:all\s+|now\s+)?"
+               rf"(?:{_VERBS}|started|begun|done|complete|all set)\b", re.I),
+    re.compile(rf"\byour\s+(?:[a-z']+\s+){{0,4}}?(?:is|are|was|were|has been|have been)\s+(?:now\s+|all\s+)?"
+               rf"(?:successfully\s+)?(?:{_VERBS}|complete|done|all set|schedule)\b", re.I),
+    re.compile(r"^\W*(?:[a-z']+\s+){0,3}(?:confirmed|booked|reserved|scheduled|done|complete|purchased)\W*$", re.I),
     re.compile(r"^\s*(?:now\s+)?(?:starting|playing|streaming|processing|booking|reserving|cancell?ing|sending|"
                r"transferring|issuing)\s+(?:the|your|it|this|that)\b", re.I),
 ]
@@ -121,6 +130,9 @@ class Claim:
     sentence: str
     start: int  # of the sentence in the turn text
     end: int
+    # The customer turn that agreed to a proposal this claim reports on (-1: none). A call made before that
+    # agreement cannot be what the claim reports: the agreed action had not been asked for yet.
+    agreed_at: int = -1
 
 
 @lru_cache(maxsize=4096)  # asked of each reply by more than one evaluator
@@ -308,12 +320,89 @@ def _fits(category: str, categories: frozenset[str] | set[str]) -> bool:
     return category == "any" or category in categories or "any" in categories
 
 
+# ---------------------------------------------------------------------------------------------- grounding
+# Words that say an action happened, or how it went, but not what it was about: never the claim's object.
+_GENERIC = frozenset(
+    ["success", "successful", "successfully", "confirm", "confirmed", "confirmation", "complete", "completed", "done", "process", "processed", "made", "make", "set", "finish", "finished", "enjoy", "great", "good", "ok", "okay", "thank", "thanks", "sure", "now", "all", "your", "you", "yours", "have", "has", "been", "is", "are", "was", "were", "it", "that", "this", "the", "for", "and", "with", "will", "can", "please", "here", "there", "also", "just", "new", "request", "order", "account", "booked", "book", "reserved", "reserve", "purchased", "purchase", "bought", "buy", "paid", "pay", "charged", "charge", "updated", "update", "changed", "change", "placed", "place", "scheduled", "schedule", "arranged", "arrange", "sent", "send", "made", "taken", "care"])
+_WORD = re.compile(r"[a-z]{3,}")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def stems(text: str) -> frozenset[str]:
+    """The stems of the content words of `text` (snake_case and CamelCase split): what a claim or a tool is
+    about, compared by stem so that "bags" meets "baggage" no better than it should and "booked" meets "book"."""
+    words = _WORD.findall(_CAMEL.sub(" ", text).replace("_", " ").lower())
+    return frozenset(_stemmer().stemWords([w for w in words if w not in _GENERIC]))
+
+
+def _tool_terms(name: str, definition: dict[str, Any] | None) -> frozenset[str]:
+    """What a tool is about, from what the session records of it: its name and description (its parameter names —
+    a time, a city, a number — would match claims by accident)."""
+    return stems(name + " " + str((definition or {}).get("description") or ""))
+
+
+def _call_terms(effect: CallEffect, definition: dict[str, Any] | None) -> frozenset[str]:
+    """A call's own terms: its tool's, plus its argument names and short argument values."""
+    args = effect.span.attributes.get("arguments")
+    extra = ""
+    if isinstance(args, dict):
+        extra = " ".join(f"{k} {v}" if isinstance(v, str) and len(v) < 40 else str(k) for k, v in args.items())
+    return _tool_terms(effect.span.name or "", definition) | stems(extra)
+
+
+def grounded(session: Session, ctx: RunContext, claim: Claim, candidates: list[CallEffect]
+             ) -> tuple[CallEffect | None, str | None]:
+    """Match a claim to the calls by what they are about. Returns (the call whose terms share the most with the
+    claim's object, None) — or (None, the other tool the claim is about) when a side-effecting tool of the session
+    that did not run shares more with it than any call that did ("I have booked your car" after a ticket
+    purchase, with a car tool on offer) — or (None, None) when no term tells (then the kind of action decides)."""
+    terms = stems(claim.sentence)
+    if not terms:
+        return None, None
+    tools = {str(t.get("name")): t for t in getattr(session, "tools", None) or [] if isinstance(t, dict)}
+    best, best_score = None, 0
+    for effect in candidates:
+        score = len(terms & _call_terms(effect, tools.get(effect.span.name or "")))
+        if score > best_score or (score == best_score and score and best is not None):
+            best, best_score = effect, score
+    ran = {e.span.name for e in candidates}
+    rival, rival_score = None, 0
+    for name, definition in tools.items():
+        if name in ran or not ctx.cfg.is_side_effect_tool(name, definition.get("side_effect")):
+            continue
+        score = len(terms & _tool_terms(name, definition))
+        if score > rival_score:
+            rival, rival_score = name, score
+    if rival is not None and rival_score > best_score:
+        return None, rival
+    return (best, None) if best is not None else (None, None)
+
+
 def backing(session: Session, ctx: RunContext, claim: Claim) -> tuple[CallEffect | None, str]:
     """The call that backs a claim, or None with the reason no call does.
 
-    The claim speaks of the latest attempt of its kind at or before its turn: when that attempt failed or
-    changed nothing, an earlier success does not back it.
+    First by what the claim is about: the successful side-effecting call whose tool shares most terms with the
+    claim backs it, unless a tool that did not run shares more (the claim is about that tool's action). When no
+    term tells, by kind: the claim speaks of the latest attempt of its kind at or before its turn, and when that
+    attempt failed or changed nothing, an earlier success does not back it.
     """
+    done = [e for e in effects(session, ctx) if e.span.turn_index is None
+            or claim.agreed_at < e.span.turn_index <= claim.turn_index]
+    if claim.agreed_at >= 0 and not done:
+        return None, f"no side-effecting call succeeded after the customer agreed in turn {claim.agreed_at}"
+    call, rival = grounded(session, ctx, claim, done)
+    if rival is not None:
+        return None, f"it is about what {rival} does, and {rival} did not run"
+    if call is not None:
+        return (call, "") if call.changed else (None, f"the {call.span.name} call succeeded but changed nothing")
     succeeded = [e for e in effects(session, ctx)
                  if (e.span.turn_index is None or e.span.turn_index <= claim.turn_index) and _fits(claim.category, e.categories)]
     failed = [s for s in session.spans if s.kind == "tool" and s.status == "error"
@@ -361,14 +450,18 @@ def _claims_in(session: Session) -> Iterator[Claim]:
 
     asked: str | None = None  # an action the assistant proposed, until the customer answers
     agreed: str | None = None  # that action, when the customer agreed to it
+    agreed_at = -1  # the customer turn that agreed
     shown = {i for i, _ in shown_assistant_turns(session)}
     for i, turn in enumerate(session.turns):
         if turn.role == "customer":
             agreed = asked if asked and AFFIRMATION.search(turn.text) else None
+            agreed_at = i if agreed else -1
             asked = None
             continue
         if i not in shown:
             continue
-        yield from action_claims(turn.text, i, agreed)
-        agreed = None
+        for claim in action_claims(turn.text, i, agreed):
+            claim.agreed_at = agreed_at
+            yield claim
+        agreed, agreed_at = None, -1
         asked = turn.text if is_proposal(turn.text) or turn.text.rstrip().endswith("?") else None

@@ -35,11 +35,12 @@ from cstui.models import Evidence, Session
 @register
 class AuthorizationFabrication(ShownTextEvaluator):
     id = "authorization_fabrication"
-    version = "2"
+    version = "3"
     dimension = "factual"
     hallucination_category = "authorization"
-    description = ("The assistant says an action is done (refund issued, order cancelled, booking confirmed) only "
-                   "when a side-effecting call that can do it succeeded at or before that turn and changed something.")
+    description = ("The assistant says an action is done (refund issued, order cancelled, booking confirmed, “your "
+                   "visit is scheduled”) only when a side-effecting call about that thing succeeded at or before that "
+                   "turn — after the customer agreed, when it reports an agreed proposal — and changed something.")
 
     def check(self, session, ctx):
         n_claims = 0
