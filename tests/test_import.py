@@ -235,3 +235,25 @@ def test_json_array_errors_name_the_element_line(tmp_path, cli):
     line = text[: text.index('"task_id": 40')].count("\n")  # the element's "{" is on the line before
     r = cli("import", src, "--run", "t", "--db", tmp_path / "t.db")
     assert r.code == 2 and f"{src}:{line}: message 1 has unknown role 'wizard'" in r.err, r.err
+
+
+def test_two_calls_of_one_tool_with_different_ids_stay_two_turns_when_histories_are_merged():
+    """Identity by call, not by text (issue 33): a step whose history lost the first call's assistant turn must
+    not fold the second call into the first; the same call seen again (same id) is still one turn."""
+    from cstui.ingest.messages import Message, ToolCall, merge_histories
+
+    def call(call_id, query):
+        return Message("assistant", "", [ToolCall("search", call_id, {"q": query})])
+
+    user = Message("customer", "find flights to Paris and then to Rome")
+    step1 = [user, call("c1", "paris")]
+    step2 = [user, Message("tool", "3 flights", tool_call_id="c1"), call("c2", "rome")]  # c1's turn not logged
+    step3 = [user, call("c1", "paris"), Message("tool", "3 flights", tool_call_id="c1"), call("c2", "rome"),
+             Message("tool", "3 flights", tool_call_id="c2"), Message("assistant", "Paris and Rome both have 3.")]
+    merged, _ = merge_histories([step1, step2, step3])
+    calls = [c.id for m in merged for c in m.tool_calls]
+    assert calls == ["c1", "c2"]
+    assert [m.tool_call_id for m in merged if m.role == "tool"] == ["c1", "c2"]  # same text, two results
+    no_ids = merge_histories([[user, Message("assistant", "", [ToolCall("search", None, {"q": "paris"})])],
+                              [user, Message("assistant", "", [ToolCall("search", None, {"q": "rome"})])]])[0]
+    assert [c.arguments for m in no_ids for c in m.tool_calls] == [{"q": "paris"}, {"q": "rome"}]

@@ -414,11 +414,28 @@ def merge_histories(histories: list[list[Message]]) -> tuple[list[Message], list
 
 
 def _same(a: Message, b: Message) -> bool:
-    """The same message as two logs wrote it; a text-only log may have lost an empty turn's tool calls."""
+    """The same message as two logs wrote it; a text-only log may have lost an empty turn's tool calls.
+
+    Identity is by call, not by text: two turns that call the same tool are the same turn only when their calls
+    are the same calls — the same ids where both logs kept ids, else the same arguments where both kept those —
+    and two tool results are the same only when they answer the same call. An agent that calls one tool twice
+    keeps both calls."""
     fa, fb = a.fingerprint(), b.fingerprint()
     if fa == fb:
-        return True
+        return _same_calls(a, b) and (a.tool_call_id is None or b.tool_call_id is None
+                                      or a.tool_call_id == b.tool_call_id)
     return fa[:2] == fb[:2] and not fa[1] and (not fa[2] or not fb[2])
+
+
+def _same_calls(a: Message, b: Message) -> bool:
+    for x, y in zip(a.tool_calls, b.tool_calls, strict=False):
+        if x.id and y.id:
+            if x.id != y.id:
+                return False
+        elif x.arguments is not None and y.arguments is not None and \
+                parse_arguments(x.arguments) != parse_arguments(y.arguments):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------- calls
