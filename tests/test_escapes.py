@@ -142,15 +142,8 @@ def test_exports_keep_the_corpus_byte_for_byte(hostile, tmp_path):
     assert first["turns"][0]["text"] == H  # ... which decode to exactly what came in
 
 
-def screen_text(app) -> str:
-    """Every character the current screen sends to the terminal (its segments after cstui's line filter), without
-    Textual's own control segments (cursor moves, colours)."""
-    update = app.screen._compositor.render_full_update()
-    return "".join(seg.text for line in update.strips for strip in line for seg in strip if not seg.control)
-
-
 async def test_every_screen_shows_the_escape_corpus_inertly(hostile):
-    from tuikit import settle
+    from tuikit import screen_text, settle
 
     from cstui.app import create_app
 

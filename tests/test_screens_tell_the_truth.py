@@ -11,15 +11,10 @@ import subprocess
 import sys
 
 from textual.widgets import DataTable
-from tuikit import settle
+from tuikit import screen_text, settle
 
 from cstui.app import create_app
 from cstui.store import Store
-
-
-def screen_text(app) -> str:
-    update = app.screen._compositor.render_full_update()
-    return "\n".join("".join(seg.text for strip in line for seg in strip if not seg.control) for line in update.strips)
 
 
 def highlighted(table: DataTable) -> str:

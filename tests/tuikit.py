@@ -18,3 +18,10 @@ async def drill(pilot, panel: str, key: str) -> set[str]:
     await pilot.press(key)
     await settle(pilot)
     return set(pilot.app.screen.query_one(FailureTable).visible_session_ids())
+
+
+def screen_text(app) -> str:
+    """Every character the current screen sends to the terminal (its segments after cstui's line filter), line by
+    line, without Textual's own control segments (cursor moves, colours)."""
+    update = app.screen._compositor.render_full_update()
+    return "\n".join("".join(seg.text for strip in line for seg in strip if not seg.control) for line in update.strips)
