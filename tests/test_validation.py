@@ -67,8 +67,8 @@ def test_the_set_has_both_kinds_for_every_evaluator_it_covers():
     assert all(r["reason"] for r in rows)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 32, open: authorization_fabrication's held-out precision is 0.67 "
-                   "(20 of 60 flags false) — the evaluator is not yet grounded in what the calls did")
+@pytest.mark.xfail(strict=True, reason="issue 32, open: authorization_fabrication's held-out precision is 0.86 "
+                   "(7 of 51 flags false on held-out SGD services; 2 of them premature claims the derived labels miss)")
 def test_held_out_precision_floor_for_every_evaluator_with_ten_held_out_flags(held_out):
     checked = []
     for name, v in held_out.items():
@@ -86,7 +86,7 @@ def test_held_out_precision_floor_holds_for_the_evaluators_that_meet_it(held_out
     assert held_out["escalation_correctness"]["flagged"] >= 10
 
 
-@pytest.mark.xfail(strict=True, reason="issue 32, open: held-out SGD fabrication recall 0.67 and precision 0.67")
+@pytest.mark.xfail(strict=True, reason="issue 32, open: held-out SGD fabrication recall 0.73 and precision 0.86")
 def test_held_out_sgd_fabrication_recall_and_precision(validated_run):
     v = validated_run[0][("sgd", "held-out")]["authorization_fabrication"]
     assert v["expected_failures"] == 60
