@@ -127,15 +127,20 @@ class EscalationCorrectness(Evaluator):
                        label="missed" if expect else "unnecessary")
 
 
+# The customer turning down an offered transfer ("No thanks, I'll keep trying"), as opposed to passing it by.
+DECLINES = re.compile(r"^\W*(?:no\b|nope\b|nah\b|not (?:now|yet|needed)\b|i'?d rather not\b|i'?ll (?:keep|stay|try|wait)\b|"
+                      r"that'?s (?:ok(?:ay)?|fine|alright),? (?:i|no)\b|don'?t (?:transfer|bother)\b)", re.I)
+
+
 @register
 class TimeToEscalation(Evaluator):
     id = "time_to_escalation"
-    version = "2"
+    version = "3"
     dimension = "efficiency"
     description = ("Once a human is needed, the customer gets one within a few turns (limit in config). The need starts "
                    "with the conversation for Tier 3 and safety sessions, else at the agent's first refusal or the "
-                   "customer's first request for a person; turns spent ignoring or declining a transfer offer do not "
-                   "count.")
+                   "customer's first request for a person; a transfer offer the customer declines answers the need, so "
+                   "the count starts again after it.")
 
     def applies(self, session, ctx):
         return None if escalation_turn(session, ctx) is not None else "not escalated"
@@ -152,7 +157,9 @@ class TimeToEscalation(Evaluator):
                 offered = bool(TRANSFER_OFFER.search(turn.text))
             elif turn.role == "customer":
                 if offered and not (AFFIRMATION.search(turn.text) or HUMAN_REQUEST.search(turn.text)):
-                    continue  # the customer chose not to take the offered transfer
+                    if DECLINES.search(turn.text):
+                        waited = 0  # a declined offer answered the need: the customer chose to go on without one
+                    continue  # a turn that passes the offer by is not the agent's delay either
                 waited += 1
         limit = ctx.cfg.max_turns_to_escalation
         where = [Evidence(turn_index=esc, snippet="escalated here")]

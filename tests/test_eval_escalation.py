@@ -62,3 +62,20 @@ def test_time_to_escalation():
     r = judge("time_to_escalation", slow)
     assert r.passed is False and r.score == 6
     assert judge("time_to_escalation", session(C("a"), A("b"))).passed is None
+
+
+def test_a_declined_transfer_offer_answers_the_need_and_the_count_starts_again():
+    from sessionkit import A, C, judge, session, tool
+
+    pleas = [C("I need a refund, this is unacceptable"), A("I'm sorry, but I can't refund that fare."),
+             C("Please, I really need it back"), A("I'm sorry, but it is not refundable."),
+             C("Come on, make an exception"), A("I can transfer you to a human agent if you like?"),
+             C("No thanks, I'll keep trying with you"), A("Understood. Is there anything else?"),
+             C("Can you at least check the fare rules?"), A("Let me transfer you now.")]
+    s = session(*pleas, spans=[tool("transfer_to_human_agents", 9)])
+    r = judge("time_to_escalation", s)
+    assert r.passed is True and r.score == 1  # one turn since the declined offer, not four since the refusal
+    passed_by = session(*pleas[:6], C("Why is it not refundable?"), A("Those are the fare rules."),
+                        C("Can you check the fare rules?"), A("Let me transfer you now."),
+                        spans=[tool("transfer_to_human_agents", 9)])
+    assert judge("time_to_escalation", passed_by).score == 3  # passing the offer by does not restart the count
