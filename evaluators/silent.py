@@ -15,6 +15,7 @@ from cstui.evaluators.claims import action_claims
 from cstui.evaluators.conversation import INJECTION
 from cstui.evaluators.dialogue import (
     HUMAN_REQUEST,
+    TRANSFER_OFFER,
     assistant_replies,
     customer_asks,
     is_confirmation,
@@ -244,7 +245,12 @@ def unmet_ending(session: Session) -> tuple[str, list[Evidence]] | None:
                 [ev(last_shown_i, m)])
     if any(DONE.search(text) or action_claims(text, i) for i, text in after):
         return None  # the agent did something about the last request
+    before = {i: max((j for j, _ in shown if j < i), default=None) for i, _ in tail}
+    offered = {i for i, j in before.items()  # the assistant's reply just before this customer turn offered a human
+               if j is not None and TRANSFER_OFFER.search(session.turns[j].text)}
     for i, text in tail:
+        if i in offered:
+            continue  # declining an offered transfer ("no thanks, I'll figure it out") is an answer, not giving up
         if m := DEFER.search(text):
             return (f"the request was put off to a later contact (turn {i}: the customer will come back)",
                     [ev(last_i), ev(i, m)])
@@ -270,12 +276,13 @@ def unmet_ending(session: Session) -> tuple[str, list[Evidence]] | None:
 @register
 class SilentFailure(Evaluator):
     id = "silent_failure"
-    version = "1"
+    version = "2"
     dimension = "resolution"
     description = ("The conversation ends contained (no handoff) while the customer's last request went unmet: "
                    "no reply to it, a promise to act never confirmed, put off to a later contact, the customer "
                    "giving up or sent elsewhere, or a refusal with nothing offered instead. A customer who declines "
-                   "after hearing the price has been answered. Not applicable when the session was handed off.")
+                   "after hearing the price, or who declines an offered transfer, has been answered. Not applicable when the "
+                   "session was handed off.")
 
     def applies(self, session, ctx):
         if escalation_turn(session, ctx) is not None:

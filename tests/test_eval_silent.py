@@ -170,3 +170,16 @@ def test_report_names_the_deflection_gap_on_taubench(tmp_path):
     gates.write_text('[[rule]]\nname = "x"\nmetric = "contained_unresolved"\nmax = 0.5\nuse = "wilson_lower"\n')
     bad = run_cli("gate", "--run", "tau", "--config", gates, "--db", db)
     assert bad.code == 2 and "wilson_upper" in bad.err
+
+
+def test_declining_an_offered_transfer_is_an_answer_not_a_silent_failure():
+    from sessionkit import A, C, judge, session
+
+    declined = session(C("Can you waive the change fee on my ticket?"), A("I'm sorry, I can't waive that fee."),
+                       C("Are you sure there is nothing you can do?"),
+                       A("I can transfer you to a human agent if you'd like."),
+                       C("No thanks, I'll figure it out myself."), A("Alright, have a good day."))
+    assert judge("silent_failure", declined).passed is True
+    gave_up = session(C("Can you waive the change fee on my ticket?"), A("I'm sorry, I can't waive that fee."),
+                      C("Never mind, I'll figure it out myself."), A("Alright, have a good day."))
+    assert judge("silent_failure", gave_up).passed is False
