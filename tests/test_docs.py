@@ -43,3 +43,14 @@ def test_relative_links_in_readme_and_docs_resolve():
     for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
         for target in re.findall(r"\]\(([^)#:\s]+)(?:#[^)]*)?\)", page.read_text()):
             assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
+
+
+def test_every_command_is_documented_in_the_readme():
+    """Every subcommand the parser declares has a line in the README's command list (sqlite-utils'
+    test_commands_are_documented), so a new command cannot ship undocumented."""
+    from cstui.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text()
+    sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    missing = [name for name in sub.choices if f"cstui {name}" not in readme]
+    assert not missing, f"commands missing from README.md: {missing}"

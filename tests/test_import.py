@@ -257,3 +257,18 @@ def test_two_calls_of_one_tool_with_different_ids_stay_two_turns_when_histories_
     no_ids = merge_histories([[user, Message("assistant", "", [ToolCall("search", None, {"q": "paris"})])],
                               [user, Message("assistant", "", [ToolCall("search", None, {"q": "rome"})])]])[0]
     assert [c.arguments for m in no_ids for c in m.tool_calls] == [{"q": "paris"}, {"q": "rome"}]
+
+
+def test_a_tool_result_whose_role_is_the_tools_name_keeps_the_history():
+    """LangChain JS writes `{"role": "<tool name>", "tool_call_id": …}`: one unknown role used to make the whole
+    history unreadable (issue 33, item 3); it is the result of that call."""
+    from cstui.ingest.messages import normalize
+
+    history = [{"role": "user", "content": "weather in Paris?"},
+               {"role": "assistant", "content": "", "tool_calls": [
+                   {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+               {"role": "get_weather", "tool_call_id": "c1", "content": "sunny"},
+               {"role": "assistant", "content": "It is sunny."}]
+    got = normalize(history)
+    assert [m.role for m in got] == ["customer", "assistant", "tool", "assistant"]
+    assert (got[2].name, got[2].tool_call_id, got[2].text) == ("get_weather", "c1", "sunny")

@@ -174,8 +174,15 @@ def _message(item: dict[str, Any]) -> list[Message] | None:
     raw_role = item.get("role")
     if raw_role is None and kind:
         raw_role = kind
-    if not isinstance(raw_role, str) or raw_role.lower() not in ROLES:
+    if not isinstance(raw_role, str):
         return None
+    call_ref = item.get("tool_call_id") or item.get("toolCallId") or item.get("tool_use_id")
+    if raw_role.lower() not in ROLES:
+        if not call_ref:
+            return None
+        # LangChain JS writes a tool result with the tool's name as its role: a result, kept under that name
+        item = {**item, "name": item.get("name") if isinstance(item.get("name"), str) else raw_role}
+        raw_role = "tool"
     role = ROLES[raw_role.lower()]
     content = item.get("content")
     if role == "tool" and isinstance(content, dict) and content.get("type") == "function":
