@@ -272,3 +272,31 @@ def test_a_tool_result_whose_role_is_the_tools_name_keeps_the_history():
     got = normalize(history)
     assert [m.role for m in got] == ["customer", "assistant", "tool", "assistant"]
     assert (got[2].name, got[2].tool_call_id, got[2].text) == ("get_weather", "c1", "sunny")
+
+
+def test_maia_dqe_chats_import_as_they_are_with_the_annotators_labels_beside_them(tmp_path, cli):
+    """The real-customer corpus (CC BY-ND: kept verbatim in tests/data/validation/maia) is read by `cstui import`;
+    the customer's English is the machine translation, the agent's the original, emotions kept per customer turn."""
+    import sys
+
+    from conftest import DATA
+
+    from cstui.store import Store
+
+    src = DATA / "validation" / "maia" / "pt_br_client_02_a.json"
+    db = tmp_path / "m.db"
+    r = cli("import", src, "--run", "maia", "--db", db)
+    assert r.code == 0 and "(maia): 113 sessions, 2,850 turns" in r.out, r.out
+    raw = orjson.loads(src.read_bytes())[0]
+    with Store(db) as store:
+        doc = store.session_doc("maia", raw["id"])
+    first = raw["turns"][0]
+    assert doc["turns"][0] == {"role": "customer", "text": " ".join(first["text_mt"]),
+                               "emotions": ["neutral", "confusion", "neutral", "neutral", "neutral"]}
+    assert doc["turns"][1]["role"] == "assistant" and doc["turns"][1]["text"].startswith("Hello #NAME#!")
+    assert doc["source"]["task_success"] == raw["dialog"]["Task Sucess"]
+    sys.path.insert(0, str(DATA / "validation"))
+    from build import maia_part
+
+    parts = [maia_part(d["id"]) for d in orjson.loads(src.read_bytes())]
+    assert parts.count("held-out") == 43 and parts.count("dev") == 70

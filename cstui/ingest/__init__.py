@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from cstui.config import Config
 from cstui.drafts import draft_record
 from cstui.ground_truth import resolved_ground_truth
-from cstui.ingest import langfuse, openai_chat, openinference, otlp
+from cstui.ingest import langfuse, maia, openai_chat, openinference, otlp
 from cstui.ingest.records import BadInput, iter_records
 from cstui.models import KB_SCHEMA, SESSION_SCHEMA, KBArticle, Session, first_escalation_turn
 from cstui.store import SessionRow, Store, StoreError
@@ -83,6 +83,8 @@ def detect_format(record: Any) -> str:
             return "kb"
         if "trace" in record and "observations" in record:
             return "langfuse"
+        if maia.looks_like(record):
+            return "maia"
         if otlp.looks_like(record):
             return "otlp"
         if any(k in record for k in ("context", "span_kind")) or any(
@@ -204,6 +206,10 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
                 raise BadInput(path, lineno, str(exc)) from None
         elif kind == "kb":
             raise BadInput(path, lineno, "this is a knowledge-base file; pass it with --kb")
+        elif kind == "maia":
+            if not maia.looks_like(record):
+                raise BadInput(path, lineno, "not a MAIA-DQE dialogue ({id, turns: [{floor, text_mt, text_src}]})")
+            yield lineno, kind, maia.to_native(record)
         elif kind == "openinference":  # spans of one session may be anywhere in the file: read it all first
             batch = [(lineno, record), *records]
             for line, rec in batch:
