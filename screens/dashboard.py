@@ -71,12 +71,12 @@ class TierPanel(Static, can_focus=True):
         text.append(f"n = {block.n if block else 0:,}\n", style="bold")
         if block and block.n:
             res, esc = block.resolution_rate, block.escalation_rate
-            text.append(f"resolution  {pct(res.value)}{interval(res)} (u)\n")
-            text.append(f"escalation  {pct(esc.value)}{interval(esc)} (e)\n")
+            text.append(f"resolution  {pct(res.value)}{interval(res)} (U)\n")
+            text.append(f"escalation  {pct(esc.value)}{interval(esc)} (E)\n")
             contained, gap = block.containment, block.contained_unresolved
             if contained is not None and gap is not None:
                 text.append(f"contained   {pct(contained.value)}{interval(contained)}\n")
-                text.append(f"contained, unresolved  {pct(gap.value)} (d)\n",
+                text.append(f"contained, unresolved  {pct(gap.value)} (D)\n",
                             style="bold yellow" if (gap.value or 0) >= 0.1 else "")
             halluc = [(ev, b.by_tier.get(key)) for ev, b in report.evaluators.items()]
             failed = [(ev, t) for ev, t in halluc if t and t.n]
