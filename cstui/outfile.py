@@ -52,9 +52,13 @@ def output_file(out: Path | str) -> Iterator[BinaryIO]:
 
 
 def is_terminal(out: Path | str) -> bool:
+    """Is `out` a terminal? Only a character device can be one: anything else is never opened to ask (opening a
+    FIFO's write end and closing it would hand its reader an early end of file)."""
     if str(out) == "-":
         return sys.stdout.isatty()
     try:
+        if not stat.S_ISCHR(os.stat(out).st_mode):
+            return False
         fd = os.open(out, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
     except OSError:
         return False

@@ -22,7 +22,8 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from cstui.store.opening import SCHEMA_VERSION, OpenError, doctor
+    from cstui.store.opening import SCHEMA_VERSION, OpenError, doctor, object_text
+    from cstui.textsafe import inert
 
     path = db_path(args)
     try:
@@ -35,7 +36,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for what, items in (("not created by cstui", check.diff.foreign), ("changed", check.diff.changed),
                         ("missing", check.diff.missing)):
         for item in items:
-            print(f"  {what}: {item}")
+            print(f"  {what}: {inert(object_text(item))}")
             found = True
     if check.outside_writes:
         print(f"  rows changed outside cstui: {check.outside_writes:,} (summaries are rebuilt before they are read)")

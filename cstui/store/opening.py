@@ -27,14 +27,15 @@ import sqlite3
 import sys
 import tempfile
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from cstui.store.schema import APPLICATION_ID, BACKFILLS, MIGRATIONS, SCHEMA_VERSION, statements
 
-__all__ = ["SCHEMA_VERSION", "Checkup", "OpenError", "Opened", "doctor", "open_database"]
+__all__ = ["SCHEMA_VERSION", "Checkup", "OpenError", "Opened", "doctor", "object_text", "open_database"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Tables every cstui file has had since schema v1: how a file written before application_id is recognised.
@@ -61,17 +62,27 @@ class Opened:
     own_search_scratch: bool = False  # made by this store: deleted when it closes
 
 
+SchemaObject = tuple[str, str, str]  # (type, name, table)
+
+
+def object_text(obj: SchemaObject) -> str:
+    """"trigger evil on labels", "view results" (names as the file spells them: made inert where printed)."""
+    kind, name, table = obj
+    return f"{kind} {name}" + (f" on {table}" if kind in ("trigger", "index") else "")
+
+
 @dataclass
 class SchemaDiff:
-    foreign: list[str] = field(default_factory=list)  # "trigger t_evil on labels"
-    changed: list[str] = field(default_factory=list)  # "view results (definition changed)"
-    missing: list[str] = field(default_factory=list)  # "trigger cstui_guard_verdicts_update"
+    foreign: list[SchemaObject] = field(default_factory=list)  # objects cstui did not create
+    changed: list[SchemaObject] = field(default_factory=list)  # cstui's own, defined otherwise
+    missing: list[SchemaObject] = field(default_factory=list)  # cstui's own, not there
 
     def __bool__(self) -> bool:
         return bool(self.foreign or self.changed or self.missing)
 
     def describe(self, limit: int = 4) -> str:
-        items = [*self.foreign, *(f"{c} (changed)" for c in self.changed), *(f"{m} (missing)" for m in self.missing)]
+        items = [*map(object_text, self.foreign), *(f"{object_text(c)} (changed)" for c in self.changed),
+                 *(f"{object_text(m)} (missing)" for m in self.missing)]
         more = f", and {len(items) - limit} more" if len(items) > limit else ""
         return ", ".join(items[:limit]) + more
 
@@ -222,7 +233,7 @@ def _decide(path: Path, conn: sqlite3.Connection, uri: str, mode: str, writable:
         else:
             _set_wal(conn)
         if outside:
-            rebuild_summaries(conn, guarded=True)
+            rebuild_summaries(conn)
             notices.append(f"{path} was changed outside cstui ({outside:,} rows); its summaries were rebuilt from the "
                            "rows")
         return Opened(conn, uri, read_only=False, notices=notices)
@@ -230,7 +241,7 @@ def _decide(path: Path, conn: sqlite3.Connection, uri: str, mode: str, writable:
     # Reading only from here on. Summaries are derived data: a file cstui could write has them rebuilt in place
     # (as a report keeps its snapshots), rather than copied on every command.
     if outside and can_write and version == SCHEMA_VERSION:
-        rebuild_summaries(conn, guarded=True)
+        rebuild_summaries(conn)
         notices.append(f"{path} was changed outside cstui ({outside:,} rows); its summaries were rebuilt from the rows")
         outside = 0
     if diff:
@@ -288,7 +299,7 @@ def _working_copy(path: Path, conn: sqlite3.Connection, version: int, diff: Sche
         remove_foreign(work, version, diff)
         if version < SCHEMA_VERSION:
             migrate(work, version)
-        rebuild_summaries(work, guarded=True)
+        rebuild_summaries(work)
         return Opened(work, uri, read_only=True, reason=reason, notices=notices, scratch=folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -319,8 +330,7 @@ def migrate(conn: sqlite3.Connection, version: int, *, announce: Path | None = N
     if announce is not None:  # rewriting verdicts can take a minute or two at a million sessions
         print(f"cstui: upgrading {announce} from schema v{version} to v{SCHEMA_VERSION} (once)", file=sys.stderr,
               flush=True)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn):
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in statements(MIGRATIONS[target]):
                 conn.execute(statement)
@@ -328,6 +338,19 @@ def migrate(conn: sqlite3.Connection, version: int, *, announce: Path | None = N
                 BACKFILLS[target](conn)
             conn.execute(f"PRAGMA user_version = {target}")
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection, *, marked: bool = False) -> Iterator[None]:
+    """One write transaction on a connection opened here (before a Store exists); `marked`: as cstui's own, so its
+    guard triggers do not count it as an outside write (schema v13)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if marked:
+            conn.execute("INSERT INTO cstui_writing (token) VALUES (1)")
+        yield
+        if marked:
+            conn.execute("DELETE FROM cstui_writing")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -342,17 +365,20 @@ def _norm(sql: str | None) -> str:
 
 
 @cache
+def _migrated(version: int) -> sqlite3.Connection:
+    """An empty in-memory database with cstui's migrations up to `version` applied: the reference schema."""
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    for target in range(1, version + 1):
+        for statement in statements(MIGRATIONS[target]):
+            conn.execute(statement)
+    return conn
+
+
+@cache
 def reference_schema(version: int) -> dict[tuple[str, str], tuple[str, str]]:
     """(type, name) -> (table, normalised definition) of every object cstui's migrations create up to `version`;
     a table's definition is its column list."""
-    conn = sqlite3.connect(":memory:")
-    try:
-        for target in range(1, version + 1):
-            for statement in statements(MIGRATIONS[target]):
-                conn.execute(statement)
-        return _objects(conn)
-    finally:
-        conn.close()
+    return _objects(_migrated(version))
 
 
 def _objects(conn: sqlite3.Connection) -> dict[tuple[str, str], tuple[str, str]]:
@@ -379,74 +405,51 @@ def schema_diff(conn: sqlite3.Connection, version: int) -> SchemaDiff:
     diff = SchemaDiff()
     for (kind, name), (table, sql) in sorted(actual.items()):
         if (kind, name) not in expected:
-            diff.foreign.append(f"{kind} {name}" + (f" on {table}" if kind in ("trigger", "index") else ""))
+            diff.foreign.append((kind, name, table))
         elif expected[(kind, name)] != (table, sql):
-            diff.changed.append(f"{kind} {name}")
-    diff.missing = [f"{kind} {name}" for (kind, name) in sorted(expected) if (kind, name) not in actual]
+            diff.changed.append((kind, name, table))
+    diff.missing = [(kind, name, expected[(kind, name)][0]) for (kind, name) in sorted(expected)
+                    if (kind, name) not in actual]
     return diff
 
 
 def remove_foreign(conn: sqlite3.Connection, version: int, diff: SchemaDiff | None = None) -> list[str]:
-    """Drop the triggers and views cstui did not create or that were changed (views first: nothing can act), then
+    """Drop the triggers and views cstui did not create or that were changed (triggers first: nothing can act), then
     foreign indexes and tables; recreate cstui's own that are missing or changed. Returns what was done."""
     diff = diff if diff is not None else schema_diff(conn, version)
     done: list[str] = []
     order = {"trigger": 0, "view": 1, "index": 2, "table": 3}
-    foreign = sorted((item.split(" ")[:2] for item in diff.foreign), key=lambda kn: order.get(kn[0], 9))
-    changed = [item.split(" ")[:2] for item in diff.changed]
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for kind, name in foreign:
-            conn.execute(f"DROP {kind.upper()} IF EXISTS \"{name.replace(chr(34), chr(34) * 2)}\"")
+    redefined = [obj for obj in diff.changed if obj[0] in ("trigger", "view", "index")]
+
+    def drop(kind: str, name: str) -> None:
+        conn.execute(f"DROP {kind.upper()} IF EXISTS \"{name.replace(chr(34), chr(34) * 2)}\"")
+
+    with _transaction(conn):
+        for kind, name, _ in sorted(diff.foreign, key=lambda obj: order.get(obj[0], 9)):
+            drop(kind, name)
             done.append(f"dropped {kind} {name}")
-        for kind, name in changed:
-            if kind in ("trigger", "view", "index"):
-                conn.execute(f"DROP {kind.upper()} IF EXISTS \"{name.replace(chr(34), chr(34) * 2)}\"")
-                done.append(f"dropped changed {kind} {name}")
-        for statement in _own_definitions(version, {tuple(x.split(" ")[:2]) for x in diff.missing} |
-                                          {tuple(x) for x in changed if x[0] in ("trigger", "view", "index")}):
-            conn.execute(statement)
-            done.append("recreated " + " ".join(statement.split()[1:3]).lower())
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+        for kind, name, _ in redefined:
+            drop(kind, name)
+            done.append(f"dropped changed {kind} {name}")
+        wanted = {(kind, name) for kind, name, _ in [*diff.missing, *redefined]}
+        for kind, name, sql in _migrated(version).execute(
+                "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND type IN ('index', 'view', 'trigger')"):
+            if (kind, name) in wanted:
+                conn.execute(sql)
+                done.append(f"recreated {kind} {name}")
     return done
 
 
-def _own_definitions(version: int, wanted: set[tuple[str, ...]]) -> list[str]:
-    """The CREATE statements of cstui's triggers, views and indexes in `wanted` ((type, name) pairs), as the
-    reference schema holds them."""
-    if not wanted:
-        return []
-    conn = sqlite3.connect(":memory:")
-    try:
-        for target in range(1, version + 1):
-            for statement in statements(MIGRATIONS[target]):
-                conn.execute(statement)
-        return [sql for kind, name, sql in conn.execute(
-            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND type IN ('index', 'view', 'trigger')")
-            if (kind, name) in wanted]
-    finally:
-        conn.close()
-
-
 # ---------------------------------------------------------------------------------------------- summaries
-def rebuild_summaries(conn: sqlite3.Connection, *, guarded: bool,
-                      progress: Callable[[int, int], None] | None = None) -> None:
+def rebuild_summaries(conn: sqlite3.Connection) -> None:
     """Derive every summary again from the rows: verdict masks, session counts, snapshots and the search index
     (dropped, rebuilt when next read); then clear the count of outside writes. One transaction."""
     from cstui.store.results import update_verdict_masks
 
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if guarded:
-            conn.execute("INSERT INTO cstui_writing (token) VALUES (1)")
-        runs = [r for (r,) in conn.execute("SELECT name FROM runs ORDER BY name")]
+    with _transaction(conn, marked=True):
         conn.execute("DELETE FROM verdict_masks")
         conn.execute("DELETE FROM evaluator_bits")
-        for done, run in enumerate(runs):
+        for (run,) in conn.execute("SELECT name FROM runs ORDER BY name").fetchall():
             cur = conn.execute(
                 "SELECT v.sid, s.evaluator, s.evaluator_version, v.passed FROM verdict_sets s"
                 " JOIN verdicts v ON v.vset = s.id WHERE s.run = ? AND s.superseded = 0 AND v.current = 1"
@@ -456,18 +459,9 @@ def rebuild_summaries(conn: sqlite3.Connection, *, guarded: bool,
             conn.execute("UPDATE runs SET n_sessions = (SELECT count(*) FROM sessions WHERE run = ?),"
                          " data_version = data_version + 1, sessions_version = sessions_version + 1 WHERE name = ?",
                          (run, run))
-            if progress:
-                progress(done + 1, len(runs))
         conn.execute("DELETE FROM frame_cache")
         conn.execute("DELETE FROM search_runs")
-        if guarded:
-            conn.execute("UPDATE cstui_meta SET value = 0 WHERE key = 'outside_writes'")
-            conn.execute("DELETE FROM cstui_writing")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+        conn.execute("UPDATE cstui_meta SET value = 0 WHERE key = 'outside_writes'")
 
 
 # ---------------------------------------------------------------------------------------------- doctor
@@ -508,7 +502,7 @@ def doctor(path: Path, *, repair: bool = False) -> Checkup:
                 migrate(conn, version, announce=path)
                 check.done.append(f"upgraded from schema v{version} to v{SCHEMA_VERSION}")
             _set_wal(conn)
-            rebuild_summaries(conn, guarded=True)
+            rebuild_summaries(conn)
             check.done.append("rebuilt the summaries (verdict masks, snapshots, search index) from the rows")
         return check
     finally:
