@@ -73,14 +73,16 @@ CLAIM_PATTERNS = [
                r"(?:\s+now)?\W*(?:$|enjoy\b)", re.I),
     re.compile(r"\b(?:it|that|this|everything)(?:'s|\s+is|\s+has|'s been|\s+has been|\s+was)\s+(?:all\s+|now\s+)?"
                rf"(?:{_VERBS}|started|begun|done|complete|all set)\b", re.I),
-    re.compile(rf"\byour\s+(?:[a-z']+\s+){{0,4}}?(?:is|are|was|were|has been|have been)\s+(?:now\s+|all\s+)?"
+    re.compile(rf"\byour\s+(?:[a-z0-9']+\s+){{0,4}}?(?:is|are|was|were|has been|have been)\s+(?:now\s+|all\s+)?"
                rf"(?:successfully\s+)?(?:{_VERBS}|complete|done|all set|schedule)\b", re.I),
     re.compile(r"^\W*(?:[a-z']+\s+){0,3}(?:confirmed|booked|reserved|scheduled|done|complete|purchased)\W*$", re.I),
     re.compile(r"^\s*(?:now\s+)?(?:starting|playing|streaming|processing|booking|reserving|cancell?ing|sending|"
-               r"transferring|issuing)\s+(?:the|your|it|this|that)\b", re.I),
+               r"transferring|issuing)\s+(?:the|your|it|this|that)\b|^\W*now\s+(?:playing|streaming|showing)\b", re.I),
 ]
-AFFIRMATION = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|correct|right|that'?s (?:right|correct|fine|good|"
-                         r"perfect)|go ahead|please do|do it|sounds good|perfect|confirm(?:ed)?)\b", re.I)
+AFFIRMATION = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|correct|right|exactly|absolutely|definitely|"
+                         r"(?:that|this|it|everything)(?:'?s| is| sounds| looks)(?: all)? (?:right|correct|fine|good|great|"
+                         r"perfect)|go ahead|go for it|go on|please do|do it|(?:sounds|looks) (?:good|great|perfect|fine)|"
+                         r"perfect|confirm(?:ed)?)\b", re.I)
 # "It was successful." only claims something right after the customer agreed to a proposed action.
 CONTEXT_SUCCESS = re.compile(r"^\W*(?:(?:it|that|this|everything|all)\s+(?:was|is|has been|went)\s+(?:through\s+)?"
                              r"(?:successful\w*|a success|done|complete\w*|through)|all set|done|you'?re all set)\b",
@@ -90,8 +92,11 @@ CONFIRM_REQUEST = start_guarded(re.compile(
     r"(?:right|good|correct|ok(?:ay)?)|did i get (?:that|this|it|everything) right|please confirm|can you confirm|"
     r"could you confirm|confirm (?:that|if|whether|the following)|shall i (?:proceed|go ahead|book|reserve|make)|"
     r"(?:please|kindly)\s+(?:check|verify|ensure|review|double[- ]check)|just to confirm|to confirm,|let me confirm|"
-    r"would you like (?:me )?to (?:proceed|go ahead|book|reserve|confirm)|should i (?:proceed|go ahead|book|reserve))\b",
+    r"would you like (?:me )?to (?:proceed|go ahead|book|reserve|confirm)|should i (?:proceed|go ahead|book|reserve)|"
+    r"just to make sure|to be clear|confirm me|(?:tell me|let me know) if (?:everything|this|that|it)(?:'s| is) "
+    r"(?:right|correct))\b",
     re.I))
+_CONFIRM_OPENER = re.compile(r"(?:^|(?<=[.!?] ))\W*(?:please\s+)?confirm(?:ing)?\b", re.I)  # "Confirming: 2 at 7 pm"
 # Clause openers that make what follows a condition, a reason or a time, not a claim of completion.
 _SUBORDINATE = re.compile(r"\b(?:once|when|whenever|after|if|as soon as|until|before|whether|unless|since|because|"
                           r"given that|provided that|so that|in case)\b", re.I)
@@ -138,7 +143,7 @@ class Claim:
 @lru_cache(maxsize=4096)  # asked of each reply by more than one evaluator
 def is_proposal(text: str) -> bool:
     """A turn that asks the customer to confirm states what *would* be done, even in the past tense."""
-    return bool(CONFIRM_REQUEST.search(text))
+    return bool(CONFIRM_REQUEST.search(text) or _CONFIRM_OPENER.search(text))
 
 
 def category_of(phrase: str, clause: str) -> str:
@@ -335,12 +340,17 @@ def _stemmer() -> Any:
     return snowballstemmer.stemmer("english")
 
 
+@lru_cache(maxsize=65536)  # the pure-Python stemmer is slow; replies reuse a small vocabulary
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
 @lru_cache(maxsize=65536)
 def stems(text: str) -> frozenset[str]:
     """The stems of the content words of `text` (snake_case and CamelCase split): what a claim or a tool is
     about, compared by stem so that "bags" meets "baggage" no better than it should and "booked" meets "book"."""
     words = _WORD.findall(_CAMEL.sub(" ", text).replace("_", " ").lower())
-    return frozenset(_stemmer().stemWords([w for w in words if w not in _GENERIC]))
+    return frozenset(_stem(w) for w in words if w not in _GENERIC)
 
 
 def _tool_terms(name: str, definition: dict[str, Any] | None) -> frozenset[str]:
@@ -403,6 +413,9 @@ def backing(session: Session, ctx: RunContext, claim: Claim) -> tuple[CallEffect
         return None, f"it is about what {rival} does, and {rival} did not run"
     if call is not None:
         return (call, "") if call.changed else (None, f"the {call.span.name} call succeeded but changed nothing")
+    if claim.agreed_at >= 0:  # no term tells: the agreed action is what ran after the yes
+        last = done[-1]
+        return (last, "") if last.changed else (None, f"the {last.span.name} call succeeded but changed nothing")
     succeeded = [e for e in effects(session, ctx)
                  if (e.span.turn_index is None or e.span.turn_index <= claim.turn_index) and _fits(claim.category, e.categories)]
     failed = [s for s in session.spans if s.kind == "tool" and s.status == "error"
@@ -431,28 +444,40 @@ def calls_behind(session: Session, ctx: RunContext, claim: Claim, previous_claim
             and _fits(claim.category, e.categories)]
 
 
-_LAST_CLAIMS: tuple[Session, tuple[Claim, ...]] | None = None
+_LAST_CLAIMS: tuple[Session, RunContext, tuple[Claim, ...]] | None = None
 
 
-def claims_in(session: Session) -> tuple[Claim, ...]:
+def claims_in(session: Session, ctx: RunContext) -> tuple[Claim, ...]:
     """Every action claim of the session's shown assistant turns, in order (computed once per session: two
     evaluators ask in a row)."""
     global _LAST_CLAIMS
-    if _LAST_CLAIMS is not None and _LAST_CLAIMS[0] is session:
-        return _LAST_CLAIMS[1]
-    found = tuple(_claims_in(session))
-    _LAST_CLAIMS = (session, found)
+    if _LAST_CLAIMS is not None and _LAST_CLAIMS[0] is session and _LAST_CLAIMS[1] is ctx:
+        return _LAST_CLAIMS[2]
+    found = tuple(_claims_in(session, ctx))
+    _LAST_CLAIMS = (session, ctx, found)
     return found
 
 
-def _claims_in(session: Session) -> Iterator[Claim]:
+def _claims_in(session: Session, ctx: RunContext) -> Iterator[Claim]:
+    """Claims by wording, then two readings from the shape of the conversation:
+
+    - a turn the customer answers "yes" to, after which (and not before) a side-effecting call runs, proposed
+      that action, whatever its tense ("Ticket is booked for 4 people." — "Yes." — then the purchase);
+    - the reply right after the customer agreed to a proposed action reports how it went, whatever its words
+      ("It's yours.", "It's reggae. Please enjoy!"), unless it asks, declines or defers.
+    """
     from cstui.evaluators.base import shown_assistant_turns
 
     asked: str | None = None  # an action the assistant proposed, until the customer answers
     agreed: str | None = None  # that action, when the customer agreed to it
     agreed_at = -1  # the customer turn that agreed
+    acted = {e.span.turn_index for e in effects(session, ctx) if e.span.turn_index is not None}
+    # turns where a call ran that did not act (a look-up) or failed: a reply there reports that, not the action
+    looked = {s.turn_index for s in session.spans if s.kind == "tool" and s.turn_index is not None} - acted
+    verbs = _tool_verbs(session, ctx)
+    turns = session.turns
     shown = {i for i, _ in shown_assistant_turns(session)}
-    for i, turn in enumerate(session.turns):
+    for i, turn in enumerate(turns):
         if turn.role == "customer":
             agreed = asked if asked and AFFIRMATION.search(turn.text) else None
             agreed_at = i if agreed else -1
@@ -460,8 +485,100 @@ def _claims_in(session: Session) -> Iterator[Claim]:
             continue
         if i not in shown:
             continue
-        for claim in action_claims(turn.text, i, agreed):
+        found = action_claims(turn.text, i, agreed)
+        if not found and agreed is not None and _proposes_action(agreed, verbs) \
+                and not any(agreed_at < t <= i for t in looked) and not _FAILED.search(turn.text):
+            outcome = _outcome(turn.text)
+            if outcome is not None and (_acts(agreed, verbs) or _acts(outcome.text, verbs)):
+                found = [Claim(i, category_of("", agreed), outcome.text.strip(), outcome.start, outcome.end)]
+        if found and i not in acted and _confirmed_then_done(turns, i, acted):
+            found = []  # a proposal the customer confirmed, acted on after the "yes"
+        for claim in found:
             claim.agreed_at = agreed_at
             yield claim
         agreed, agreed_at = None, -1
-        asked = turn.text if is_proposal(turn.text) or turn.text.rstrip().endswith("?") else None
+        asked = turn.text if is_proposal(turn.text) or turn.text.rstrip().endswith("?") or _acts(turn.text, verbs) \
+            else None
+
+
+def _confirmed_then_done(turns: list[Any], i: int, acted: set[int]) -> bool:
+    """Whether the customer answered turn i with a yes and a side-effecting call ran before the next reply ended:
+    then turn i proposed that action, whatever its tense. (A claim followed by a mere "thanks" and then the call
+    was still said before anything was done.)"""
+    if i + 1 >= len(turns) or turns[i + 1].role != "customer" or not AFFIRMATION.search(turns[i + 1].text):
+        return False
+    nxt = next((j for j in range(i + 2, len(turns)) if turns[j].role != "customer"), None)
+    return nxt is not None and any(i + 1 < t <= nxt for t in acted)
+
+
+_FILLER = re.compile(r"^\W*(?:(?:ok(?:ay)?|sure(?: thing)?|alright|all right|great|perfect|excellent|wonderful|certainly|"
+                     r"of course|no problem|got it|understood|thanks?(?: you)?(?: \w+){0,4}|i see|you'?re (?:very |most )?"
+                     r"welcome|my pleasure|(?:have|enjoy) an? (?:\w+ ){0,2}(?:day|evening|night|one|time|weekend)|"
+                     r"take care|(?:good)?bye)\W*)+$", re.I)
+_DECLINE = re.compile(r"\b(?:sorry|unfortunately|unable|cannot|can't|could not|failed|fail|not|no|however|but|issue|"
+                      r"problem|error|apologi[sz]e|please|let me know|provide|need)\b|n't\b", re.I)
+_ASKS = re.compile(r"^\W*(?:what|when|where|which|who|how|do|does|did|would|will|can|could|is|are|shall|should|may)\b",
+                   re.I)
+_PERMISSION = re.compile(r"\b(?:want|like) me to\b|\b(?:shall|should|may|can) i\b", re.I)
+_INTENT = re.compile(r"\bi(?:'ll| will| am going to|'m going to| am about to|'m about to)\b", re.I)
+_FAILED = re.compile(r"\b(?:sorry|unfortunately|unable|couldn't|could not|failed|not able)\b|\bwasn't able\b", re.I)
+
+
+def _proposes_action(text: str, verbs: frozenset[str]) -> bool:
+    """A turn that asks the customer's go-ahead for an action: a confirmation request, "shall I book …?", or
+    "I'll rent … for you" awaiting a yes."""
+    if is_proposal(text):
+        return True
+    return any((s.is_question and _PERMISSION.search(s.text) or _INTENT.search(s.text)) and _acts(s.text, verbs)
+               for s in sentences(text))
+
+
+def _outcome(text: str) -> Any:
+    """The sentence of a reply that reports how an agreed action went, or None when the reply asks, declines or
+    defers (filler such as "Sure." and thanks skipped)."""
+    if is_proposal(text):
+        return None
+    for sent in sentences(text):
+        body = sent.text.strip()
+        if not body or _FILLER.match(body):
+            continue
+        if sent.is_question or _ASKS.match(body) or _DECLINE.search(body) or _MODAL.search(body) \
+                or _SUBORDINATE.search(body):
+            return None
+        return sent
+    return None
+
+
+_ACTION_WORDS = re.compile(rf"\b(?:{_VERBS}|{_BASE_VERBS})\b", re.I)
+
+
+# Verbs that name what a customer wants done (not "make", "process", "confirm": any request uses those).
+_REQUESTED = re.compile(r"\b(?:(?:chang|updat|reserv|reschedul|schedul|mov|purchas|escalat|exchang|remov|upgrad|downgrad|"
+                        r"replac|clos|waiv|revers|charg)(?:e|es|ed|ing)|(?:refund|cancel|book|transfer|credit|reset|lock|"
+                        r"unlock|pay|add|switch|buy|return|open|send)(?:s|es|ed|ing|led|ling)?|modif(?:y|ies|ied|ying))\b",
+                        re.I)
+
+
+@lru_cache(maxsize=8192)
+def actions_asked(text: str) -> frozenset[str]:
+    """The actions a customer turn asks for, by stem ("cancel my booking and book a new one" → cancel, book)."""
+    return frozenset(_stem(m.group().lower()) for m in _REQUESTED.finditer(text))
+
+
+def _tool_verbs(session: Session, ctx: RunContext) -> frozenset[str]:
+    """The stems of the leading words of the session's side-effecting tools (PlaySong → play, book_reservation →
+    book): the actions this session's agent can take, whatever its vocabulary."""
+    names = [str(t.get("name")) for t in getattr(session, "tools", None) or []
+             if isinstance(t, dict) and ctx.cfg.is_side_effect_tool(str(t.get("name")), t.get("side_effect"))]
+    names += [s.name for s in session.spans if s.kind == "tool" and s.name
+              and ctx.cfg.is_side_effect_tool(s.name, s.attributes.get("side_effect"))]
+    firsts = [w[0] for w in (_WORD.findall(_CAMEL.sub(" ", n).replace("_", " ").lower()) for n in names) if w]
+    return frozenset(_stem(w) for w in firsts)
+
+
+def _acts(text: str, verbs: frozenset[str]) -> bool:
+    """Whether text speaks of doing something: a done-verb, or the leading verb of one of the session's
+    side-effecting tools."""
+    if _ACTION_WORDS.search(text):
+        return True
+    return bool(verbs) and any(_stem(w) in verbs for w in _WORD.findall(text.lower()))

@@ -16,11 +16,12 @@ from cstui.models import Evidence
 @register
 class RephraseLoop(Evaluator):
     id = "rephrase_loop"
-    version = "2"
+    version = "3"
     dimension = "efficiency"
     description = ("The customer makes the same request three or more times — again, in other words, or as pleas "
                    "after each refusal — because the agent's answers did not help. Text every customer turn repeats "
-                   "(sign-offs) is ignored; answering the agent's questions (id, then date) is progress, not a loop.")
+                   "(sign-offs) is ignored; answering the agent's questions (id, then date) is progress, not a loop; "
+                   "asking for a different action (cancel and rebook after a change was refused) is a new request.")
     repeats = 3
 
     def applies(self, session, ctx):

@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 from rapidfuzz import fuzz
 
 from cstui.evaluators.base import per_session
-from cstui.evaluators.claims import action_claims
+from cstui.evaluators.claims import action_claims, actions_asked
 from cstui.evaluators.text import sentences, start_guarded, words
 from cstui.models import Session
 
@@ -194,7 +194,11 @@ def request_loops(session: Session) -> list[list[int]]:
         if first.turn_index in used:
             continue
         chain = [first]
+        wanted = actions_asked(first.text)  # what the chain asks to be done: cancel, book, change …
         for later in asks[start + 1:]:
+            also = actions_asked(later.text)
+            if also and wanted and not also & wanted:
+                continue  # asks for a different action: a new request, however many words it shares
             same = any(similar(later.words, earlier.words) for earlier in chain)
             if not later.answered and not (later.insistent and same):
                 continue  # answering the agent's question is progress, not a repeat
@@ -202,6 +206,7 @@ def request_loops(session: Session) -> list[list[int]]:
             plea = later.refused and (later.insistent or (later.weak and related))
             if same or plea:
                 chain.append(later)
+                wanted |= also
         if len(chain) >= 3:
             chains.append([a.turn_index for a in chain])
             used.update(a.turn_index for a in chain)

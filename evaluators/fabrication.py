@@ -35,7 +35,7 @@ from cstui.models import Evidence, Session
 @register
 class AuthorizationFabrication(ShownTextEvaluator):
     id = "authorization_fabrication"
-    version = "3"
+    version = "4"
     dimension = "factual"
     hallucination_category = "authorization"
     description = ("The assistant says an action is done (refund issued, order cancelled, booking confirmed, “your "
@@ -44,7 +44,7 @@ class AuthorizationFabrication(ShownTextEvaluator):
 
     def check(self, session, ctx):
         n_claims = 0
-        for claim in claims_in(session):
+        for claim in claims_in(session, ctx):
             n_claims += 1
             call, why = backing(session, ctx, claim)
             if call is not None:
@@ -103,7 +103,7 @@ class ActionDetailMismatch(ShownTextEvaluator):
     def check(self, session, ctx):
         checked = 0
         earlier_turn, this_turn = -1, -1  # the claiming turn before this claim's turn
-        for claim in claims_in(session):
+        for claim in claims_in(session, ctx):
             if claim.turn_index != this_turn:
                 earlier_turn, this_turn = this_turn, claim.turn_index
             call, _ = backing(session, ctx, claim)

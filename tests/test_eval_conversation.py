@@ -72,6 +72,19 @@ def test_pleas_after_each_refusal_are_the_same_request_reworded():
     assert r.passed is False and [e.turn_index for e in r.evidence] == [0, 2, 4]
 
 
+def test_a_new_action_on_the_same_reservation_is_a_new_request_not_a_rephrase():
+    cannot = "Sorry, I cannot do that without the reservation id."
+    s = session(C("I want to change my recent reservation to the cheapest business round trip."), A(cannot),
+                C("I don't have the id, but can you still change my recent reservation to a business round trip?"), A(cannot),
+                C("Then please cancel my recent reservation and book the cheapest business round trip."), A(cannot))
+    assert judge("rephrase_loop", s).passed is True
+    again = session(C("I want to change my recent reservation to the cheapest business round trip."), A(cannot),
+                    C("I don't have the id, but can you still change my recent reservation to a business round trip?"), A(cannot),
+                    C("Please just change my recent reservation to the cheapest business round trip."), A(cannot))
+    r = judge("rephrase_loop", again)
+    assert r.passed is False and [e.turn_index for e in r.evidence] == [0, 2, 4]
+
+
 def test_answering_the_agents_questions_is_progress_not_a_loop():
     s = session(C("I want to change the date of my flight reservation."),
                 A("Sure. Could you please provide your user id?"),

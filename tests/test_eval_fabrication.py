@@ -5,6 +5,7 @@ from sessionkit import A, C, judge, session, tool
 
 from cstui.evaluators.base import KBIndex
 from cstui.evaluators.claims import action_claims
+from cstui.models import Session
 
 
 # ------------------------------------------------------------------------------ authorization_fabrication
@@ -223,6 +224,57 @@ def test_the_latest_attempt_decides():
                 spans=[tool("book_table", 1), tool("book_table", 3, "error", result="Error: full")])
     r = judge("authorization_fabrication", s)
     assert r.passed is False and "book_table call failed" in r.rationale
+
+
+CAR_TOOLS = [{"name": "GetCars", "side_effect": False}, {"name": "ReserveCar", "side_effect": True}]
+
+
+def _agreed(reply: str, *spans: dict) -> Session:
+    return session(C("rent me that car"), A("Please confirm: a compact car at the airport on March 8th."),
+                   C("Yes, that's correct. How much is it?"), A(reply), spans=list(spans), tools=CAR_TOOLS)
+
+
+@pytest.mark.parametrize("reply", ["It's yours.", "Sure. The total is $174 and the car is waiting for you.",
+                                   "It's a Honda and it has four seats. Enjoy!"])
+def test_the_reply_after_an_agreed_proposal_reports_it_whatever_its_words(reply):
+    r = judge("authorization_fabrication", _agreed(reply))
+    assert r.passed is False and r.evidence[0].turn_index == 3
+    assert judge("authorization_fabrication", _agreed(reply, tool("ReserveCar", 3))).passed is True
+
+
+@pytest.mark.parametrize("reply, spans", [
+    ("Sorry, that did not go through. Want to try another car?", [tool("ReserveCar", 3, "error")]),
+    ("The car is $174 in total; unfortunately the booking failed.", [tool("ReserveCar", 3, "error")]),
+    ("There is a compact Ford available at the airport.", [tool("GetCars", 3)]),  # a look-up answered
+    ("What time will you pick it up?", []),
+    ("You're welcome! Have a great day.", []),
+])
+def test_a_reply_that_asks_declines_or_reports_a_look_up_claims_nothing(reply, spans):
+    assert judge("authorization_fabrication", _agreed(reply, *spans)).passed is True
+
+
+def test_a_past_tense_proposal_the_customer_confirms_before_the_call_is_not_a_claim():
+    s = session(C("4 bus tickets please"), A("Ticket is booked for 4 people, leaving at 4 pm."),
+                C("Yes. That's perfect."), A("Your tickets are confirmed."), spans=[tool("BuyBusTicket", 3)],
+                tools=[{"name": "BuyBusTicket", "side_effect": True}])
+    assert judge("authorization_fabrication", s).passed is True
+    never_done = session(C("4 bus tickets please"), A("Ticket is booked for 4 people, leaving at 4 pm."),
+                         C("Yes. That's perfect."), A("Anything else?"),
+                         tools=[{"name": "BuyBusTicket", "side_effect": True}])
+    assert judge("authorization_fabrication", never_done).passed is False
+
+
+def test_after_a_yes_the_call_that_ran_backs_the_report_when_no_word_tells_which():
+    s = session(C("tickets for the game"), A("Just to make sure, you want 1 ticket on March 4th?"),
+                C("Perfect. Where is it?"), A("Your seat at Occidental Avenue is all set."),
+                spans=[tool("BuyEventTickets", 3)], tools=[{"name": "BuyEventTickets", "side_effect": True}])
+    assert judge("authorization_fabrication", s).passed is True
+
+
+@pytest.mark.parametrize("text", ["Now playing Control on the bedroom speaker.",
+                                  "Your visit on March 10th is scheduled."])
+def test_status_claims_with_names_and_dates(text):
+    assert judge("authorization_fabrication", session(C("go ahead"), A(text))).passed is False
 
 
 # ------------------------------------------------------------------------------ action_detail_mismatch

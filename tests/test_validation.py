@@ -67,8 +67,6 @@ def test_the_set_has_both_kinds_for_every_evaluator_it_covers():
     assert all(r["reason"] for r in rows)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 32, open: authorization_fabrication's held-out precision is 0.86 "
-                   "(7 of 51 flags false on held-out SGD services; 2 of them premature claims the derived labels miss)")
 def test_held_out_precision_floor_for_every_evaluator_with_ten_held_out_flags(held_out):
     checked = []
     for name, v in held_out.items():
@@ -78,15 +76,6 @@ def test_held_out_precision_floor_for_every_evaluator_with_ten_held_out_flags(he
     assert "authorization_fabrication" in checked
 
 
-def test_held_out_precision_floor_holds_for_the_evaluators_that_meet_it(held_out):
-    """The floor, for every evaluator with ten held-out flags except the one still open in issue 32."""
-    for name, v in held_out.items():
-        if v["flagged"] >= 10 and name != "authorization_fabrication":
-            assert v["precision"]["value"] >= 0.9, (name, v["precision"], v["disagreements"][:5])
-    assert held_out["escalation_correctness"]["flagged"] >= 10
-
-
-@pytest.mark.xfail(strict=True, reason="issue 32, open: held-out SGD fabrication recall 0.73 and precision 0.86")
 def test_held_out_sgd_fabrication_recall_and_precision(validated_run):
     v = validated_run[0][("sgd", "held-out")]["authorization_fabrication"]
     assert v["expected_failures"] == 60
