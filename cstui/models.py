@@ -17,7 +17,8 @@ KB_SCHEMA = "cstui.kb/v1"
 
 Role = Literal["customer", "assistant", "agent", "system", "tool"]
 SpanKind = Literal[
-    "intent", "retrieval", "policy_lookup", "tool", "llm", "guardrail", "escalation", "response", "other"
+    "intent", "retrieval", "policy_lookup", "tool", "llm", "guardrail", "escalation", "response", "customer_tool",
+    "other",
 ]
 
 

@@ -226,7 +226,7 @@ def test_openai_messages_jsonl_and_forced_format(tmp_path, cli):
     assert r.code == 2 and f"{src}:1:" in r.err
 
 
-def test_json_array_errors_name_the_element_line(tmp_path, cli):
+def test_an_unreadable_message_is_a_counted_warning_naming_the_element_line_and_strict_refuses_it(tmp_path, cli):
     data = tau_results()
     data[1]["traj"][1]["role"] = "wizard"
     src = tmp_path / "tau.json"
@@ -234,7 +234,12 @@ def test_json_array_errors_name_the_element_line(tmp_path, cli):
     src.write_text(text)
     line = text[: text.index('"task_id": 40')].count("\n")  # the element's "{" is on the line before
     r = cli("import", src, "--run", "t", "--db", tmp_path / "t.db")
-    assert r.code == 2 and f"{src}:{line}: message 1 has unknown role 'wizard'" in r.err, r.err
+    assert r.code == 0, r.err
+    assert f"warning: {src}:{line}: " in r.out and "dropped message 1: unknown role 'wizard'" in r.out, r.out
+    assert "1 dropped" in r.out and "1 warning" in r.out
+    strict = cli("import", src, "--run", "t2", "--db", tmp_path / "s.db", "--strict")
+    assert strict.code == 2 and "--strict" in strict.err and f"{src}:{line}:" in strict.err, strict.err
+    assert not (tmp_path / "s.db").exists()  # nothing written
 
 
 def test_two_calls_of_one_tool_with_different_ids_stay_two_turns_when_histories_are_merged():

@@ -26,7 +26,8 @@ def add_parser(sub: Any) -> None:
         "everything with `file:line: reason` (exit 2) and leaves the database unchanged. Formats (detected): "
         "native cstui.session/v1 JSONL; OpenAI chat messages and tau-bench results; Langfuse trace exports; "
         "OpenInference / OTel GenAI spans (Phoenix); OTLP/JSON (resourceSpans). Prints per file: sessions, turns, "
-        "tool calls and errors, escalations, orphan and synthetic spans, and the first warnings. Contract: "
+        "tool calls and errors, escalations, orphan and synthetic spans; where every source message went (read, "
+        "merged as a resent history, empty, dropped); and the first warnings. --strict refuses any loss. Contract: "
         "docs/formats.md.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="session files")
@@ -36,6 +37,9 @@ def add_parser(sub: Any) -> None:
                    help="input format (default: detected from the first record)")
     p.add_argument("--system", metavar="NAME",
                    help="the system this run belongs to; drift compares consecutive runs of one system")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse the import (exit 2, nothing written) if any message or part would be dropped or "
+                        "any turn text cut; without it such losses are imported as warnings")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--replace", action="store_true", help="replace an existing run of that name")
     group.add_argument("--append", action="store_true", help="add to an existing run of that name")
@@ -61,7 +65,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         report = import_files(
             store, paths, run, kb=Path(args.kb) if args.kb else None, fmt=args.format, mode=mode,
-            cfg=load_config(), progress=progress_printer("importing"), system=args.system,
+            cfg=load_config(), progress=progress_printer("importing"), system=args.system, strict=args.strict,
         )
     except BaseException:
         store.close()
@@ -78,8 +82,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         c = f.counts
         print(f"{inert(f.path)} ({f.format}): {plural(c['sessions'], 'session')}, {plural(c['turns'], 'turn')}, "
               f"{plural(c['tool_calls'], 'tool call')} ({plural(c['tool_errors'], 'error')}), "
-              f"{plural(c['escalations'], 'escalation')}, {c['orphan_spans']:,} orphan and {c['synthetic_spans']:,} "
+              + (f"{plural(c['customer_tool_calls'], 'customer tool call')}, " if c["customer_tool_calls"] else "")
+              + f"{plural(c['escalations'], 'escalation')}, {c['orphan_spans']:,} orphan and {c['synthetic_spans']:,} "
               f"synthetic tool spans, {plural(c['warnings'], 'warning')}")
+        if c["messages"] or c["dropped"]:
+            omitted = f", {c['omitted_parts']:,} non-text parts not kept (images, reasoning)" if c["omitted_parts"] else ""
+            print(f"  messages: {c['messages']:,} read, {c['replayed']:,} merged as resent history (same role, text "
+                  f"and calls), {c['empty']:,} empty{omitted}, {c['dropped']:,} dropped")
+        if c["cut_turns"]:
+            print(f"  {plural(c['cut_turns'], 'turn text')} cut to max_turn_chars")
         for warning in f.warnings:
             print(f"  warning: {inert(warning)}")
         if c["warnings"] > len(f.warnings):

@@ -18,13 +18,17 @@ from pydantic import ValidationError
 from cstui.config import Config
 from cstui.drafts import draft_record
 from cstui.ground_truth import resolved_ground_truth
-from cstui.ingest import langfuse, maia, openai_chat, openinference, otlp
+from cstui.ingest import langfuse, maia, openai_chat, openinference, otlp, tau2
 from cstui.ingest.records import BadInput, iter_records
 from cstui.models import KB_SCHEMA, SESSION_SCHEMA, KBArticle, Session, first_escalation_turn
 from cstui.store import SessionRow, Store, StoreError
 
-COUNTS = ("sessions", "turns", "tool_calls", "tool_errors", "escalations", "orphan_spans", "synthetic_spans",
-          "warnings")
+COUNTS = ("sessions", "turns", "tool_calls", "tool_errors", "customer_tool_calls", "escalations", "orphan_spans", "synthetic_spans",
+          "warnings", "messages", "replayed", "empty", "omitted_parts", "dropped", "cut_turns")
+
+
+class LossyImport(BadInput):
+    """`--strict`: the import would have lost something; nothing was written."""
 
 
 @dataclass
@@ -38,12 +42,18 @@ class FileSummary:
 
     MAX_WARNINGS = 5
 
-    def add(self, doc: dict[str, Any], row: SessionRow, warnings: list[str], where: str) -> None:
+    def add(self, doc: dict[str, Any], row: SessionRow, warnings: list[str], where: str,
+            ledger: dict[str, int] | None = None, cut_turns: int = 0) -> None:
         c = self.counts
         c["sessions"] += 1
+        for key, value in (ledger or {}).items():
+            c[key] += value
+        c["cut_turns"] += cut_turns
         c["turns"] += row.n_turns
         c["escalations"] += int(row.escalated)
         for span in doc.get("spans") or []:
+            if isinstance(span, dict) and span.get("kind") == "customer_tool":
+                c["customer_tool_calls"] += 1
             if not isinstance(span, dict) or span.get("kind") != "tool":
                 continue
             attrs = span.get("attributes") if isinstance(span.get("attributes"), dict) else {}
@@ -65,6 +75,10 @@ class ImportReport:
     n_kb: int = 0
     seconds: float = 0.0
 
+    def lost(self) -> int:
+        """What the import dropped or cut (what `--strict` refuses)."""
+        return sum(f.counts.get("dropped", 0) + f.counts.get("cut_turns", 0) for f in self.files)
+
     def totals(self) -> dict[str, int]:
         out = dict.fromkeys(COUNTS, 0)
         for f in self.files:
@@ -85,6 +99,8 @@ def detect_format(record: Any) -> str:
             return "langfuse"
         if maia.looks_like(record):
             return "maia"
+        if tau2.looks_like(record):
+            return "tau2"
         if otlp.looks_like(record):
             return "otlp"
         if any(k in record for k in ("context", "span_kind")) or any(
@@ -204,6 +220,14 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
                 yield lineno, kind, openai_chat.to_native(record, f"{path.stem}-{lineno}", cfg)
             except openai_chat.ConvertError as exc:
                 raise BadInput(path, lineno, str(exc)) from None
+        elif kind == "tau2":
+            if not tau2.looks_like(record):
+                raise BadInput(path, lineno, "not τ²-bench results ({info, tasks, simulations})")
+            try:
+                for session in tau2.to_native_sessions(record, cfg):
+                    yield lineno, kind, session
+            except (tau2.ConvertError, AttributeError, TypeError) as exc:
+                raise BadInput(path, lineno, f"tau2: {exc}") from None
         elif kind == "kb":
             raise BadInput(path, lineno, "this is a knowledge-base file; pass it with --kb")
         elif kind == "maia":
@@ -254,7 +278,8 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
                 raise BadInput(path, batch[0][0], "nested too deeply") from None
             return
         else:
-            raise BadInput(path, lineno, "unrecognised record (not native, OpenAI chat, Langfuse, OpenInference or OTLP)")
+            raise BadInput(path, lineno, "unrecognised record (not native, OpenAI chat, τ²-bench, Langfuse, OpenInference, "
+                                         "OTLP or MAIA-DQE)")
         if fmt == "auto":
             fmt = kind  # one format per file: later records are held to the first one's
 
@@ -262,8 +287,10 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
 def import_files(
     store: Store, paths: list[Path], run: str, *, kb: Path | None = None, fmt: str = "auto",
     mode: str = "create", cfg: Config | None = None, progress: Callable[[str, int], None] | None = None,
-    system: str | None = None,
+    system: str | None = None, strict: bool = False,
 ) -> ImportReport:
+    """Import `paths` (and `kb`) into `run` in one transaction. `strict`: refuse (LossyImport, nothing written)
+    when any message or part was dropped or any turn cut."""
     cfg = cfg or Config()
     report = ImportReport(run=run)
     started = time.perf_counter()
@@ -292,8 +319,10 @@ def import_files(
             for lineno, kind, data in iter_native_sessions(path, fmt, cfg):
                 summary.format = kind
                 warnings = (data.pop("_warnings", None) or []) if kind != "native" else []
+                ledger = data.pop("_accounting", None) if kind != "native" else None
                 try:
-                    warnings = [*warnings, *limit_size(data, cfg)]
+                    cuts = limit_size(data, cfg)
+                    warnings = [*warnings, *cuts]
                     row = session_row(data, cfg)
                     check_size(row, cfg)
                     writer.add(row)
@@ -303,13 +332,18 @@ def import_files(
                     raise BadInput(path, lineno, str(exc)) from None
                 except (orjson.JSONEncodeError, RecursionError):
                     raise BadInput(path, lineno, "nested too deeply (more than 250 levels)") from None
-                summary.add(data, row, warnings, f"{path}:{lineno}")
+                summary.add(data, row, warnings, f"{path}:{lineno}", ledger, len(cuts))
                 n += 1
                 if progress and n % 1000 == 0:
                     progress(str(path), n)
             if n == 0:
                 raise BadInput(path, None, "no sessions in file")
             report.files.append(summary)
+        if strict and report.lost():
+            first = next(w for f in report.files for w in f.warnings) if any(f.warnings for f in report.files) else ""
+            raise LossyImport(Path(report.files[-1].path), None,
+                              f"--strict: the import would lose {report.lost():,} message(s), part(s) or turn text(s); "
+                              f"nothing was written. First: {first}")
         report.n_sessions, report.n_spans = writer.n_sessions, writer.n_spans
         detected = sorted({f.format for f in report.files if f.format != "kb"})
         writer.record_import(",".join(detected), report.totals())

@@ -18,6 +18,8 @@ from typing import Any
 
 from cstui.ingest.messages import (
     Message,
+    accounted,
+    accounting,
     build_conversation,
     join_io,
     link_recorded,
@@ -76,7 +78,9 @@ def to_native_sessions(records: list[tuple[int, Any]], stem: str) -> Iterator[tu
             key = field(trace, "sessionId") or field(trace, "id") or f"{stem}-{line}"
             sessions.setdefault(str(key), []).append((line, export))
     for key, exports in sessions.items():
-        yield exports[0][0], _session(key, exports)
+        with accounting() as ledger:
+            doc = _session(key, exports)
+        yield exports[0][0], accounted(doc, ledger)
 
 
 def _attributes(obs: dict[str, Any]) -> dict[str, Any]:

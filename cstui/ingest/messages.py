@@ -20,7 +20,9 @@ import ast
 import contextlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +37,8 @@ ROLES = {
     "tool": "tool", "function": "tool", "toolmessage": "tool", "ipython": "tool", "agent": "agent",
 }
 _TEXT_PARTS = ("text", "output_text", "input_text")
-_SKIPPED_PARTS = ("thinking", "redacted_thinking", "reasoning", "image", "image_url", "input_image", "document",
+_METADATA_PARTS = ("step-start", "step_start", "start-step", "source", "sources", "cache_control")  # no content
+SKIPPED_PARTS = ("thinking", "redacted_thinking", "reasoning", "image", "image_url", "input_image", "document",
                   "file", "audio", "input_audio", "refusal")
 
 
@@ -53,9 +56,82 @@ class Message:
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
     name: str | None = None
+    error: bool | None = None  # a result the source flagged as failed (or not); None: judge by its text
 
     def fingerprint(self) -> tuple[str, str, tuple[str, ...]]:
         return self.role, " ".join(self.text.split()), tuple(c.name for c in self.tool_calls)
+
+
+# ---------------------------------------------------------------------------------------------- accounting
+@dataclass
+class Ledger:
+    """Where the source messages of one session went: kept, merged as a resent history, skipped as empty, or
+    dropped (with the reason, which becomes an import warning). An import may lose nothing silently."""
+
+    read: int = 0  # messages read (every history counted, with its repeats)
+    replayed: int = 0  # the same message again in a later history (same role, text and calls: merge_histories)
+    empty: int = 0  # assistant messages with neither text nor a call: nothing to keep
+    omitted: dict[str, int] = field(default_factory=dict)  # parts not kept by design (images, thinking), by type
+    dropped: list[str] = field(default_factory=list)  # what could not be read, and why
+    seen: set[int] = field(default_factory=set, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        return {"messages": self.read, "replayed": self.replayed, "empty": self.empty,
+                "omitted_parts": sum(self.omitted.values()), "dropped": len(self.dropped)}
+
+    def warnings(self) -> list[str]:
+        return [f"dropped {reason}" for reason in self.dropped]
+
+
+_LEDGER: ContextVar[Ledger | None] = ContextVar("cstui_import_ledger", default=None)
+
+
+@contextmanager
+def accounting() -> Iterator[Ledger]:
+    """Collect, for the session being converted, what reading its messages kept and lost."""
+    ledger = Ledger()
+    token = _LEDGER.set(ledger)
+    try:
+        yield ledger
+    finally:
+        _LEDGER.reset(token)
+
+
+def _drop(reason: str, item: Any) -> None:
+    ledger = _LEDGER.get()
+    if ledger is not None and id(item) not in ledger.seen:  # a value read twice (tried as two shapes) counts once
+        ledger.seen.add(id(item))
+        ledger.dropped.append(reason)
+
+
+def _omit(kind: str, item: Any) -> None:
+    ledger = _LEDGER.get()
+    if ledger is not None and id(item) not in ledger.seen:
+        ledger.seen.add(id(item))
+        ledger.omitted[kind] = ledger.omitted.get(kind, 0) + 1
+
+
+def accounted(doc: dict[str, Any], ledger: Ledger) -> dict[str, Any]:
+    """A converted session with its ledger: the counts for the file summary, the drops as warnings."""
+    doc["_accounting"] = ledger.counts()
+    doc["_warnings"] = [*(doc.get("_warnings") or []), *ledger.warnings()]
+    return doc
+
+
+def count_read(n: int, *, replayed: int = 0) -> None:
+    """An importer that reads messages itself (not through merge_histories) reports how many."""
+    ledger = _LEDGER.get()
+    if ledger is not None:
+        ledger.read += n
+        ledger.replayed += replayed
+
+
+def shape(item: Any) -> str:
+    """A short description of an unreadable item for a warning: its keys, never its content."""
+    if isinstance(item, dict):
+        keys = ", ".join(sorted(map(str, item))[:6])
+        return f"an object with keys {{{keys}}}"
+    return f"a {type(item).__name__}"
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -142,14 +218,18 @@ def _from_list(items: list[Any]) -> list[Message] | None:
         out = [m for m in (_repr_message(i) for i in items) if m is not None]
         return out if len(out) == len(items) else None
     out: list[Message] = []
-    for item in items:
-        if not isinstance(item, dict):
-            return None
-        parsed = _message(item)
+    unread: list[tuple[int, Any]] = []
+    for i, item in enumerate(items):
+        parsed = _message(item) if isinstance(item, dict) else None
         if parsed is None:
-            return None
-        out.extend(parsed)
-    return out or None
+            unread.append((i, item))
+        else:
+            out.extend(parsed)
+    if not out:
+        return None  # not a conversation (a tool payload, a list of records)
+    for i, item in unread:  # one unreadable message never costs the rest of the history
+        _drop(f"message {i} of a history: {shape(item)} is not a message shape cstui reads", item)
+    return out
 
 
 def _is_message(obj: dict[str, Any]) -> bool:
@@ -228,11 +308,14 @@ def _read_parts(parts: Iterable[Any], texts: list[str], calls: list[ToolCall],
             texts.append(part)
             continue
         if not isinstance(part, dict):
+            if part is not None:
+                _drop(f"a message part that is {shape(part)}", part)
             continue
         kind = str(part.get("type", ""))
         fc = part.get("function_call") or part.get("functionCall")
         fr = part.get("function_response") or part.get("functionResponse")
-        if part.get("thought") is True or kind in _SKIPPED_PARTS:
+        if part.get("thought") is True or kind in SKIPPED_PARTS:
+            _omit("thinking" if part.get("thought") is True else kind, part)
             continue
         if isinstance(fc, dict):  # Gemini
             calls.append(ToolCall(str(fc.get("name")), _id(fc.get("id")), fc.get("args")))
@@ -258,6 +341,10 @@ def _read_parts(parts: Iterable[Any], texts: list[str], calls: list[ToolCall],
             texts.append(text_of(part["text"]))
         elif kind == "text" and isinstance(part.get("content"), str):
             texts.append(part["content"])
+        elif kind in _METADATA_PARTS:
+            continue
+        else:
+            _drop(f"a message part of type {kind!r}" if kind else f"a message part that is {shape(part)}", part)
 
 
 def _block_text(content: Any) -> str:
@@ -416,6 +503,8 @@ def merge_histories(histories: list[list[Message]]) -> tuple[list[Message], list
             mine.append(merged[hit])
         merged.extend(pending)
         placed.append(mine)
+    read = sum(len(h) for h in histories)
+    count_read(read, replayed=read - len(merged))
     index = {id(m): i for i, m in enumerate(merged)}
     return merged, [[index[id(m)] for m in mine] for mine in placed]
 
@@ -446,8 +535,13 @@ def _same_calls(a: Message, b: Message) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- calls
+_FAILED_STATUS = frozenset({"error", "failed", "failure", "fail"})
+
+
 def is_error_result(text: str) -> bool:
-    """A tool result that reports failure: text starting with "Error", or a JSON object with an `error` key."""
+    """A tool result that reports failure in substance (docs/formats.md, "Errors"): text starting with "Error"; or
+    a JSON object with a non-empty `error`, `success: false`, or a `status` / `response_status` / `state` of
+    error, failed or failure (ADK's `{"response_status": "Error"}`) — whatever status its span was given."""
     stripped = text.lstrip()
     if stripped[:5].lower() == "error":
         return True
@@ -456,8 +550,17 @@ def is_error_result(text: str) -> bool:
             parsed = orjson.loads(stripped)
         except orjson.JSONDecodeError:
             return False
-        return isinstance(parsed, dict) and parsed.get("error") not in (None, False, "")
+        return isinstance(parsed, dict) and failed_in_substance(parsed)
     return False
+
+
+def failed_in_substance(result: dict[str, Any]) -> bool:
+    if result.get("error") not in (None, False, ""):
+        return True
+    if result.get("success") is False:
+        return True
+    return any(isinstance(result.get(k), str) and result[k].strip().lower() in _FAILED_STATUS
+               for k in ("status", "response_status", "state"))
 
 
 @dataclass
@@ -472,11 +575,14 @@ class Call:
     result: str | None = None
     answered: bool = False
     covered: bool = False  # a recorded tool span traced this execution
+    error: bool | None = None  # the source's own flag on the result, when it has one
 
     @property
     def status(self) -> str | None:
         if not self.answered:
             return None
+        if self.error is not None:
+            return "error" if self.error else "ok"
         return "error" if is_error_result(self.result or "") else "ok"
 
     def span(self, *, parent_id: str | None = None, synthetic: bool = False) -> dict[str, Any]:
@@ -534,6 +640,9 @@ def build_conversation(messages: list[Message], *, span_prefix: str = "", keep_e
     for m_index, msg in enumerate(messages):
         if msg.role == "assistant" and not msg.text and not msg.tool_calls and not keep_empty:
             message_turn.append(None)
+            ledger = _LEDGER.get()
+            if ledger is not None:
+                ledger.empty += 1
             continue
         index = len(turns)
         turn: dict[str, Any] = {"role": msg.role, "text": msg.text}
@@ -560,7 +669,7 @@ def build_conversation(messages: list[Message], *, span_prefix: str = "", keep_e
             why = f"call id {msg.tool_call_id!r}, which no earlier call has open" if msg.tool_call_id else "no open call"
             warnings.append(f"message {m_index}: tool result answers {why}; kept as orphan span {orphan_id!r}")
             continue
-        call.result, call.answered = msg.text, True
+        call.result, call.answered, call.error = msg.text, True, msg.error
         if call.call_id is not None:
             open_by_id[call.call_id].remove(call)
     return Conversation(turns, calls, orphans, warnings, message_turn)

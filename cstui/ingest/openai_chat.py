@@ -13,7 +13,16 @@ from typing import Any
 import orjson
 
 from cstui.config import Config
-from cstui.ingest.messages import Message, ToolCall, build_conversation
+from cstui.ingest.messages import (
+    SKIPPED_PARTS,
+    Ledger,
+    Message,
+    ToolCall,
+    accounted,
+    accounting,
+    build_conversation,
+    shape,
+)
 from cstui.models import SESSION_SCHEMA
 
 ROLE_MAP = {"user": "customer", "assistant": "assistant", "system": "system", "developer": "system",
@@ -32,7 +41,7 @@ class ConvertError(ValueError):
     pass
 
 
-def _text(content: Any) -> str:
+def _text(content: Any, ledger: Ledger) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
@@ -44,6 +53,10 @@ def _text(content: Any) -> str:
                 parts.append(part)
             elif isinstance(part, dict) and isinstance(part.get("text"), str):
                 parts.append(part["text"])
+            elif isinstance(part, dict) and part.get("type") in SKIPPED_PARTS:
+                ledger.omitted[part["type"]] = ledger.omitted.get(part["type"], 0) + 1
+            else:
+                ledger.dropped.append(f"a content part that is {shape(part)}")
         return "\n".join(parts)
     return orjson.dumps(content).decode()
 
@@ -59,13 +72,25 @@ def to_native(record: Any, fallback_id: str, cfg: Config) -> dict[str, Any]:
     if not isinstance(messages, list) or not messages:
         raise ConvertError("no messages")
 
+    with accounting() as ledger:
+        doc = _convert(messages, meta, fallback_id, cfg, ledger)
+    return accounted(doc, ledger)
+
+
+def _convert(messages: list[Any], meta: dict[str, Any], fallback_id: str, cfg: Config, ledger: Ledger
+             ) -> dict[str, Any]:
     parsed: list[Message] = []
     for m_index, msg in enumerate(messages):
         if not isinstance(msg, dict):
             raise ConvertError(f"message {m_index} is not an object")
-        role = ROLE_MAP.get(str(msg.get("role", "")).lower())
+        raw_role = msg.get("role")
+        role = ROLE_MAP.get(str(raw_role or "").lower())
+        if role is None and isinstance(raw_role, str) and raw_role and msg.get("tool_call_id"):
+            role = "tool"  # LangChain JS names a tool result's role after the tool: a result, under that name
+            msg = {**msg, "name": msg.get("name") or raw_role}
         if role is None:
-            raise ConvertError(f"message {m_index} has unknown role {msg.get('role')!r}")
+            ledger.dropped.append(f"message {m_index}: unknown role {str(raw_role)[:40]!r} ({shape(msg)})")
+            continue
         calls = list(msg.get("tool_calls") or [])
         if isinstance(msg.get("function_call"), dict):  # legacy single function call
             calls.append({"id": None, "function": msg["function_call"]})
@@ -77,9 +102,10 @@ def to_native(record: Any, fallback_id: str, cfg: Config) -> dict[str, Any]:
             tool_calls.append(ToolCall(str(fn["name"]), None if call.get("id") is None else str(call["id"]),
                                        fn.get("arguments")))
         call_id = msg.get("tool_call_id")
-        parsed.append(Message(role, _text(msg.get("content")), tool_calls,
+        parsed.append(Message(role, _text(msg.get("content"), ledger), tool_calls,
                               None if call_id is None else str(call_id),
                               str(msg["name"]) if role == "tool" and msg.get("name") else None))
+    ledger.read += len(parsed)
     conv = build_conversation(parsed, keep_empty=True)
     spans = [call.span() for call in conv.calls] + conv.orphans
     turns = conv.turns

@@ -23,6 +23,8 @@ from cstui.ingest.messages import (
     ROLES,
     Message,
     ToolCall,
+    accounted,
+    accounting,
     build_conversation,
     join_io,
     link_recorded,
@@ -162,7 +164,9 @@ def to_native_sessions(records: list[tuple[int, dict[str, Any]]], stem: str, cfg
         key = _session_key(span) or trace_session.get(span["trace_id"]) or span["trace_id"] or stem
         groups.setdefault(str(key), []).append(span)
     for key, members in groups.items():
-        yield members[0]["line"], _session(key, members, source_format)
+        with accounting() as ledger:
+            doc = _session(key, members, source_format)
+        yield members[0]["line"], accounted(doc, ledger)
 
 
 def _session_key(span: dict[str, Any]) -> Any:
