@@ -4,7 +4,7 @@ argument parser read one list (this module imports nothing, so `cstui --help` st
 from __future__ import annotations
 
 STRATA = ("tier", "intent", "channel", "category", "segment")  # session fields reports and gates stratify by
-IMPORT_FORMATS = ("auto", "native", "openai", "tau2", "langfuse", "openinference", "otlp", "maia")  # docs/formats.md
+IMPORT_FORMATS = ("auto", "native", "openai", "tau2", "langfuse", "openinference", "ai-sdk", "otlp", "maia")  # docs/formats.md
 EXPORT_WHAT = ("sessions", "results", "labels", "evidence")
 EXPORT_FORMATS = ("jsonl", "csv", "parquet")
 JUDGE_STRATEGIES = ("direct", "reflection", "debate")

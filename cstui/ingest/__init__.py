@@ -103,6 +103,8 @@ def detect_format(record: Any) -> str:
             return "tau2"
         if otlp.looks_like(record):
             return "otlp"
+        if openinference.is_ai_sdk(record):
+            return "ai-sdk"
         if any(k in record for k in ("context", "span_kind")) or any(
             str(k).startswith(("openinference.", "gen_ai.", "llm.")) for k in (record.get("attributes") or record)
         ):
@@ -234,13 +236,13 @@ def iter_native_sessions(path: Path, fmt: str, cfg: Config) -> Iterator[tuple[in
             if not maia.looks_like(record):
                 raise BadInput(path, lineno, "not a MAIA-DQE dialogue ({id, turns: [{floor, text_mt, text_src}]})")
             yield lineno, kind, maia.to_native(record)
-        elif kind == "openinference":  # spans of one session may be anywhere in the file: read it all first
+        elif kind in ("openinference", "ai-sdk"):  # spans of one session may be anywhere in the file: read it all
             batch = [(lineno, record), *records]
             for line, rec in batch:
                 if not openinference.looks_like(rec):
-                    raise BadInput(path, line, "not an OpenInference / OTel GenAI span")
+                    raise BadInput(path, line, "not an OpenInference / OTel GenAI / AI SDK span")
             try:
-                for line, session in openinference.to_native_sessions(batch, path.stem, cfg):
+                for line, session in openinference.to_native_sessions(batch, path.stem, cfg, source_format=kind):
                     yield line, kind, session
             except openinference.ConvertError as exc:
                 raise BadInput(path, batch[0][0], str(exc)) from None

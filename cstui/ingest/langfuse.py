@@ -26,6 +26,9 @@ from cstui.ingest.messages import (
     merge_histories,
     normalize,
     parse_payload,
+    result_failed,
+    split_agents,
+    sub_agent,
     synthetic_spans,
     text_of,
 )
@@ -152,6 +155,10 @@ def _session(key: str, exports: list[tuple[int, dict[str, Any]]]) -> dict[str, A
             histories.append(history)
             sources.append((obs, n_out))
     warnings: list[str] = []
+    mine, subs = split_agents(histories)
+    agents = [sub_agent(n, [histories[i] for i in group],
+                        field(sources[group[0]][0], "parentObservationId")) for n, group in enumerate(subs, 1)]
+    histories, sources = [histories[i] for i in mine], [sources[i] for i in mine]
     merged, placed = merge_histories(histories)
     if not merged:
         merged = _trace_exchange(exports)
@@ -191,13 +198,18 @@ def _session(key: str, exports: list[tuple[int, dict[str, Any]]]) -> dict[str, A
             if isinstance(output, dict) and output.get("type") == "tool" and "content" in output:
                 output = output["content"]  # a LangChain ToolMessage: its content is the result
             span["attributes"].update({"arguments": parse_payload(obs.get("input")), "result": output})
+            if span["status"] == "ok" and result_failed(output):
+                span["status"] = "error"  # failed in substance, though the observation's level said otherwise
             if call_id is not None:
                 span["attributes"]["call_id"] = call_id
             links.append((span, call_id))
         spans.append(span)
-    link_recorded(links, conv.calls)
+    link_recorded(links, conv.calls + [c for _, calls in agents for c in calls])
     source = next((o for o in reversed(observations) if str(o["id"]) in produced_turn), None)
     spans.extend(synthetic_spans(conv.calls, str(source["id"]) if source else None))
+    for span, calls in agents:
+        spans.append(span)
+        spans.extend(synthetic_spans(calls, span["span_id"]))
     spans.extend(conv.orphans)
     known = {s["span_id"] for s in spans}
     for s in spans:

@@ -37,6 +37,8 @@ ROLES = {
     "tool": "tool", "function": "tool", "toolmessage": "tool", "ipython": "tool", "agent": "agent",
 }
 _TEXT_PARTS = ("text", "output_text", "input_text")
+_AI_SDK_OUTPUTS = ("text", "json", "error-text", "error-json", "content")
+_REASONING = re.compile(r"reasoning|thinking|thought", re.I)  # "Microsoft.Extensions.AI.TextReasoningContent"
 _METADATA_PARTS = ("step-start", "step_start", "start-step", "source", "sources", "cache_control")  # no content
 SKIPPED_PARTS = ("thinking", "redacted_thinking", "reasoning", "image", "image_url", "input_image", "document",
                   "file", "audio", "input_audio", "refusal")
@@ -170,11 +172,33 @@ def normalize(value: Any) -> list[Message] | None:
     return None
 
 
+def _system_of(obj: dict[str, Any]) -> list[Message]:
+    """A request's own system prompt: Anthropic's `system` (text or blocks), the OpenAI Assistants / Responses
+    `instructions`, the OTel GenAI `system_instructions` parts."""
+    out = []
+    for key in ("system", "instructions", "system_instructions", "systemInstruction"):
+        value = parse_payload(obj.get(key))
+        if isinstance(value, list):
+            value = "\n".join(text_of(b.get("text", b.get("content"))) if isinstance(b, dict) else text_of(b)
+                              for b in value)
+        if isinstance(value, str) and value.strip():
+            out.append(Message("system", value))
+    return out
+
+
 def _from_object(obj: dict[str, Any]) -> list[Message] | None:
     if "messages" in obj:
         inner = normalize(obj["messages"])
         if inner is not None:
-            return inner
+            system = _system_of(obj)
+            return system + inner if system and not any(m.role == "system" for m in inner) else inner
+    if "input" in obj and ("instructions" in obj or "model" in obj):  # an OpenAI Responses request
+        value = parse_payload(obj["input"])
+        inner = [Message("customer", value)] if isinstance(value, str) else normalize(value)
+        if inner is not None:
+            return _system_of(obj) + inner
+    if isinstance(obj.get("prompt"), str) and isinstance(obj.get("system"), str | list):  # Claude Agent SDK
+        return [*_system_of(obj), Message("customer", obj["prompt"])]
     if "contents" in obj and "messages" not in obj:  # Gemini request / Google ADK input
         out: list[Message] = []
         config = obj.get("config") if isinstance(obj.get("config"), dict) else {}
@@ -221,6 +245,9 @@ def _from_list(items: list[Any]) -> list[Message] | None:
     unread: list[tuple[int, Any]] = []
     for i, item in enumerate(items):
         parsed = _message(item) if isinstance(item, dict) else None
+        if parsed is None and isinstance(item, dict) and _called_earlier(item.get("role"), out):
+            # LangChain JS: a tool result whose role is the name of the tool just called, without a call id
+            parsed = _message({**item, "role": "tool", "name": item["role"]})
         if parsed is None:
             unread.append((i, item))
         else:
@@ -230,6 +257,10 @@ def _from_list(items: list[Any]) -> list[Message] | None:
     for i, item in unread:  # one unreadable message never costs the rest of the history
         _drop(f"message {i} of a history: {shape(item)} is not a message shape cstui reads", item)
     return out
+
+
+def _called_earlier(role: Any, earlier: list[Message]) -> bool:
+    return isinstance(role, str) and any(c.name == role for m in earlier for c in m.tool_calls)
 
 
 def _is_message(obj: dict[str, Any]) -> bool:
@@ -314,7 +345,7 @@ def _read_parts(parts: Iterable[Any], texts: list[str], calls: list[ToolCall],
         kind = str(part.get("type", ""))
         fc = part.get("function_call") or part.get("functionCall")
         fr = part.get("function_response") or part.get("functionResponse")
-        if part.get("thought") is True or kind in SKIPPED_PARTS:
+        if part.get("thought") is True or kind in SKIPPED_PARTS or _REASONING.search(kind):
             _omit("thinking" if part.get("thought") is True else kind, part)
             continue
         if isinstance(fc, dict):  # Gemini
@@ -330,9 +361,13 @@ def _read_parts(parts: Iterable[Any], texts: list[str], calls: list[ToolCall],
                                   part.get("input", part.get("args"))))
         elif kind == "tool-result":
             result = part.get("output", part.get("result"))
-            if isinstance(result, dict) and result.get("type") == "text" and "value" in result:
+            failed = False
+            if isinstance(result, dict) and "value" in result and str(result.get("type")) in _AI_SDK_OUTPUTS:
+                failed = str(result["type"]).startswith("error")  # AI SDK 5: {type: text|json|error-text|…, value}
                 result = result["value"]
-            responses.append((_id(part.get("toolCallId")), text_of(result)))
+            body = text_of(result)
+            responses.append((_id(part.get("toolCallId")), f"Error: {body}" if failed and
+                              not body.lower().startswith("error") else body))
         elif kind == "tool_call":  # Pydantic AI, Microsoft Agent Framework, OTel GenAI parts
             calls.append(ToolCall(str(part.get("name")), _id(part.get("id")), part.get("arguments")))
         elif kind == "tool_call_response":
@@ -509,6 +544,42 @@ def merge_histories(histories: list[list[Message]]) -> tuple[list[Message], list
     return merged, [[index[id(m)] for m in mine] for mine in placed]
 
 
+def _agent_key(history: list[Message]) -> str | None:
+    return next((" ".join(m.text.split()) for m in history if m.role == "system" and m.text.strip()), None)
+
+
+def split_agents(histories: list[list[Message]]) -> tuple[list[int], list[list[int]]]:
+    """Which histories are the customer's conversation and which are sub-agents' (indices, in order).
+
+    An agent is known by its system prompt: the first one seen is the agent the customer talks to; a history
+    under another system prompt is a sub-agent's (a critic, a researcher a tool invoked), whose task text must
+    not become a customer turn. Histories without a system prompt stay with the customer's conversation."""
+    main = next((k for k in map(_agent_key, histories) if k), None)
+    mine: list[int] = []
+    subs: dict[str, list[int]] = {}
+    for i, history in enumerate(histories):
+        key = _agent_key(history)
+        if key is None or key == main:
+            mine.append(i)
+        else:
+            subs.setdefault(key, []).append(i)
+    return mine, list(subs.values())
+
+
+def sub_agent(n: int, histories: list[list[Message]], parent_id: str | None) -> tuple[dict[str, Any], list[Call]]:
+    """A sub-agent's own conversation as one span (`kind: other`, `attributes.conversation` its turns), and its
+    calls (turn_index None: they are no turn of the customer's conversation)."""
+    merged, _ = merge_histories(histories)
+    conv = build_conversation(merged, span_prefix=f"agent{n}-call-")
+    for call in conv.calls:
+        call.turn_index = None
+    system = _agent_key(histories[0]) or ""
+    span = {"span_id": f"sub-agent-{n}", "parent_id": parent_id, "kind": "other",
+            "name": f"sub-agent: {system[:60]}", "status": "ok",
+            "attributes": {"sub_agent": True, "system_prompt": system, "conversation": conv.turns}}
+    return span, conv.calls
+
+
 def _same(a: Message, b: Message) -> bool:
     """The same message as two logs wrote it; a text-only log may have lost an empty turn's tool calls.
 
@@ -554,6 +625,14 @@ def is_error_result(text: str) -> bool:
     return False
 
 
+def result_failed(result: Any) -> bool:
+    """A recorded tool result (text or structure) that reports failure in substance; the span's own status may
+    still say OK (Google ADK records `{"response_status": "Error"}` as a successful call)."""
+    if isinstance(result, dict):
+        return failed_in_substance(result)
+    return isinstance(result, str) and is_error_result(result)
+
+
 def failed_in_substance(result: dict[str, Any]) -> bool:
     if result.get("error") not in (None, False, ""):
         return True
@@ -571,7 +650,7 @@ class Call:
     name: str
     call_id: str | None
     arguments: Any
-    turn_index: int
+    turn_index: int | None  # None: a sub-agent's call, not in the customer's conversation
     result: str | None = None
     answered: bool = False
     covered: bool = False  # a recorded tool span traced this execution

@@ -30,6 +30,10 @@ from cstui.ingest.messages import (
     link_recorded,
     merge_histories,
     normalize,
+    parse_payload,
+    result_failed,
+    split_agents,
+    sub_agent,
     synthetic_spans,
 )
 from cstui.ingest.records import embedded_json
@@ -49,8 +53,31 @@ def looks_like(record: Any) -> bool:
     if not isinstance(record, dict):
         return False
     attrs = record.get("attributes") if isinstance(record.get("attributes"), dict) else record
-    return ("span_kind" in record or "context" in record
-            or any(str(k).startswith(("openinference.", "gen_ai.", "llm.", "retrieval.", "session.")) for k in attrs))
+    return ("span_kind" in record or "context" in record or "spanContext" in record
+            or any(str(k).startswith(("openinference.", "gen_ai.", "llm.", "retrieval.", "session.", "ai."))
+                   for k in attrs))
+
+
+def is_ai_sdk(record: Any) -> bool:
+    """A span as the Vercel AI SDK records it (`ai.operationId`, ids in `spanContext`), not OpenInference's."""
+    attrs = record.get("attributes") if isinstance(record, dict) and isinstance(record.get("attributes"), dict) else {}
+    return isinstance(record, dict) and ("ai.operationId" in attrs or (
+        "spanContext" in record and not any(str(k).startswith("openinference.") for k in attrs)))
+
+
+def _otel_time(value: Any) -> Any:
+    """OpenTelemetry JS `[seconds, nanoseconds]` → ISO 8601 (so spans sort by time); anything else unchanged."""
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        from datetime import UTC, datetime
+
+        stamp = datetime.fromtimestamp(value[0], UTC).replace(microsecond=value[1] // 1000)
+        return stamp.isoformat().replace("+00:00", "Z")
+    return value
+
+
+# Vercel AI SDK operation ids → span kinds: the provider calls are the LLM spans; the outer ai.generateText /
+# ai.streamText span only repeats the last step.
+_AI_SDK_KIND = {"ai.toolCall": "tool", "ai.embed": "other", "ai.embedMany": "other"}
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -73,22 +100,33 @@ def _span(record: dict[str, Any], line: int, stem: str) -> dict[str, Any]:
                                                       "end_time", "status_code", "status_message", "events")}
     attrs = flatten(raw_attrs)
     ctx = record.get("context") if isinstance(record.get("context"), dict) else {}
-    status = record.get("status_code") or (record.get("status") or {}).get("status_code") if isinstance(
-        record.get("status"), dict | type(None)) else record.get("status")
+    js_ctx = record.get("spanContext") if isinstance(record.get("spanContext"), dict) else {}
+    parent_ctx = record.get("parentSpanContext") if isinstance(record.get("parentSpanContext"), dict) else {}
+    raw_status = record.get("status")
+    status = record.get("status_code") or (
+        (raw_status.get("status_code") or raw_status.get("code")) if isinstance(raw_status, dict) else raw_status)
     operation = attrs.get("gen_ai.operation.name")
     kind = attrs.get("openinference.span.kind") or record.get("span_kind") or operation or ""
     native_kind = KIND_MAP.get(str(kind), KIND_MAP.get(str(kind).upper(), "other"))
+    ai_operation = attrs.get("ai.operationId")
+    if not kind and isinstance(ai_operation, str):
+        native_kind = _AI_SDK_KIND.get(ai_operation) or (
+            "llm" if ai_operation.endswith((".doGenerate", ".doStream")) else "other")
+    tool_name = attrs.get("gen_ai.tool.name") or attrs.get("tool.name") or attrs.get("ai.toolCall.name")
     return {
-        "span_id": str(ctx.get("span_id") or record.get("span_id") or record.get("spanId") or f"{stem}-{line}"),
-        "trace_id": ctx.get("trace_id") or record.get("trace_id") or record.get("traceId"),
-        "parent_id": record.get("parent_id") or record.get("parent_span_id") or record.get("parentSpanId"),
-        "name": (attrs.get("gen_ai.tool.name") or attrs.get("tool.name") if native_kind == "tool" else None)
-        or record.get("name") or attrs.get("gen_ai.tool.name") or attrs.get("tool.name") or operation or kind,
+        "span_id": str(ctx.get("span_id") or js_ctx.get("spanId") or record.get("span_id") or record.get("spanId")
+                       or f"{stem}-{line}"),
+        "trace_id": ctx.get("trace_id") or js_ctx.get("traceId") or record.get("trace_id") or record.get("traceId"),
+        "parent_id": record.get("parent_id") or record.get("parent_span_id") or record.get("parentSpanId")
+        or parent_ctx.get("spanId"),
+        "name": (tool_name if native_kind == "tool" else None) or record.get("name") or tool_name or operation or kind,
         "kind": native_kind,
         "status": "error" if str(status or "").upper() in ("ERROR", "STATUS_CODE_ERROR", "2") else "ok",
-        "start": record.get("start_time") or record.get("startTime"),
-        "end": record.get("end_time") or record.get("endTime"),
+        "start": _otel_time(record.get("start_time") or record.get("startTime")),
+        "end": _otel_time(record.get("end_time") or record.get("endTime")),
         "attrs": attrs, "line": line,
+        "status_message": record.get("status_message") or (raw_status.get("message") if isinstance(raw_status, dict)
+                                                            else None),
     }
 
 
@@ -150,7 +188,25 @@ def llm_messages(attrs: dict[str, Any]) -> tuple[list[Message], list[Message]]:
                or normalize(attrs.get("gen_ai.output.messages")) or _output_text(attrs.get("gen_ai.completion"))
                or _indexed_messages(attrs, "gen_ai.completion", "")
                or _output_text(attrs.get("output.value")) or _output_text(attrs.get("output")))
+    if not inputs and "ai.prompt.messages" in attrs:  # Vercel AI SDK provider call
+        inputs = normalize(attrs.get("ai.prompt.messages")) or []
+    if not outputs and ("ai.response.text" in attrs or "ai.response.toolCalls" in attrs):
+        text = attrs.get("ai.response.text")
+        calls = [c for m in normalize(attrs.get("ai.response.toolCalls")) or [] for c in m.tool_calls]
+        outputs = [Message("assistant", text if isinstance(text, str) else "", calls)]
+    system = system_instructions(attrs.get("gen_ai.system_instructions"))
+    if system and not any(m.role == "system" for m in inputs):  # OTel GenAI keeps the system prompt apart
+        inputs = [*system, *inputs]
     return inputs, [m for m in outputs if m.role != "customer"]
+
+
+def system_instructions(value: Any) -> list[Message]:
+    """`gen_ai.system_instructions`: a JSON list of parts (`{"type": "text", "content": …}`) or plain text."""
+    value = parse_payload(value)
+    if isinstance(value, list):
+        value = "\n".join(str(p.get("content") or p.get("text") or "") if isinstance(p, dict) else str(p)
+                          for p in value)
+    return [Message("system", value)] if isinstance(value, str) and value.strip() else []
 
 
 # ---------------------------------------------------------------------------------------------- sessions
@@ -170,11 +226,13 @@ def to_native_sessions(records: list[tuple[int, dict[str, Any]]], stem: str, cfg
 
 
 def _session_key(span: dict[str, Any]) -> Any:
-    return span["attrs"].get("session.id") or span["attrs"].get("gen_ai.conversation.id")
+    attrs = span["attrs"]
+    return attrs.get("session.id") or attrs.get("gen_ai.conversation.id") or attrs.get("ai.telemetry.metadata.sessionId")
 
 
 def _tool_call_id(attrs: dict[str, Any]) -> str | None:
-    return _str_or_none(attrs.get("gen_ai.tool.call.id") or attrs.get("tool_call.id") or attrs.get("tool.call.id"))
+    return _str_or_none(attrs.get("gen_ai.tool.call.id") or attrs.get("tool_call.id") or attrs.get("tool.call.id")
+                        or attrs.get("ai.toolCall.id"))
 
 
 def _session(key: str, spans: list[dict[str, Any]], source_format: str) -> dict[str, Any]:
@@ -188,6 +246,10 @@ def _session(key: str, spans: list[dict[str, Any]], source_format: str) -> dict[
         if inputs or outputs:
             histories.append(join_io(inputs, outputs))
             owners.append((span, len(outputs)))
+    mine, subs = split_agents(histories)
+    agents = [sub_agent(n, [histories[i] for i in group], owners[group[0]][0]["parent_id"])
+              for n, group in enumerate(subs, 1)]
+    histories, owners = [histories[i] for i in mine], [owners[i] for i in mine]
     merged, placed = merge_histories(histories)
     conv = build_conversation(merged, span_prefix="call-")
     warnings = list(conv.warnings)
@@ -217,9 +279,18 @@ def _session(key: str, spans: list[dict[str, Any]], source_format: str) -> dict[
             call_id = _tool_call_id(attrs)
             native["attributes"] = {"arguments": embedded_json(attrs.get("input") or attrs.get("input.value")
                                                        or attrs.get("tool.parameters")
-                                                       or attrs.get("gen_ai.tool.call.arguments")),
+                                                       or attrs.get("gen_ai.tool.call.arguments")
+                                                       or attrs.get("ai.toolCall.args")
+                                                       or attrs.get("ai.toolCall.input")),
                                     "result": embedded_json(attrs.get("output") or attrs.get("output.value")
-                                                            or attrs.get("gen_ai.tool.call.result"))}
+                                                            or attrs.get("gen_ai.tool.call.result")
+                                                            or attrs.get("gcp.vertex.agent.tool_response")
+                                                            or attrs.get("ai.toolCall.result")
+                                                            or attrs.get("ai.toolCall.output"))}
+            if span["status"] == "error" and span.get("status_message") and native["attributes"]["result"] is None:
+                native["attributes"]["result"] = f"Error: {span['status_message']}"
+            if native["status"] == "ok" and result_failed(native["attributes"]["result"]):
+                native["status"] = "error"  # failed in substance (docs/formats.md, "Errors")
             if call_id is not None:
                 native["attributes"]["call_id"] = call_id
             links.append((native, call_id))
@@ -232,9 +303,13 @@ def _session(key: str, spans: list[dict[str, Any]], source_format: str) -> dict[
                 i += 1
             native["attributes"] = {"documents": docs}
         native_spans.append(native)
-    link_recorded([link for _, link in sorted(zip(tool_order, links, strict=True))], conv.calls)
+    link_recorded([link for _, link in sorted(zip(tool_order, links, strict=True))],
+                  conv.calls + [c for _, calls in agents for c in calls])
     source = next((s for s in reversed(ordered) if id(s) in produced), None)
     native_spans.extend(synthetic_spans(conv.calls, source["span_id"] if source else None))
+    for span, calls in agents:
+        native_spans.append(span)
+        native_spans.extend(synthetic_spans(calls, span["span_id"]))
     native_spans.extend(conv.orphans)
     known = {s["span_id"] for s in native_spans}
     for s in native_spans:  # parents outside the export (a partial trace) become roots

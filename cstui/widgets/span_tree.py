@@ -59,6 +59,10 @@ def span_label(span: Span) -> Text:
                                 if k in attrs))
     if span.kind in ("escalation", "guardrail", "policy_lookup") and attrs:
         details.append(short(attrs, 70))
+    if attrs.get("sub_agent") is True and isinstance(attrs.get("conversation"), list):
+        details.append(f"its own conversation: {len(attrs['conversation'])} turns (not the customer's)")
+    if span.kind == "customer_tool":
+        details.append("run by the customer on their device, not by the agent")
     if details:
         label.append("  " + short(" · ".join(details), 120), style="italic")
     return label
@@ -87,6 +91,13 @@ def span_detail(span: Span) -> Text:
     if span.start:
         facts.append(f"started {span.start}")
     text.append("\n" + inert(" · ".join(facts)) + "\n", style="dim")
+    conversation = attrs.pop("conversation", None) if attrs.get("sub_agent") is True else None
+    if isinstance(conversation, list):  # a sub-agent's exchange, read like a transcript
+        text.append("\nsub-agent conversation\n", style="bold")
+        for turn in conversation:
+            if isinstance(turn, dict):
+                text.append(f"{inert(str(turn.get('role')), keep_newlines=False)}: ", style="bold dim")
+                text.append(inert(str(turn.get("text") or ""), keep_newlines=True) + "\n")
     for key, title in (("arguments", "arguments"), ("result", "result"), ("error", "error"), ("documents", "documents")):
         if key in attrs:
             value = attrs.pop(key)
