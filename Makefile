@@ -30,7 +30,7 @@ bench: setup
 V := tests/data/validation
 validated: setup
 	$(BIN)/cstui validate --sessions $(V)/taubench/gpt-4o-airline-even-tasks.json $(V)/taubench/late-escalations.json \
-		$(V)/sgd/dev.jsonl $(V)/sgd/held-out.jsonl --labels $(V)/taubench/labels-hand.jsonl \
+		$(V)/sgd/dev.jsonl $(V)/sgd/held-out.jsonl $(V)/maia/pt_br_client_02_a.json --labels $(V)/taubench/labels-hand.jsonl \
 		$(V)/taubench/labels-derived.jsonl $(V)/sgd/labels-dev.jsonl $(V)/sgd/labels-held-out.jsonl \
 		$(V)/sgd/labels-hand.jsonl --by corpus --save-summary cstui/validated.json
 

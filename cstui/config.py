@@ -54,7 +54,7 @@ class Config:
     max_words: int = 500
     fallback_confidence: float = 0.6
     max_turns_to_escalation: int = 4  # customer turns before the handoff
-    frustration_threshold: float = 0.45  # the frustration evaluator fails at this peak score (0-1)
+    frustration_threshold: float = 0.65  # the frustration evaluator fails at this calibrated chance (0-1)
     # Size limits at import (docs/formats.md): a longer turn text is cut with a warning; a longer session record
     # (after that) is rejected at its file:line. They bound what every evaluator and screen has to hold.
     max_turn_chars: int = 100_000

@@ -535,7 +535,7 @@ class SessionView:
     trust: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # evaluator → measured precision
     # (customer turn index, running frustration score 0-1, what raised it) for every customer turn
     frustration: list[tuple[int, float, list[str]]] = field(default_factory=list)
-    frustration_threshold: float = 0.45
+    frustration_threshold: float = 0.65
 
     @property
     def failed(self) -> list[ReviewedVerdict]:

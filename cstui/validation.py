@@ -160,6 +160,11 @@ def measure(labels: Sequence[TruthLabel], verdicts: dict[tuple[str, str], tuple[
     return dict(sorted(out.items()))
 
 
+def is_outcome(label: TruthLabel) -> bool:
+    """A label that is a session's outcome (task success), not a reading of the evaluator's own definition."""
+    return label.source.startswith("outcome")
+
+
 def by_part(labels: Sequence[TruthLabel], verdicts: dict[tuple[str, str], tuple[bool | None, str]],
             evaluators: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, EvaluatorValidity]]:
     """`measure` per (corpus, part), then every held-out part pooled as ("all", "held-out") and every development
@@ -167,7 +172,7 @@ def by_part(labels: Sequence[TruthLabel], verdicts: dict[tuple[str, str], tuple[
     groups: dict[tuple[str, str], list[TruthLabel]] = {}
     for label in labels:
         groups.setdefault((label.corpus or "(no corpus)", label.part or "(no part)"), []).append(label)
-        if label.part:
+        if label.part and not is_outcome(label):  # pooled figures hold evaluators to their own definitions
             groups.setdefault(("all", label.part), []).append(label)
     return {key: measure(group, verdicts, evaluators) for key, group in sorted(groups.items())}
 
@@ -175,6 +180,13 @@ def by_part(labels: Sequence[TruthLabel], verdicts: dict[tuple[str, str], tuple[
 def verdicts_of(store: Any, run: str) -> dict[tuple[str, str], tuple[bool | None, str]]:
     return {(r["session_id"], r["evaluator"]): (r["passed"], r["rationale"] or "")
             for r in store.iter_result_rows(run)}
+
+
+def scores_of(store: Any, run: str, evaluators: Iterable[str]) -> dict[tuple[str, str], float]:
+    """The scores graded evaluators gave in a run, per (session, evaluator)."""
+    wanted = set(evaluators)
+    return {(r["session_id"], r["evaluator"]): float(r["score"]) for r in store.iter_result_rows(run)
+            if r["evaluator"] in wanted and r["score"] is not None}
 
 
 def run_truth(store: Any, run: str) -> tuple[list[TruthLabel], dict[tuple[str, str], tuple[bool | None, str]]]:
@@ -367,4 +379,145 @@ def table(results: dict[str, EvaluatorValidity]) -> list[str]:
         lines.append(f"{name:<{width}}  {v.n:>4}  {v.expected_failures:>4}  {v.tp + v.fp:>4}  {v.tp:>3}  {v.fp:>3}  "
                      f"{v.fn:>3}  {pct(v.precision()):<17}  {pct(v.recall()):<17}  {f1:>4}  "
                      f"{'—' if k is None else f'{k:.2f}':>5}")
+    return lines
+
+
+# ---------------------------------------------------------------------- scores: do they rank?
+# The baselines a scored evaluator must beat (issue 34): the ten-line complaint-word list reviewers reach for first,
+# and the plain length of the conversation (longer chats give frustration more chances).
+COMPLAINT_WORDS = frozenset({
+    "not", "never", "no", "problem", "issue", "error", "wrong", "still", "again", "already", "complain", "complaint",
+    "cancel", "refund", "terrible", "bad", "worst", "angry", "frustrated", "disappointed", "annoyed", "ridiculous",
+    "unacceptable", "useless", "waste", "manager", "supervisor", "why", "nobody", "broken"})
+FRUSTRATED_EMOTIONS = frozenset({"frustration", "anger"})
+# MAIA-DQE dialogues held out (tests/data/validation/README.md): two in five, by a hash of the dialogue id.
+
+
+def maia_part(dialogue_id: str) -> str:
+    import hashlib
+
+    return "held-out" if int(hashlib.sha256(dialogue_id.encode()).hexdigest()[:8], 16) % 5 < 2 else "dev"
+
+
+def annotated_labels(docs: Iterable[dict[str, Any]]) -> list[TruthLabel]:
+    """Labels the sessions carry from their annotators (MAIA-DQE: per-sentence customer emotions, dialogue task
+    success): `frustration` fails where a customer sentence was marked frustration or anger; `silent_failure`
+    is held to the outcome, task success ≤ 2 of 5. Derived when validating, never stored: the corpus's licence
+    allows no converted copy."""
+    out = []
+    for doc in docs:
+        source = doc.get("source") or {}
+        if source.get("format") not in ("maia", "maia-dqe"):
+            continue
+        sid, part = str(doc["session_id"]), maia_part(str(doc["session_id"]))
+        felt = any(FRUSTRATED_EMOTIONS & set(t.get("emotions") or []) for t in doc.get("turns") or []
+                   if t.get("role") == "customer")
+        out.append(TruthLabel(sid, "frustration", "fail" if felt else "pass",
+                              "an annotator marked a customer sentence frustration or anger" if felt else
+                              "no customer sentence marked frustration or anger", "annotators", "maia", part))
+        success = source.get("task_success")
+        if isinstance(success, int | float):
+            out.append(TruthLabel(sid, "silent_failure", "fail" if success <= 2 else "pass",
+                                  f"annotators rated task success {success:g} of 5", "outcome: task success ≤ 2",
+                                  "maia", part))
+    return out
+
+
+def baseline_scores(docs: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per baseline, per session: the complaint-word count of the customer's turns, and their number."""
+    import re
+
+    words, turns = {}, {}
+    for doc in docs:
+        said = [str(t.get("text") or "") for t in doc.get("turns") or [] if t.get("role") == "customer"]
+        words[doc["session_id"]] = float(sum(1 for text in said for w in re.findall(r"[a-z]+", text.lower())
+                                             if w in COMPLAINT_WORDS))
+        turns[doc["session_id"]] = float(len(said))
+    return {"complaint words": words, "customer turns": turns}
+
+
+def roc_auc(scores: Sequence[float], positive: Sequence[bool]) -> float | None:
+    """The chance a random positive scores above a random negative (ties count half); None without both."""
+    pairs = sorted(zip(scores, positive, strict=True))
+    n_pos = sum(positive)
+    n_neg = len(pairs) - n_pos
+    if not n_pos or not n_neg:
+        return None
+    rank_sum, i = 0.0, 0
+    while i < len(pairs):  # average ranks over ties (Mann–Whitney U)
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+            j += 1
+        rank_sum += (i + j + 1) / 2 * sum(1 for k in range(i, j) if pairs[k][1])
+        i = j
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def bootstrap_auc(scores: Sequence[float], positive: Sequence[bool], *, rounds: int = 1000,
+                  seed: int = 7) -> tuple[float | None, float | None]:
+    """A 95% percentile interval for the AUC, resampling sessions (seeded: the same figures every run)."""
+    import random
+
+    rng = random.Random(seed)
+    n, found = len(scores), []
+    for _ in range(rounds):
+        idx = [rng.randrange(n) for _ in range(n)]
+        a = roc_auc([scores[i] for i in idx], [positive[i] for i in idx])
+        if a is not None:
+            found.append(a)
+    if len(found) < rounds // 2:
+        return None, None
+    found.sort()
+    return found[int(0.025 * len(found))], found[int(0.975 * len(found)) - 1]
+
+
+@dataclass
+class Ranking:
+    """How well a scored evaluator orders sessions by its labels, beside the baselines on the same sessions."""
+
+    evaluator: str
+    n: int
+    positives: int
+    auc: float | None
+    ci: tuple[float | None, float | None]
+    baselines: dict[str, float | None]
+
+    @property
+    def beats_baselines(self) -> bool | None:
+        if self.auc is None or not self.baselines:
+            return None
+        return all(b is None or self.auc > b for b in self.baselines.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "positives": self.positives, "auc": self.auc, "auc_ci": list(self.ci),
+                "baselines": self.baselines, "beats_baselines": self.beats_baselines}
+
+
+def rank(labels: Sequence[TruthLabel], scores: dict[tuple[str, str], float],
+         baselines: dict[str, dict[str, float]], evaluators: Sequence[str] | None = None) -> dict[str, Ranking]:
+    """ROC AUC (with a bootstrap interval) of every evaluator that gave scores, against its labels."""
+    out: dict[str, Ranking] = {}
+    by_evaluator: dict[str, list[TruthLabel]] = {}
+    for label in labels:
+        if (evaluators is None or label.evaluator in evaluators) and (label.session_id, label.evaluator) in scores:
+            by_evaluator.setdefault(label.evaluator, []).append(label)
+    for name, group in sorted(by_evaluator.items()):
+        positive = [label.expected == "fail" for label in group]
+        values = [scores[(label.session_id, name)] for label in group]
+        found = roc_auc(values, positive)
+        base = {b: roc_auc([per.get(label.session_id, 0.0) for label in group], positive)
+                for b, per in baselines.items()}
+        out[name] = Ranking(name, len(group), sum(positive), found,
+                            bootstrap_auc(values, positive) if found is not None else (None, None), base)
+    return out
+
+
+def ranking_table(rankings: dict[str, Ranking]) -> list[str]:
+    lines = [f"{'evaluator':24} {'n':>5} {'pos':>5}  {'AUC':19}  baselines (AUC)"]
+    for name, r in rankings.items():
+        auc = "—" if r.auc is None else f"{r.auc:.2f} [{r.ci[0]:.2f}–{r.ci[1]:.2f}]" if r.ci[0] is not None \
+            else f"{r.auc:.2f}"
+        base = ", ".join(f"{b} {'—' if v is None else f'{v:.2f}'}" for b, v in r.baselines.items())
+        verdict = {True: "beats them", False: "DOES NOT beat them", None: ""}[r.beats_baselines]
+        lines.append(f"{name:24} {r.n:>5} {r.positives:>5}  {auc:19}  {base}  {verdict}")
     return lines

@@ -93,6 +93,7 @@ class EvaluatorBase:
     kind: ClassVar[Literal["deterministic", "judge"]]
     description: str = ""
     source: str = "cstui"  # "cstui" for built-ins, else the plug-in that registered it
+    graded: bool = False  # its score ranks sessions (a calibrated chance): `cstui validate` reports its ROC AUC
 
     def applies(self, session: Session, ctx: RunContext) -> str | None:
         """None if the evaluator judges this session, else the reason it does not."""

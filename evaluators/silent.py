@@ -7,8 +7,11 @@ measure them (`cstui validate`), never to compute them.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from cstui.evaluators.base import Evaluator, RunContext, Verdict, shown_assistant_turns
 from cstui.evaluators.claims import action_claims
@@ -50,19 +53,49 @@ EMOTION = start_guarded(re.compile(r"\b(?:frustrat\w*|upset|angry|annoyed|furiou
 _CAPS = re.compile(r"\b[A-Z]{4,}\b")
 _ID = re.compile(r"\b(?:[\w.+-]+@[\w-]+\.[\w.]+|[A-Za-z]+_[A-Za-z]+_\d+|(?=[\w-]*\d)[A-Za-z0-9][\w-]{4,})\b")
 
-# How much each signal adds to a customer turn's frustration (docs/evaluators.md), and how much of the score
-# the next turn keeps.
+# Signals a customer turn can carry (docs/evaluators.md, "Frustration").
 PLEA, FED_UP_CUE, UPSET, SHOUTING, RESTATED_ID, SAME_REFUSAL = (
     "asks again or disputes the answer", "says the conversation is not helping or gives up",
     "upset right after a refusal", "shouting", "gives an identifier again", "refused the same thing again")
-WEIGHTS = {PLEA: 0.25, FED_UP_CUE: 0.35, UPSET: 0.1, SHOUTING: 0.2, RESTATED_ID: 0.15, SAME_REFUSAL: 0.15}
-CARRY = 0.8
+NEGATIVE, RESTATED, COMPLAINT, STILL_FAILING, FOLLOW_UP, IMPATIENCE = (
+    "negative tone", "says they already did or said it", "complains or asks for a manager",
+    "reports it still fails", "asks again after an answer", "impatient ('answer my question', 'I want a solution')")
+# How often a customer turn with that signal was marked frustrated or angry by annotators of real support chats
+# (MAIA-DQE, development part: 874 customer turns, 9% marked; each rate shrunk toward 9% by five pseudo-turns so a
+# signal seen a few times cannot claim certainty; IMPATIENCE, whose phrases were read off those same chats, is set
+# below its measured 0.53). A turn's signals combine as independent chances; a turn with none counts as QUIET.
+TURN_RATE = {COMPLAINT: 0.5, FED_UP_CUE: 0.43, SHOUTING: 0.39, IMPATIENCE: 0.35, NEGATIVE: 0.27, PLEA: 0.26,
+             RESTATED: 0.24, RESTATED_ID: 0.15, FOLLOW_UP: 0.14, STILL_FAILING: 0.12, UPSET: 0.1, SAME_REFUSAL: 0.06}
+QUIET = 0.04
+# The chance that some turn so far was frustrated, 1 - Π(1 - rate), overstates it (a frustrated customer's turns
+# are not independent draws); a logistic map fitted on the same development chats calibrates it:
+# calibrated = σ(A + B·logit(raw)) — mean calibrated 0.36 against 0.36 observed.
+CALIBRATION_A, CALIBRATION_B = -1.9, 0.9
+
+# Anonymisation placeholders (#NAME#, <EMAIL>, [ORDER_ID]) are not words the customer wrote, nor shouting.
+_PLACEHOLDER = re.compile(r"#[A-Z_]{2,}#?|<[A-Z_]{2,}>|\[[A-Z_]{2,}\]|\{\{\s*\w+\s*\}\}")
+STILL = start_guarded(re.compile(
+    r"\b(?:(?:does|did|do|is|was|are)(?:n't| not)|can't|cannot|couldn't|won't|not)\b[^.?!]{0,40}\b(?:work\w*|load\w*|"
+    r"open\w*|appear\w*|show\w*|download\w*|charg\w*|turn\w* on|find|access|log\w* ?in|sign\w* ?in|receiv\w*|"
+    r"arriv\w*|fix\w*|help\w*|solv\w*)|\b(?:(?:an |the )?error|same (?:mistake|problem|error|message|thing)|still|"
+    r"keeps?|continues?)\b", re.I))
+ALREADY = start_guarded(re.compile(
+    r"\b(?:already|i (?:just )?(?:said|told|did|tried|repeated|explained)|as i said|once again|(?:second|third) time|"
+    r"(?:two|three|several|many) times|twice)\b", re.I))
+IMPATIENT = start_guarded(re.compile(
+    r"\b(?:tired of|sick of|i want (?:a )?(?:solution|answer)|answer my question|read (?:my|what)|(?:do|did) you (?:even "
+    r")?(?:read|understand|listen)|are you (?:even )?(?:listening|reading)|start (?:all )?over|how (?:much )?longer|"
+    r"still waiting|anyone there|or not\?|(?:don't|do not|didn't|did not) do anything|no one (?:helps|answers))\b|"
+    r"^\W*hello\W*\?", re.I))
+COMPLAINS = start_guarded(re.compile(
+    r"\b(?:complain\w*|manager|supervisor|displeasure|unacceptable|terrible|absurd|ridiculous|disrespect\w*|lawyer|"
+    r"consumer (?:protection|rights)|waste of time|useless)\b", re.I))
 
 
 @dataclass
 class TurnFrustration:
     turn_index: int
-    score: float  # the running score after this customer turn, 0–1
+    score: float  # the calibrated chance, 0–1, that the customer was frustrated at some turn up to this one
     signals: list[str]
 
 
@@ -79,16 +112,49 @@ def _shouting(text: str) -> bool:
     return len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.6
 
 
+@lru_cache(maxsize=1)
+def _sentiment() -> Any:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    return (analyzer, frozenset(w for w, v in analyzer.lexicon.items() if v < 0),
+            frozenset(w for w, v in analyzer.lexicon.items() if v > 0))
+
+
+_TOKEN = re.compile(r"[a-z']+|[:;=][-']?[()\[\]dp/\\|]")
+_NEGATIONS = frozenset({"not", "no", "never", "nothing", "nowhere", "none", "neither", "nor", "cannot", "without",
+                        "nope", "rarely", "seldom", "despite"})
+
+
+@lru_cache(maxsize=8192)
+def negative_tone(text: str) -> bool:
+    """VADER's compound score ≤ -0.3 (its own lexicon and rules: negation, intensifiers, capitals). Asked only of
+    turns holding a word the lexicon rates negative: most turns hold none, and VADER is slow."""
+    analyzer, negative, positive = _sentiment()
+    tokens = _TOKEN.findall(text.lower())
+    if negative.isdisjoint(tokens) and not any(
+            (w in _NEGATIONS or w.endswith("n't")) and not positive.isdisjoint(tokens[i + 1:i + 4])
+            for i, w in enumerate(tokens)):
+        return False  # neither a negative word nor a negated positive one ("not happy"): VADER would say ≥ 0
+    return analyzer.polarity_scores(text)["compound"] <= -0.3
+
+
+def calibrated(raw: float) -> float:
+    raw = min(max(raw, 1e-4), 1 - 1e-4)
+    return 1 / (1 + math.exp(-(CALIBRATION_A + CALIBRATION_B * math.log(raw / (1 - raw)))))
+
+
 def frustration_curve(session: Session) -> list[TurnFrustration]:
-    """The running frustration score after each customer turn, with the signals that raised it."""
+    """After each customer turn, the calibrated chance that the customer has been frustrated so far, with the
+    signals that raised it."""
     asks = [a for a in customer_asks(session) if words(without_control(a.text))]
     pleas = {i for chain in request_loops(session) for i in chain[1:]}
     refusals = [r for r in assistant_replies(session) if r.kind == "refusal"] \
         if sum(1 for t in session.turns if t.role == "assistant" and refuses(t.text)) >= 2 else []
     said_ids: set[str] = set()
-    score, curve, previous = 0.0, [], -1  # previous: the customer turn before this one
-    for ask in asks:
-        text = without_control(ask.text)
+    calm, curve, previous = 1.0, [], -1  # calm: the chance no turn so far was frustrated; previous customer turn
+    for n, ask in enumerate(asks):
+        text = _PLACEHOLDER.sub(" ", without_control(ask.text))
         signals: list[str] = []
         if ask.turn_index in pleas or (ask.answered and ask.insistent and not is_confirmation(ask)):
             signals.append(PLEA)
@@ -96,8 +162,16 @@ def frustration_curve(session: Session) -> list[TurnFrustration]:
             signals.append(FED_UP_CUE)
         elif ask.refused and EMOTION.search(text):
             signals.append(UPSET)
+        if COMPLAINS.search(text) or HUMAN_REQUEST.search(text):
+            signals.append(COMPLAINT)
+        if IMPATIENT.search(text):
+            signals.append(IMPATIENCE)
         if _shouting(text):
             signals.append(SHOUTING)
+        if negative_tone(text):
+            signals.append(NEGATIVE)
+        if ALREADY.search(text):
+            signals.append(RESTATED)
         ids = {m.lower() for m in _ID.findall(text)}
         if ask.answered and not is_confirmation(ask) and ids & said_ids:
             signals.append(RESTATED_ID)
@@ -106,8 +180,13 @@ def frustration_curve(session: Session) -> list[TurnFrustration]:
         if len(before) >= 2 and before[-1].turn_index > previous \
                 and any(same_reply(before[-1], earlier) for earlier in before[:-1]):
             signals.append(SAME_REFUSAL)
-        score = min(1.0, score * CARRY + sum(WEIGHTS[s] for s in signals))
-        curve.append(TurnFrustration(ask.turn_index, round(score, 3), signals))
+        if n and STILL.search(text):  # the first turn states the problem; later ones report it persists
+            signals.append(STILL_FAILING)
+        if n and "?" in text:
+            signals.append(FOLLOW_UP)
+        quiet = math.prod(1 - TURN_RATE[s] for s in signals) if signals else 1 - QUIET
+        calm *= quiet
+        curve.append(TurnFrustration(ask.turn_index, round(calibrated(1 - calm), 3), signals))
         previous = ask.turn_index
     return curve
 
@@ -115,13 +194,15 @@ def frustration_curve(session: Session) -> list[TurnFrustration]:
 @register
 class Frustration(Evaluator):
     id = "frustration"
-    version = "1"
+    version = "2"
     dimension = "resolution"
-    description = ("Customer frustration that builds across turns — asking again after an answer, pleading after "
-                   "refusals, 'never mind' / 'I already told you', shouting, giving an id again, the same refusal "
-                   "repeated — scored 0–1 turn by turn (each turn keeps 80% of the last); fails when the peak reaches "
-                   "`frustration_threshold` in cstui.toml (default 0.45: two pleas in a row). Text every customer "
-                   "turn repeats, and upset about the problem itself, do not count.")
+    graded = True
+    description = ("The chance the customer was frustrated at some point, 0–1, calibrated on real support chats: "
+                   "every signal in a customer turn — complaints or asking for a manager, 'this is not helping', "
+                   "impatience, shouting, negative tone (VADER), pleas after an answer, 'I already did', reports that "
+                   "it still fails, follow-up questions — counts at the rate annotators marked such turns frustrated. "
+                   "Fails at `frustration_threshold` in cstui.toml (default 0.65, two-to-one odds: 3 in 4 flags were "
+                   "right on the development chats).")
 
     def applies(self, session, ctx):
         n = sum(1 for t in session.turns if t.role == "customer" and words(without_control(t.text)))
@@ -129,7 +210,7 @@ class Frustration(Evaluator):
 
     def check(self, session, ctx: RunContext):
         curve = frustration_curve(session)
-        peak = max((p.score for p in curve), default=0.0)
+        peak = curve[-1].score if curve else 0.0  # the chance only grows turn by turn
         raised = [p for p in curve if p.signals]
         evidence = [Evidence(turn_index=p.turn_index, snippet=f"{p.score:.2f}: {'; '.join(p.signals)}",
                              start=0, end=min(len(session.turns[p.turn_index].text), 120)) for p in raised]
@@ -140,7 +221,8 @@ class Frustration(Evaluator):
                                   f"{worst.turn_index}: {len(raised)} customer turn(s) with signals — "
                                   + "; ".join(f"turn {p.turn_index}: {', '.join(p.signals)}" for p in raised[:4]),
                            evidence, score=peak)
-        detail = f"; signals in turn(s) {', '.join(str(p.turn_index) for p in raised)}" if raised else ""
+        detail = ("; signals: " + "; ".join(f"turn {p.turn_index}: {', '.join(p.signals)}" for p in raised[:3])
+                  + (f" (+{len(raised) - 3} more turns)" if len(raised) > 3 else "")) if raised else ""
         return Verdict(True, f"frustration peaked at {peak:.2f}, below {threshold:.2f}{detail}", evidence, score=peak)
 
 

@@ -12,7 +12,7 @@ from conftest import DATA
 
 V = DATA / "validation"
 SESSIONS = [V / "taubench" / "gpt-4o-airline-even-tasks.json", V / "taubench" / "late-escalations.json",
-            V / "sgd" / "dev.jsonl", V / "sgd" / "held-out.jsonl"]
+            V / "sgd" / "dev.jsonl", V / "sgd" / "held-out.jsonl", V / "maia" / "pt_br_client_02_a.json"]
 LABELS = [V / "taubench" / "labels-hand.jsonl", V / "taubench" / "labels-derived.jsonl",
           V / "sgd" / "labels-dev.jsonl", V / "sgd" / "labels-held-out.jsonl", V / "sgd" / "labels-hand.jsonl"]
 
@@ -26,7 +26,8 @@ def validated_run(tmp_path_factory):
                 "--save-summary", summary)
     assert r.code == 0, r.err
     doc = json.loads(r.out)
-    return {(g["corpus"], g["part"]): g["evaluators"] for g in doc["by_corpus"]}, json.loads(summary.read_text())
+    return ({(g["corpus"], g["part"]): g["evaluators"] for g in doc["by_corpus"]}, json.loads(summary.read_text()),
+            {(g["corpus"], g["part"]): g["ranking"] for g in doc["by_corpus"]})
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +147,24 @@ def test_bad_labels_are_rejected_with_file_and_line(tmp_path):
                         '{"session_id": "a", "evaluator": "rephrase_loop", "expected": "fail"}\n')
     r = run_cli("validate", "--sessions", SESSIONS[0], "--labels", conflict)
     assert r.code == 2 and f"{conflict}:2:" in r.err
+
+
+def test_frustration_ranks_real_customers_and_its_flags_hold_on_the_development_chats(validated_run):
+    """MAIA-DQE (real chats; annotators' per-sentence emotions): the graded score ranks frustrated chats (AUC ≥ 0.75)
+    and 7 in 10 of its flags are right on the development part; the held-out part is measured, not tuned."""
+    figures, _, rankings = validated_run
+    dev = rankings[("maia", "dev")]["frustration"]
+    assert dev["auc"] >= 0.75 and dev["beats_baselines"], dev
+    assert figures[("maia", "dev")]["frustration"]["precision"]["value"] >= 0.7
+    held = rankings[("maia", "held-out")]["frustration"]
+    assert held["n"] == 43 and held["auc"] is not None and set(held["baselines"]) == {"complaint words",
+                                                                                      "customer turns"}
+
+
+def test_validate_prints_scores_against_their_baselines(tmp_path):
+    from conftest import run_cli
+
+    r = run_cli("validate", "--sessions", V / "maia" / "pt_br_client_02_a.json", "--by", "corpus")
+    assert r.code == 0, r.err
+    assert "ranking: scored evaluators' ROC AUC" in r.out and "complaint words" in r.out
+    assert "maia · held-out" in r.out and ("beats them" in r.out or "DOES NOT beat them" in r.out)

@@ -31,7 +31,9 @@ def add_parser(sub: Any) -> None:
         "each with a Wilson 95% interval; F1 and Cohen's κ. Exit 1 when a --min-precision/--min-recall floor is "
         "not met.")
     p.add_argument("--sessions", nargs="+", metavar="FILE", help="session files in any importable format")
-    p.add_argument("--labels", nargs="+", metavar="FILE", help="labels for those sessions (JSON Lines)")
+    p.add_argument("--labels", nargs="+", metavar="FILE",
+                   help="labels for those sessions (JSON Lines); sessions that carry their annotators' labels "
+                        "(MAIA-DQE) need none: theirs are read")
     p.add_argument("--run", metavar="NAME", help="validate a run against its reviewers' labels instead")
     p.add_argument("--evaluators", metavar="A,B", help="only these evaluators (default: every labelled one)")
     p.add_argument("--min-precision", type=float, metavar="P", help="exit 1 if a flagging evaluator's precision < P")
@@ -46,7 +48,8 @@ def add_parser(sub: Any) -> None:
 
 
 def _save_validity_summary(path: Path, results: dict[str, Any], source: str,
-                           parts: dict[tuple[str, str], dict[str, Any]] | None = None) -> None:
+                           parts: dict[tuple[str, str], dict[str, Any]] | None = None,
+                           rankings: dict[str, Any] | None = None) -> None:
     """The figures reports show beside verdicts (cstui/validated.json): the held-out ones when the labels name
     parts (with each corpus's held-out and development figures beside them), else those of every label."""
     from cstui import validation
@@ -60,6 +63,8 @@ def _save_validity_summary(path: Path, results: dict[str, Any], source: str,
         if parts:
             entry["by_corpus"] = {f"{corpus}/{part}": validation.summary(group[name], source=validation.SHIPPED_SOURCE)
                                   for (corpus, part), group in parts.items() if name in group and corpus != "all"}
+        if rankings and name in rankings:
+            entry["ranking"] = rankings[name].to_json()
         doc["evaluators"][name] = entry
     import json
 
@@ -77,10 +82,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     if bool(args.sessions) == bool(args.run):
         raise UsageError("give --sessions FILE... --labels FILE... or --run NAME")
-    if args.sessions and not args.labels:
-        raise UsageError("--sessions needs --labels FILE")
+
     wanted = [n.strip() for n in args.evaluators.split(",") if n.strip()] if args.evaluators else None
     cfg = load_config()
+    scores: dict[tuple[str, str], float] = {}
+    baselines: dict[str, dict[str, float]] = {}
     if args.run:
         with open_store(args) as store:
             store.run(args.run)
@@ -91,13 +97,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
                                  "`cstui label`)")
         source = f"reviewer labels of run {args.run}"
     else:
-        for p in [*args.sessions, *args.labels]:
+        for p in [*args.sessions, *(args.labels or [])]:
             if not Path(p).is_file():
                 raise UsageError(f"{p}: no such file")
-        labels = validation.load_labels([Path(p) for p in args.labels])
+        labels = validation.load_labels([Path(p) for p in args.labels]) if args.labels else []
         from cstui.evaluators import registry
 
         known = {ev.id for ev in registry.all_evaluators()}
+        graded = {ev.id for ev in registry.all_evaluators() if ev.graded}
+        with tempfile.TemporaryDirectory(prefix="cstui-validate-") as tmp:  # the sessions' own annotations
+            from cstui.store import Store
+
+            with Store(Path(tmp) / "peek.db") as store:
+                import_files(store, [Path(p) for p in args.sessions], "peek", cfg=cfg)
+                docs = [store.session_doc("peek", sid) for sid in store.session_ids("peek")]
+        given = {(label.session_id, label.evaluator) for label in labels}
+        labels += [a for a in validation.annotated_labels(docs) if (a.session_id, a.evaluator) not in given]
+        baselines = validation.baseline_scores(docs)
+        del docs
+        if not labels:
+            raise UsageError("--sessions needs --labels FILE (these sessions carry no annotators' labels)")
         labelled = sorted({label.evaluator for label in labels})
         for name in labelled:
             if name not in known and not wanted:
@@ -120,12 +139,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
                                progress=(lambda _stage, done, total, _note: bar(done, total)) if bar else None)
                 clear_line()
                 verdicts = validation.verdicts_of(store, "validation")
+                scores = validation.scores_of(store, "validation", graded)
                 outcomes = validation.outcome_check(store, "validation", ids)
-        source = ", ".join(args.labels)
-    results = validation.measure(labels, verdicts, wanted)
+        source = ", ".join([*(args.labels or []), *(["the sessions' annotators"] if any(
+            label.source.startswith(("annotators", "outcome")) for label in labels) else [])])
+    own = [label for label in labels if not validation.is_outcome(label)]
+    results = validation.measure(own or labels, verdicts, wanted)
     parts = validation.by_part(labels, verdicts, wanted) if args.by == "corpus" else None
+    rankings = validation.rank(labels, scores, baselines, wanted) if scores else {}
+    ranked_parts = {key: validation.rank([label for label in labels if (label.corpus or "(no corpus)", label.part
+                                                                        or "(no part)") == key or (key[0] == "all"
+                                                                        and label.part == key[1])],
+                                         scores, baselines, wanted)
+                    for key in parts} if parts is not None and scores else {}
     if args.save_summary:
-        _save_validity_summary(Path(args.save_summary), results, source, parts)
+        _save_validity_summary(Path(args.save_summary), results, source, parts,
+                               ranked_parts.get(("all", "held-out")) if ranked_parts else rankings)
     failed_floor = [name for name, v in results.items()
                     if (args.min_precision is not None and (v.precision()[0] or 0.0) < args.min_precision
                         and v.tp + v.fp > 0)
@@ -139,9 +168,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
                             and (v.recall()[0] or 0.0) < args.min_recall)]
     if args.json:
         doc = {"source": source, "evaluators": {k: v.to_json() for k, v in results.items()},
+               "ranking": {k: r.to_json() for k, r in rankings.items()},
                "outcomes": outcomes, "below_floor": failed_floor}
         if parts is not None:
-            doc["by_corpus"] = [{"corpus": c, "part": p, "evaluators": {k: v.to_json() for k, v in group.items()}}
+            doc["by_corpus"] = [{"corpus": c, "part": p, "evaluators": {k: v.to_json() for k, v in group.items()},
+                                 "ranking": {k: r.to_json() for k, r in ranked_parts.get((c, p), {}).items()}}
                                 for (c, p), group in parts.items()]
         print_json(doc)
         return EXIT_GATE_FAILED if failed_floor else EXIT_OK
@@ -158,6 +189,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
                                               if (corpus, part) == ("all", "held-out") else ""))
             for line in validation.table(group):
                 print(line)
+            outcome_of = sorted({label.evaluator for label in labels if validation.is_outcome(label)
+                                 and (label.corpus, label.part) == (corpus, part)})
+            if outcome_of:
+                print(f"  ({', '.join(outcome_of)} here: against the sessions' outcome — "
+                      + "; ".join(sorted({label.source for label in labels if validation.is_outcome(label)}))
+                      + " — not against its own definition)")
+    shown = {key: r for key, r in ranked_parts.items() if r} if ranked_parts else (
+        {("all", ""): rankings} if rankings else {})
+    if shown:
+        print("\nranking: scored evaluators' ROC AUC against the labels (95% bootstrap interval), beside baselines")
+        for (corpus, part), group in shown.items():
+            if part:
+                print(f"{corpus} · {part}")
+            for line in validation.ranking_table(group):
+                print(line)
     if outcomes:
         print("\nagainst the sessions' recorded outcomes (resolution ground truth measures evaluators, never feeds them):")
         for line in validation.outcome_table(outcomes):
@@ -165,11 +211,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for name, v in results.items():
         if v.unjudged:
             print(f"note: {name}: {v.unjudged} labelled session(s) were not in the sessions given")
+    against_outcome = validation.measure([label for label in labels if validation.is_outcome(label)], verdicts,
+                                         wanted) if own and len(own) < len(labels) else {}
     if args.disagreements:
-        for name, v in results.items():
-            for d in v.disagreements:
-                print(f"{name} {d.kind} {inert(d.session_id, keep_newlines=False)}: evaluator {d.verdict} — "
-                      f"{inert(d.rationale, keep_newlines=False)[:160]} | label: {inert(d.reason, keep_newlines=False)}")
+        for suffix, group in (("", results), (" (against the outcome)", against_outcome)):
+            for name, v in group.items():
+                for d in v.disagreements:
+                    print(f"{name}{suffix} {d.kind} {inert(d.session_id, keep_newlines=False)}: evaluator {d.verdict} — "
+                          f"{inert(d.rationale, keep_newlines=False)[:160]} | label: "
+                          f"{inert(d.reason, keep_newlines=False)}")
     else:
         n = sum(len(v.disagreements) for v in results.values())
         if n:
