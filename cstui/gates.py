@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 FILTER_KEYS = STRATA
 GATE_COLUMNS = {"session_id", "confidence", "correct", "resolved", "escalated", *STRATA}
-METRICS = ("pass_rate", "ece", "resolution_rate", "contained_unresolved", "golden")
+METRICS = ("pass_rate", "ece", "resolution_rate", "contained_unresolved", "golden", "dissatisfaction")
 RULE_KEYS = {"name", "title", "metric", "evaluators", "min", "max", "use", "on_fail", "per", *FILTER_KEYS}
 EPS = 1e-12
 ECE_MIN_N = 100  # below this, binning noise alone inflates ECE
@@ -149,7 +149,11 @@ def _parse_rule(raw: Any, line: int | None) -> GateRule:
         pass  # every applicable verdict of each regression case must pass; evaluators optional
     elif metric == "pass_rate" and not evaluators:
         raise ValueError(f"rule {name!r}: a pass_rate rule needs evaluators = [...]")
-    if metric not in ("pass_rate", "golden") and evaluators:
+    if metric == "dissatisfaction":
+        if raw.get("min") is not None:
+            raise ValueError(f"rule {name!r}: dissatisfaction is capped with max, not min")
+        evaluators = evaluators or ["frustration"]
+    elif metric not in ("pass_rate", "golden") and evaluators:
         raise ValueError(f"rule {name!r}: evaluators only apply to pass_rate rules")
     lo, hi = raw.get("min"), raw.get("max")
     if (lo is None) == (hi is None):
@@ -215,6 +219,8 @@ class ScopeTally:
     failing: list[str] = field(default_factory=list)
     calibration: CalibrationTally = field(default_factory=CalibrationTally)
     passing_watched: list[str] = field(default_factory=list)  # baseline only: passing among the candidate's failing
+    score_sum: float = 0.0  # dissatisfaction: the scores' sum and sum of squares (n counts the scored sessions)
+    score_squares: float = 0.0
 
 
 @dataclass
@@ -320,6 +326,19 @@ def scan_gate(store: Store, run: str, cfg: GateConfig,
     for chunk in store.run_chunks(run):
         scan.add(chunk)
         del chunk  # not held while the next one is read: one chunk in memory, not two
+    for rule in cfg.rules:  # scores are summed in SQLite, not carried in the chunks
+        if rule.metric != "dissatisfaction":
+            continue
+        filters = {k: list(v) for k, v in rule.filters.items()}
+        for value, (n, total, squares) in store.score_moments(run, rule.evaluators[0], filters, rule.per).items():
+            if rule.per and value is None:
+                continue
+            if rule.per:
+                data.per_values.setdefault(rule.name, set()).add(value)
+            data.scopes[(rule.name, value if rule.per else None)] = ScopeTally(n=n, score_sum=total,
+                                                                              score_squares=squares)
+        if rule.evaluators[0] in bits:
+            data.evaluators_seen.add(rule.evaluators[0])
     return data
 
 
@@ -396,6 +415,13 @@ def _evaluate_scope(rule: GateRule, name: str, value: Any, extra: dict[str, Any]
     elif rule.metric in ("resolution_rate", "contained_unresolved"):
         entry.update(_rate_entry(rule, tally.k, tally.n))
         entry["failing_sessions"] = tally.failing
+    elif rule.metric == "dissatisfaction":
+        from cstui.stats import mean_interval
+
+        mean = mean_interval(tally.n, tally.score_sum, tally.score_squares)
+        compared = mean["ci_high"] if rule.use == "wilson_upper" else mean["value"]
+        entry.update(n=tally.n, observed=mean["value"], compared_value=compared, ci_low=mean["ci_low"],
+                     ci_high=mean["ci_high"], passed=None if compared is None else compared < rule.threshold)
     else:
         entry.update(_rate_entry(rule, tally.k, tally.n))
         entry["failing_sessions"] = tally.failing

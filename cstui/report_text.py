@@ -93,6 +93,7 @@ def render_report(report: Report, by: str = "tier", console: Console | None = No
     if by != "tier":
         console.print(_strata_table(f"By {by}", dict(report.strata[by])))
     _render_containment(report, by, console)
+    _render_dissatisfaction(report, console)
     if report.evaluators:
         from cstui.validation import trust_text
 
@@ -173,6 +174,34 @@ def _render_containment(report: Report, by: str, console: Console) -> None:
         console.print(Text(f"Deflection gap: {pct(gap.value)} of sessions ({gap.k:,} of {gap.n:,}) were contained "
                            f"without being resolved — containment {pct(report.overall.containment.value)} is not "
                            "resolution.", style="bold yellow" if gap.value >= 0.1 else ""), soft_wrap=True)
+
+
+def _render_dissatisfaction(report: Report, console: Console) -> None:
+    """Estimated dissatisfied customers per tier, and the validation figure the estimate rests on."""
+    d = report.dissatisfaction
+    if not d:
+        return
+    table = Table(title="Estimated dissatisfaction", title_justify="left")
+    table.add_column("stratum")
+    table.add_column("n", justify="right")
+    table.add_column("dissatisfied (95% CI)")
+    for name, block in {"overall": d["overall"], **d["tiers"]}.items():
+        table.add_row(name, f"{block['n']:,}",
+                      rate_cell(block["value"], block["ci_low"], block["ci_high"], block["n"]))
+    console.print(table)
+    console.print(Text(f"the mean of {inert(str(d['evaluator']))}'s calibrated chance that the customer was "
+                       "frustrated: an estimate read off the conversations, not a survey (docs/metrics.md)",
+                       style="dim"), soft_wrap=True)
+    rests = d.get("rests_on") or {}
+    real = rests.get("real_customers") or {}
+    if real.get("auc") is not None:
+        base = ", ".join(f"{k} {v:.2f}" for k, v in (real.get("baselines") or {}).items() if v is not None)
+        console.print(Text(f"rests on: ranks real customers' frustration/anger at AUC {real['auc']:.2f} "
+                           f"[{real['auc_ci'][0]:.2f}–{real['auc_ci'][1]:.2f}] on held-out chats (n={real['n']}; "
+                           f"baselines {base})" + (" — an older evaluator version" if rests.get("stale") else ""),
+                           style="dim"), soft_wrap=True)
+    else:
+        console.print(Text("rests on: no held-out validation figure for this evaluator", style="yellow"))
 
 
 def _render_escalation(report: Report, console: Console) -> None:

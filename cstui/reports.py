@@ -184,6 +184,7 @@ class Report(Document):
     alignment: dict[str, Any]
     warnings: list[SampleSizeWarning]
     composition: dict[str, Any] | None
+    dissatisfaction: dict[str, Any] | None = None  # estimated share of dissatisfied customers (docs/metrics.md)
 
 
 class BaselineComparison(Document):

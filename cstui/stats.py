@@ -95,3 +95,14 @@ def percentile(values: list[float], q: float) -> float | None:
     pos = (len(values) - 1) * q
     lo, hi = math.floor(pos), math.ceil(pos)
     return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def mean_interval(n: int, total: float, squares: float) -> dict[str, Any]:
+    """The mean of n values in [0, 1] (from their sum and sum of squares) with a normal-approximation 95% interval,
+    clipped to [0, 1]; value None when n is 0."""
+    if n == 0:
+        return {"value": None, "ci_low": None, "ci_high": None, "n": 0}
+    mean = total / n
+    variance = max(0.0, squares / n - mean * mean) * (n / (n - 1) if n > 1 else 1.0)
+    half = Z95 * math.sqrt(variance / n)
+    return {"value": mean, "ci_low": max(0.0, mean - half), "ci_high": min(1.0, mean + half), "n": n}

@@ -49,7 +49,7 @@ def add_parser(sub: Any) -> None:
 
 def _save_validity_summary(path: Path, results: dict[str, Any], source: str,
                            parts: dict[tuple[str, str], dict[str, Any]] | None = None,
-                           rankings: dict[str, Any] | None = None) -> None:
+                           rankings: dict[tuple[str, str], dict[str, Any]] | None = None) -> None:
     """The figures reports show beside verdicts (cstui/validated.json): the held-out ones when the labels name
     parts (with each corpus's held-out and development figures beside them), else those of every label."""
     from cstui import validation
@@ -63,8 +63,12 @@ def _save_validity_summary(path: Path, results: dict[str, Any], source: str,
         if parts:
             entry["by_corpus"] = {f"{corpus}/{part}": validation.summary(group[name], source=validation.SHIPPED_SOURCE)
                                   for (corpus, part), group in parts.items() if name in group and corpus != "all"}
-        if rankings and name in rankings:
-            entry["ranking"] = rankings[name].to_json()
+            for (corpus, part), ranked in (rankings or {}).items():
+                if name in ranked and corpus != "all" and f"{corpus}/{part}" in entry["by_corpus"]:
+                    entry["by_corpus"][f"{corpus}/{part}"]["ranking"] = ranked[name].to_json()
+        pooled = (rankings or {}).get(("all", "held-out")) or (rankings or {}).get(("all", "all")) or {}
+        if name in pooled:
+            entry["ranking"] = pooled[name].to_json()
         doc["evaluators"][name] = entry
     import json
 
@@ -153,8 +157,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                                          scores, baselines, wanted)
                     for key in parts} if parts is not None and scores else {}
     if args.save_summary:
-        _save_validity_summary(Path(args.save_summary), results, source, parts,
-                               ranked_parts.get(("all", "held-out")) if ranked_parts else rankings)
+        _save_validity_summary(Path(args.save_summary), results, source, parts, ranked_parts or {("all", "all"):
+                                                                                              rankings})
     failed_floor = [name for name, v in results.items()
                     if (args.min_precision is not None and (v.precision()[0] or 0.0) < args.min_precision
                         and v.tp + v.fp > 0)

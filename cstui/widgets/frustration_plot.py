@@ -23,10 +23,10 @@ class FrustrationPlot(Vertical):
         self.points: list[tuple[int, float]] = []
 
     async def show(self, curve: list[tuple[int, float, Any]], threshold: float) -> None:
-        """Draw the curve; hidden when no customer turn raised the score."""
+        """Draw the curve; hidden when no customer turn carried a frustration signal."""
         self.points = [(turn, score) for turn, score, _ in curve]
         await self.remove_children()
-        if not any(score > 0 for _, score in self.points):
+        if not any(signals for _, _, signals in curve):  # every session has a small chance; only signals show it
             self.remove_class("shown")
             return
         from textual_plotext import PlotextPlot
