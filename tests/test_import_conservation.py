@@ -71,8 +71,29 @@ def otlp(messages: list[dict[str, Any]]) -> Any:
          "attributes": attributes, "status": {}}]}]}]}
 
 
+def ai_sdk(messages: list[dict[str, Any]]) -> Any:
+    """The Vercel AI SDK's spans: one provider call per step, each resending the history so far."""
+    spans, history = [], []
+    for step, m in enumerate(messages):
+        if m["role"] != "assistant":
+            history.append(m)
+            continue
+        calls = [{"toolCallId": c["id"], "toolName": c["function"]["name"], "input": c["function"]["arguments"]}
+                 for c in m.get("tool_calls") or []]
+        attrs = {"ai.operationId": "ai.generateText.doGenerate", "ai.telemetry.metadata.sessionId": "s1",
+                 "ai.prompt.messages": json.dumps(history)}
+        attrs.update({"ai.response.toolCalls": json.dumps(calls)} if calls else {"ai.response.text": m["content"]})
+        spans.append({"name": "ai.generateText.doGenerate", "spanContext": {"traceId": "t1", "spanId": f"s{step}"},
+                      "parentSpanId": "root", "startTime": [1700000000, step * 1000], "endTime": [1700000000,
+                                                                                               step * 1000 + 500],
+                      "status": {"code": 0}, "attributes": attrs})
+        history.append(m)
+    return spans
+
+
 FORMATS: dict[str, Callable[[list[dict[str, Any]]], Any]] = {
-    "openai": openai, "tau2": tau2, "langfuse": langfuse, "openinference": openinference, "otlp": otlp}
+    "openai": openai, "tau2": tau2, "langfuse": langfuse, "openinference": openinference, "otlp": otlp,
+    "ai-sdk": ai_sdk}
 
 
 def _write(tmp_path: Path, name: str, record: Any) -> Path:
