@@ -78,6 +78,10 @@ class TierPanel(Static, can_focus=True):
                 text.append(f"contained   {pct(contained.value)}{interval(contained)}\n")
                 text.append(f"contained, unresolved  {pct(gap.value)} (D)\n",
                             style="bold yellow" if (gap.value or 0) >= 0.1 else "")
+            unhappy = (report.dissatisfaction or {}).get("tiers", {}).get(key)
+            if unhappy and unhappy.get("n"):  # estimated from frustration's calibrated chance (docs/metrics.md)
+                text.append(f"dissatisfied~ {pct(unhappy['value'])} [{pct(unhappy['ci_low'])}–"
+                            f"{pct(unhappy['ci_high'])}]\n", style="yellow" if unhappy["value"] >= 0.2 else "")
             halluc = [(ev, b.by_tier.get(key)) for ev, b in report.evaluators.items()]
             failed = [(ev, t) for ev, t in halluc if t and t.n]
             worst = sorted(failed, key=lambda et: (et[1].pass_rate, et[0]))[:3]
