@@ -29,7 +29,7 @@ from cstui.triage import SessionView
 from cstui.validation import trust_text
 from cstui.widgets.frustration_plot import FrustrationPlot
 from cstui.widgets.row_table import RowTable
-from cstui.widgets.span_tree import SpanTree, short, span_detail
+from cstui.widgets.span_tree import SpanTree, pretty, short, span_detail
 
 ROLE_STYLES = {"customer": "bold cyan", "assistant": "bold green", "agent": "bold magenta", "system": "bold yellow",
                "tool": "bold blue"}
@@ -59,13 +59,51 @@ def turn_text(session: Any, index: int, highlight: str | tuple[int, int] | None 
         body.append(inert(turn.text[start:end], keep_newlines=True), style="bold reverse red")
         body.append(inert(turn.text[end:], keep_newlines=True))
         return head + Text("\n") + body
-    body = Text(inert(turn.text, keep_newlines=True) or "(empty)")
+    calls = [s for s in session.spans if s.turn_index == index and s.kind in ("tool", "customer_tool", "escalation")]
+    text = turn.text
+    if turn.role == "tool" and text.strip()[:1] in "[{":  # a result as raw JSON: readable, and folded when long
+        text = fold(pretty(text))
+    body = Text(inert(text, keep_newlines=True) or ("" if calls else "(empty)"))
     if isinstance(highlight, str) and highlight.strip("…").strip():
         clean = inert(highlight.strip("…").strip(), keep_newlines=True)
         start = body.plain.find(clean)
         if start >= 0:
             body.stylize("bold reverse red", start, start + len(clean))
-    return head + Text("\n") + body
+    out = head + Text("\n") + body
+    for span in calls:
+        out.append_text(call_text(span, first=not body.plain))
+    return out
+
+
+FOLD_LINES, FOLD_CHARS = 10, 800
+
+
+def fold(text: str) -> str:
+    """Long values cut where a reader stops (the span pane shows them whole)."""
+    lines = text.splitlines()
+    if len(lines) <= FOLD_LINES and len(text) <= FOLD_CHARS:
+        return text
+    kept = "\n".join(lines[:FOLD_LINES])[:FOLD_CHARS]
+    return kept + f"\n… {len(text) - len(kept):,} more characters: select its span for the whole result"
+
+
+def call_text(span: Any, *, first: bool = False) -> Text:
+    """A tool call where it happened in the transcript: name, arguments, and how it ended."""
+    attrs = span.attributes
+    out = Text("" if first else "\n")
+    who = "customer runs " if span.kind == "customer_tool" else ""
+    out.append(f"⚙ {who}", style="bold blue")
+    out.append(inert(span.name or "(unnamed tool)", keep_newlines=False), style="bold blue")
+    if "arguments" in attrs:
+        out.append(" " + inert(short(attrs["arguments"], 200), keep_newlines=False))
+    status = span.status or ("no result recorded" if span.kind == "tool" else "")
+    if status:
+        out.append(f"  {status}", style="red" if span.status == "error" else "green" if span.status == "ok" else "dim")
+    if span.duration_ms is not None:
+        out.append(f" {span.duration_ms:,.0f} ms", style="dim")
+    if span.status == "error" and attrs.get("result") is not None:
+        out.append("\n  " + inert(short(attrs["result"], 300), keep_newlines=False), style="red")
+    return out
 
 
 class TurnView(Static):

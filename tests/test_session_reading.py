@@ -1,0 +1,36 @@
+"""Reading a real agent conversation on the session screen (issue 36, item 1): the tool calls appear in the
+transcript where they happened, with their arguments and how they ended; raw JSON results read as JSON, folded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tuikit import settle
+
+from cstui.app import create_app
+
+TAU = Path(__file__).parent / "data" / "validation" / "taubench" / "gpt-4o-airline-even-tasks.json"
+
+
+@pytest.fixture(scope="module")
+def tau_db(tmp_path_factory):
+    from conftest import run_cli
+
+    db = tmp_path_factory.mktemp("tau") / "tau.db"
+    assert run_cli("import", TAU, "--run", "tau", "--db", db).code == 0
+    return db
+
+
+async def test_tool_calls_show_inline_with_their_arguments_and_results(tau_db):
+    from cstui.screens.session import TurnView
+
+    app = create_app(tau_db, run="tau", session="task-14-trial-1")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        calling = str(app.screen.query_one("#turn-4", TurnView).render())
+        assert "(empty)" not in calling
+        assert "⚙ get_reservation_details" in calling and '"reservation_id": "YAX4DR"' in calling and "ok" in calling
+        result = str(app.screen.query_one("#turn-5", TurnView).render())
+        assert '\n  "reservation_id": "YAX4DR",' in result  # pretty JSON, one key a line
+        assert "more characters: select its span" in result  # folded: the span pane holds it whole
