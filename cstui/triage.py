@@ -523,6 +523,41 @@ def rule_failure_filter(rule: Any) -> FailureFilter:
         title=f"rule {rule.name}")
 
 
+@dataclass(frozen=True)
+class ReferenceStep:
+    """One action the reference says a correct conversation takes, and what the agent did about it."""
+
+    name: str
+    arguments: Any
+    status: str  # "done" | "differently" (the tool ran, with other arguments) | "missed"
+    span_id: str | None  # the call that did it (or the closest one, when done differently)
+
+
+def reference_steps(session: Session) -> list[ReferenceStep]:
+    """The reference actions (τ-bench's expected calls, τ²-bench's evaluation actions), each matched to the agent's
+    tool calls in order: the same tool with the same arguments is done; the same tool with other arguments is done
+    differently; no call of that tool is missed. Each call backs one reference action at most."""
+    from cstui.ingest.messages import parse_arguments
+
+    reference = session.reference
+    actions = (reference.get("actions") if isinstance(reference, dict) else getattr(reference, "actions", None)) or []
+    calls = [s for s in session.spans if s.kind == "tool" and s.status != "error"]
+    used: set[str] = set()
+    out = []
+    for action in actions:
+        if not isinstance(action, dict) or not action.get("name"):
+            continue
+        args = parse_arguments(action.get("kwargs", action.get("arguments")))
+        named = [c for c in calls if c.name == action["name"] and c.span_id not in used]
+        same = next((c for c in named if parse_arguments(c.attributes.get("arguments")) == args), None)
+        chosen = same or (named[0] if named else None)
+        if chosen is not None:
+            used.add(chosen.span_id)
+        out.append(ReferenceStep(str(action["name"]), args, "done" if same else "differently" if chosen else "missed",
+                                 chosen.span_id if chosen else None))
+    return out
+
+
 @dataclass
 class SessionView:
     """Everything the session detail screen shows."""
@@ -536,6 +571,7 @@ class SessionView:
     # (customer turn index, running frustration score 0-1, what raised it) for every customer turn
     frustration: list[tuple[int, float, list[str]]] = field(default_factory=list)
     frustration_threshold: float = 0.65
+    reference: list[ReferenceStep] = field(default_factory=list)
 
     @property
     def failed(self) -> list[ReviewedVerdict]:
@@ -569,4 +605,5 @@ def session_view(store: Store, run: str, session_id: str) -> SessionView:
 
     curve = [(p.turn_index, p.score, p.signals) for p in frustration_curve(session)]
     return SessionView(run=run, session=session, results=results, labels=labels, kb=kb, trust=measured,
-                       frustration=curve, frustration_threshold=load_config().frustration_threshold)
+                       frustration=curve, frustration_threshold=load_config().frustration_threshold,
+                       reference=reference_steps(session))

@@ -190,6 +190,8 @@ class SessionDetailScreen(Screen[None]):
         Binding("K", "kb", "KB articles", key_display="K", show=False),
         Binding("J", "judge_transcript", "Judge transcript", key_display="J", show=False),
         Binding("g", "golden", "Add to regression set", show=False),
+        Binding("t", "fold('reference')", "Reference (task, expected actions)", show=False),
+        Binding("s", "fold('system')", "System prompt", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
@@ -373,6 +375,8 @@ class SessionDetailScreen(Screen[None]):
         if not widgets:
             widgets.append(Static(Text("This session has no turns: its trace held spans but no readable conversation.",
                                        style="italic")))
+        if reference := reference_panel(view):
+            widgets.insert(0, reference)
         await box.mount_all(widgets)
 
     def _show_spans(self, view: SessionView) -> None:
@@ -598,12 +602,56 @@ class SessionDetailScreen(Screen[None]):
         message.stop()
         self.notify(f"regression case #{message.case} added")
 
+    def action_fold(self, what: str) -> None:
+        """Open (or close) the reference panel or the system prompt from the keyboard, wherever focus is."""
+        found = [c for c in self.query(Collapsible) if str(c.id) == what or str(c.id).startswith(f"{what}-")]
+        if not found:
+            self.notify(f"this session has no {'reference' if what == 'reference' else 'system prompt'}",
+                        severity="information")
+            return
+        for panel in found:
+            panel.collapsed = not panel.collapsed
+        found[0].scroll_visible(animate=False)
+
     def action_kb(self) -> None:
         if self.view is not None:
             self.app.push_screen(KBScreen(self.view))
 
 
 NO_SPAN = Text("select a span to read its arguments and result", style="dim")
+
+
+REFERENCE_MARKS = {"done": ("✓", "green"), "differently": ("≈", "yellow"), "missed": ("✗", "red")}
+
+
+def reference_panel(view: SessionView) -> Collapsible | None:
+    """What a correct conversation would have done, beside what this one did: the task's instruction, each reference
+    action marked done / done differently / missed, and the recorded reward. None when the session has no reference."""
+    reference = view.session.reference if isinstance(view.session.reference, dict) else {}
+    steps = view.reference
+    instruction = reference.get("notes") or reference.get("instruction") or reference.get("response")
+    reward = (view.session.outcome.model_dump().get("reward") if hasattr(view.session.outcome, "model_dump")
+              else None)
+    if not steps and not instruction:
+        return None
+    body = Text()
+    if instruction:
+        body.append("instruction  ", style="bold")
+        body.append(inert(str(instruction), keep_newlines=True) + "\n")
+    for step in steps:
+        mark, style = REFERENCE_MARKS[step.status]
+        body.append(f"{mark} ", style=f"bold {style}")
+        body.append(inert(step.name, keep_newlines=False), style=style)
+        body.append(" " + inert(short(step.arguments, 160), keep_newlines=False))
+        if step.status != "done":
+            body.append(f"  ({'missed' if step.status == 'missed' else 'called with other arguments'})", style=style)
+        body.append("\n")
+    counts = {k: sum(1 for s in steps if s.status == k) for k in REFERENCE_MARKS}
+    title = (f"reference · {len(steps)} actions: {counts['done']} done, {counts['differently']} differently, "
+             f"{counts['missed']} missed" if steps else "reference")
+    if reward is not None:
+        title += f" · reward {reward:g}"
+    return Collapsible(Static(body, id="reference-body"), collapsed=True, id="reference", title=title)
 
 
 def outcome_words(correct: bool | None, resolved: bool | None, escalated: bool | None) -> str:

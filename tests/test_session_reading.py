@@ -34,3 +34,27 @@ async def test_tool_calls_show_inline_with_their_arguments_and_results(tau_db):
         result = str(app.screen.query_one("#turn-5", TurnView).render())
         assert '\n  "reservation_id": "YAX4DR",' in result  # pretty JSON, one key a line
         assert "more characters: select its span" in result  # folded: the span pane holds it whole
+
+
+async def test_the_reference_panel_marks_each_expected_action_and_opens_from_the_keyboard(tau_db):
+    from textual.widgets import Collapsible
+
+    from cstui.triage import reference_steps
+
+    app = create_app(tau_db, run="tau", session="task-14-trial-1")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        steps = reference_steps(app.screen.view.session)
+        assert [s.status for s in steps].count("done") == 4 and [s.status for s in steps].count("differently") == 1
+        panel = app.screen.query_one("#reference", Collapsible)
+        assert panel.collapsed and "4 done, 1 differently, 0 missed · reward 0" in panel.title
+        await pilot.press("t")
+        await settle(pilot)
+        assert not panel.collapsed
+        body = str(app.screen.query_one("#reference-body").render())
+        assert "instruction" in body and "✓ get_reservation_details" in body and "called with other arguments" in body
+        system = app.screen.query_one("#system-0", Collapsible)
+        assert system.collapsed
+        await pilot.press("s")
+        await settle(pilot)
+        assert not system.collapsed
