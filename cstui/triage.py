@@ -460,12 +460,16 @@ def _failing_names(masks: tuple[int, ...], words: list[int], bits: dict[str, Any
 
 
 def _overrides(row: dict[str, Any], bits: dict[str, Any]) -> list[str]:
-    """"evaluator (machine → reviewer verdict)" for every verdict a reviewer decided on this session."""
+    """"evaluator (machine → reviewer verdict)" for every verdict a reviewer decided on this session, except a pass
+    confirmed as a pass: the column lists failures and overrides, not every review."""
     out = []
     for name, b in bits.items():
         if row[f"h{b.word}"] & b.mask:
             machine = "n/a" if not row[f"ma{b.word}"] & b.mask else "FAIL" if row[f"mf{b.word}"] & b.mask else "pass"
-            out.append(f"{name} ({machine} → reviewer {'fail' if row[f'f{b.word}'] & b.mask else 'pass'})")
+            reviewer = "fail" if row[f"f{b.word}"] & b.mask else "pass"
+            if reviewer == "pass" and machine != "FAIL":
+                continue
+            out.append(f"{name} ({machine} → reviewer {reviewer})")
     return out
 
 

@@ -224,3 +224,16 @@ def test_text_found_in_the_ids_common_prefix_keeps_every_id(relabelled: Path) ->
         flt = FailureFilter(text=text, include_passing=True)
         assert table.view(flt).session_ids() == scanning.view(flt).session_ids(), text
     assert "S-0009S-0001" in table.view(FailureFilter(text="s-0001", include_passing=True)).session_ids()
+
+
+def test_a_pass_a_reviewer_confirmed_does_not_fill_the_failed_column(demo_db: Path) -> None:
+    """Queue reviews confirm many passes; the column lists failures and overrides only (issue 36, item 6)."""
+    with Store(demo_db) as store:
+        ref = reference(store)
+        failing = ref.filter(pl.col("failed").list.len() == 1).row(0, named=True)
+        store.add_label(RUN, {"session_id": failing["session_id"], "evaluator": "pii_leak", "verdict": "pass"},
+                        reviewer="r")  # the machine passed it too
+        table = failures(store, RUN)
+        view = table.view(FailureFilter(text=failing["session_id"]))
+        text = view.rows(0, view.height)[0][COLUMNS.index("failed_text")]
+    assert failing["failed"][0] in text and "pii_leak" not in text
