@@ -70,10 +70,10 @@ def run(store: Store, run: str, evaluator_ids: Sequence[str], session_ids: Seque
         num_cpus: int | None = None, sessions_dir: Path | None = None) -> Evaluation:
     """Evaluate `run` (or the given sessions of it) with the given evaluators; raises `Cancelled` when `cancel()`
     turns true, `EvaluationError` for a request that cannot run, `cstui.judge.JudgeError` when a judge run fails."""
-    from cstui.config import Config
+    from cstui.config import load_config
     from cstui.judge_run import run_judges
 
-    cfg = cfg or Config()
+    cfg = cfg or load_config()  # as the CLI does: the library and `cstui eval` read the same cstui.toml
     ids = resolve(evaluator_ids)
     deterministic, judges = split(ids)
     if judges and judge is None:
@@ -96,7 +96,7 @@ def run(store: Store, run: str, evaluator_ids: Sequence[str], session_ids: Seque
                                                 f"${client.cost_usd:.4f}")
 
         result.judges = run_judges(store, run, judges, judge, strategy=strategy, cfg=cfg, sids=sids,
-                                   progress=judge_progress, cancelled=cancel, batch=result.batch, store_results=False)
+                                   progress=judge_progress, cancelled=cancel, batch=result.batch)
     with store.results_writer(run, batch=result.batch) as write:
         if deterministic:
             summary = run_evaluators(

@@ -78,7 +78,7 @@ def default_gates_path() -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def load_gates(path: Path | None = None, *, known_evaluators: set[str] | None = None) -> GateConfig:
+def load_gates(path: Path | None = None) -> GateConfig:
     path = path or default_gates_path()
     try:
         text = path.read_text(encoding="utf-8")

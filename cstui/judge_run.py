@@ -40,10 +40,10 @@ def run_judges(
     store: Store, run: str, evaluator_ids: Sequence[str], settings: JudgeSettings, *, strategy: str = "direct",
     cfg: Config | None = None, sids: Sequence[int] | None = None,
     progress: Callable[[int, int, JudgeClient], None] | None = None, cancelled: Callable[[], bool] | None = None,
-    batch: str | None = None, store_results: bool = True,
+    batch: str | None = None,
 ) -> JudgeSummary:
-    """LLM judges over a run. With `store_results=False` the verdicts stay in `summary.rows` for the caller to
-    write in its own batch (`cstui.evaluation.run`)."""
+    """LLM judges over a run. The verdicts stay in `summary.rows` for the caller to write in its own batch
+    (`cstui.evaluation.run`: one batch for deterministic evaluators and judges alike)."""
     from cstui.evaluate import Cancelled
     from cstui.evaluators import registry
     from cstui.evaluators.base import KBIndex, RunContext
@@ -92,9 +92,6 @@ def run_judges(
     asyncio.run(main())
     summary.rows = rows
     summary.source = f"judge:{settings.model}"
-    if store_results:
-        with store.results_writer(run, batch=summary.batch, source=summary.source) as write:
-            write(rows)
     for row in rows:
         key = ("errors" if row[5] == "judge_error" else "not_applicable" if row[3] is None
                else "passed" if row[3] else "failed")

@@ -205,11 +205,3 @@ class Label(_Open):
     note: str | None = None
     reviewer: str
     source: Literal["triage", "queue", "cli"] = "triage"
-
-
-class Run(_Open):
-    name: str
-    created_at: datetime
-    n_sessions: int = 0
-    source_format: str | None = None
-    system_version: str | None = None

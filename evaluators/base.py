@@ -77,6 +77,16 @@ class Verdict:
     score: float | None = None
     label: str | None = None
 
+    @classmethod
+    def not_applicable(cls, reason: str) -> Verdict:
+        """The session is outside what the evaluator judges: neither a pass nor a failure."""
+        return cls(None, f"not applicable: {reason}")
+
+    @classmethod
+    def error(cls, exc: BaseException) -> Verdict:
+        """The evaluator raised on this session: counted as an error, never as a pass."""
+        return cls(None, f"error: {type(exc).__name__}: {str(exc)[:300]}", label=ERROR_LABEL)
+
 
 DIMENSIONS: tuple[str, ...] = ("resolution", "factual", "calibration", "adversarial", "compliance", "efficiency",
                                "safety")
@@ -126,8 +136,8 @@ class Evaluator(EvaluatorBase):
                 except NotApplicable as exc:
                     reason = str(exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one evaluator must not stop a 100k-session run
-            return Verdict(None, f"error: {type(exc).__name__}: {str(exc)[:300]}", label=ERROR_LABEL)
-        return Verdict(None, f"not applicable: {reason}")
+            return Verdict.error(exc)
+        return Verdict.not_applicable(reason)
 
 
 class ShownTextEvaluator(Evaluator):
