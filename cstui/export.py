@@ -7,7 +7,7 @@ JSON-encoded strings there since those formats are flat.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,14 @@ RESULT_COLUMNS = ("run", "session_id", "evaluator", "evaluator_version", "passed
                   "evidence", "created_at")
 
 
-def _rows(store: Store, run: str, what: str) -> Iterator[dict[str, Any]]:
+def _rows(store: Store, run: str, what: str, session_ids: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+    if session_ids is not None:
+        wanted = set(session_ids)
+        for row in _rows(store, run, what):
+            sid = row.get("session_id")
+            if sid is None or sid in wanted:
+                yield row
+        return
     if what == "sessions":
         yield from store.iter_session_docs(run)
     elif what == "results":
@@ -75,9 +82,11 @@ def export_sessions_dataset(store: Store, run: str, out: Path, partitions: int) 
     return n
 
 
-def export(store: Store, run: str, *, what: str, fmt: str, out: Path) -> int:
-    """Write a run's rows to `out` (a file, `-`, a device or a FIFO: cstui.outfile). JSON strings have every
-    control, C1, bidi and tag character escaped (`\\u0085`): the same data, nothing a terminal acts on."""
+def export(store: Store, run: str, *, what: str, fmt: str, out: Path,
+           session_ids: Collection[str] | None = None) -> int:
+    """Write a run's rows to `out` (a file, `-`, a device or a FIFO: cstui.outfile), or only the rows of
+    `session_ids` (what a screen's filter shows; rows of no session, such as drift events, are kept). JSON strings
+    have every control, C1, bidi and tag character escaped (`\\u0085`): the same data, nothing a terminal acts on."""
     from cstui.outfile import is_terminal, output_file
     from cstui.textsafe import json_safe_bytes
 
@@ -86,14 +95,14 @@ def export(store: Store, run: str, *, what: str, fmt: str, out: Path) -> int:
     n = 0
     with output_file(out) as fh:
         if fmt == "jsonl":
-            for row in _rows(store, run, what):
+            for row in _rows(store, run, what, session_ids):
                 fh.write(json_safe_bytes(orjson.dumps(row)) + b"\n")
                 n += 1
             return n
         import polars as pl
 
         flat = [{k: orjson.dumps(v).decode() if isinstance(v, dict | list) else v for k, v in row.items()}
-                for row in _rows(store, run, what)]
+                for row in _rows(store, run, what, session_ids)]
         n = len(flat)
         df = pl.DataFrame(flat, infer_schema_length=None) if flat else pl.DataFrame()
         if fmt == "csv":

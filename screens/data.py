@@ -115,6 +115,14 @@ class LabelSaved(Message):
         self.label_id = label_id
 
 
+class EvidenceExported(Message):
+    """`E` wrote the evidence of the shown sessions to `path`."""
+
+    def __init__(self, path: Path, rows: int, sessions: int) -> None:
+        super().__init__()
+        self.path, self.rows, self.sessions = path, rows, sessions
+
+
 class DbBusy(Message):
     """Another process holds the write lock; the write waits and retries (posted once per write)."""
 

@@ -48,6 +48,7 @@ class FailuresScreen(Screen[None]):
         Binding("S", "reverse", "Reverse sort", show=False),
         Binding("F", "sort_frustration", "Most frustrated first", key_display="F"),
         Binding("r", "rerun", "Rerun…"),
+        Binding("E", "export_evidence", "Export evidence", key_display="E"),
     ]
     DEFAULT_CSS = """
     FailuresScreen #filter { height: 1; padding: 0 1; background: $panel; }
@@ -224,6 +225,35 @@ class FailuresScreen(Screen[None]):
     def _search_done(self) -> None:
         self.query_one("#search", Input).remove_class("shown")
         self.query_one(FailureTable).focus()
+
+    def action_export_evidence(self) -> None:
+        """Write the governance evidence of the sessions the filter shows (what `cstui export --what evidence`
+        writes, those sessions only) to a file in the working directory, off the UI thread."""
+        import os
+        from datetime import datetime
+        from pathlib import Path
+
+        ids = self.query_one(FailureTable).visible_session_ids()
+        if not ids:
+            self.notify("no sessions shown: nothing to export", severity="warning")
+            return
+        run = self.run
+        folder = Path(os.environ.get("CSTUI_EXPORT_DIR") or Path.cwd())
+        path = folder / f"cstui-evidence-{run}-{datetime.now():%Y%m%d-%H%M%S}.jsonl"
+
+        def write(store: Store) -> data.EvidenceExported:
+            from cstui.export import export
+
+            n = export(store, run, what="evidence", fmt="jsonl", out=path, session_ids=ids)
+            return data.EvidenceExported(path, n, len(ids))
+
+        self.notify(f"exporting the evidence of {len(ids):,} sessions…")
+        data.load(self, "export", write)
+
+    @on(data.EvidenceExported)
+    def _evidence_exported(self, message: data.EvidenceExported) -> None:
+        self.notify(f"wrote {message.rows:,} evidence rows ({message.sessions:,} sessions) to "
+                    f"{inert(str(message.path), keep_newlines=False)}", timeout=10)
 
     def action_back(self) -> None:
         box = self.query_one("#search", Input)

@@ -143,6 +143,21 @@ class KBScreen(Dialog[None]):
             yield Static(text)
 
 
+class TextViewer(Dialog[None]):
+    """A full-screen reader for one text when no $PAGER is set (`o`)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss", "Close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes=self.BOX) as box:
+            box.border_title = self.title_text
+            yield Static(Text(self.text))
+
+
 class JudgeTranscriptScreen(Dialog[None]):
     """The full judge exchange behind one verdict: every prompt and reply, tokens and cost."""
 
@@ -191,6 +206,7 @@ class SessionDetailScreen(Screen[None]):
         Binding("J", "judge_transcript", "Judge transcript", key_display="J", show=False),
         Binding("g", "golden", "Add to regression set", show=False),
         Binding("t", "fold('reference')", "Reference (task, expected actions)", show=False),
+        Binding("o", "page", "Open in pager", show=False),
         Binding("s", "fold('system')", "System prompt", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
@@ -433,6 +449,7 @@ class SessionDetailScreen(Screen[None]):
     def _span_selected(self, event: SpanTree.Selected) -> None:
         if self._spans.get(event.span.span_id) is not event.span:
             return  # a highlight from the tree as it was for the previous session
+        self._span_shown = event.span
         self.query_one("#span-text", Static).update(span_detail(event.span))
         self.query_one("#span-detail", VerticalScroll).scroll_home(animate=False)
 
@@ -464,6 +481,7 @@ class SessionDetailScreen(Screen[None]):
                 text.append(f"  “{inert(ev['snippet'])}”", style="italic")
             text.append("\n")
         self.query_one("#why-text", Static).update(text)
+        self._why = text
         self.jump_to_evidence(evaluator, quiet=True)
 
     def jump_to_evidence(self, evaluator: str, *, quiet: bool = False) -> None:
@@ -601,6 +619,50 @@ class SessionDetailScreen(Screen[None]):
     def _golden_saved(self, message: GoldenSaved) -> None:
         message.stop()
         self.notify(f"regression case #{message.case} added")
+
+    def _focused_text(self) -> tuple[str, str]:
+        """(title, text) of what has focus: the selected span, the why pane of the highlighted verdict, or the
+        whole transcript with its tool calls."""
+        assert self.view is not None
+        focused = self.focused
+        span = getattr(self, "_span_shown", None)
+        if span is not None and focused is not None and focused.id in ("spans", "span-detail"):
+            return f"span {span.name}", span_detail(span).plain
+        if isinstance(focused, DataTable) and getattr(self, "_why", None) is not None:
+            return "verdict", self._why.plain
+        turns = "\n\n".join(turn_text(self.view.session, i).plain for i in range(len(self.view.session.turns)))
+        return f"transcript {self.view.session.session_id}", turns
+
+    def action_page(self) -> None:
+        """Open the focused text in $PAGER (inert: a trace's escape sequences never reach it), or in a full-screen
+        viewer when no pager is set."""
+        import os
+        import shlex
+        import subprocess
+        import tempfile
+
+        if self.view is None:
+            return
+        title, text = self._focused_text()
+        text = inert(text, keep_newlines=True)
+        pager = os.environ.get("PAGER", "").strip()
+        if not pager:
+            self.app.push_screen(TextViewer(title, text))
+            return
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="cstui-", delete=False, encoding="utf-8") as f:
+            f.write(text + "\n")
+        try:
+            from textual.app import SuspendNotSupported
+
+            try:
+                with self.app.suspend():
+                    subprocess.run([*shlex.split(pager), f.name], check=False)
+            except SuspendNotSupported:  # headless (a test's pager): nothing on screen to give away
+                subprocess.run([*shlex.split(pager), f.name], check=False)
+        except OSError as exc:
+            self.notify(f"could not run $PAGER ({inert(pager, keep_newlines=False)}): {exc}", severity="error")
+        finally:
+            os.unlink(f.name)
 
     def action_fold(self, what: str) -> None:
         """Open (or close) the reference panel or the system prompt from the keyboard, wherever focus is."""

@@ -58,3 +58,65 @@ async def test_the_reference_panel_marks_each_expected_action_and_opens_from_the
         await pilot.press("s")
         await settle(pilot)
         assert not system.collapsed
+
+
+async def test_o_sends_the_focused_text_to_the_pager_made_inert(tau_db, tmp_path, monkeypatch):
+    """`o` hands the transcript (or the focused span, or verdict) to $PAGER; a trace's escape sequences never
+    reach it."""
+    import os
+    import stat
+
+    got = tmp_path / "paged.txt"
+    pager = tmp_path / "pager.sh"
+    pager.write_text(f"#!/bin/sh\ncat \"$1\" > {got}\n")
+    pager.chmod(pager.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PAGER", str(pager))
+    app = create_app(tau_db, run="tau", session="task-14-trial-1")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#transcript").focus()
+        await pilot.press("o")
+        await settle(pilot)
+    text = got.read_text()
+    assert "#4 assistant" in text and "⚙ get_reservation_details" in text and "\x1b" not in text
+    assert os.path.exists(pager)
+
+
+async def test_without_a_pager_o_opens_a_full_screen_viewer(tau_db, monkeypatch):
+    from cstui.screens.session import TextViewer
+
+    monkeypatch.delenv("PAGER", raising=False)
+    app = create_app(tau_db, run="tau", session="task-14-trial-1")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#transcript").focus()
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, TextViewer) and "get_reservation_details" in app.screen.text
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, TextViewer)
+
+
+async def test_E_exports_the_evidence_of_the_sessions_the_filter_shows(demo_db, tmp_path, monkeypatch):
+    import json
+
+    from cstui.widgets.failure_table import FailureTable
+
+    monkeypatch.setenv("CSTUI_EXPORT_DIR", str(tmp_path))
+    from cstui.triage import FailureFilter
+
+    app = create_app(demo_db, run="candidate", failures=FailureFilter())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")  # one tier: a filter, so not every failing session
+        await settle(pilot)
+        shown = set(app.screen.query_one(FailureTable).visible_session_ids())
+        await pilot.press("E")
+        await settle(pilot, 0.5)
+    files = list(tmp_path.glob("cstui-evidence-candidate-*.jsonl"))
+    assert len(files) == 1
+    rows = [json.loads(line) for line in files[0].read_text().splitlines()]
+    ids = {r["session_id"] for r in rows if r.get("session_id")}
+    assert shown and ids == shown  # the filter's sessions, every one of them, and no other
+    assert all(r.get("evaluator") for r in rows if r.get("session_id"))
