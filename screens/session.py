@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Collapsible, DataTable, Footer, Header, Static
+from textual.widgets import Collapsible, DataTable, Footer, Header, Input, Static
 
 from cstui.reviewed import ReviewedVerdict
 from cstui.screens import data
@@ -35,7 +35,7 @@ ROLE_STYLES = {"customer": "bold cyan", "assistant": "bold green", "agent": "bol
                "tool": "bold blue"}
 
 
-def turn_text(session: Any, index: int, highlight: str | tuple[int, int] | None = None) -> Text:
+def turn_text(session: Any, index: int, highlight: str | tuple[int, int] | None = None, find: str = "") -> Text:
     """One turn: role, number, confidence, citations, draft decision, then its text (inert).
 
     `highlight`: (start, end) offsets into the turn's text — exact, whatever the text holds — or, for evidence
@@ -72,6 +72,19 @@ def turn_text(session: Any, index: int, highlight: str | tuple[int, int] | None 
     out = head + Text("\n") + body
     for span in calls:
         out.append_text(call_text(span, first=not body.plain))
+    if find:
+        for start in find_all(out.plain, find):
+            out.stylize("bold reverse yellow", start, start + len(find))
+    return out
+
+
+def find_all(text: str, needle: str) -> list[int]:
+    """Where `needle` occurs in `text`, ignoring case."""
+    hay, needle = text.lower(), needle.lower()
+    out, at = [], hay.find(needle)
+    while needle and at >= 0:
+        out.append(at)
+        at = hay.find(needle, at + len(needle))
     return out
 
 
@@ -195,9 +208,11 @@ class SessionDetailScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *data.FIRST_KEYS,
-        Binding("escape", "app.back", "Back"),
-        Binding("n", "step(1)", "Next"),
+        Binding("escape", "back_or_clear", "Back"),
+        Binding("n", "next(1)", "Next"),
+        Binding("N", "next(-1)", "Previous hit", key_display="N", show=False),
         Binding("p", "step(-1)", "Prev"),
+        Binding("slash", "find", "Find in transcript", key_display="/", show=False),
         Binding("l", "relabel", "Relabel"),
         Binding("y", "quick_label('pass')", "Pass"),
         Binding("x", "quick_label('fail')", "Fail"),
@@ -214,7 +229,9 @@ class SessionDetailScreen(Screen[None]):
     HELP = ("Opens on the first failing verdict: its reason in the why pane, the sentence highlighted in the "
             "transcript, its span selected. n / p step through the sessions you came from (the filter of the "
             "failures list, or the run's failing sessions). y / x record your verdict on the highlighted evaluator "
-            "(the machine's verdict stays beside it); l opens the full relabel form.")
+            "(the machine's verdict stays beside it); l opens the full relabel form. / finds words in the "
+            "transcript: n / N step through them, escape ends the find. t opens the reference, s the system "
+            "prompt, o the focused text in your $PAGER.")
     DEFAULT_CSS = """
     SessionDetailScreen #meta { height: auto; max-height: 4; padding: 0 1; background: $panel; }
     SessionDetailScreen #main { height: 2fr; }
@@ -251,6 +268,7 @@ class SessionDetailScreen(Screen[None]):
         self.view: SessionView | None = None
         self.selected: str | None = None  # the highlighted evaluator: kept when the same session reloads
         self._spans: dict[str, Any] = {}
+        self._find: tuple[str, list[int], int] = ("", [], -1)  # what `/` found: the words, the turns, where we are
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -332,6 +350,8 @@ class SessionDetailScreen(Screen[None]):
         self._spans = {span.span_id: span for span in view.session.spans}
         if not same_session:
             self.selected = None
+            self._find = ("", [], -1)  # a find belongs to the transcript it was made in
+            self.sub_title = ""
         self.query_one("#span-text", Static).update(NO_SPAN)
         self.sub_title = inert(f"{self.run} · {view.session.session_id}", keep_newlines=False)
         self._show_meta(view)
@@ -374,7 +394,65 @@ class SessionDetailScreen(Screen[None]):
 
     def _turn_text(self, index: int, highlight: str | tuple[int, int] | None = None) -> Text:
         assert self.view is not None
-        return turn_text(self.view.session, index, highlight)
+        return turn_text(self.view.session, index, highlight, self._find[0])
+
+    # ------------------------------------------------------------------ find in the transcript
+    def action_find(self) -> None:
+        """`/`: find words in this transcript (tool calls included); n / N step through the turns that hold them,
+        escape ends the find (then n / p step through sessions again)."""
+        if self.query("#find"):
+            self.query_one("#find", Input).focus()
+            return
+        box = Input(placeholder="find in this transcript (enter; escape to stop)", id="find")
+        self.mount(box, before=self.query_one("#main"))
+        box.focus()
+
+    @on(Input.Submitted, "#find")
+    def _find_submitted(self, event: Input.Submitted) -> None:
+        assert self.view is not None
+        needle = event.value.strip()
+        hits = [i for i in range(len(self.view.session.turns))
+                if needle and find_all(turn_text(self.view.session, i).plain, needle)]
+        self._find = (needle, hits, -1)
+        for turn in self.query(TurnView):
+            if str(turn.id).startswith("turn-"):
+                turn.update(self._turn_text(int(str(turn.id).split("-")[1])))
+        event.input.remove()
+        if not hits:
+            self.notify(f"“{inert(needle, keep_newlines=False)}” is not in this transcript", severity="warning")
+            self._find = ("", [], -1)
+            return
+        self.query_one("#transcript").focus()
+        self.action_next(1)
+
+    def action_next(self, delta: int) -> None:
+        """n / N: the next (previous) turn holding what `/` found — or, with no find active, the next session."""
+        needle, hits, at = self._find
+        if not needle:
+            if delta > 0:
+                self.action_step(1)
+            return
+        at = (at + delta) % len(hits)
+        self._find = (needle, hits, at)
+        target = self.query_one(f"#turn-{hits[at]}", TurnView)
+        for parent in target.ancestors:  # a hit in the folded system prompt opens it
+            if isinstance(parent, Collapsible):
+                parent.collapsed = False
+        target.scroll_visible(animate=False, top=True)
+        self.sub_title = f"“{needle}”: turn {hits[at]} ({at + 1} of {len(hits)})"
+
+    def action_back_or_clear(self) -> None:
+        if self.query("#find"):
+            self.query_one("#find", Input).remove()
+            return
+        if self._find[0]:
+            self._find = ("", [], -1)
+            for turn in self.query(TurnView):
+                if str(turn.id).startswith("turn-"):
+                    turn.update(self._turn_text(int(str(turn.id).split("-")[1])))
+            self.sub_title = ""
+            return
+        self.app.action_back()  # type: ignore[attr-defined]
 
     async def _show_transcript(self, view: SessionView) -> None:
         box = self.query_one("#transcript", VerticalScroll)

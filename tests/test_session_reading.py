@@ -120,3 +120,30 @@ async def test_E_exports_the_evidence_of_the_sessions_the_filter_shows(demo_db, 
     ids = {r["session_id"] for r in rows if r.get("session_id")}
     assert shown and ids == shown  # the filter's sessions, every one of them, and no other
     assert all(r.get("evaluator") for r in rows if r.get("session_id"))
+
+
+async def test_slash_finds_in_the_transcript_highlights_and_n_steps_through_the_hits(tau_db):
+    from cstui.screens.session import TurnView
+
+    app = create_app(tau_db, run="tau", session="task-14-trial-1")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("slash")
+        await pilot.press(*"Noah")
+        await pilot.press("enter")
+        await settle(pilot)
+        needle, hits, at = screen._find
+        assert needle == "Noah" and len(hits) >= 2 and at == 0 and hits[0] > 0
+        first = screen.query_one(f"#turn-{hits[0]}", TurnView).content
+        assert any("reverse" in str(span.style) for span in first.spans)  # highlighted
+        assert "1 of" in screen.sub_title
+        await pilot.press("n")
+        await settle(pilot)
+        assert screen._find[2] == 1 and screen.session_id == "task-14-trial-1"  # a hit, not the next session
+        await pilot.press("N")
+        await settle(pilot)
+        assert screen._find[2] == 0
+        await pilot.press("escape")  # ends the find; the screen stays
+        await settle(pilot)
+        assert screen._find[0] == "" and app.screen is screen
