@@ -576,6 +576,7 @@ class SessionView:
     frustration: list[tuple[int, float, list[str]]] = field(default_factory=list)
     frustration_threshold: float = 0.65
     reference: list[ReferenceStep] = field(default_factory=list)
+    baseline: str | None = None  # the run this one is compared with, when one is remembered
 
     @property
     def failed(self) -> list[ReviewedVerdict]:
@@ -610,4 +611,4 @@ def session_view(store: Store, run: str, session_id: str) -> SessionView:
     curve = [(p.turn_index, p.score, p.signals) for p in frustration_curve(session)]
     return SessionView(run=run, session=session, results=results, labels=labels, kb=kb, trust=measured,
                        frustration=curve, frustration_threshold=load_config().frustration_threshold,
-                       reference=reference_steps(session))
+                       reference=reference_steps(session), baseline=store.baseline_of(run))

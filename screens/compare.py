@@ -29,7 +29,8 @@ def _value(rate: Any) -> float | None:
 
 class CompareScreen(Screen[None]):
     HELP = ("The candidate against its baseline, rule by rule (change in points, p-value, sessions that flipped from "
-            "pass to fail) and tier by tier; enter on a rule lists its flipped sessions. Runs of two different systems "
+            "pass to fail) and tier by tier; enter on a rule lists its flipped sessions (b on one of them shows it "
+            "beside its baseline). Runs of two different systems "
             "are flagged: such a comparison says little about a change.")
     BINDINGS: ClassVar[list[BindingType]] = [*data.FIRST_KEYS, Binding("escape", "app.back", "Back")]
     DEFAULT_CSS = """
@@ -127,7 +128,8 @@ class CompareScreen(Screen[None]):
         from cstui.screens.failures import FailuresScreen
 
         self.app.push_screen(FailuresScreen(self.store, self.run, FailureFilter(
-            session_ids=tuple(rule.flipped), title=f"flipped on {rule.name} vs {self.baseline}")))
+            session_ids=tuple(rule.flipped), title=f"flipped on {rule.name} vs {self.baseline}"),
+            baseline=self.baseline))
 
 
 def ece_text(ece: float | None) -> str:

@@ -66,6 +66,14 @@ class SessionLoaded(Message):
         self.view = view
 
 
+class PairLoaded(Message):
+    """One session as two runs hold it (baseline, candidate); a view is None when that run lacks the session."""
+
+    def __init__(self, baseline: Any, candidate: Any) -> None:
+        super().__init__()
+        self.baseline, self.candidate = baseline, candidate
+
+
 class CompareLoaded(Message):
     def __init__(self, gate: GateResult, candidate: Report, baseline: Report,
                  systems: tuple[str | None, str | None] = (None, None)) -> None:

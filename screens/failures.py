@@ -58,10 +58,12 @@ class FailuresScreen(Screen[None]):
     FailuresScreen #trust { height: auto; max-height: 3; padding: 0 1; }
     """
 
-    def __init__(self, store: Store, run: str, failure_filter: FailureFilter | None = None) -> None:
+    def __init__(self, store: Store, run: str, failure_filter: FailureFilter | None = None,
+                 baseline: str | None = None) -> None:
         super().__init__()
         self.store = store
         self.run = run
+        self.baseline = baseline  # the run these sessions flipped against, when opened from the compare screen
         self.filter = failure_filter or FailureFilter()
         self.all: Failures | None = None
         self.shown: FailureRows | None = None
@@ -167,7 +169,7 @@ class FailuresScreen(Screen[None]):
 
         ids = self.query_one(FailureTable).shown_ids()
         self.app.push_screen(SessionDetailScreen(self.store, self.run, event.session_id, ids,
-                                                 on_change=self.reload))
+                                                 on_change=self.reload, baseline=self.baseline))
 
     def action_search(self) -> None:
         box = self.query_one("#search", Input)

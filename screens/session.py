@@ -222,6 +222,7 @@ class SessionDetailScreen(Screen[None]):
         Binding("g", "golden", "Add to regression set", show=False),
         Binding("t", "fold('reference')", "Reference (task, expected actions)", show=False),
         Binding("o", "page", "Open in pager", show=False),
+        Binding("b", "side_by_side", "Baseline side by side", show=False),
         Binding("s", "fold('system')", "System prompt", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
@@ -231,7 +232,7 @@ class SessionDetailScreen(Screen[None]):
             "failures list, or the run's failing sessions). y / x record your verdict on the highlighted evaluator "
             "(the machine's verdict stays beside it); l opens the full relabel form. / finds words in the "
             "transcript: n / N step through them, escape ends the find. t opens the reference, s the system "
-            "prompt, o the focused text in your $PAGER.")
+            "prompt, o the focused text in your $PAGER, b this session in the baseline run side by side.")
     DEFAULT_CSS = """
     SessionDetailScreen #meta { height: auto; max-height: 4; padding: 0 1; background: $panel; }
     SessionDetailScreen #main { height: 2fr; }
@@ -254,7 +255,7 @@ class SessionDetailScreen(Screen[None]):
     """
 
     def __init__(self, store: Store, run: str, session_id: str, navigation: Sequence[str] | None = None,
-                 on_change: Callable[[], None] | None = None) -> None:
+                 on_change: Callable[[], None] | None = None, baseline: str | None = None) -> None:
         """`navigation`: the sessions n / p step through (the failures list's filter); None: the run's failing
         sessions, looked up when the screen opens."""
         super().__init__()
@@ -265,6 +266,7 @@ class SessionDetailScreen(Screen[None]):
         self.navigation_name = "in filter" if navigation else "failing in run"
         self._find_failing = navigation is None
         self.on_change = on_change
+        self.baseline = baseline  # given by the compare screen; else the run's remembered one
         self.view: SessionView | None = None
         self.selected: str | None = None  # the highlighted evaluator: kept when the same session reloads
         self._spans: dict[str, Any] = {}
@@ -741,6 +743,19 @@ class SessionDetailScreen(Screen[None]):
             self.notify(f"could not run $PAGER ({inert(pager, keep_newlines=False)}): {exc}", severity="error")
         finally:
             os.unlink(f.name)
+
+    def action_side_by_side(self) -> None:
+        """This session in the baseline run beside this run (the baseline the dashboard compares with)."""
+        if self.view is None:
+            return
+        baseline = self.baseline or self.view.baseline
+        if not baseline:
+            self.notify("no baseline for this run: open it with --baseline NAME (or c on the dashboard)",
+                        severity="information")
+            return
+        from cstui.screens.side_by_side import SideBySideScreen
+
+        self.app.push_screen(SideBySideScreen(self.store, baseline, self.run, self.view.session.session_id))
 
     def action_fold(self, what: str) -> None:
         """Open (or close) the reference panel or the system prompt from the keyboard, wherever focus is."""

@@ -147,3 +147,34 @@ async def test_slash_finds_in_the_transcript_highlights_and_n_steps_through_the_
         await pilot.press("escape")  # ends the find; the screen stays
         await settle(pilot)
         assert screen._find[0] == "" and app.screen is screen
+
+
+async def test_a_flipped_session_opens_beside_its_baseline_from_the_compare_screen(demo_db):
+    """compare → a rule's flipped sessions → one of them → b: both runs' transcripts and verdicts, changes marked."""
+    from textual.widgets import DataTable
+
+    from cstui.screens.side_by_side import SideBySideScreen
+
+    app = create_app(demo_db, run="candidate", baseline="baseline")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        rules = app.screen.query_one("#rules", DataTable)
+        flipped = next(r for r in app.screen.gate.rules if r.flipped)
+        rules.move_cursor(row=rules.get_row_index(flipped.name))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "FailuresScreen"
+        await pilot.press("enter")
+        await settle(pilot)
+        sid = app.screen.view.session.session_id
+        assert sid in flipped.flipped
+        await pilot.press("b")
+        await settle(pilot, 0.3)
+        screen = app.screen
+        assert isinstance(screen, SideBySideScreen)
+        assert screen.query("#left TurnView") and screen.query("#right TurnView")
+        table = screen.query_one("#diff-verdicts", DataTable)
+        marked = [table.get_row_at(i) for i in range(table.row_count) if str(table.get_row_at(i)[0]) == "≠"]
+        assert marked and any(str(row[2]) == "pass" and str(row[3]) == "FAIL" for row in marked)
