@@ -168,8 +168,9 @@ class FailuresScreen(Screen[None]):
         from cstui.screens.session import SessionDetailScreen
 
         ids = self.query_one(FailureTable).shown_ids()
+        searched = self.filter.text if self.filter.text_hits else ""  # a hit of what was said: scroll to it
         self.app.push_screen(SessionDetailScreen(self.store, self.run, event.session_id, ids,
-                                                 on_change=self.reload, baseline=self.baseline))
+                                                 on_change=self.reload, baseline=self.baseline, find=searched))
 
     def action_search(self) -> None:
         box = self.query_one("#search", Input)

@@ -255,7 +255,8 @@ class SessionDetailScreen(Screen[None]):
     """
 
     def __init__(self, store: Store, run: str, session_id: str, navigation: Sequence[str] | None = None,
-                 on_change: Callable[[], None] | None = None, baseline: str | None = None) -> None:
+                 on_change: Callable[[], None] | None = None, baseline: str | None = None,
+                 find: str = "") -> None:
         """`navigation`: the sessions n / p step through (the failures list's filter); None: the run's failing
         sessions, looked up when the screen opens."""
         super().__init__()
@@ -267,6 +268,7 @@ class SessionDetailScreen(Screen[None]):
         self._find_failing = navigation is None
         self.on_change = on_change
         self.baseline = baseline  # given by the compare screen; else the run's remembered one
+        self.open_find = find  # what a search of the failures list matched: found again in each session opened
         self.view: SessionView | None = None
         self.selected: str | None = None  # the highlighted evaluator: kept when the same session reloads
         self._spans: dict[str, Any] = {}
@@ -362,6 +364,8 @@ class SessionDetailScreen(Screen[None]):
         self._show_spans(view)
         self._show_verdicts(view)
         self._show_labels(view)
+        if self.open_find and not same_session:  # opened from a search hit: land on the words searched for
+            self.find(self.open_find, quiet=True)
 
     def _position(self, session_id: str) -> str:
         if session_id in self.navigation:
@@ -412,16 +416,21 @@ class SessionDetailScreen(Screen[None]):
     @on(Input.Submitted, "#find")
     def _find_submitted(self, event: Input.Submitted) -> None:
         assert self.view is not None
-        needle = event.value.strip()
+        event.input.remove()
+        self.find(event.value.strip())
+
+    def find(self, needle: str, *, quiet: bool = False) -> None:
+        """Highlight `needle` in every turn that holds it and move to the first."""
+        assert self.view is not None
         hits = [i for i in range(len(self.view.session.turns))
                 if needle and find_all(turn_text(self.view.session, i).plain, needle)]
         self._find = (needle, hits, -1)
         for turn in self.query(TurnView):
             if str(turn.id).startswith("turn-"):
                 turn.update(self._turn_text(int(str(turn.id).split("-")[1])))
-        event.input.remove()
         if not hits:
-            self.notify(f"“{inert(needle, keep_newlines=False)}” is not in this transcript", severity="warning")
+            if not quiet:
+                self.notify(f"“{inert(needle, keep_newlines=False)}” is not in this transcript", severity="warning")
             self._find = ("", [], -1)
             return
         self.query_one("#transcript").focus()

@@ -81,6 +81,12 @@ async def test_slash_in_the_failures_list_searches_what_was_said(demo_db):
         assert app.screen.index_state == "ready"
         shown = set(app.screen.query_one(FailureTable).visible_session_ids())
         assert shown and "S-000099" in shown  # its failed refund call said so; no id or intent does
+        table = app.screen.query_one(FailureTable)
+        table.focus()
+        await pilot.press("enter")  # a hit opens on the words searched for, highlighted (issue 36)
+        await settle(pilot)
+        needle, hits, at = app.screen._find
+        assert needle == "payment processor timeout" and hits and at == 0
 
 
 async def test_typing_filters_at_once_and_searches_what_was_said_when_typing_pauses(demo_db):
@@ -124,3 +130,29 @@ def test_indexing_in_a_child_process_reports_its_failure(tmp_path):
     broken = SimpleNamespace(path=tmp_path, opened=SimpleNamespace(uri=file_uri(tmp_path)), read_only_connection=False)
     with pytest.raises(RuntimeError, match="database"):
         index_in_subprocess(broken, "r")  # a directory, not a database
+
+
+def test_system_prompts_are_searched_only_when_asked_for_and_an_old_index_is_rebuilt(tmp_path, cli):
+    """One policy phrase in a system prompt would match every session: left out unless the query starts "system:".
+    An index written in the previous format (system turns as "turn N") is rebuilt on the next search."""
+    import sqlite3
+
+    src = tmp_path / "s.jsonl"
+    src.write_bytes(b"".join(orjson.dumps({"session_id": sid, "turns": [
+        {"role": "system", "text": "Refunds within 30 days of purchase."},
+        {"role": "customer", "text": said}, {"role": "assistant", "text": "ok"}]}) + b"\n"
+        for sid, said in (("A", "can I get refunds within 30 days?"), ("B", "where is my parcel"))))
+    db = tmp_path / "s.db"
+    assert cli("import", src, "--run", "r", "--db", db).code == 0
+
+    def found(phrase: str) -> list[tuple[str, str]]:
+        r = cli("search", phrase, "--run", "r", "--json", "--db", db)
+        assert r.code == 0, r.err
+        return sorted((h["session_id"], h["place"]) for h in json.loads(r.out))
+
+    assert found("refunds within 30 days") == [("A", "turn 1")]
+    assert found("system: refunds within 30 days") == [("A", "system 0"), ("A", "turn 1"), ("B", "system 0")]
+    with sqlite3.connect(db) as conn:  # as the previous format left it: the run's own name, system turns as turns
+        conn.execute("UPDATE search SET place = 'turn 0' WHERE place = 'system 0'")
+        conn.execute("UPDATE search_runs SET run = 'r'")
+    assert found("refunds within 30 days") == [("A", "turn 1")]  # rebuilt, not read stale

@@ -14,7 +14,9 @@ def add_parser(sub: Any) -> None:
                        description="Full-text search (SQLite FTS5, built on a run's first search and rebuilt "
                        "when its sessions change) over every turn's text and "
                        "every tool span's name and result in a run. The text is one phrase: words in that order, "
-                       "case-insensitive. Prints session, place (turn N or span ID) and a snippet with the match "
+                       "case-insensitive. System prompts are left out (one policy phrase would match every session) unless the "
+                       "text starts with 'system:'. Prints session, place (turn N, system N or span ID) and a snippet "
+                       "with the match "
                        "in [ ]; open a hit with `cstui --run R --session S`.")
     p.add_argument("text", help="the phrase, e.g. \"has been processed\"")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N hits (default 50)")

@@ -12,7 +12,7 @@ import orjson
 
 from cstui.store.chunks import SessionPartWriter
 from cstui.store.core import RunExists, StoreBase, StoreError, UnknownRun, _b, now_iso
-from cstui.store.search import SEARCH_SHIFT
+from cstui.store.search import SEARCH_SHIFT, index_key
 
 BATCH = 2000  # sessions per executemany during an import
 
@@ -182,7 +182,7 @@ class RunsMixin(StoreBase):
                 conn.execute("DELETE FROM search WHERE rowid >= ? AND rowid < ? AND (rowid >> ?) IN"
                              " (SELECT id FROM sessions WHERE run = ?)",
                              (lo << SEARCH_SHIFT, (hi + 1) << SEARCH_SHIFT, SEARCH_SHIFT, name))
-        conn.execute("DELETE FROM search_runs WHERE run = ?", (name,))
+        conn.execute("DELETE FROM search_runs WHERE run = ? OR run = ?", (name, index_key(name)))
         conn.execute("DELETE FROM sessions WHERE run = ?", (name,))
         conn.execute("DELETE FROM kb WHERE run = ?", (name,))
         conn.execute("DELETE FROM runs WHERE name = ?", (name,))

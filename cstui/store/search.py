@@ -20,9 +20,21 @@ SEARCH_SHIFT = 20  # items per session in the rowid: 1,048,576 turns and spans
 SEARCHED_SPAN_KINDS = ("tool", "escalation", "policy_lookup", "guardrail")
 
 
-def search_items(turn_texts: Iterable[str | None], spans: Iterable[Any]) -> list[tuple[str, str]]:
-    """(text, place) for one session: its turns, then its tool-like spans' name and result (native dicts)."""
-    items = [(text, f"turn {i}") for i, text in enumerate(turn_texts) if isinstance(text, str) and text.strip()]
+# The index's format, kept with each indexed run (search_runs.run is "RUN#FORMAT"): a run indexed in another format
+# is indexed again on its next search. 2: system turns are indexed as "system N" and searched only when asked for.
+INDEX_FORMAT = 2
+SYSTEM_PREFIX = "system:"  # a query starting so also searches the system prompts
+
+
+def index_key(run: str) -> str:
+    return f"{run}#{INDEX_FORMAT}"
+
+
+def search_items(turns: Iterable[tuple[str | None, str | None]], spans: Iterable[Any]) -> list[tuple[str, str]]:
+    """(text, place) for one session: its turns ((role, text); a system turn's place is "system N"), then its
+    tool-like spans' name and result (native dicts)."""
+    items = [(text, f"{'system' if role == 'system' else 'turn'} {i}") for i, (role, text) in enumerate(turns)
+             if isinstance(text, str) and text.strip()]
     for span in spans:
         if not isinstance(span, dict) or span.get("kind") not in SEARCHED_SPAN_KINDS:
             continue
@@ -38,6 +50,14 @@ def search_items(turn_texts: Iterable[str | None], spans: Iterable[Any]) -> list
 def search_rows(sid: int, items: Iterable[tuple[str, str]]) -> list[tuple[int, str, str]]:
     """The FTS rows of one session: rowid = sid << SEARCH_SHIFT | item."""
     return [((sid << SEARCH_SHIFT) + k, text, place) for k, (text, place) in enumerate(items)]
+
+
+def _query(text: str) -> tuple[str, str]:
+    """(the phrase, the extra SQL condition): system prompts are left out unless the query starts "system:"."""
+    text = text.strip()
+    if text.lower().startswith(SYSTEM_PREFIX):
+        return text[len(SYSTEM_PREFIX):].strip(), ""
+    return text, " AND f.place NOT LIKE 'system %'"
 
 
 def fts_phrase(text: str) -> str:
@@ -105,7 +125,7 @@ class SearchMixin(StoreBase):
         schema = self._search_schema()
         stamp = self.conn.execute("SELECT min(id), max(id), count(*) FROM sessions WHERE run = ?", (run,)).fetchone()
         indexed = self.conn.execute(f"SELECT sid_lo, sid_hi, n FROM {schema}.search_runs WHERE run = ?",
-                                    (run,)).fetchone()
+                                    (index_key(run),)).fetchone()
         return indexed is not None and tuple(indexed) == tuple(stamp)
 
     def index_for_search(self, run: str, progress: Callable[[int, int], None] | None = None) -> int:
@@ -131,14 +151,16 @@ class SearchMixin(StoreBase):
                 rows = []
                 for sid, doc in conn.execute(f"SELECT id, doc FROM sessions WHERE id IN ({marks})", chunk):
                     turns = orjson.loads(doc).get("turns") or []
-                    texts = [t.get("text") if isinstance(t, dict) else None for t in turns]
-                    rows.extend(search_rows(sid, search_items(texts, spans.get(sid, []))))
+                    pairs = [(t.get("role"), t.get("text")) if isinstance(t, dict) else (None, None) for t in turns]
+                    rows.extend(search_rows(sid, search_items(pairs, spans.get(sid, []))))
                 conn.executemany(f"INSERT INTO {schema}.search (rowid, text, place) VALUES (?, ?, ?)", rows)
                 written += len(rows)
                 if progress:
                     progress(min(start + len(chunk), len(sids)), len(sids))
+            conn.execute(f"DELETE FROM {schema}.search_runs WHERE run = ? OR run LIKE ? ESCAPE '\\'",
+                         (run, run.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "#%"))
             conn.execute(f"INSERT OR REPLACE INTO {schema}.search_runs (run, sid_lo, sid_hi, n) VALUES (?, ?, ?, ?)",
-                         (run, lo, hi, n))
+                         (index_key(run), lo, hi, n))
         return written
 
     def _ready_for_search(self, run: str) -> str:
@@ -147,20 +169,24 @@ class SearchMixin(StoreBase):
         return self._search_schema()
 
     def search(self, run: str, text: str, *, limit: int = 200) -> list[dict[str, Any]]:
-        """Hits for a phrase in a run: session, where (turn N / span ID) and a snippet with the match in [ ]."""
-        if not text.strip():
+        """Hits for a phrase in a run: session, where (turn N / span ID) and a snippet with the match in [ ]. What
+        the customer, the agent and the tools said; the system prompts too when the query starts "system:" (one
+        policy phrase would otherwise match every session)."""
+        phrase, where = _query(text)
+        if not phrase:
             return []
         schema = self._ready_for_search(run)
         return self._dicts(
             f"SELECT s.session_id, f.place, snippet(search, 0, '[', ']', '…', 16) AS snippet"
             f" FROM {schema}.search f JOIN sessions s ON s.id = f.rowid >> ? WHERE f.search MATCH ? AND s.run = ?"
-            " ORDER BY f.rank LIMIT ?", (SEARCH_SHIFT, fts_phrase(text.strip()), run, limit))
+            f"{where} ORDER BY f.rank LIMIT ?", (SEARCH_SHIFT, fts_phrase(phrase), run, limit))
 
     def search_session_ids(self, run: str, text: str, *, limit: int = 100_000) -> list[str]:
-        """The sessions of a run whose turns or tool results contain the phrase."""
-        if len(text.strip()) < 2:
+        """The sessions of a run whose turns or tool results contain the phrase (system prompts: "system:")."""
+        phrase, where = _query(text)
+        if len(phrase) < 2:
             return []
         schema = self._ready_for_search(run)
         return [sid for (sid,) in self.conn.execute(
             f"SELECT DISTINCT s.session_id FROM {schema}.search f JOIN sessions s ON s.id = f.rowid >> ?"
-            " WHERE f.search MATCH ? AND s.run = ? LIMIT ?", (SEARCH_SHIFT, fts_phrase(text.strip()), run, limit))]
+            f" WHERE f.search MATCH ? AND s.run = ?{where} LIMIT ?", (SEARCH_SHIFT, fts_phrase(phrase), run, limit))]
