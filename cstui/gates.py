@@ -337,8 +337,6 @@ def scan_gate(store: Store, run: str, cfg: GateConfig,
                 data.per_values.setdefault(rule.name, set()).add(value)
             data.scopes[(rule.name, value if rule.per else None)] = ScopeTally(n=n, score_sum=total,
                                                                               score_squares=squares)
-        if rule.evaluators[0] in bits:
-            data.evaluators_seen.add(rule.evaluators[0])
     return data
 
 

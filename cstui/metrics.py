@@ -233,7 +233,8 @@ def build_report(store: Store, run: str, by: str = "tier") -> Report:
     report["alignment"] = _alignment(store, run, scan)
     report["warnings"] = _gate_sample_size_warnings(cfg, gate_data)
     report["composition"] = composition(sample, overall.n, scan.composition)
-    report["dissatisfaction"] = dissatisfaction(store, run)
+    report["dissatisfaction"] = dissatisfaction(store, run, (evaluators.get(DISSATISFACTION_EVALUATOR) or {}).get(
+        "version"))
     return Report.model_validate(report)
 
 
@@ -241,7 +242,8 @@ def build_report(store: Store, run: str, by: str = "tier") -> Report:
 DISSATISFACTION_EVALUATOR = "frustration"
 
 
-def dissatisfaction(store: Store, run: str, evaluator: str = DISSATISFACTION_EVALUATOR) -> dict[str, Any] | None:
+def dissatisfaction(store: Store, run: str, version: str | None,
+                    evaluator: str = DISSATISFACTION_EVALUATOR) -> dict[str, Any] | None:
     """Estimated share of sessions whose customer was dissatisfied, per tier: the mean of the evaluator's calibrated
     chance, with a 95% interval (sampling only), and the held-out validation figure it rests on. None when the run
     has no scores from it. A number no run records (CSAT) read off the conversations — an estimate, not a survey."""
@@ -253,15 +255,14 @@ def dissatisfaction(store: Store, run: str, evaluator: str = DISSATISFACTION_EVA
         return None
     n, total, squares = (sum(m[i] for m in moments.values()) for i in range(3))
     shipped = shipped_summary().get("evaluators", {}).get(evaluator) or {}
-    versions = store.evaluator_versions(run)
     return {
-        "evaluator": evaluator, "version": versions.get(evaluator),
+        "evaluator": evaluator, "version": version,
         "overall": mean_interval(int(n), total, squares),
         "tiers": {tier_key(t): mean_interval(*moments[t]) for t in sorted(moments, key=lambda t: (t is None, t))},
         "rests_on": {"real_customers": (shipped.get("by_corpus") or {}).get("maia/held-out", {}).get("ranking"),
                      "ranking": shipped.get("ranking"), "precision": shipped.get("precision"),
                      "version": shipped.get("version"), "source": "held-out validation set" if shipped else None,
-                     "stale": bool(shipped) and shipped.get("version") != versions.get(evaluator)},
+                     "stale": bool(shipped) and shipped.get("version") != version},
     }
 
 

@@ -169,12 +169,18 @@ def by_part(labels: Sequence[TruthLabel], verdicts: dict[tuple[str, str], tuple[
             evaluators: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, EvaluatorValidity]]:
     """`measure` per (corpus, part), then every held-out part pooled as ("all", "held-out") and every development
     part as ("all", "dev"): the figures that count are the held-out ones."""
+    return {key: measure(group, verdicts, evaluators) for key, group in part_groups(labels).items()}
+
+
+def part_groups(labels: Sequence[TruthLabel]) -> dict[tuple[str, str], list[TruthLabel]]:
+    """Labels per (corpus, part), and pooled per part as ("all", part) — outcome labels left out of the pools,
+    which hold evaluators to their own definitions."""
     groups: dict[tuple[str, str], list[TruthLabel]] = {}
     for label in labels:
         groups.setdefault((label.corpus or "(no corpus)", label.part or "(no part)"), []).append(label)
-        if label.part and not is_outcome(label):  # pooled figures hold evaluators to their own definitions
+        if label.part and not is_outcome(label):
             groups.setdefault(("all", label.part), []).append(label)
-    return {key: measure(group, verdicts, evaluators) for key, group in sorted(groups.items())}
+    return dict(sorted(groups.items()))
 
 
 def verdicts_of(store: Any, run: str) -> dict[tuple[str, str], tuple[bool | None, str]]:

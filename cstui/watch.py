@@ -111,7 +111,7 @@ def take(store: Store, path: Path, run: str, journal: Journal, cfg: Config, *, e
     sha = digest(path)
     if sha in journal.digests:
         return None
-    exists = run in {r["name"] for r in store.runs()}
+    exists = store.has_run(run)
     before = set(store.session_ids(run)) if exists else set()
     try:
         import_files(store, [path], run, mode="append" if exists else "create", cfg=cfg)

@@ -794,8 +794,7 @@ def reference_panel(view: SessionView) -> Collapsible | None:
     reference = view.session.reference if isinstance(view.session.reference, dict) else {}
     steps = view.reference
     instruction = reference.get("notes") or reference.get("instruction") or reference.get("response")
-    reward = (view.session.outcome.model_dump().get("reward") if hasattr(view.session.outcome, "model_dump")
-              else None)
+    reward = getattr(view.session.outcome, "reward", None)  # an outcome field importers add (τ-bench, τ²-bench)
     if not steps and not instruction:
         return None
     body = Text()

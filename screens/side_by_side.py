@@ -74,7 +74,7 @@ class SideBySideScreen(Screen[None]):
     @on(PairLoaded)
     async def _loaded(self, message: PairLoaded) -> None:
         views = {"left": message.baseline, "right": message.candidate}
-        texts = {side: [turn_text(v.session, i).plain for i in range(len(v.session.turns))] if v else []
+        texts = {side: [turn_text(v.session, i) for i in range(len(v.session.turns))] if v else []
                  for side, v in views.items()}
         for side, view in views.items():
             box = self.query_one(f"#{side}", VerticalScroll)
@@ -83,9 +83,9 @@ class SideBySideScreen(Screen[None]):
                 continue
             other = texts["right" if side == "left" else "left"]
             widgets = []
-            for i in range(len(view.session.turns)):
-                widget = TurnView(turn_text(view.session, i), id=f"{side}-turn-{i}")
-                if i >= len(other) or other[i] != texts[side][i]:
+            for i, text in enumerate(texts[side]):
+                widget = TurnView(text, id=f"{side}-turn-{i}")
+                if i >= len(other) or other[i].plain != text.plain:
                     widget.add_class("changed")
                 widgets.append(widget)
             await box.mount_all(widgets)

@@ -109,35 +109,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
         known = {ev.id for ev in registry.all_evaluators()}
         graded = {ev.id for ev in registry.all_evaluators() if ev.graded}
-        with tempfile.TemporaryDirectory(prefix="cstui-validate-") as tmp:  # the sessions' own annotations
-            from cstui.store import Store
-
-            with Store(Path(tmp) / "peek.db") as store:
-                import_files(store, [Path(p) for p in args.sessions], "peek", cfg=cfg)
-                docs = [store.session_doc("peek", sid) for sid in store.session_ids("peek")]
-        given = {(label.session_id, label.evaluator) for label in labels}
-        labels += [a for a in validation.annotated_labels(docs) if (a.session_id, a.evaluator) not in given]
-        baselines = validation.baseline_scores(docs)
-        del docs
-        if not labels:
-            raise UsageError("--sessions needs --labels FILE (these sessions carry no annotators' labels)")
-        labelled = sorted({label.evaluator for label in labels})
-        for name in labelled:
-            if name not in known and not wanted:
-                print(f"note: no evaluator {name!r} is installed; its labels are skipped", file=sys.stderr)
-        try:
-            ids = evaluation.resolve(wanted or [n for n in labelled if n in known])
-        except evaluation.EvaluationError as exc:
-            raise UsageError(str(exc)) from None
-        if evaluation.split(ids)[1]:
-            raise UsageError(f"{', '.join(evaluation.split(ids)[1])}: validate runs deterministic evaluators only; "
-                             "judge a run with `cstui eval`, then `cstui validate --run`")
-        wanted = ids
         with tempfile.TemporaryDirectory(prefix="cstui-validate-") as tmp:
             from cstui.store import Store
 
             with Store(Path(tmp) / "validate.db") as store:
                 import_files(store, [Path(p) for p in args.sessions], "validation", cfg=cfg)
+                docs = [store.session_doc("validation", sid) for sid in store.session_ids("validation")]
+                given = {(label.session_id, label.evaluator) for label in labels}  # the sessions' own annotations
+                labels += [a for a in validation.annotated_labels(docs) if (a.session_id, a.evaluator) not in given]
+                baselines = validation.baseline_scores(docs)
+                del docs
+                if not labels:
+                    raise UsageError("--sessions needs --labels FILE (these sessions carry no annotators' labels)")
+                labelled = sorted({label.evaluator for label in labels})
+                for name in labelled:
+                    if name not in known and not wanted:
+                        print(f"note: no evaluator {name!r} is installed; its labels are skipped", file=sys.stderr)
+                try:
+                    ids = evaluation.resolve(wanted or [n for n in labelled if n in known])
+                except evaluation.EvaluationError as exc:
+                    raise UsageError(str(exc)) from None
+                if evaluation.split(ids)[1]:
+                    raise UsageError(f"{', '.join(evaluation.split(ids)[1])}: validate runs deterministic evaluators "
+                                     "only; judge a run with `cstui eval`, then `cstui validate --run`")
+                wanted = ids
                 bar = progress_bar("validate")
                 evaluation.run(store, "validation", ids, cfg=cfg,
                                progress=(lambda _stage, done, total, _note: bar(done, total)) if bar else None)
@@ -151,11 +146,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     results = validation.measure(own or labels, verdicts, wanted)
     parts = validation.by_part(labels, verdicts, wanted) if args.by == "corpus" else None
     rankings = validation.rank(labels, scores, baselines, wanted) if scores else {}
-    ranked_parts = {key: validation.rank([label for label in labels if (label.corpus or "(no corpus)", label.part
-                                                                        or "(no part)") == key or (key[0] == "all"
-                                                                        and label.part == key[1])],
-                                         scores, baselines, wanted)
-                    for key in parts} if parts is not None and scores else {}
+    ranked_parts = {key: validation.rank(group, scores, baselines, wanted)
+                    for key, group in validation.part_groups(labels).items()} if parts is not None and scores else {}
     if args.save_summary:
         _save_validity_summary(Path(args.save_summary), results, source, parts, ranked_parts or {("all", "all"):
                                                                                               rankings})

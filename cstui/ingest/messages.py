@@ -99,17 +99,25 @@ def accounting() -> Iterator[Ledger]:
         _LEDGER.reset(token)
 
 
-def _drop(reason: str, item: Any) -> None:
+def _first_sight(item: Any) -> Ledger | None:
+    """The ledger being filled, unless it has already counted `item` (a value tried as two shapes counts once)."""
     ledger = _LEDGER.get()
-    if ledger is not None and id(item) not in ledger.seen:  # a value read twice (tried as two shapes) counts once
-        ledger.seen.add(id(item))
+    if ledger is None or id(item) in ledger.seen:
+        return None
+    ledger.seen.add(id(item))
+    return ledger
+
+
+def drop(reason: str, item: Any = None) -> None:
+    """Record that `item` could not be read (an import warning); without an item, every call counts."""
+    ledger = _LEDGER.get() if item is None else _first_sight(item)
+    if ledger is not None:
         ledger.dropped.append(reason)
 
 
-def _omit(kind: str, item: Any) -> None:
-    ledger = _LEDGER.get()
-    if ledger is not None and id(item) not in ledger.seen:
-        ledger.seen.add(id(item))
+def omit(kind: str, item: Any) -> None:
+    """Record a part not kept by design (an image, reasoning)."""
+    if ledger := _first_sight(item):
         ledger.omitted[kind] = ledger.omitted.get(kind, 0) + 1
 
 
@@ -255,7 +263,7 @@ def _from_list(items: list[Any]) -> list[Message] | None:
     if not out:
         return None  # not a conversation (a tool payload, a list of records)
     for i, item in unread:  # one unreadable message never costs the rest of the history
-        _drop(f"message {i} of a history: {shape(item)} is not a message shape cstui reads", item)
+        drop(f"message {i} of a history: {shape(item)} is not a message shape cstui reads", item)
     return out
 
 
@@ -340,13 +348,13 @@ def _read_parts(parts: Iterable[Any], texts: list[str], calls: list[ToolCall],
             continue
         if not isinstance(part, dict):
             if part is not None:
-                _drop(f"a message part that is {shape(part)}", part)
+                drop(f"a message part that is {shape(part)}", part)
             continue
         kind = str(part.get("type", ""))
         fc = part.get("function_call") or part.get("functionCall")
         fr = part.get("function_response") or part.get("functionResponse")
         if part.get("thought") is True or kind in SKIPPED_PARTS or _REASONING.search(kind):
-            _omit("thinking" if part.get("thought") is True else kind, part)
+            omit("thinking" if part.get("thought") is True else kind, part)
             continue
         if isinstance(fc, dict):  # Gemini
             calls.append(ToolCall(str(fc.get("name")), _id(fc.get("id")), fc.get("args")))
@@ -379,7 +387,7 @@ def _read_parts(parts: Iterable[Any], texts: list[str], calls: list[ToolCall],
         elif kind in _METADATA_PARTS:
             continue
         else:
-            _drop(f"a message part of type {kind!r}" if kind else f"a message part that is {shape(part)}", part)
+            drop(f"a message part of type {kind!r}" if kind else f"a message part that is {shape(part)}", part)
 
 
 def _block_text(content: Any) -> str:

@@ -15,12 +15,14 @@ import orjson
 from cstui.config import Config
 from cstui.ingest.messages import (
     SKIPPED_PARTS,
-    Ledger,
     Message,
     ToolCall,
     accounted,
     accounting,
     build_conversation,
+    count_read,
+    drop,
+    omit,
     shape,
 )
 from cstui.models import SESSION_SCHEMA
@@ -41,7 +43,7 @@ class ConvertError(ValueError):
     pass
 
 
-def _text(content: Any, ledger: Ledger) -> str:
+def _text(content: Any) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
@@ -54,9 +56,9 @@ def _text(content: Any, ledger: Ledger) -> str:
             elif isinstance(part, dict) and isinstance(part.get("text"), str):
                 parts.append(part["text"])
             elif isinstance(part, dict) and part.get("type") in SKIPPED_PARTS:
-                ledger.omitted[part["type"]] = ledger.omitted.get(part["type"], 0) + 1
+                omit(part["type"], part)
             else:
-                ledger.dropped.append(f"a content part that is {shape(part)}")
+                drop(f"a content part that is {shape(part)}")
         return "\n".join(parts)
     return orjson.dumps(content).decode()
 
@@ -73,12 +75,11 @@ def to_native(record: Any, fallback_id: str, cfg: Config) -> dict[str, Any]:
         raise ConvertError("no messages")
 
     with accounting() as ledger:
-        doc = _convert(messages, meta, fallback_id, cfg, ledger)
+        doc = _convert(messages, meta, fallback_id, cfg)
     return accounted(doc, ledger)
 
 
-def _convert(messages: list[Any], meta: dict[str, Any], fallback_id: str, cfg: Config, ledger: Ledger
-             ) -> dict[str, Any]:
+def _convert(messages: list[Any], meta: dict[str, Any], fallback_id: str, cfg: Config) -> dict[str, Any]:
     parsed: list[Message] = []
     for m_index, msg in enumerate(messages):
         if not isinstance(msg, dict):
@@ -89,7 +90,7 @@ def _convert(messages: list[Any], meta: dict[str, Any], fallback_id: str, cfg: C
             role = "tool"  # LangChain JS names a tool result's role after the tool: a result, under that name
             msg = {**msg, "name": msg.get("name") or raw_role}
         if role is None:
-            ledger.dropped.append(f"message {m_index}: unknown role {str(raw_role)[:40]!r} ({shape(msg)})")
+            drop(f"message {m_index}: unknown role {str(raw_role)[:40]!r} ({shape(msg)})")
             continue
         calls = list(msg.get("tool_calls") or [])
         if isinstance(msg.get("function_call"), dict):  # legacy single function call
@@ -102,19 +103,15 @@ def _convert(messages: list[Any], meta: dict[str, Any], fallback_id: str, cfg: C
             tool_calls.append(ToolCall(str(fn["name"]), None if call.get("id") is None else str(call["id"]),
                                        fn.get("arguments")))
         call_id = msg.get("tool_call_id")
-        parsed.append(Message(role, _text(msg.get("content"), ledger), tool_calls,
+        parsed.append(Message(role, _text(msg.get("content")), tool_calls,
                               None if call_id is None else str(call_id),
                               str(msg["name"]) if role == "tool" and msg.get("name") else None))
-    ledger.read += len(parsed)
+    count_read(len(parsed))
     conv = build_conversation(parsed, keep_empty=True)
     spans = [call.span() for call in conv.calls] + conv.orphans
     turns = conv.turns
 
-    outcome: dict[str, Any] = {}
-    reward = meta.pop("reward", None)
-    if isinstance(reward, int | float) and not isinstance(reward, bool):
-        outcome["correct"] = outcome["resolved"] = reward >= 1.0 - 1e-9
-        outcome["reward"] = reward
+    outcome = reward_outcome(meta.pop("reward", None))
     escalation_tools = tuple(cfg.escalation_tools)
     if any(s.get("status") == "ok" and any(w in s["name"].lower() for w in escalation_tools) for s in spans):
         outcome["escalated"] = True
@@ -131,9 +128,7 @@ def _convert(messages: list[Any], meta: dict[str, Any], fallback_id: str, cfg: C
     reference = _reference_from_info(info)
     if "tier" not in doc and cfg.tier_for(doc.get("intent")) is None:
         expected = [a.get("name") for a in (reference or {}).get("actions") or [] if isinstance(a, dict)]
-        called = [s["name"] for s in spans] + [n for n in expected if isinstance(n, str)]
-        doc["tier"] = 2 if any(cfg.is_side_effect_tool(n) for n in called) else 1
-        doc["tier_source"] = "inferred from tool calls"
+        infer_tier(doc, [s["name"] for s in spans] + expected, cfg)
     doc["turns"] = turns
     doc["spans"] = spans
     doc["outcome"] = outcome
@@ -150,6 +145,19 @@ def _convert(messages: list[Any], meta: dict[str, Any], fallback_id: str, cfg: C
     doc["source"] = source
     doc["_warnings"] = conv.warnings
     return doc
+
+
+def reward_outcome(reward: Any) -> dict[str, Any]:
+    """A benchmark's reward as the outcome: 1.0 is a correct, resolved conversation (τ-bench, τ²-bench)."""
+    if not isinstance(reward, int | float) or isinstance(reward, bool):
+        return {}
+    return {"correct": reward >= 1.0 - 1e-9, "resolved": reward >= 1.0 - 1e-9, "reward": reward}
+
+
+def infer_tier(doc: dict[str, Any], tools: list[Any], cfg: Config) -> None:
+    """Without a tier or a mapped intent: Tier 2 when the session calls (or should call) a side-effecting tool."""
+    doc["tier"] = 2 if any(isinstance(n, str) and cfg.is_side_effect_tool(n) for n in tools) else 1
+    doc["tier_source"] = "inferred from tool calls"
 
 
 def _reference_from_info(info: Any) -> dict[str, Any] | None:

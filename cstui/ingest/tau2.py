@@ -20,15 +20,17 @@ from typing import Any
 
 from cstui.config import Config
 from cstui.ingest.messages import (
-    Ledger,
     Message,
     ToolCall,
     accounted,
     accounting,
     build_conversation,
+    count_read,
+    drop,
     shape,
     text_of,
 )
+from cstui.ingest.openai_chat import infer_tier, reward_outcome
 from cstui.models import SESSION_SCHEMA
 
 ROLES = {"assistant": "assistant", "user": "customer", "tool": "tool", "system": "system"}
@@ -52,24 +54,24 @@ def to_native_sessions(record: dict[str, Any], cfg: Config) -> Iterator[dict[str
         if not isinstance(sim, dict) or not isinstance(sim.get("messages"), list):
             raise ConvertError(f"simulation {i} has no messages list")
         with accounting() as ledger:
-            doc = _session(sim, tasks.get(str(sim.get("task_id"))), policy, env.get("domain_name"), cfg, ledger)
+            doc = _session(sim, tasks.get(str(sim.get("task_id"))), policy, env.get("domain_name"), cfg)
         yield accounted(doc, ledger)
 
 
-def _session(sim: dict[str, Any], task: dict[str, Any] | None, policy: str | None, domain: Any, cfg: Config,
-             ledger: Ledger) -> dict[str, Any]:
+def _session(sim: dict[str, Any], task: dict[str, Any] | None, policy: str | None, domain: Any,
+             cfg: Config) -> dict[str, Any]:
     messages: list[Message] = [Message("system", policy)] if policy else []
     customer_calls: set[str] = set()
     for j, raw in enumerate(sim["messages"]):
         role = ROLES.get(str(raw.get("role"))) if isinstance(raw, dict) else None
         if role is None:
-            ledger.dropped.append(f"simulation message {j}: {shape(raw)} with role {str(raw.get('role'))[:30]!r}"
-                                  if isinstance(raw, dict) else f"simulation message {j}: {shape(raw)}")
+            drop(f"simulation message {j}: {shape(raw)} with role {str(raw.get('role'))[:30]!r}"
+                 if isinstance(raw, dict) else f"simulation message {j}: {shape(raw)}")
             continue
         calls = []
         for call in raw.get("tool_calls") or []:
             if not isinstance(call, dict) or not call.get("name"):
-                ledger.dropped.append(f"simulation message {j}: a tool call that is {shape(call)}")
+                drop(f"simulation message {j}: a tool call that is {shape(call)}")
                 continue
             calls.append(ToolCall(str(call["name"]), None if call.get("id") is None else str(call["id"]),
                                   call.get("arguments")))
@@ -79,7 +81,7 @@ def _session(sim: dict[str, Any], task: dict[str, Any] | None, policy: str | Non
         text = raw.get("content") if isinstance(raw.get("content"), str) else text_of(raw.get("content"))
         messages.append(Message(role, text or "", calls, str(raw["id"]) if role == "tool" and raw.get("id") else None,
                                 error=error))
-    ledger.read += len(messages)
+    count_read(len(messages))
     conv = build_conversation(messages, keep_empty=True)
     spans = []
     for call in conv.calls:
@@ -96,10 +98,7 @@ def _session(sim: dict[str, Any], task: dict[str, Any] | None, policy: str | Non
             turn["requestor"] = "customer"  # the result came back to the customer's device, not to the agent
 
     reward_info = sim.get("reward_info") if isinstance(sim.get("reward_info"), dict) else {}
-    reward = reward_info.get("reward")
-    outcome: dict[str, Any] = {}
-    if isinstance(reward, int | float) and not isinstance(reward, bool):
-        outcome.update(reward=reward, correct=reward >= 1.0 - 1e-9, resolved=reward >= 1.0 - 1e-9)
+    outcome = reward_outcome(reward_info.get("reward"))
     criteria = (task or {}).get("evaluation_criteria") if isinstance((task or {}).get("evaluation_criteria"),
                                                                      dict) else {}
     actions = [a for a in criteria.get("actions") or [] if isinstance(a, dict)]
@@ -121,8 +120,7 @@ def _session(sim: dict[str, Any], task: dict[str, Any] | None, policy: str | Non
     if isinstance(sim.get("start_time"), str):
         doc["started_at"] = sim["start_time"]
     if cfg.tier_for(None) is None:
-        doc["tier"] = 2 if any(isinstance(n, str) and cfg.is_side_effect_tool(n) for n in agent_tools) else 1
-        doc["tier_source"] = "inferred from tool calls"
+        infer_tier(doc, agent_tools, cfg)
     if reference:
         doc["reference"] = reference
     return doc

@@ -157,8 +157,7 @@ class SearchMixin(StoreBase):
                 written += len(rows)
                 if progress:
                     progress(min(start + len(chunk), len(sids)), len(sids))
-            conn.execute(f"DELETE FROM {schema}.search_runs WHERE run = ? OR run LIKE ? ESCAPE '\\'",
-                         (run, run.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "#%"))
+            conn.execute(f"DELETE FROM {schema}.search_runs WHERE run = ?", (run,))  # an index of the old format
             conn.execute(f"INSERT OR REPLACE INTO {schema}.search_runs (run, sid_lo, sid_hi, n) VALUES (?, ?, ?, ?)",
                          (index_key(run), lo, hi, n))
         return written

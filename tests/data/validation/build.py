@@ -28,6 +28,8 @@ import json
 import random
 from pathlib import Path
 
+from cstui.validation import maia_part  # noqa: F401 - the MAIA split lives with the validation code
+
 SEED = 20261122
 SEEDED_FABRICATIONS = 60  # per part of SGD (development, held-out)
 # SGD's services in connected groups (dialogues of several services keep their group together). The held-out
@@ -41,13 +43,8 @@ SGD_FILES = ("dialogues_001.json", "dialogues_002.json", "dialogues_030.json", "
              "dialogues_101.json")
 # MAIA-DQE (CC BY-ND 4.0: copied verbatim into maia/, converted only when read): split by dialogue, two in five held
 # out by a hash of the id (fixed 2026-12-07, before any rule was changed against it). Labels are derived when the
-# file is read (tests, `make validated`), never written: a converted copy may not be committed.
-def maia_part(dialogue_id: str) -> str:
-    import hashlib
-
-    return "held-out" if int(hashlib.sha256(dialogue_id.encode()).hexdigest()[:8], 16) % 5 < 2 else "dev"
-
-
+# file is read (tests, `make validated`), never written: a converted copy may not be committed. The rule is
+# `cstui.validation.maia_part` (imported above), which `cstui validate` applies to the annotators' labels.
 # τ-bench airline even tasks, split by task id (all four trials of a task on one side), fixed 2026-12-07.
 TAU_HELD_OUT = {2, 6, 10, 16, 18, 22, 28, 32, 36, 40, 44, 48}
 LATE_ESCALATIONS = 12
