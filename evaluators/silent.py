@@ -245,15 +245,16 @@ AGENT_DEFER = re.compile(
 ELSEWHERE = re.compile(
     r"\b(?:contact(?:ing)?|reach(?:ing)? out to|call(?:ing)?|get in touch with)\s+(?:the\s+|our\s+|your\s+)?"
     r"(?:airline'?s?\s+|company'?s?\s+)?(?:customer (?:service|support|care|relations)|support(?: team)?|"
-    r"[\w ]{0,20}\bdepartment|(?:a |an )?human (?:agent|representative)|(?:a |an )?(?:live )?agent|the airline\b)",
-    re.I)
+    r"[\w ]{0,20}\bdepartment|(?:a |an )?human (?:agent|representative)|(?:a |an )?(?:live )?agent|the airline\b)|"
+    r"\byou (?:will )?(?:need|have) to (?:contact|reach out to|call|check (?:it|that|this) with|see (?:it|that|this) "
+    r"with|take (?:it|the \w+) to)\b(?! us\b)", re.I)
 CUSTOMER_ELSEWHERE = re.compile(
-    r"\bi(?:'ll| will) (?:reach out to|contact|call) (?:a human|customer (?:service|support)|them|the airline|someone)",
-    re.I)
+    r"\bi(?:'ll| will) (?:reach out to|contact|call|ask|go (?:back )?to) (?:a human|customer (?:service|support)|them|"
+    r"the airline|someone|the (?:store|shop|seller|retailer|manufacturer|bank)\b)", re.I)
 GAVE_UP = re.compile(
     r"\b(?:never ?mind|forget (?:it|about it)|consider my options|see if there'?s another way|figure (?:it|this|"
     r"something) out|look elsewhere|try (?:somewhere|elsewhere)|i give up|i'?ll (?:just )?(?:handle|deal with) it "
-    r"(?:myself|on my own))\b", re.I)
+    r"(?:myself|on my own)|(?:continue|keep) (?:looking|searching) for (?:a |some |another )?solution)\b", re.I)
 ALTERNATIVE = re.compile(
     r"\b(?:instead|alternatively|another option|other options?|what i can do|i can (?:offer|help(?: you)?(?: with)?|book|issue|add|"
     r"check|look|search|change|provide)|however,? (?:you|i|we) (?:can|could)|you (?:can|could|may) (?:also )?(?:book|"
@@ -270,12 +271,29 @@ CANNOT = re.compile(
     r"changed|added|removed)|fail(?:ed|s) to|(?:reservation|booking|request|payment|order|transfer) (?:has |have )?"
     r"failed|did(?: not|n'?t) go through|won'?t go through|(?:was|were) (?:not successful|unsuccessful)|"
     r"no (?:\w+ )?(?:tables?|seats?|rooms?|slots?|appointments?|flights?)? ?(?:are |is )?available|"
-    r"(?:is|are|was|were) (?:fully booked|unavailable|not available))\b", re.I)
+    r"(?:is|are|was|were) (?:fully booked|unavailable|not available)|(?:steps?|this|that|it) (?:didn'?t|did not|"
+    r"won'?t|will not) work|work any ?more|(?:don'?t|do not) support|no longer (?:available|supported|offered))\b", re.I)
 # Refusing to act on someone else's account, or to unverified identity, protects the customer: not an unmet need.
 PROTECTIVE = re.compile(
     r"\b(?:(?:isn'?t|is not|aren'?t|are not) yours|not the account holder|the account holder|someone else'?s|"
     r"verify (?:your|the account holder'?s?) identity|for (?:your |security|privacy)(?:security|reasons| reasons)?|"
     r"(?:share|disclose|change) (?:\w+ )?(?:details|information) (?:on|about|for) (?:an|another|someone))", re.I)
+# Closing formulas ("Is there anything else I can help you with?", "if you have more questions, contact us") that
+# every support agent says: neither an alternative offered nor a referral elsewhere.
+COURTESY = re.compile(
+    r"(?:is there )?anything else (?:that )?(?:i|we) (?:can|could|may) (?:help|assist|do)[^.?!]*[.?!]?|"
+    r"\bif (?:you|there)(?:'re| are)? (?:have|has|need|require|would like|want|still|is|are|any)[^.?!]*[.?!]?", re.I)
+# The agent passing the request to a team that will answer later ("I'm going to escalate this matter … we will
+# contact you via email"): the conversation ends with the request still pending.
+LATER = re.compile(
+    r"\b(?:(?:escalat|forward)\w* (?:this|your|the) (?:case|matter|issue|request|ticket|problem)|"
+    r"(?:contact|get back to|reach out to|email|update) you\b[^.!?]{0,40}\b(?:as soon as|once|when) (?:we|they|the "
+    r"team|it)|updates? will be sent)\b", re.I)
+# The customer saying the problem is solved ("It worked out!", "I have already managed to access it").
+SOLVED = re.compile(
+    r"\b(?:worked|works now|(?:it|that|this) did (?:it|the trick)|(?:it'?s|it is) working|"
+    r"(?:problem|issue) (?:is |was |has been )?(?:solved|resolved|fixed)|managed to|i can (?:now )?see (?:it|them))\b",
+    re.I)
 HOLD = re.compile(r"\b(?:please hold(?: on)?|one moment|just a moment|give me a moment|i will now (?:proceed|process|"
                   r"update|book|cancel)|let me (?:now )?(?:proceed|process) (?:with )?(?:the|your|this|these))\b", re.I)
 DONE = re.compile(r"\b(?:successfully|has been (?:booked|updated|cancel+ed|processed|issued|changed|added|upgraded|"
@@ -292,11 +310,23 @@ _CONDITIONAL = re.compile(r"\bif (?:i|you|we) (?:need|have|want)[^.!?]*", re.I)
 _THANKS = re.compile(r"\b(?:thank you|thanks)\b.*?(?:help|assistance)\W*", re.I)  # "thanks for your help"
 
 
+_ACK = frozenset({"ok", "okay", "yes", "no", "right", "sure", "alright", "hello", "hi", "hey"})
+
+
 def _is_request(text: str) -> bool:
     """A turn that asks for something, rather than only closing ("Thanks, that's all"; "if I need anything else,
-    I'll reach out" is a courtesy, not a request)."""
-    text = _CONDITIONAL.sub(" ", text)
-    return bool(words(text)) and bool(REQUEST.search(_THANKS.sub("", text)))
+    I'll reach out" is a courtesy, not a request; a bare "OK?" acknowledges)."""
+    text = _CONDITIONAL.sub(" ", _PLACEHOLDER.sub(" ", text))
+    said = words(text)
+    return bool(said) and not set(said) <= _ACK and bool(REQUEST.search(_THANKS.sub("", text)))
+
+
+def _solved(text: str) -> re.Match[str] | None:
+    """The customer saying it works now (not "it still hasn't worked out")."""
+    m = SOLVED.search(text)
+    if m is None or re.search(r"n'?t|\bnot|\bnever", text[max(0, m.start() - 16):m.start()]):
+        return None
+    return None if re.search(r"\b(?:but|stopped|no longer|any ?more)\b", text[m.end():], re.I) else m
 
 
 def unmet_ending(session: Session) -> tuple[str, list[Evidence]] | None:
@@ -306,9 +336,8 @@ def unmet_ending(session: Session) -> tuple[str, list[Evidence]] | None:
              if t.role in ("assistant", "agent") and not t.suppressed and t.text.strip()]
     if not customer or not shown:
         return None
-    requests = [(i, text) for i, text in customer if _is_request(text)]
-    if not requests:
-        return None
+    # The last request; a customer who only described a problem asked for it to be solved.
+    requests = [(i, text) for i, text in customer if _is_request(text)] or customer[:1]
     last_i, last_text = requests[-1]
     after = [(i, t.text) for i, t in shown if i > last_i]
     tail = [(i, text) for i, text in customer if i >= last_i]
@@ -322,7 +351,10 @@ def unmet_ending(session: Session) -> tuple[str, list[Evidence]] | None:
         return (f"the customer's last request (turn {last_i}) got no reply before the conversation ended",
                 [ev(last_i)])
     last_shown_i, last_shown = shown[-1][0], shown[-1][1].text
-    if (m := HOLD.search(last_shown)) and last_shown_i > last_i and not DONE.search(last_shown[m.end():]):
+    if any(_solved(text) for _, text in tail):
+        return None  # the customer says it works
+    if ((m := HOLD.search(last_shown)) and last_shown_i > last_i and not DONE.search(last_shown[m.end():])
+            and not action_claims(last_shown[m.end():], last_shown_i)):
         return (f"the conversation ends on a promise to act (turn {last_shown_i}) that was never confirmed",
                 [ev(last_shown_i, m)])
     if any(DONE.search(text) or action_claims(text, i) for i, text in after):
@@ -340,7 +372,11 @@ def unmet_ending(session: Session) -> tuple[str, list[Evidence]] | None:
             return f"the customer gave up (turn {i})", [ev(last_i), ev(i, m)]
         if m := CUSTOMER_ELSEWHERE.search(text):
             return f"the customer has to go elsewhere (turn {i})", [ev(last_i), ev(i, m)]
+    after = [(i, COURTESY.sub(" ", text)) for i, text in after]
     for i, text in after:
+        if m := LATER.search(text):
+            return (f"the request was passed on for a later reply (turn {i}), unresolved when the conversation ended",
+                    [ev(last_i), ev(i, m)])
         if m := AGENT_DEFER.search(text):
             return (f"the agent put the request off until the customer comes back (turn {i})",
                     [ev(last_i), ev(i, m)])
@@ -358,13 +394,14 @@ def unmet_ending(session: Session) -> tuple[str, list[Evidence]] | None:
 @register
 class SilentFailure(Evaluator):
     id = "silent_failure"
-    version = "2"
+    version = "3"
     dimension = "resolution"
     description = ("The conversation ends contained (no handoff) while the customer's last request went unmet: "
-                   "no reply to it, a promise to act never confirmed, put off to a later contact, the customer "
-                   "giving up or sent elsewhere, or a refusal with nothing offered instead. A customer who declines "
-                   "after hearing the price, or who declines an offered transfer, has been answered. Not applicable when the "
-                   "session was handed off.")
+                   "no reply to it, a promise to act never confirmed, put off to a later contact (by the customer, "
+                   "or passed to a team that will reply later), the customer giving up or sent elsewhere, or a "
+                   "refusal with nothing offered instead. A customer who says it works now, declines after hearing "
+                   "the price, or declines an offered transfer, has been answered; a customer who only described "
+                   "a problem asked for it to be solved. Not applicable when the session was handed off.")
 
     def applies(self, session, ctx):
         if escalation_turn(session, ctx) is not None:

@@ -81,6 +81,18 @@ def test_frustration_counts_shouting_and_restated_ids():
       C("Okay, thanks.")], "elsewhere"),
     ([C("Please book me on the 9 am flight."), A("Could you give me the names of all passengers?"),
       C("Actually, never mind. That's all for now.")], "gave up"),
+    # the closing formula is not an alternative offered
+    ([C("Please refund my order O-7."), A("I'm sorry, we couldn't refund it. Is there anything else I can help you "
+                                          "with?"), C("No, thanks.")], "refused with nothing offered"),
+    # passed to another team, the conversation ends with it pending
+    ([C("My payment keeps failing at checkout."), A("I'm going to escalate this issue to our technical team. We will "
+                                                    "contact you via email as soon as we have an update."),
+      C("Okay, thank you.")], "passed on for a later reply"),
+    # a customer who only described the problem asked for it to be solved; sent to another company
+    ([C("My ebook from the partner store won't open."), A("You will need to contact the partner store so they can "
+                                                          "check the file."), C("Okay.")], "elsewhere"),
+    ([C("The reader still doesn't turn on after the reset."), A("Unfortunately it won't work anymore."),
+      C("Thank you anyway, I will keep looking for a solution.")], "gave up"),
 ])
 def test_silent_failure_fires_when_the_last_request_went_unmet(turns, reason):
     r = judge("silent_failure", session(*turns))
@@ -96,6 +108,16 @@ def test_silent_failure_fires_when_the_last_request_went_unmet(turns, reason):
     [C("Can you upgrade me to business?"), A("The upgrade costs $400. Would you like to proceed?"),
      C("That's above my budget, I'll hold off. Thanks for your help.")],  # declined on price: answered
     [C("Where is my order?"), A("It shipped today."), C("Great. If I need anything else, I'll reach out. Bye!")],
+    # the customer says it works; a bare "OK?" after the goodbye asks for nothing
+    [C("My books do not show in the app, can you help?"), A("Please sign out and sign in again."),
+     C("It worked! Thank you."), A("Glad to help. Have a nice day."), C("OK? #ORG#")],
+    # the agent says it is done in the same turn as "one moment"
+    [C("Please move my books to the new account."), A("One moment, please. I just transferred your books into the "
+                                                      "new account. Please sync and check.")],
+    # "if you have more questions, contact customer support" is a courtesy, not a referral
+    [C("How do I change the reading font?"), A("Open a book, tap the page and choose Aa. If you have any other "
+                                                "questions, please contact our customer support team."),
+     C("Great, thanks.")],
 ])
 def test_silent_failure_passes_when_the_last_request_was_met(turns):
     r = judge("silent_failure", session(*turns))
