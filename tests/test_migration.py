@@ -38,7 +38,7 @@ def _as_v8(path) -> list[tuple]:
         ]
         triggers = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
         conn.executescript("".join(f"DROP TRIGGER {t};" for t in triggers) +  # v13's, as every later object
-                           "DROP TABLE cstui_writing; DROP TABLE cstui_meta; ALTER TABLE frame_cache DROP COLUMN mac;"
+                           "DROP TABLE otlp_staging; DROP TABLE cstui_writing; DROP TABLE cstui_meta; ALTER TABLE frame_cache DROP COLUMN mac;"
                            " ALTER TABLE audit DROP COLUMN mac; PRAGMA application_id = 0;"
                            "DROP VIEW results; DROP TABLE verdicts; DROP TABLE verdict_sets;"
                            " ALTER TABLE runs DROP COLUMN sessions_version;" + V8_RESULTS)

@@ -7,7 +7,7 @@ back, so a run is never half-imported.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from cstui.ground_truth import resolved_ground_truth
 from cstui.ingest import langfuse, maia, openai_chat, openinference, otlp, tau2
 from cstui.ingest.records import BadInput, iter_records
 from cstui.models import KB_SCHEMA, SESSION_SCHEMA, KBArticle, Session, first_escalation_turn
-from cstui.store import SessionRow, Store, StoreError
+from cstui.store import RunWriter, SessionRow, Store, StoreError
 
 COUNTS = ("sessions", "turns", "tool_calls", "tool_errors", "customer_tool_calls", "escalations", "orphan_spans", "synthetic_spans",
           "warnings", "messages", "replayed", "empty", "omitted_parts", "dropped", "cut_turns")
@@ -74,6 +74,7 @@ class ImportReport:
     n_spans: int = 0
     n_kb: int = 0
     seconds: float = 0.0
+    imported_ids: list[str] = field(default_factory=list)  # sessions from memory (`import_spans`), in order
 
     def lost(self) -> int:
         """What the import dropped or cut (what `--strict` refuses)."""
@@ -316,28 +317,8 @@ def import_files(
             report.n_kb = writer.add_kb(rows)
             report.files.append(FileSummary(str(kb), "kb", {"articles": report.n_kb}))
         for path in paths:
-            n = 0
             summary = FileSummary(str(path), fmt)
-            for lineno, kind, data in iter_native_sessions(path, fmt, cfg):
-                summary.format = kind
-                warnings = (data.pop("_warnings", None) or []) if kind != "native" else []
-                ledger = data.pop("_accounting", None) if kind != "native" else None
-                try:
-                    cuts = limit_size(data, cfg)
-                    warnings = [*warnings, *cuts]
-                    row = session_row(data, cfg)
-                    check_size(row, cfg)
-                    writer.add(row)
-                except ValidationError as exc:
-                    raise BadInput(path, lineno, _validation_reason(exc)) from None
-                except (ValueError, StoreError) as exc:
-                    raise BadInput(path, lineno, str(exc)) from None
-                except (orjson.JSONEncodeError, RecursionError):
-                    raise BadInput(path, lineno, "nested too deeply (more than 250 levels)") from None
-                summary.add(data, row, warnings, f"{path}:{lineno}", ledger, len(cuts))
-                n += 1
-                if progress and n % 1000 == 0:
-                    progress(str(path), n)
+            n = _add_sessions(writer, summary, path, iter_native_sessions(path, fmt, cfg), cfg, progress)
             if n == 0:
                 raise BadInput(path, None, "no sessions in file")
             report.files.append(summary)
@@ -353,6 +334,69 @@ def import_files(
     _store_imported_scores(store, run)
     if fresh:  # the drafts too, while their pages are in the page cache (an append's first report builds them)
         store.drafts_frame(run)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _add_sessions(writer: RunWriter, summary: FileSummary, path: Path,
+                  documents: Iterable[tuple[int, str, dict[str, Any]]], cfg: Config,
+                  progress: Callable[[str, int], None] | None = None) -> int:
+    """Validate and write each (line, source format, native document); the one path every import takes."""
+    n = 0
+    for lineno, kind, data in documents:
+        summary.format = kind
+        warnings = (data.pop("_warnings", None) or []) if kind != "native" else []
+        ledger = data.pop("_accounting", None) if kind != "native" else None
+        try:
+            cuts = limit_size(data, cfg)
+            warnings = [*warnings, *cuts]
+            row = session_row(data, cfg)
+            check_size(row, cfg)
+            writer.add(row)
+        except ValidationError as exc:
+            raise BadInput(path, lineno, _validation_reason(exc)) from None
+        except (ValueError, StoreError) as exc:
+            raise BadInput(path, lineno, str(exc)) from None
+        except (orjson.JSONEncodeError, RecursionError):
+            raise BadInput(path, lineno, "nested too deeply (more than 250 levels)") from None
+        summary.add(data, row, warnings, f"{path}:{lineno}", ledger, len(cuts))
+        n += 1
+        if progress and n % 1000 == 0:
+            progress(str(path), n)
+    return n
+
+
+def import_spans(store: Store, records: list[tuple[int, dict[str, Any]]], run: str, *, cfg: Config,
+                 staged: list[int], source: str = "otlp-receiver") -> ImportReport:
+    """Sessions assembled from received OTLP span records (`otlp.to_span_records`), imported into `run` (created
+    when missing) in one transaction that also deletes their staged rows (`staged`: row ids). The same reader as
+    `cstui import --format otlp`."""
+    report = ImportReport(run=run)
+    started = time.perf_counter()
+    exists = store.has_run(run)
+    docs = list(openinference.to_native_sessions(records, source, cfg, source_format="otlp"))
+    taken = set(store.sid_map(run, [str(doc.get("session_id")) for _, doc in docs])) if exists else set()
+    for _, doc in docs:  # spans of a session that arrive after it was closed continue it as "<id>~2"
+        sid, n = str(doc.get("session_id")), 1
+        while sid in taken:
+            n += 1
+            sid = f"{doc.get('session_id')}~{n}"
+            if sid not in taken and store.sid_map(run, [sid]):
+                taken.add(sid)
+        if n > 1:
+            doc.setdefault("_warnings", []).append(f"{doc.get('session_id')}: spans arrived after the session was "
+                                                   f"closed; imported as {sid}")
+            doc["session_id"] = sid
+        taken.add(sid)
+    with store.importing(run, mode="append" if exists else "create", source_format="otlp",
+                         source_path=source) as writer:
+        summary = FileSummary(source, "otlp")
+        _add_sessions(writer, summary, Path(source), ((line, "otlp", doc) for line, doc in docs), cfg)
+        writer.drop_staged(staged)
+        report.imported_ids = [str(doc["session_id"]) for _, doc in docs]
+        report.files.append(summary)
+        report.n_sessions, report.n_spans = writer.n_sessions, writer.n_spans
+        writer.record_import("otlp", report.totals())
     report.seconds = time.perf_counter() - started
     return report
 

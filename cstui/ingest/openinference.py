@@ -226,8 +226,15 @@ def to_native_sessions(records: list[tuple[int, dict[str, Any]]], stem: str, cfg
 
 
 def _session_key(span: dict[str, Any]) -> Any:
-    attrs = span["attrs"]
-    return attrs.get("session.id") or attrs.get("gen_ai.conversation.id") or attrs.get("ai.telemetry.metadata.sessionId")
+    return session_attribute(span["attrs"])
+
+
+SESSION_ATTRIBUTES = ("session.id", "gen_ai.conversation.id", "ai.telemetry.metadata.sessionId")
+
+
+def session_attribute(attrs: dict[str, Any]) -> Any:
+    """The conversation a span belongs to, when its attributes say (a trace without one is its own session)."""
+    return next((attrs[k] for k in SESSION_ATTRIBUTES if attrs.get(k)), None)
 
 
 def _tool_call_id(attrs: dict[str, Any]) -> str | None:
@@ -319,5 +326,9 @@ def _session(key: str, spans: list[dict[str, Any]], source_format: str) -> dict[
         for field in ("turn_index", "status"):
             if s.get(field) is None:
                 s.pop(field, None)
-    return {"schema": SESSION_SCHEMA, "session_id": key, "turns": conv.turns, "spans": native_spans,
-            "source": {"format": source_format}, "_warnings": warnings}
+    doc = {"schema": SESSION_SCHEMA, "session_id": key, "turns": conv.turns, "spans": native_spans,
+           "source": {"format": source_format}, "_warnings": warnings}
+    starts = [s["start"] for s in spans if s["start"]]
+    if starts:  # the session began with its earliest span (what live drift windows and time filters read)
+        doc["started_at"] = min(starts)
+    return doc

@@ -14,7 +14,7 @@ read-only or through a working copy when it cannot be trusted (see there).
 The package, by concern: `opening` (what a file is and how it is opened), `schema` (DDL and migrations), `core`
 (the connection, transactions, the row helper), `runs` (runs and the import writer), `sessions`, `frames` (polars
 snapshots), `chunks` (a run in bounded chunks), `results` (verdicts and their bit masks), `labels` (reviewer
-labels), `audit` (the hash-chained audit log and its checks), `golden`, `queues`, `judge_cache`, `drift`.
+labels), `audit` (the hash-chained audit log and its checks), `golden`, `queues`, `judge_cache`, `drift`, `staging` (spans a receiver acknowledged).
 `Store` is their union over one connection; nothing outside this package writes SQL.
 """
 
@@ -43,6 +43,7 @@ from cstui.store.runs import RunsMixin, RunWriter, SessionRow
 from cstui.store.schema import MIGRATIONS, SCHEMA_VERSION
 from cstui.store.search import SearchMixin
 from cstui.store.sessions import SessionsMixin
+from cstui.store.staging import StagingMixin
 
 __all__ = ["MIGRATIONS", "DbBusy", "SCHEMA_VERSION", "RunExists", "RunWriter", "SessionRow", "Store", "StoreError",
            "UnknownRun", "audit_hash", "database_error_line", "current_reviewer", "default_db_path", "now_iso", "result_row",
@@ -50,5 +51,5 @@ __all__ = ["MIGRATIONS", "DbBusy", "SCHEMA_VERSION", "RunExists", "RunWriter", "
 
 
 class Store(RunsMixin, SessionsMixin, FramesMixin, ChunksMixin, ResultsMixin, LabelsMixin, AuditMixin, GoldenMixin,
-            QueuesMixin, JudgeCacheMixin, DriftMixin, SearchMixin, StoreBase):
+            QueuesMixin, JudgeCacheMixin, DriftMixin, SearchMixin, StagingMixin, StoreBase):
     """One SQLite file, one connection: every read and write cstui makes. Use it as a context manager."""

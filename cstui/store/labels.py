@@ -62,7 +62,8 @@ class LabelsMixin(StoreBase):
     def labels_all(self) -> list[dict[str, Any]]:
         return self._dicts("SELECT * FROM labels ORDER BY id")
 
-    def change_marker(self) -> tuple[str, int]:
-        """Changes whenever a label, an audited note or a verdict is written: a screen holding metrics compares it
-        to know whether they are stale (both lookups read one end of a B-tree)."""
-        return self.audit_head(), self._one("SELECT max(id) FROM verdicts") or 0
+    def change_marker(self) -> tuple[str, int, int, int]:
+        """Changes whenever a label, an audited note, a verdict, a session or a drift event is written: a screen
+        holding metrics compares it to know whether they are stale (each lookup reads one end of a B-tree)."""
+        return (self.audit_head(), self._one("SELECT max(id) FROM verdicts") or 0,
+                self._one("SELECT max(id) FROM sessions") or 0, self._one("SELECT max(id) FROM drift_events") or 0)

@@ -88,6 +88,11 @@ class RunWriter:
         self.n_sessions = 0
         self.n_spans = 0
 
+    def drop_staged(self, row_ids: list[int]) -> None:
+        """Delete the staged spans these sessions were assembled from, in the transaction importing them (by row:
+        spans of the same trace staged after they were read stay, for the session's continuation)."""
+        self.conn.executemany("DELETE FROM otlp_staging WHERE id = ?", [(i,) for i in row_ids])
+
     def add(self, row: SessionRow) -> None:
         if not self.existing.add(row.session_id):
             raise StoreError(f"duplicate session_id {row.session_id!r} in run {self.run!r}")

@@ -6,7 +6,7 @@ import sqlite3
 
 import orjson
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 # `PRAGMA application_id` of a cstui database (ASCII "csTU"): a file that is not one is never written to.
 APPLICATION_ID = 0x63735455
@@ -357,6 +357,20 @@ MIGRATIONS: dict[int, str] = {
     DELETE FROM frame_cache;
     ALTER TABLE audit ADD COLUMN mac TEXT;
     {_guard_triggers()}
+    """,
+    # v14: spans `cstui serve` has received and acknowledged but not yet assembled into sessions (one row each; a
+    # session's rows leave in the transaction that imports it), so a killed receiver loses nothing it said 200 to.
+    14: """
+    CREATE TABLE IF NOT EXISTS otlp_staging (
+        id INTEGER PRIMARY KEY,
+        trace_id TEXT NOT NULL,
+        session_key TEXT,
+        is_root INTEGER NOT NULL,
+        received REAL NOT NULL,
+        record BLOB NOT NULL,   -- the OTLP Span message (protobuf), or the span's record as JSON
+        resource BLOB           -- a protobuf span's resource attributes (JSON); NULL for a JSON record
+    );
+    CREATE INDEX IF NOT EXISTS otlp_staging_by_trace ON otlp_staging (trace_id);
     """,
 }
 
