@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-SCRIPTS = ["bench_import.py", "bench_eval.py", "bench_metrics.py", "bench_tui.py", "bench_judge.py", "bench_misc.py",
+SCRIPTS = ["bench_import.py", "bench_serve.py", "bench_eval.py", "bench_metrics.py", "bench_tui.py", "bench_judge.py", "bench_misc.py",
            "bench_validity.py", "bench_ray.py", "bench_scale.py"]
 
 

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static,
 
 from cstui.report_text import gate_rule_cells, pct
 from cstui.screens import data
-from cstui.screens.data import ReportLoaded
+from cstui.screens.data import MarkerRead, ReportLoaded
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FailureFilter
@@ -142,6 +142,9 @@ class DashboardTabs(Vertical):
                 yield Static(classes="note", id="judges-note")
 
 
+LIVE_POLL = 3.0  # seconds between looks at whether the run changed
+
+
 class DashboardScreen(Screen[None]):
     HELP = ("Gate rules first: enter on one lists the sessions that broke it (a rule with no data says what to run). "
             "On a tier panel (tab to it) enter lists its failing sessions, U / E / D its unresolved, escalated and "
@@ -176,7 +179,8 @@ class DashboardScreen(Screen[None]):
         self.baseline = baseline if baseline != run else None
         self.report: Report | None = None
         self.gate: GateResult | None = None
-        self.seen: tuple[str, int] | None = None  # the store's change marker the shown metrics were computed at
+        self.seen: tuple[Any, ...] | None = None  # the store's change marker the shown metrics were computed at
+        self.loading = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -194,10 +198,12 @@ class DashboardScreen(Screen[None]):
         title = f"dashboard · {self.run}" + (f" vs {self.baseline}" if self.baseline else "")
         self.sub_title = inert(title, keep_newlines=False)
         self.call_after_refresh(self.load)  # paint first, then start the metrics worker
+        self.set_interval(LIVE_POLL, self.poll)  # a run `cstui serve` or `cstui watch` is filling grows on screen
 
     # ------------------------------------------------------------------ data
     def load(self) -> None:
         run, baseline = self.run, self.baseline
+        self.loading = True
 
         def fetch(store: Store) -> ReportLoaded:
             from cstui.gates import run_gate
@@ -212,16 +218,26 @@ class DashboardScreen(Screen[None]):
 
     @on(ReportLoaded)
     async def _report_loaded(self, message: ReportLoaded) -> None:
-        self.seen = message.marker
+        self.seen, self.loading = message.marker, False
         await self.show(message.report, message.gate, message.drift)
 
     def action_reload(self) -> None:
         self.load()
 
+    def poll(self) -> None:
+        """Ask (off the UI thread) whether anything the metrics rest on changed: a live run's new sessions and
+        verdicts, a drift alert, a relabel made elsewhere."""
+        if self.seen is not None and not self.loading and self.is_current:
+            data.load(self, "marker", lambda store: MarkerRead(store.change_marker()), path=self.store.path)
+
+    @on(MarkerRead)
+    def _marker_read(self, message: MarkerRead) -> None:
+        if self.seen is not None and message.marker != self.seen and not self.loading:
+            self.load()
+
     def on_screen_resume(self) -> None:
         """Back from a session or the failures list: recompute if a relabel or a rerun changed anything."""
-        if self.seen is not None and self.store.change_marker() != self.seen:
-            self.load()
+        self.poll()
 
     async def show(self, report: Report, gate: GateResult, drift: list[dict[str, Any]]) -> None:
         """Fill the panels; on a reload (a relabel, a rerun) cursors and focus stay where the reviewer left them."""
@@ -232,7 +248,7 @@ class DashboardScreen(Screen[None]):
         if not body.children:
             await body.mount_all(self._body())
         cursors = {t.id: t.cursor_row for t in self.query(DataTable) if t.row_count}
-        self._show_banner(gate)
+        self._show_banner(gate, drift)
         self._show_gate(gate)
         for panel in self.query(TierPanel):
             panel.show(report)
@@ -252,7 +268,7 @@ class DashboardScreen(Screen[None]):
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 
-    def _show_banner(self, gate: GateResult) -> None:
+    def _show_banner(self, gate: GateResult, drift: list[dict[str, Any]]) -> None:
         banner = self.query_one("#banner", Static)
         run = inert(self.run, keep_newlines=False)
         n = self.report.n_sessions if self.report else 0
@@ -265,6 +281,13 @@ class DashboardScreen(Screen[None]):
             banner.set_classes("fail")
         if gate.no_data:
             text.append(f" · {len(gate.no_data)} without data")
+        alerts = [e for e in drift if str(e["scope"]).startswith("window ") and not e["note"]]
+        if alerts:  # live drift (cstui.live) nobody has annotated yet
+            e = alerts[-1]
+            text.append(f" · ⚠ {len(alerts)} drift alert{'s' * (len(alerts) > 1)}: "
+                        f"{inert(str(e['metric']).removeprefix('pass_rate:'), keep_newlines=False)} "
+                        f"{pct(e['previous'])} → {pct(e['current'])} ({inert(str(e['scope']), keep_newlines=False)})")
+            banner.set_classes("fail")
         banner.update(text)
 
     def _show_gate(self, gate: GateResult) -> None:
@@ -460,7 +483,8 @@ class DashboardScreen(Screen[None]):
         table.add_columns("#", "vs run", "metric", "scope", "before", "after", "note")
         for e in drift:
             fmt = (lambda v: f"{v:.3f}") if e["metric"] == "ece" else pct
-            table.add_row(str(e["id"]), Text(inert(e["previous_run"])), Text(inert(e["metric"])), e["scope"],
+            table.add_row(str(e["id"]), Text(inert(e["previous_run"])), Text(inert(e["metric"])),
+                          Text(inert(str(e["scope"]), keep_newlines=False)),
                           fmt(e["previous"]), fmt(e["current"]),
                           Text(inert(e["note"] or "—", keep_newlines=False)))
 

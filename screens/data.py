@@ -38,9 +38,17 @@ class ReportLoaded(Message):
     """A run's report, gate result and drift events (the dashboard)."""
 
     def __init__(self, report: Report, gate: GateResult, drift: list[dict[str, Any]],
-                 marker: tuple[str, int]) -> None:
+                 marker: tuple[Any, ...]) -> None:
         super().__init__()
         self.report, self.gate, self.drift, self.marker = report, gate, drift, marker
+
+
+class MarkerRead(Message):
+    """The store's change marker, read to learn whether what a screen shows is stale (a live run grows)."""
+
+    def __init__(self, marker: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.marker = marker
 
 
 class FailuresLoaded(Message):

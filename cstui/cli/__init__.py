@@ -25,7 +25,7 @@ from cstui.cli.tui import cmd_tui
 __all__ = ["build_parser", "main"]
 
 # In the order `cstui --help` lists them.
-COMMANDS = ("demo", "runs", "ingest", "watch", "evaluate", "validate", "search", "export", "evaluators", "report", "gate", "drift",
+COMMANDS = ("demo", "runs", "ingest", "watch", "serve", "evaluate", "validate", "search", "export", "evaluators", "report", "gate", "drift",
             "label", "schema", "config", "golden", "sample", "review", "auth", "audit", "prune", "doctor")
 # Commands that run or report evaluators, and so load plug-ins.
 PLUGIN_COMMANDS = frozenset({"tui", "evaluate", "validate", "report", "gate", "evaluators"})

@@ -1,0 +1,95 @@
+"""`cstui serve --otlp`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+from typing import Any
+
+from cstui.cli.common import DB, EXIT_OK, UsageError, db_path, open_store
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve", parents=[DB], help="receive traces over OTLP/HTTP and evaluate sessions as they complete",
+        description="Receive OpenTelemetry traces over OTLP/HTTP (POST /v1/traces; protobuf or JSON, gzip or not) "
+        "and evaluate sessions as they complete. Point an exporter at it: "
+        "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318. A request is answered 200 only once its spans are "
+        "committed to the database, so a killed receiver loses nothing it acknowledged. A session closes when its "
+        "root span arrives (a trace without a session id) or --idle seconds after its last span (spans sharing a "
+        "session.id / gen_ai.conversation.id); it is then imported with the reader `cstui import --format otlp` "
+        "uses and evaluated with every deterministic evaluator. Prints throughput every --progress seconds. "
+        "Ctrl-C stops after importing what is staged.",
+    )
+    p.add_argument("--otlp", action="store_true", required=True, help="serve OTLP/HTTP traces (the one protocol)")
+    p.add_argument("--listen", default="127.0.0.1:4318", metavar="HOST:PORT",
+                   help="address to listen on (default 127.0.0.1:4318; port 0 picks a free one). Anything but "
+                   "loopback needs --token")
+    p.add_argument("--token", default=os.environ.get("CSTUI_SERVE_TOKEN"), metavar="TOKEN",
+                   help="require 'Authorization: Bearer TOKEN' (default: $CSTUI_SERVE_TOKEN)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--run", metavar="NAME", help="the run sessions go to (created with the first session)")
+    where.add_argument("--daily", metavar="PREFIX", help="one run per UTC day: PREFIX-YYYY-MM-DD")
+    p.add_argument("--idle", type=float, default=30.0, metavar="S",
+                   help="close a session this long after its last span (default 30 s)")
+    p.add_argument("--max-body", type=int, default=16 << 20, metavar="BYTES",
+                   help="largest request body, after decompression (default 16 MiB; larger → 413)")
+    p.add_argument("--max-spans-per-trace", type=int, default=10_000, metavar="N",
+                   help="spans kept per trace; more are rejected as an OTLP partial success (default 10,000)")
+    p.add_argument("--no-eval", action="store_true", help="import only; evaluate later with `cstui eval`")
+    p.add_argument("--window", choices=("hour", "day"), default="hour",
+                   help="drift and gate rules compare consecutive windows of this length (default hour)")
+    p.add_argument("--alert-command", metavar="CMD",
+                   help="run CMD (no shell; the alert line is its last argument) for each alert. Off by default")
+    p.add_argument("--progress", type=float, default=5.0, metavar="S", help="print throughput this often (0: never)")
+    p.set_defaults(func=cmd_serve)
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise UsageError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:4318")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from cstui.config import load_config
+    from cstui.live import Alerts
+    from cstui.serve import Options, Receiver, ServeError, check_binding
+    from cstui.textsafe import inert
+
+    host, port = _address(args.listen)
+    options = Options(host=host, port=port, token=args.token or None, run=args.run, daily=args.daily, idle=args.idle,
+                      max_body=args.max_body, max_spans_per_trace=args.max_spans_per_trace, evaluate=not args.no_eval)
+    try:
+        check_binding(options)
+    except ServeError as exc:
+        raise UsageError(str(exc)) from None
+    open_store(args, must_exist=False, write=True).close()  # create or upgrade the file, refuse a foreign one
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def say(line: str) -> None:
+        print(inert(line, keep_newlines=False), flush=True)
+
+    alerts = Alerts(window=args.window, command=args.alert_command.split() if args.alert_command else None)
+    try:
+        receiver = Receiver(db_path(args), options, load_config(), say=say, alerts=alerts)
+    except ServeError as exc:
+        raise UsageError(str(exc)) from None
+    receiver.start()
+    target = options.run or f"{options.daily}-<UTC day>"
+    say(f"listening on http://{host}:{receiver.port}/v1/traces → run {target} (Ctrl-C stops)")
+    last = None
+    while not stop.wait(args.progress if args.progress > 0 else 3600):
+        line = receiver.stats.line()
+        if line != last:
+            say(line)
+            last = line
+    say("stopping: importing what is staged …")
+    receiver.stop()
+    say(receiver.stats.line())
+    return EXIT_OK

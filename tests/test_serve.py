@@ -1,0 +1,322 @@
+"""`cstui serve --otlp`, run as a user runs it: a real process on a free loopback port, fed by the OpenTelemetry
+SDK's own OTLP/HTTP exporter (or by hand-made requests where the test must know exactly what was acknowledged),
+read back from the real SQLite file."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from cstui.serve import record_of
+from cstui.store import Store
+from cstui.tools.otlp_send import emit, send
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def sessions(name: str) -> list[dict]:
+    return [json.loads(line) for line in (SAMPLE / name).read_text().splitlines() if line.strip()]
+
+
+class Receiver:
+    """`cstui serve --otlp` in its own process; `port` from the line it prints."""
+
+    def __init__(self, db: Path, *args: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "cstui", "serve", "--otlp", "--listen", "127.0.0.1:0",
+                                      "--db", str(db), "--progress", "0.5", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.lines: list[str] = []
+        first = self.proc.stdout.readline()
+        assert "listening on http://127.0.0.1:" in first, first + self.proc.stderr.read()
+        self.port = int(first.split("127.0.0.1:")[1].split("/")[0])
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def post(self, body: bytes, content_type: str = "application/x-protobuf", **headers: str) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request("POST", "/v1/traces", body=body, headers={"Content-Type": content_type, **headers})
+        response = conn.getresponse()
+        out = response.status, response.read()
+        conn.close()
+        return out
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=60)
+        time.sleep(0.1)
+        return "\n".join(self.lines)
+
+
+def wait_for(predicate, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("timed out")
+
+
+def count(db: Path, sql: str) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+
+
+def spans_of(docs: list[dict]) -> list:
+    """The SDK's finished spans for these sessions (a tracer writing into memory)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    for doc in docs:
+        emit(tracer, doc)
+    return list(exporter.get_finished_spans())
+
+
+def test_two_thousand_sessions_from_the_sdk_exporter_are_stored_and_evaluated(tmp_path):
+    base = sessions("baseline.jsonl") + [{**d, "session_id": "C" + d["session_id"]} for d in sessions("candidate.jsonl")]
+    docs = [{**doc, "session_id": f"{doc['session_id']}-{k}"} for k in range(4) for doc in base][:2000]
+    db = tmp_path / "live.db"
+    receiver = Receiver(db, "--run", "live", "--idle", "1")
+    try:
+        n_spans = send(docs, receiver.url)
+        wait_for(lambda: count(db, "SELECT count(*) FROM sessions WHERE run = 'live'") == 2000)
+        wait_for(lambda: count(db, "SELECT count(DISTINCT v.sid) FROM verdicts v") == 2000)
+    finally:
+        out = receiver.stop()
+    assert f"received {n_spans:,} spans" in out and "2,000 sessions imported" in out
+    with Store(db, mode="read") as store:
+        assert store.n_staged() == 0
+        one = store.session("live", "S-000001-0")
+        original = next(d for d in docs if d["session_id"] == "S-000001-0")
+        assert [t.text for t in one.turns] == [t["text"] for t in original["turns"]]
+        assert {s.kind for s in one.spans} >= {"tool", "retrieval", "llm"}
+        assert one.started_at is not None
+        verdicts = {(e, p) for _, _, e, p in store.verdict_rows("live", ["CS-000091-1"])}
+        assert ("authorization_fabrication", True) in verdicts or ("policy_grounding", False) in verdicts
+        assert store.run("live")["source_format"] == "otlp"
+
+
+def test_a_killed_receiver_loses_no_span_it_acknowledged(tmp_path):
+    docs = [{**doc, "session_id": f"{doc['session_id']}-{k}"} for k in range(2) for doc in sessions("candidate.jsonl")]
+    spans = spans_of(docs)
+    by_trace: dict[int, list] = {}
+    for span in spans:
+        by_trace.setdefault(span.context.trace_id, []).append(span)
+    traces = list(by_trace.values())
+    bodies = [(encode_spans([s for t in traces[i:i + 10] for s in t]).SerializeToString(),
+               {f"{s.context.span_id:016x}" for t in traces[i:i + 10] for s in t}) for i in range(0, len(traces), 10)]
+    db = tmp_path / "kill.db"
+    receiver = Receiver(db, "--run", "live", "--idle", "0.3")
+    acked: set[str] = set()
+
+    def stream() -> None:
+        for body, ids in bodies:
+            try:
+                status, _ = receiver.post(body)
+            except OSError:
+                return  # killed
+            if status == 200:
+                acked.update(ids)
+            time.sleep(0.02)
+
+    sender = threading.Thread(target=stream)
+    sender.start()
+    wait_for(lambda: count(db, "SELECT count(*) FROM sessions") > 0)  # importing and receiving at once
+    receiver.proc.send_signal(signal.SIGKILL)
+    receiver.proc.wait()
+    sender.join()
+    assert len(acked) > 100
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    staged = {record_of(r, res)["context"]["span_id"]
+              for r, res in conn.execute("SELECT record, resource FROM otlp_staging")}
+    stored = {s for (s,) in conn.execute("SELECT span_id FROM spans")}
+    conn.close()
+    assert stored and len(acked) < sum(len(ids) for _, ids in bodies)  # killed mid-stream, after imports began
+    assert acked <= staged | stored, f"{len(acked - staged - stored)} acknowledged spans lost"
+    assert not staged & stored
+    # started again on the same file, it finishes what the killed one acknowledged
+    again = Receiver(db, "--run", "live", "--idle", "0.3")
+    try:
+        wait_for(lambda: count(db, "SELECT count(*) FROM otlp_staging") == 0)
+    finally:
+        again.stop()
+    conn = sqlite3.connect(db)
+    assert acked <= {s for (s,) in conn.execute("SELECT span_id FROM spans")}
+    conn.close()
+
+
+def test_a_non_loopback_address_without_a_token_is_refused_in_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "cstui", "serve", "--otlp", "--listen", "0.0.0.0:0", "--run", "x",
+                        "--db", str(tmp_path / "x.db")], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "CSTUI_SERVE_TOKEN": ""})
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and "needs --token" in r.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_token_size_type_and_encoding_are_checked_and_the_receiver_stays_up(tmp_path):
+    doc = sessions("baseline.jsonl")[0]
+    body = encode_spans(spans_of([doc])).SerializeToString()
+    receiver = Receiver(tmp_path / "t.db", "--run", "live", "--token", "s3cret", "--max-body", "200000",
+                        "--idle", "0.2")
+    try:
+        assert receiver.post(body)[0] == 401
+        assert receiver.post(body, Authorization="Bearer wrong")[0] == 401
+        auth = {"Authorization": "Bearer s3cret"}
+        assert receiver.post(b"\x0a\xff\xff\xff", **auth)[0] == 400  # not an ExportTraceServiceRequest
+        assert receiver.post(body, "text/plain", **auth)[0] == 415
+        assert receiver.post(b"x" * 200_001, **auth)[0] == 413
+        bomb = gzip.compress(b"\0" * 5_000_000)  # small on the wire, over the limit once inflated
+        assert receiver.post(bomb, **{**auth, "Content-Encoding": "gzip"})[0] == 413
+        assert receiver.post(b"not gzip", **{**auth, "Content-Encoding": "gzip"})[0] == 400
+        assert receiver.post(b'{"resourceSpans": 3}', "application/json", **auth)[0] == 400
+        status, answer = receiver.post(gzip.compress(body), **{**auth, "Content-Encoding": "gzip"})
+        assert status == 200 and answer == b""  # an ExportTraceServiceResponse with nothing rejected
+        wait_for(lambda: count(tmp_path / "t.db", "SELECT count(*) FROM sessions") == 1)
+    finally:
+        receiver.stop()
+
+
+def test_otlp_json_bodies_and_the_per_trace_span_limit(tmp_path):
+    from google.protobuf.json_format import MessageToDict
+
+    docs = sessions("baseline.jsonl")[:3]
+    request = encode_spans(spans_of(docs))
+    body = json.dumps(MessageToDict(request)).encode()  # protobuf's JSON mapping: ids in base64
+    receiver = Receiver(tmp_path / "j.db", "--run", "live", "--max-spans-per-trace", "3", "--idle", "0.2")
+    try:
+        status, answer = receiver.post(body, "application/json")
+        assert status == 200
+        rejected = int(json.loads(answer)["partialSuccess"]["rejectedSpans"])
+        assert rejected == len(request.resource_spans[0].scope_spans[0].spans) - 3 * 3
+        wait_for(lambda: count(tmp_path / "j.db", "SELECT count(*) FROM sessions") == 3)
+    finally:
+        out = receiver.stop()
+    assert f"{rejected:,} spans rejected" in out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=300), content_type=st.sampled_from(["application/x-protobuf", "application/json"]))
+def test_random_bodies_never_break_the_receiver(hostile_receiver, body, content_type):
+    status, _ = hostile_receiver.post(body, content_type)
+    assert status in (200, 400)
+    assert hostile_receiver.proc.poll() is None
+
+
+@pytest.fixture(scope="module")
+def hostile_receiver(tmp_path_factory):
+    receiver = Receiver(tmp_path_factory.mktemp("fuzz") / "f.db", "--run", "live", "--idle", "0.2")
+    yield receiver
+    receiver.stop()
+
+
+def in_hour(docs: list[dict], hour: str, prefix: str) -> list[dict]:
+    """The sessions as if they started within `hour` (turn times dropped: they follow the start a second apart)."""
+    return [{**d, "session_id": prefix + d["session_id"], "started_at": f"{hour}:{i % 60:02d}:00Z",
+             "turns": [{k: v for k, v in t.items() if k != "at"} for t in d["turns"]]} for i, d in enumerate(docs)]
+
+
+async def test_a_seeded_regression_in_the_stream_raises_a_drift_alert_the_dashboard_shows(tmp_path):
+    from tuikit import settle
+
+    from cstui.app import create_app
+
+    clean = sessions("baseline.jsonl")[:100]
+    candidate = sessions("candidate.jsonl")
+    regressed = [d for d in candidate if d.get("demo_regression")]
+    later = regressed + [d for d in candidate if not d.get("demo_regression")][:100 - len(regressed)]
+    db = tmp_path / "drift.db"
+    receiver = Receiver(db, "--run", "live", "--idle", "0.3")
+    try:
+        send(in_hour(clean, "2026-12-07T10", "a-"), receiver.url)
+        wait_for(lambda: count(db, "SELECT count(DISTINCT sid) FROM verdicts") == 100)
+        assert not any("ALERT" in line for line in receiver.lines)  # one window: nothing to compare with
+        send(in_hour(later, "2026-12-07T11", "b-"), receiver.url)
+        alert = wait_for(lambda: next((line for line in receiver.lines if line.startswith("ALERT drift")), None), 60)
+    finally:
+        receiver.stop()
+    assert "2026-12-07 11:00 vs 2026-12-07 10:00" in alert
+    with Store(db, mode="read") as store:
+        events = [e for e in store.drift_events("live") if e["scope"] == "window 2026-12-07 11:00"]
+    assert events and all(e["current"] < e["previous"] for e in events)
+    app = create_app(db, run="live")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        banner = str(app.screen.query_one("#banner").render())
+    assert "drift alert" in banner and events[-1]["metric"].removeprefix("pass_rate:") in banner
+    assert "window 2026-12-07 11:00" in banner
+
+
+async def test_the_dashboard_follows_a_growing_run_without_losing_the_reviewers_place(tmp_path, monkeypatch):
+    from textual.widgets import DataTable
+    from tuikit import settle
+
+    from cstui import evaluation
+    from cstui.app import create_app
+    from cstui.ingest import import_files
+    from cstui.screens import dashboard
+
+    monkeypatch.setattr(dashboard, "LIVE_POLL", 0.2)
+    lines = (SAMPLE / "candidate.jsonl").read_text().splitlines()
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text("\n".join(lines[:60]) + "\n")
+    second.write_text("\n".join(lines[60:120]) + "\n")
+    db = tmp_path / "grow.db"
+
+    def add(path: Path, mode: str) -> None:
+        with Store(db) as store:
+            import_files(store, [path], "live", mode=mode)
+            evaluation.run(store, "live", evaluation.resolve(None), processes=1)
+
+    add(first, "create")
+    app = create_app(db, run="live")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert "60 sessions" in str(app.screen.query_one("#banner").render())
+        gate = app.screen.query_one("#gate", DataTable)
+        gate.move_cursor(row=3)
+        add(second, "append")  # what `cstui serve` does as sessions arrive
+        await pilot.pause(1.0)
+        await settle(pilot)
+        assert "120 sessions" in str(app.screen.query_one("#banner").render())
+        assert app.screen.query_one("#gate", DataTable).cursor_row == 3
+
+
+def test_protobuf_bodies_read_as_their_json_mapping_does():
+    """The receiver's protobuf reader against protobuf's own JSON mapping of the same request, read by the reader
+    `cstui import --format otlp` uses."""
+    from google.protobuf.json_format import MessageToDict
+
+    from cstui.ingest import otlp
+
+    request = encode_spans(spans_of(sessions("candidate.jsonl")[:40]))
+    assert otlp.protobuf_span_records(request.SerializeToString()) == otlp.to_span_records(MessageToDict(request))
