@@ -159,7 +159,7 @@ class DashboardScreen(Screen[None]):
         *(Binding(str(i + 1), f"tab('{tab}')", title, show=False) for i, (tab, title) in enumerate(TABS)),
     ]
     DEFAULT_CSS = """
-    DashboardScreen #banner { height: 1; padding: 0 1; text-style: bold; }
+    DashboardScreen #banner { height: auto; max-height: 3; padding: 0 1; text-style: bold; }
     DashboardScreen #banner.pass { background: $success 40%; }
     DashboardScreen #banner.fail { background: $error 60%; }
     DashboardScreen #gate { height: auto; max-height: 16; }
@@ -283,7 +283,7 @@ class DashboardScreen(Screen[None]):
             text.append(f" · {len(gate.no_data)} without data")
         alerts = [e for e in drift if str(e["scope"]).startswith("window ") and not e["note"]]
         if alerts:  # live drift (cstui.live) nobody has annotated yet
-            e = alerts[-1]
+            e = min(alerts, key=lambda a: a["delta"])  # the largest fall; the Drift tab lists them all
             text.append(f" · ⚠ {len(alerts)} drift alert{'s' * (len(alerts) > 1)}: "
                         f"{inert(str(e['metric']).removeprefix('pass_rate:'), keep_newlines=False)} "
                         f"{pct(e['previous'])} → {pct(e['current'])} ({inert(str(e['scope']), keep_newlines=False)})")
