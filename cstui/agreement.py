@@ -46,11 +46,13 @@ def alignment(results: pl.DataFrame, sessions: pl.DataFrame, labels: list[dict[s
     """alignment.<evaluator>.{queue, triage, all}.{n, kappa, accuracy, confusion, by_tier}."""
     import polars as pl
 
-    latest: dict[tuple[str, str, str], str] = {}  # (source group, session, evaluator) → newest verdict
-    for label in labels:  # labels come oldest first
-        if label["evaluator"] in judge_ids and label["verdict"] in ("pass", "fail"):
-            group = "queue" if label["source"] == "queue" else "triage"
-            latest[(group, label["session_id"], label["evaluator"])] = label["verdict"]
+    from cstui.reviewed import newest_first
+
+    def key(label: dict[str, Any]) -> tuple[str, str, str]:  # (source group, session, evaluator)
+        return ("queue" if label["source"] == "queue" else "triage", label["session_id"], label["evaluator"])
+
+    latest = {k: group[0]["verdict"]
+              for k, group in newest_first((lab for lab in labels if lab["evaluator"] in judge_ids), key).items()}
     if not latest:
         return {}
     machine = (results.filter(pl.col("evaluator").cast(pl.Utf8).is_in(list(judge_ids))

@@ -19,7 +19,15 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 import cstui.screens
-from cstui.screens.data import DatabaseReady, DbBusy, GoBack, LoadFailed, OpenDashboard, SaveFailed
+from cstui.screens.data import (
+    DatabaseReady,
+    DbBusy,
+    GoBack,
+    LoadFailed,
+    OpenDashboard,
+    SaveFailed,
+    StartFound,
+)
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.widgets.inert_filter import InertFilter
@@ -62,28 +70,38 @@ class CstuiApp(App[None]):
         self._open_start_screens()
 
     def _open_start_screens(self) -> None:
-        from cstui.screens.runs import RunsScreen
+        """Look up (in a worker) what the screen asked for on the command line needs, then open it."""
+        from cstui.screens import data
 
         assert self.store is not None
         self.sub_title = inert(str(self.db_path) + ("  [read-only]" if self.store.read_only else ""),
                                keep_newlines=False)
         for notice in self.store.notices:
             self.notify(notice, timeout=10)
-        # Only the screen asked for is built: the runs screen comes when the reviewer goes back to it.
+        queue, session, run = self.start_queue, self.start_session, self.start_run
+
+        def fetch(store: Store) -> StartFound:
+            queue_exists = bool(queue) and any(q["name"] == queue for q in store.review_queues())
+            session_runs = store.runs_of_session(session) if session and not run else []
+            chosen = run or (session_runs[0] if len(session_runs) == 1 else None)
+            return StartFound(queue_exists, session_runs, chosen, bool(chosen) and store.has_run(chosen))
+
+        data.load(self, "start", fetch, path=self.store.path)
+
+    @on(StartFound)
+    def _start_found(self, found: StartFound) -> None:
+        """Only the screen asked for is built: the runs screen comes when the reviewer goes back to it."""
+        from cstui.screens.runs import RunsScreen
+
+        assert self.store is not None
         if self.start_queue:
             from cstui.screens.review import ReviewScreen
 
-            if any(q["name"] == self.start_queue for q in self.store.review_queues()):
+            if found.queue_exists:
                 self.push_screen(ReviewScreen(self.store, self.start_queue))
                 return
             self.notify(f"no review queue named {self.start_queue!r}", severity="error")
-        elif self.start_session and not self.start_run and len(self.store.runs_of_session(self.start_session)) == 1:
-            self.start_run = self.store.runs_of_session(self.start_session)[0]
-            self._open_start_screens()
-            return
-        elif self.start_session and not self.start_run:  # in several runs: ask which
-            runs = self.store.runs_of_session(self.start_session)
-
+        elif self.start_session and found.run is None and found.session_runs:  # in several runs: ask which
             def chosen(run: str | None) -> None:
                 if run:
                     self.start_run = run
@@ -92,22 +110,23 @@ class CstuiApp(App[None]):
             from cstui.screens.pick import PickScreen
 
             self.push_screen(RunsScreen(self.store))
-            self.push_screen(PickScreen(f"Session {inert(self.start_session)} is in {len(runs)} runs: open it in",
-                                        runs, allow_any=False), chosen)
+            self.push_screen(PickScreen(f"Session {inert(self.start_session)} is in {len(found.session_runs)} runs: "
+                                        "open it in", found.session_runs, allow_any=False), chosen)
             return
-        elif self.start_run:
-            if self.store.has_run(self.start_run):
-                self.open_dashboard(self.start_run, self.start_baseline)
+        elif found.run:
+            if found.run_exists:
+                self.start_run = found.run
+                self.open_dashboard(found.run, self.start_baseline)
                 if self.start_failures is not None:
                     from cstui.screens.failures import FailuresScreen
 
-                    self.push_screen(FailuresScreen(self.store, self.start_run, self.start_failures))
+                    self.push_screen(FailuresScreen(self.store, found.run, self.start_failures))
                 if self.start_session:
                     from cstui.screens.session import SessionDetailScreen
 
-                    self.push_screen(SessionDetailScreen(self.store, self.start_run, self.start_session))
+                    self.push_screen(SessionDetailScreen(self.store, found.run, self.start_session))
                 return
-            self.notify(f"no run named {self.start_run!r} in this database", severity="error")
+            self.notify(f"no run named {found.run!r} in this database", severity="error")
         self.push_screen(RunsScreen(self.store))
 
     @on(OpenDashboard)
@@ -162,9 +181,7 @@ class CstuiApp(App[None]):
         assert self.store is not None
         if baseline is not None and baseline != run:
             data.save(self, "baseline", lambda store: store.set_baseline(run, baseline), path=self.store.path)
-        else:
-            baseline = self.store.baseline_of(run)
-        self.push_screen(DashboardScreen(self.store, run, baseline))
+        self.push_screen(DashboardScreen(self.store, run, baseline))  # without one, the remembered baseline
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:

@@ -7,7 +7,6 @@ previous verdicts current and no partial batch behind.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 import uuid
@@ -15,15 +14,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from cstui import worker
 from cstui.config import Config
+from cstui.evaluators.base import ERROR_LABEL
 from cstui.store import Store
-from cstui.store.results import VerdictWriter
+from cstui.store.results import VerdictRow, VerdictWriter
 
 PARALLEL_MIN_SESSIONS = 4000
 CHUNK = 1000
@@ -52,67 +50,20 @@ class EvalSummary:
         return sum(c["failed"] for c in self.counts.values())
 
 
-# Worker-side state, set once per process by _init_worker.
-_CTX = None
-_EVALUATORS: list = []
+def outcome(passed: int | bool | None, label: str | None) -> str:
+    """Which count a verdict goes to: an evaluator or judge that raised is an error, never a pass or an N/A
+    (`"judge_error"` is how files written before one error label called a judge's)."""
+    if passed is None:
+        return "errors" if label in (ERROR_LABEL, "judge_error") else "not_applicable"
+    return "passed" if passed else "failed"
 
 
-def _init_worker(cfg: Config, kb_docs: list[bytes], evaluator_ids: list[str], plugin_specs: list[str]) -> None:
-    global _CTX, _EVALUATORS
-    from cstui import plugins
-    from cstui.evaluators import registry
-    from cstui.evaluators.base import KBIndex, RunContext
-    from cstui.models import KBArticle
-
-    plugins.load(plugin_specs)  # a spawned worker starts without the parent's plug-ins
-
-    _CTX = RunContext(cfg=cfg, kb=KBIndex.build([KBArticle.model_validate(orjson.loads(d)) for d in kb_docs]))
-    if cfg.policy:  # declared policies live in the config, so worker processes register them too
-        registry.register_policies(cfg.policy)
-    _EVALUATORS = [registry.get(i) for i in evaluator_ids]
-
-
-def _init_pool_worker(parent: int, *args: Any) -> None:
-    """`_init_worker` for a pool process, which then collects garbage itself: automatic collections of a forked
-    worker walk the heap it shares with its parent (copying those pages) though the evaluators make almost no
-    reference cycles (a few per cent of the workers' time). It exits when its parent dies."""
-    exit_with_parent(parent)
-    _init_worker(*args)
-    gc.disable()
-
-
-def exit_with_parent(parent: int, every: float = 0.5) -> None:
-    """End this process soon after `parent` is gone (a SIGKILLed `cstui eval` would otherwise leave its pool
-    workers blocked on a queue nobody reads, holding the database open)."""
-    import threading
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(every)
-        os._exit(1)
-
-    if os.getppid() != parent:
-        os._exit(1)
-    threading.Thread(target=watch, name="cstui-parent-watch", daemon=True).start()
-
-
-def _evaluate_pool_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple]:
-    rows = _evaluate_chunk(chunk)
-    gc.collect(0)  # what the chunk allocated and still cycles (a plug-in's, an error's traceback); cheap
-    return rows
-
-
-def _evaluate_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple]:
-    """Evaluate serialized sessions; results go back as insert-ready rows (cheap to pickle)."""
-    from cstui.models import Session
-    from cstui.store.results import verdict_row
-
-    out = []
-    for sid, doc in chunk:
-        session = Session.model_validate_json(doc)
-        for ev in _EVALUATORS:
-            out.append(verdict_row(sid, ev.id, ev.version, ev.outcome(session, _CTX)))
-    return out
+def count_outcomes(rows: Sequence[VerdictRow | tuple[Any, ...]], counts: dict[str, Counter[str]]) -> None:
+    """Add verdict rows to per-evaluator counts of passed / failed / not_applicable / errors: the one counting of
+    verdicts, for the local pool, Ray and judges (grouped first: a few dozen keys for 21 verdicts a session)."""
+    keys = Counter((evaluator, passed, label) for _, evaluator, _, passed, _, label, _, _, _ in rows)
+    for (evaluator, passed, label), n in keys.items():
+        counts[evaluator][outcome(passed, label)] += n
 
 
 def parquet_files(directory: Path) -> list[Path]:
@@ -170,7 +121,6 @@ def run_evaluators(
     (cstui.ray_engine); `sessions_dir` reads the sessions from an exported Parquet dataset instead of the
     store. Use `cstui.evaluation.run` from above."""
     from cstui import plugins
-    from cstui.evaluators.base import ERROR_LABEL
 
     cfg = cfg or Config()
     store.run(run)
@@ -204,15 +154,15 @@ def run_evaluators(
             else:
                 yield from ray_engine.stream_chunks(chunks, **options)
         elif processes <= 1:
-            _init_worker(cfg, kb_docs, ids, specs)
+            worker.init_worker(cfg, kb_docs, ids, specs)
             for chunk in chunks:
-                yield len(chunk), _evaluate_chunk(chunk)
+                yield len(chunk), worker.evaluate_chunk(chunk)
         else:
-            with ProcessPoolExecutor(processes, initializer=_init_pool_worker,
+            with ProcessPoolExecutor(processes, initializer=worker.init_pool_worker,
                                      initargs=(os.getpid(), cfg, kb_docs, ids, specs)) as pool:
                 pending = []
                 for chunk in chunks:
-                    pending.append((len(chunk), pool.submit(_evaluate_pool_chunk, chunk)))
+                    pending.append((len(chunk), pool.submit(worker.evaluate_pool_chunk, chunk)))
                     if len(pending) > processes * 2:
                         n, fut = pending.pop(0)
                         yield n, fut.result()
@@ -227,11 +177,7 @@ def run_evaluators(
             if cancelled and cancelled():
                 raise Cancelled
             write(rows)
-            # counted by distinct (evaluator, passed, label): a few dozen keys for 21 verdicts a session
-            for (evaluator, passed, label), n_rows in Counter(map(itemgetter(1, 3, 5), rows)).items():
-                key = ("errors" if label == ERROR_LABEL and passed is None else "not_applicable" if passed is None
-                       else "passed" if passed else "failed")
-                summary.counts[evaluator][key] += n_rows
+            count_outcomes(rows, summary.counts)
             summary.n_results += len(rows)
             done += n
             if progress:

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cstui.config import Config
+from cstui.evaluators.base import ERROR_LABEL
 from cstui.judge import JudgeAuthError, JudgeClient, JudgeError, JudgeSettings, JudgeUnreachable
-from cstui.store import Store, result_row
+from cstui.store import Store, VerdictRow, result_row
 
 CHUNK = 200
 
@@ -32,7 +33,7 @@ class JudgeSummary:
     completion_tokens: int = 0
     seconds: float = 0.0
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # evaluator -> passed/failed/na/errors
-    rows: list[tuple] = field(default_factory=list, repr=False)  # result rows, for a caller that writes them
+    rows: list[VerdictRow] = field(default_factory=list, repr=False)  # for a caller that writes them
     source: str = ""
 
 
@@ -44,7 +45,7 @@ def run_judges(
 ) -> JudgeSummary:
     """LLM judges over a run. The verdicts stay in `summary.rows` for the caller to write in its own batch
     (`cstui.evaluation.run`: one batch for deterministic evaluators and judges alike)."""
-    from cstui.evaluate import Cancelled
+    from cstui.evaluate import Cancelled, count_outcomes
     from cstui.evaluators import registry
     from cstui.evaluators.base import KBIndex, RunContext
     from cstui.evaluators.judges import JudgeEvaluator
@@ -74,7 +75,7 @@ def run_judges(
             raise
         except JudgeError as exc:  # this session only: recorded as an error, never as a pass
             result = EvalResult(evaluator=judge.id, evaluator_version=judge.version, passed=None,
-                                label="judge_error", rationale=f"judge error: {exc}")
+                                label=ERROR_LABEL, rationale=f"judge error: {exc}")
         return result_row(sid, result)
 
     async def main() -> None:
@@ -92,10 +93,7 @@ def run_judges(
     asyncio.run(main())
     summary.rows = rows
     summary.source = f"judge:{settings.model}"
-    for row in rows:
-        key = ("errors" if row[5] == "judge_error" else "not_applicable" if row[3] is None
-               else "passed" if row[3] else "failed")
-        summary.counts[row[1]][key] += 1
+    count_outcomes(rows, summary.counts)
     summary.n_sessions = len(all_sids)
     summary.n_results = len(rows)
     summary.calls, summary.cache_hits = client.calls, client.cache_hits

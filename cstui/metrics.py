@@ -16,7 +16,6 @@ from cstui.stats import (  # noqa: F401 - re-exported: the metric primitives liv
     N_BINS,
     TIERS,
     Z95,
-    calibration,
     confidence_bin,
     min_n_to_demonstrate,
     percentile,
@@ -25,12 +24,13 @@ from cstui.stats import (  # noqa: F401 - re-exported: the metric primitives liv
     tier_key,
     wilson_interval,
 )
-from cstui.tally import (
+from cstui.tally import (  # noqa: F401 - calibration re-exported beside the primitives
     CalibrationTally,
     EscalationTally,
     EvaluatorCounts,
     SessionCounts,
     any_bit,
+    calibration,
     percentile_of_counts,
 )
 
@@ -290,13 +290,14 @@ def orjson_loads(text: str) -> dict[str, Any]:
 def judge_costs(store: Store, run: str) -> dict[str, Any]:
     """Per judge evaluator (current verdicts): calls, tokens and cost from the stored judge transcripts."""
     from cstui.evaluators import registry
+    from cstui.evaluators.base import ERROR_LABEL
 
     out: dict[str, Any] = {}
     for evaluator, detail, label in store.judge_details(run, [ev.id for ev in registry.all_evaluators("judge")]):
         entry = out.setdefault(evaluator, {"n": 0, "errors": 0, "calls": 0, "cached_calls": 0, "prompt_tokens": 0,
                                            "completion_tokens": 0, "cost_usd": 0.0, "models": []})
         entry["n"] += 1
-        entry["errors"] += label == "judge_error"
+        entry["errors"] += label in (ERROR_LABEL, "judge_error")  # the second: files from before one label
         if detail is None:
             continue
         if detail.get("model") and detail["model"] not in entry["models"]:

@@ -15,13 +15,13 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-ENTRY_POINT_GROUP = "cstui.evaluators"
+from cstui.evaluators import registry
+from cstui.evaluators.registry import ENTRY_POINT_GROUP, PluginError, load_entry_points
+from cstui.evaluators.registry import describe_error as _describe
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginError", "load", "load_configured", "load_entry_points", "loaded_specs"]
 
 _loaded_specs: list[str] = []
-
-
-class PluginError(Exception):
-    """A plug-in could not be loaded; the message names it."""
 
 
 def loaded_specs() -> list[str]:
@@ -37,8 +37,6 @@ def load(specs: Iterable[str], *, base: Path | None = None) -> list[str]:
     """Load plug-ins by file path or module name; returns the ids of the evaluators they registered.
 
     `base`: the directory relative paths are read from (the config file's, for `plugins` in cstui.toml)."""
-    from cstui.evaluators import registry
-
     registry.all_evaluators()  # built-ins first, so a plug-in cannot take their ids unnoticed
     new_ids: list[str] = []
     for spec in specs:
@@ -97,30 +95,6 @@ def _import_module(spec: str) -> None:
         raise PluginError(f"plugin {spec}: no module named {exc.name!r} (a file path must end in .py)") from None
     except BaseException as exc:  # noqa: BLE001
         raise PluginError(f"plugin {spec}: {_describe(exc)}") from None
-
-
-def _describe(exc: BaseException, path: Path | None = None) -> str:
-    """One line: the error and the plug-in's own line that led to it (not a line inside cstui)."""
-    if isinstance(exc, SyntaxError):
-        return f"SyntaxError: {exc.msg} (line {exc.lineno})"
-    line = None
-    tb = exc.__traceback__
-    while tb is not None:
-        if path is None or Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return f"{type(exc).__name__}: {exc}" + (f" (line {line})" if line is not None else "")
-
-
-def load_entry_points() -> None:
-    """Import every package that declares evaluators under the `cstui.evaluators` entry-point group."""
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except BaseException as exc:  # noqa: BLE001
-            raise PluginError(f"plugin {ep.name} (entry point {ep.value}): {_describe(exc)}") from None
 
 
 def load_configured(cfg: object, extra: Iterable[str] = ()) -> list[str]:

@@ -20,8 +20,9 @@ from typing import Any
 import orjson
 
 from cstui.config import Config
+from cstui.store.results import VerdictRow
 
-Rows = list[tuple[Any, ...]]
+Rows = list[VerdictRow]
 
 
 class RayEngineError(Exception):
@@ -37,23 +38,24 @@ class Evaluate:
     callable class."""
 
     def __init__(self, cfg: Config, kb_docs: list[bytes], evaluator_ids: list[str], plugin_specs: list[str]) -> None:
-        from cstui.evaluate import _init_worker
+        from cstui.worker import init_worker
 
-        _init_worker(cfg, kb_docs, evaluator_ids, plugin_specs)
+        init_worker(cfg, kb_docs, evaluator_ids, plugin_specs)
 
     def chunk(self, chunk: list[tuple[int, bytes]]) -> Rows:
-        from cstui.evaluate import _evaluate_chunk
+        from cstui.worker import evaluate_chunk
 
-        return _evaluate_chunk(chunk)
+        return evaluate_chunk(chunk)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         """A Ray Data batch of exported sessions (session_id, document) → one encoded verdict row per evaluator."""
-        from cstui.evaluate import _evaluate_chunk
+        from cstui.worker import evaluate_chunk
 
         ids = [str(s) for s in batch["session_id"]]
         docs = [d if isinstance(d, bytes) else str(d).encode() for d in batch["document"]]
-        rows = _evaluate_chunk(list(enumerate(docs)))
-        return {"session_id": [ids[row[0]] for row in rows], "row": [orjson.dumps(row[1:]) for row in rows]}
+        rows = evaluate_chunk(list(enumerate(docs)))
+        return {"session_id": [ids[row.sid] for row in rows],
+                "row": [orjson.dumps(tuple(row._replace(sid=0))) for row in rows]}  # the id goes beside
 
 
 def _connect(address: str | None, num_cpus: int | None) -> bool:
@@ -152,7 +154,8 @@ def stream_parquet(directory: Path, sid_of: Callable[[list[str]], list[int]], *,
             session_ids = [str(s) for s in batch["session_id"]]
             unique = list(dict.fromkeys(session_ids))
             sids = dict(zip(unique, sid_of(unique), strict=True))
-            rows = [(sids[s], *orjson.loads(r)) for s, r in zip(session_ids, batch["row"], strict=True)]
+            rows = [VerdictRow(*orjson.loads(r))._replace(sid=sids[s])
+                    for s, r in zip(session_ids, batch["row"], strict=True)]
             yield len(rows) // per_session, rows
     finally:
         if started:

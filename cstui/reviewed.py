@@ -7,17 +7,22 @@ wins" is written here once (`newest_first`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 
-def newest_first(labels: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Reviewers' pass/fail labels by evaluator, newest first (labels are appended, so a higher id is newer)."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for label in sorted(labels, key=lambda lab: lab.get("id") or 0, reverse=True):
+def newest_first(labels: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable] = itemgetter("evaluator")
+                 ) -> dict[Any, list[dict[str, Any]]]:
+    """Reviewers' pass/fail labels grouped by `key` (the evaluator, for one session's labels), newest first: the
+    first of each group is the one that counts (labels are appended, so a higher id is newer; labels without an
+    id keep the order given, oldest first)."""
+    out: dict[Any, list[dict[str, Any]]] = {}
+    ordered = list(enumerate(labels))
+    for _, label in sorted(ordered, key=lambda p: (p[1].get("id") or 0, p[0]), reverse=True):
         if label.get("evaluator") and label.get("verdict") in ("pass", "fail"):
-            out.setdefault(label["evaluator"], []).append(label)
+            out.setdefault(key(label), []).append(label)
     return out
 
 

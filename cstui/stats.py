@@ -5,11 +5,10 @@ frame is given."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import polars as pl
+    pass
 
 Z95 = 1.959963984540054
 N_BINS = 10
@@ -35,27 +34,6 @@ def rate(k: int, n: int) -> dict[str, Any]:
 def confidence_bin(confidence: float) -> int:
     """Bin index for a confidence in [0, 1]: [0,0.1)→0 … [0.9,1.0]→9."""
     return min(int(confidence * N_BINS), N_BINS - 1)
-
-
-def calibration(pairs: Iterable[tuple[float, bool]] | pl.DataFrame) -> dict[str, Any]:
-    """ECE, Brier and the reliability-diagram bins for (confidence, correct) pairs, or a frame with
-    `confidence` and `correct` columns (rows missing either, or outside [0, 1], are left out)."""
-    import polars as pl
-
-    from cstui.tally import CalibrationTally
-
-    tally = CalibrationTally()
-    if isinstance(pairs, pl.DataFrame):
-        valid = pairs.select(pl.col("confidence").cast(pl.Float64), pl.col("correct").cast(pl.Boolean)).filter(
-            pl.col("confidence").is_not_null() & pl.col("correct").is_not_null()
-            & (pl.col("confidence") >= 0) & (pl.col("confidence") <= 1))
-        for conf, correct, n in valid.group_by("confidence", "correct").len().iter_rows():
-            tally.add(conf, correct, n)
-    else:
-        for conf, correct in pairs:
-            if conf is not None and correct is not None and 0 <= conf <= 1:
-                tally.add(float(conf), bool(correct), 1)
-    return tally.result()
 
 
 def tier_key(tier: Any) -> str:

@@ -103,7 +103,7 @@ class SessionCounts:
 
 @dataclass
 class CalibrationTally:
-    """(confidence, correct) pairs in [0, 1]; `result()` is `stats.calibration`'s document."""
+    """(confidence, correct) pairs in [0, 1]; `result()` is `calibration`'s document."""
 
     n: int = 0
     correct: int = 0
@@ -252,3 +252,22 @@ def any_bit(bits: Iterable[VerdictBit], *, failed: bool = False) -> pl.Expr:
             term = term & pl.col(f"f{b.word}")
         terms.append(term != 0)
     return pl.any_horizontal(terms) if terms else pl.lit(False)
+
+
+def calibration(pairs: Iterable[tuple[float, bool]] | pl.DataFrame) -> dict[str, Any]:
+    """ECE, Brier and the reliability-diagram bins for (confidence, correct) pairs, or a frame with
+    `confidence` and `correct` columns (rows missing either, or outside [0, 1], are left out)."""
+    import polars as pl
+
+    tally = CalibrationTally()
+    if isinstance(pairs, pl.DataFrame):
+        valid = pairs.select(pl.col("confidence").cast(pl.Float64), pl.col("correct").cast(pl.Boolean)).filter(
+            pl.col("confidence").is_not_null() & pl.col("correct").is_not_null()
+            & (pl.col("confidence") >= 0) & (pl.col("confidence") <= 1))
+        for conf, correct, n in valid.group_by("confidence", "correct").len().iter_rows():
+            tally.add(conf, correct, n)
+    else:
+        for conf, correct in pairs:
+            if conf is not None and correct is not None and 0 <= conf <= 1:
+                tally.add(float(conf), bool(correct), 1)
+    return tally.result()

@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import orjson
 from pydantic import BaseModel, Field, ValidationError
 
-from cstui.evaluators.base import EvaluatorBase, RunContext, has_shown_text, is_draft_assist, snippet
-from cstui.evaluators.registry import register
+from cstui.evaluators.base import (
+    ERROR_LABEL,
+    EvaluatorBase,
+    RunContext,
+    has_shown_text,
+    is_draft_assist,
+    snippet,
+)
+from cstui.evaluators.registry import register, replace_prefixed
 from cstui.judge import ReplySchema
 from cstui.models import EvalResult, Evidence, Session
 
@@ -209,7 +216,7 @@ class JudgeEvaluator(EvaluatorBase):
                 error = _short_error(exc)
         detail = {"strategy": strategy, "model": client.settings.model, "steps": log}
         if verdict is None:
-            return EvalResult(evaluator=self.id, evaluator_version=self.version, passed=None, label="judge_error",
+            return EvalResult(evaluator=self.id, evaluator_version=self.version, passed=None, label=ERROR_LABEL,
                               rationale=f"judge error: no valid verdict after {EXTRACT_ATTEMPTS} attempts ({error})",
                               detail=detail)
         outcome = self.decide(verdict, session, ctx)
@@ -385,6 +392,11 @@ class PolicyAssertion(JudgeEvaluator):
             return JudgeOutcome(True, verdict.rationale or "the policy holds", label="holds")
         return JudgeOutcome(False, verdict.rationale or "the policy is broken", label="violated",
                             evidence=_claim_evidence(session, verdict.violating_quote))
+
+
+def register_assertions(raw: list[dict[str, Any]]) -> list[str]:
+    """Register the natural-language policy assertions of a config as judge evaluators `assert:<id>`."""
+    return replace_prefixed("assert:", assertions_from_config(raw))
 
 
 def assertions_from_config(raw: list[dict[str, Any]]) -> list[PolicyAssertion]:

@@ -8,8 +8,15 @@ from `--plugin`, `plugins = [...]` in cstui.toml, or the `cstui.evaluators` entr
 from __future__ import annotations
 
 from importlib import import_module
+from pathlib import Path
 
 from cstui.evaluators.base import EvaluatorBase
+
+ENTRY_POINT_GROUP = "cstui.evaluators"
+
+
+class PluginError(Exception):
+    """A plug-in could not be loaded; the message names it."""
 
 # One module per evaluator family; importing a module registers its evaluators.
 FAMILIES = ("draft_checks", "fabrication", "conversation", "escalation", "silent", "judges")
@@ -49,9 +56,31 @@ def _load() -> None:
         _loaded = True
         for family in FAMILIES:
             import_module(f"cstui.evaluators.{family}")
-        from cstui.plugins import load_entry_points
-
         load_entry_points()
+
+
+def describe_error(exc: BaseException, path: Path | None = None) -> str:
+    """One line: the error and the plug-in's own line that led to it (not a line inside cstui)."""
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc.msg} (line {exc.lineno})"
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if path is None or Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{type(exc).__name__}: {exc}" + (f" (line {line})" if line is not None else "")
+
+
+def load_entry_points() -> None:
+    """Import every package that declares evaluators under the `cstui.evaluators` entry-point group."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except BaseException as exc:  # noqa: BLE001
+            raise PluginError(f"plugin {ep.name} (entry point {ep.value}): {describe_error(exc)}") from None
 
 
 def all_evaluators(kind: str | None = None) -> list[EvaluatorBase]:
@@ -73,18 +102,14 @@ def get(evaluator_id: str) -> EvaluatorBase:
         raise KeyError(f"unknown evaluator {evaluator_id!r} (known: {known})") from None
 
 
-def register_assertions(raw: list[dict]) -> list[str]:
-    """Register the natural-language policy assertions of a config as judge evaluators `assert:<id>`."""
+def replace_prefixed(prefix: str, evaluators: list[EvaluatorBase]) -> list[str]:
+    """Register these in place of every evaluator whose id starts with `prefix` (a config is their only source)."""
     _load()
-    from cstui.evaluators.judges import assertions_from_config
-
-    for stale in [k for k in _REGISTRY if k.startswith("assert:")]:  # the config is the only source
+    for stale in [k for k in _REGISTRY if k.startswith(prefix)]:
         del _REGISTRY[stale]
-    ids = []
-    for assertion in assertions_from_config(raw):
-        _REGISTRY[assertion.id] = assertion
-        ids.append(assertion.id)
-    return ids
+    for evaluator in evaluators:
+        _REGISTRY[evaluator.id] = evaluator
+    return [e.id for e in evaluators]
 
 
 def register_policies(policies: list[dict]) -> list[str]:
@@ -93,11 +118,4 @@ def register_policies(policies: list[dict]) -> list[str]:
     from cstui.evaluators.policies import PolicyAssertionCheck, validate
 
     validate(policies)
-    for stale in [k for k in _REGISTRY if k.startswith("assert.")]:
-        del _REGISTRY[stale]
-    ids = []
-    for spec in policies:
-        check = PolicyAssertionCheck(spec)
-        _REGISTRY[check.id] = check
-        ids.append(check.id)
-    return ids
+    return replace_prefixed("assert.", [PolicyAssertionCheck(spec) for spec in policies])

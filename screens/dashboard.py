@@ -172,11 +172,13 @@ class DashboardScreen(Screen[None]):
     DashboardScreen .note { color: $text-muted; padding: 0 1; }
     """
 
-    def __init__(self, store: Store, run: str, baseline: str | None = None) -> None:
+    def __init__(self, store: Store, run: str, baseline: str | None = None, *, remembered: bool = True) -> None:
+        """`remembered`: without a `baseline`, compare with the one remembered for the run (read by the worker)."""
         super().__init__()
         self.store = store
         self.run = run
         self.baseline = baseline if baseline != run else None
+        self.remembered = remembered and self.baseline is None
         self.report: Report | None = None
         self.gate: GateResult | None = None
         self.seen: tuple[Any, ...] | None = None  # the store's change marker the shown metrics were computed at
@@ -202,7 +204,7 @@ class DashboardScreen(Screen[None]):
 
     # ------------------------------------------------------------------ data
     def load(self) -> None:
-        run, baseline = self.run, self.baseline
+        run, baseline, remembered = self.run, self.baseline, self.remembered
         self.loading = True
 
         def fetch(store: Store) -> ReportLoaded:
@@ -210,15 +212,20 @@ class DashboardScreen(Screen[None]):
             from cstui.metrics import build_report
 
             marker = store.change_marker()
+            base = store.baseline_of(run) if remembered else baseline
             report = build_report(store, run)
-            gate = run_gate(store, run, baseline=baseline)
-            return ReportLoaded(report, gate, store.drift_events(run), marker)
+            gate = run_gate(store, run, baseline=base)
+            return ReportLoaded(report, gate, store.drift_events(run), marker, base)
 
         data.load(self, "metrics", fetch, path=self.store.path)
 
     @on(ReportLoaded)
     async def _report_loaded(self, message: ReportLoaded) -> None:
         self.seen, self.loading = message.marker, False
+        if self.remembered:
+            self.remembered, self.baseline = False, message.baseline
+            self.sub_title = inert(f"dashboard · {self.run}" + (f" vs {self.baseline}" if self.baseline else ""),
+                                   keep_newlines=False)
         await self.show(message.report, message.gate, message.drift)
 
     def action_reload(self) -> None:

@@ -38,9 +38,25 @@ class ReportLoaded(Message):
     """A run's report, gate result and drift events (the dashboard)."""
 
     def __init__(self, report: Report, gate: GateResult, drift: list[dict[str, Any]],
-                 marker: tuple[Any, ...]) -> None:
+                 marker: tuple[Any, ...], baseline: str | None = None) -> None:
         super().__init__()
-        self.report, self.gate, self.drift, self.marker = report, gate, drift, marker
+        self.report, self.gate, self.drift, self.marker, self.baseline = report, gate, drift, marker, baseline
+
+
+class RunsListed(Message):
+    """Every run in the database (the runs screen)."""
+
+    def __init__(self, runs: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.runs = runs
+
+
+class StartFound(Message):
+    """What the app needs to know to open the screen it was started on (--queue, --session, --run)."""
+
+    def __init__(self, queue_exists: bool, session_runs: list[str], run: str | None, run_exists: bool) -> None:
+        super().__init__()
+        self.queue_exists, self.session_runs, self.run, self.run_exists = queue_exists, session_runs, run, run_exists
 
 
 class MarkerRead(Message):

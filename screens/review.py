@@ -20,12 +20,12 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from cstui.screens import data
 from cstui.screens.data import LabelSaved, QueueLoaded
-from cstui.screens.session import TurnView, turn_text
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import SessionView
 from cstui.widgets.row_table import RowTable
 from cstui.widgets.span_tree import SpanTree, span_detail
+from cstui.widgets.transcript import TurnView, turn_text
 
 OVERALL = "(overall correctness)"
 

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from cstui.screens import data
-from cstui.screens.data import GateStatus, OpenDashboard
+from cstui.screens.data import GateStatus, OpenDashboard, RunsListed
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.widgets.row_table import RowTable
@@ -55,18 +55,30 @@ class RunsScreen(Screen[None]):
         table.add_column("source", key="source")
         table.add_column("gate", key="gate")
         table.add_column("baseline", key="baseline")
-        for run in self.store.runs():
+        table.focus()
+        self.runs: list[str] | None = None
+        self.seen = False
+        data.load(self, "runs", lambda store: RunsListed(store.runs()), path=self.store.path)
+
+    @on(RunsListed)
+    def _runs_listed(self, message: RunsListed) -> None:
+        table = self.query_one("#runs", DataTable)
+        table.clear()
+        for run in message.runs:
             table.add_row(Text(inert(run["name"], keep_newlines=False)), f"{run['n_sessions']:,}",
                           run["created_at"][:16].replace("T", " "), Text(inert(run["system"] or "—")),
                           Text(inert(run["source_format"] or "", keep_newlines=False)), Text("…", style="dim"), "",
                           key=run["name"])
-        table.focus()
+        self.runs = [r["name"] for r in message.runs]
+        if self.seen:
+            self.gate_statuses(self.runs)
 
     def on_screen_resume(self) -> None:
         """Gate statuses cost a metrics pass per run: compute them only once this screen is seen."""
-        if not getattr(self, "_gates_started", False):
-            self._gates_started = True
-            self.gate_statuses([r["name"] for r in self.store.runs()])
+        if not self.seen:
+            self.seen = True
+            if self.runs is not None:
+                self.gate_statuses(self.runs)
 
     def gate_statuses(self, runs: list[str]) -> None:
         def fetch(store: Store) -> Iterator[GateStatus]:

@@ -15,9 +15,9 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from cstui.screens import data
 from cstui.screens.data import LoadFailed, PairLoaded
-from cstui.screens.session import TurnView, turn_text
 from cstui.store import Store
 from cstui.textsafe import inert
+from cstui.widgets.transcript import TurnView, turn_text
 
 
 class SideBySideScreen(Screen[None]):

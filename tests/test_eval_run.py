@@ -9,7 +9,7 @@ from conftest import verdict_counts_around_a_cancelled_run
 from test_import import tau_results
 
 from cstui.evaluators import registry
-from cstui.store import Store
+from cstui.store import Store, VerdictRow
 
 N_DETERMINISTIC = len(registry.all_evaluators("deterministic"))
 
@@ -86,8 +86,8 @@ def test_a_first_evaluation_keeps_one_current_verdict_whatever_order_chunks_arri
     with Store(db) as store:
         sids = store.run_sids("r")[:3]
 
-        def row(sid: int, passed: bool) -> tuple:
-            return (sid, "x", "1", int(passed), None, None, "", "[]", None)
+        def row(sid: int, passed: bool) -> VerdictRow:
+            return VerdictRow(sid, "x", "1", int(passed), None, None, "", "[]", None)
 
         with store.results_writer("r") as write:
             write([row(sids[0], True), row(sids[1], True)])
@@ -122,8 +122,8 @@ def test_a_reevaluation_retires_exactly_the_verdicts_its_chunks_replace(tmp_path
         s, late = r[:5], r[-1]
         assert r[-2] < o[0] < late
 
-        def row(sid: int, evaluator: str, passed: int) -> tuple:
-            return (sid, evaluator, "1", passed, None, None, "", "[]", None)
+        def row(sid: int, evaluator: str, passed: int) -> VerdictRow:
+            return VerdictRow(sid, evaluator, "1", passed, None, None, "", "[]", None)
 
         with store.results_writer("r") as write:  # the first evaluation: everything passes
             write([row(sid, e, 1) for sid in [*s, r[-2], late] for e in "xy"])
@@ -146,7 +146,8 @@ def test_a_reevaluation_retires_exactly_the_verdicts_its_chunks_replace(tmp_path
 def _stale_first_evaluation(store, run, evaluators):
     """A first evaluation every reader can tell from a real one: each verdict fails with rationale "stale"."""
     with store.results_writer(run) as write:
-        write([(sid, e, "0", 0, 0.99, None, "stale", "[]", None) for sid in store.run_sids(run) for e in evaluators])
+        write([VerdictRow(sid, e, "0", 0, 0.99, None, "stale", "[]", None) for sid in store.run_sids(run)
+               for e in evaluators])
 
 
 def test_a_whole_run_reevaluation_supersedes_the_earlier_verdicts_for_every_reader(tmp_path, cli):
@@ -194,9 +195,9 @@ def test_superseding_spares_the_verdicts_of_its_own_batch(tmp_path, cli):
         _stale_first_evaluation(store, "r", ["x"])
         sids = store.run_sids("r")
         with store.results_writer("r") as write:
-            write([(sid, "x", "1", 1, None, None, "new", "[]", None) for sid in sids[:3]])
+            write([VerdictRow(sid, "x", "1", 1, None, None, "new", "[]", None) for sid in sids[:3]])
             write.supersede(["x"])
-            write([(sid, "x", "1", 1, None, None, "new", "[]", None) for sid in sids[3:]])
+            write([VerdictRow(sid, "x", "1", 1, None, None, "new", "[]", None) for sid in sids[3:]])
         current = store.conn.execute("SELECT rationale, count(*) FROM results WHERE run = 'r' AND current = 1"
                                      " GROUP BY rationale").fetchall()
     assert current == [("new", len(sids))]
@@ -382,7 +383,7 @@ def test_a_pool_worker_collects_the_cycles_each_chunk_leaves(monkeypatch):
     import gc
     import weakref
 
-    from cstui import evaluate
+    from cstui import worker
     from cstui.config import Config
     from cstui.evaluators.base import Verdict
     from cstui.models import Session
@@ -404,10 +405,10 @@ def test_a_pool_worker_collects_the_cycles_each_chunk_leaves(monkeypatch):
     session = Session.model_validate({"session_id": "s1", "turns": [{"role": "customer", "text": "hello there"}]})
     was_enabled = gc.isenabled()
     try:
-        evaluate._init_pool_worker(os.getppid(), Config(), [], ["pii_leak"], [])
+        worker.init_pool_worker(os.getppid(), Config(), [], ["pii_leak"], [])
         assert not gc.isenabled()
-        monkeypatch.setattr(evaluate, "_EVALUATORS", [Cyclic()])
-        rows = evaluate._evaluate_pool_chunk([(1, session.model_dump_json().encode())] * 3)
+        monkeypatch.setattr(worker, "_EVALUATORS", [Cyclic()])
+        rows = worker.evaluate_pool_chunk([(1, session.model_dump_json().encode())] * 3)
     finally:
         if was_enabled:
             gc.enable()

@@ -164,7 +164,7 @@ def test_malformed_json_is_retried_then_recorded_as_an_error(judge_db):
         settings = JudgeSettings(model=MODEL, api_base=server.base_url, api_key="k")
         summary = evaluate(store, "small", ["policy_fabrication"], ["S-000002"], judge=settings)
         got = next(x for x in store.session_results("small", "S-000002") if x["evaluator"] == "policy_fabrication")
-        assert got["passed"] is None and got["label"] == "judge_error"  # never a pass
+        assert got["passed"] is None and got["label"] == "error"  # never a pass; the one error label
         assert summary.counts["policy_fabrication"]["errors"] == 1
 
 
@@ -232,7 +232,7 @@ def test_rate_limits_and_timeouts_are_retried_with_backoff(judge_db):
         summary = evaluate(store, "small", ["policy_fabrication"], ["S-000002"], judge=settings)
         assert summary.counts["policy_fabrication"]["errors"] == 1
         got = next(x for x in store.session_results("small", "S-000002") if x["evaluator"] == "policy_fabrication")
-        assert got["label"] == "judge_error" and "Timeout" in got["rationale"]
+        assert got["label"] == "error" and "Timeout" in got["rationale"]
 
 
 def test_bad_key_and_unreachable_endpoint_stop_with_a_clear_error(judge_db, cli, monkeypatch):

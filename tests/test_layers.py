@@ -29,3 +29,28 @@ def test_sql_textual_and_cycles_are_caught(tmp_path):
     assert "import cycle: cstui.a -> cstui.b -> cstui.a" in problems
     assert not any(p.startswith("cstui/store") for p in problems)  # SQL is at home in the store
     assert len(problems) == 3
+
+
+def test_lazy_cycles_and_ui_thread_database_calls_are_caught(tmp_path):
+    for folder in ("cstui", "screens", "cstui/widgets"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "__init__.py").write_text("")
+    # a cycle hidden behind a function-level import, and one import under TYPE_CHECKING (never executed: fine)
+    (tmp_path / "cstui" / "stats.py").write_text("def calibration():\n    from cstui.tally import Tally\n")
+    (tmp_path / "cstui" / "tally.py").write_text("from cstui.stats import calibration\n")
+    (tmp_path / "cstui" / "models.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cstui.reports import Report\n")
+    (tmp_path / "cstui" / "reports.py").write_text("from cstui.models import x\n")
+    # a screen reading on the UI thread, and the same read done right (in a data.load worker)
+    (tmp_path / "screens" / "runs.py").write_text(
+        "class RunsScreen:\n    def on_mount(self):\n        rows = self.store.runs()\n"
+        "    def load(self):\n        data.load(self, 'runs', lambda store: store.runs(), path=self.store.path)\n")
+    (tmp_path / "cstui" / "widgets" / "table.py").write_text("def f(self):\n    self.app.store.add_label(1)\n")
+    problems = check(tmp_path)
+    assert "import cycle: cstui.stats -> cstui.tally -> cstui.stats" in problems, problems
+    assert "screens/runs.py:3: calls the database on the UI thread (.store.runs); read and write through " \
+           "screens/data.py" in problems
+    assert any(p.startswith("cstui/widgets/table.py:2: calls the database on the UI thread (.store.add_label)")
+               for p in problems)
+    assert not any("models" in p for p in problems)  # a TYPE_CHECKING import is no cycle
+    assert len(problems) == 3

@@ -23,7 +23,7 @@ def tau_db(tmp_path_factory):
 
 
 async def test_tool_calls_show_inline_with_their_arguments_and_results(tau_db):
-    from cstui.screens.session import TurnView
+    from cstui.widgets.transcript import TurnView
 
     app = create_app(tau_db, run="tau", session="task-14-trial-1")
     async with app.run_test(size=(160, 48)) as pilot:
@@ -123,7 +123,7 @@ async def test_E_exports_the_evidence_of_the_sessions_the_filter_shows(demo_db, 
 
 
 async def test_slash_finds_in_the_transcript_highlights_and_n_steps_through_the_hits(tau_db):
-    from cstui.screens.session import TurnView
+    from cstui.widgets.transcript import TurnView
 
     app = create_app(tau_db, run="tau", session="task-14-trial-1")
     async with app.run_test(size=(160, 48)) as pilot:

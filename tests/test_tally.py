@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cstui.gates import run_gate
 from cstui.metrics import build_report
-from cstui.store import Store
+from cstui.store import Store, VerdictRow
 from cstui.store import chunks as chunks_module
 from cstui.tally import CalibrationTally, ExactSum
 
@@ -141,11 +141,12 @@ def test_chunks_read_the_masks_of_their_own_sessions_in_every_word(tmp_path: Pat
                 if s.startswith("A") and (n + int(s[-1])) % 3 == 0:
                     continue  # and not every evaluator judges every session
                 passed = None if n % 5 == 0 else (n + len(s) + int(s[-1])) % 2 == 0
-                rows.append((sid[s], ev, "1", None if passed is None else int(passed), None, None, "", "[]", None))
+                rows.append(VerdictRow(sid[s], ev, "1", None if passed is None else int(passed), None, None, "", "[]",
+                                       None))
                 expected[(s, ev)] = passed
         for run in ("a", "b"):
             with store.results_writer(run) as write:
-                write([r for r in rows if r[0] in {sid[s] for s in sid if s[0] == run.upper()}])
+                write([r for r in rows if r.sid in {sid[s] for s in sid if s[0] == run.upper()}])
         bits = store.verdict_bits("a")
         assert {b.word for b in bits.values()} == {0, 1}
         for size in (2, None):

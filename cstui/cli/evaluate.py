@@ -65,7 +65,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     cfg = load_config()
     try:
-        assertion_ids = registry.register_assertions(cfg.assertion)
+        from cstui.evaluators.judges import register_assertions
+
+        assertion_ids = register_assertions(cfg.assertion)
         if args.policies:
             from cstui.evaluators.policies import load_policies
 

@@ -46,11 +46,8 @@ def cmd_golden(args: argparse.Namespace) -> int:
                 if not (args.evaluator and args.confirmed):
                     raise UsageError("--from-run needs --evaluator E --confirmed (failures a reviewer confirmed)")
                 store.run(args.from_run)
-                latest: dict[str, str] = {}
-                for lab in store.labels(args.from_run):
-                    if lab["evaluator"] == args.evaluator and lab["verdict"]:
-                        latest[lab["session_id"]] = lab["verdict"]
-                confirmed = sorted(sid for sid, verdict in latest.items() if verdict == "fail")
+                confirmed = sorted(v["session_id"] for v in store.labelled_verdicts(args.from_run)  # newest counts
+                                   if v["evaluator"] == args.evaluator and v["verdict"] == "fail")
                 have = {(c["source_run"], c["session_id"]) for c in store.golden_cases()}
                 added = [store.add_golden(args.from_run, sid, args.reason or f"confirmed {args.evaluator} failure",
                                           evaluator=args.evaluator, reviewer=reviewer)

@@ -444,7 +444,7 @@ def remove_foreign(conn: sqlite3.Connection, version: int, diff: SchemaDiff | No
 def rebuild_summaries(conn: sqlite3.Connection) -> None:
     """Derive every summary again from the rows: verdict masks, session counts, snapshots and the search index
     (dropped, rebuilt when next read); then clear the count of outside writes. One transaction."""
-    from cstui.store.results import update_verdict_masks
+    from cstui.store.masks import update_verdict_masks
 
     with _transaction(conn, marked=True):
         conn.execute("DELETE FROM verdict_masks")

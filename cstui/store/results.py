@@ -6,8 +6,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -18,61 +17,34 @@ if TYPE_CHECKING:
 
 from cstui.store.audit import RowDigest, digest_rows
 from cstui.store.core import StoreBase, StoreError, _b, current_reviewer, now_iso
-
-MASK_BITS = 62  # evaluators per mask word; stays clear of the int64 sign bit
-
-
-def update_verdict_masks(conn: sqlite3.Connection, run: str, rows: Iterable[Sequence[Any]]) -> None:
-    """Fold new current verdicts into the per-session bit masks; each row starts (sid, evaluator, version,
-    passed), as a result row does.
-
-    Metrics read one row of masks per session instead of one row per verdict: at 100k sessions x 18
-    evaluators that is the difference between ~9 s and ~0.1 s.
-    """
-    bits = {ev: (word, bit) for ev, word, bit in conn.execute(
-        "SELECT evaluator, word, bit FROM evaluator_bits WHERE run = ?", (run,))}
-    versions: dict[str, str] = {}
-    place: dict[str, tuple[int, int]] = {}  # evaluator -> (word, mask), for this call's evaluators
-    delta: dict[tuple[int, int], list[int]] = {}
-    for row in rows:  # 21 verdicts a session: kept to plain dict and int operations
-        sid, evaluator, version, passed = row[0], row[1], row[2], row[3]
-        versions[evaluator] = version
-        where = place.get(evaluator)
-        if where is None:
-            if evaluator not in bits:
-                n = len(bits)
-                bits[evaluator] = (n // MASK_BITS, n % MASK_BITS)
-                conn.execute("INSERT INTO evaluator_bits (run, evaluator, word, bit) VALUES (?,?,?,?)",
-                             (run, evaluator, *bits[evaluator]))
-            word, bit = bits[evaluator]
-            where = place[evaluator] = (word, 1 << bit)
-        word, mask = where
-        d = delta.get((sid, word))
-        if d is None:
-            d = delta[(sid, word)] = [0, 0, 0]
-        d[0] |= mask
-        if passed is not None:
-            d[1] |= mask
-            if not passed:
-                d[2] |= mask
-    conn.executemany("UPDATE evaluator_bits SET version = ? WHERE run = ? AND evaluator = ?",
-                     [(v, run, ev) for ev, v in versions.items()])
-    conn.executemany(
-        "INSERT INTO verdict_masks (sid, word, run, present, applies, failed) VALUES (?,?,?,?,?,?)"
-        " ON CONFLICT (sid, word) DO UPDATE SET present = present | excluded.present,"
-        " applies = (applies & ~?) | excluded.applies, failed = (failed & ~?) | excluded.failed",
-        [(sid, word, run, d[0], d[1], d[2], d[0], d[0]) for (sid, word), d in delta.items()],
-    )
+from cstui.store.masks import update_verdict_masks
 
 
-def _retire(conn: sqlite3.Connection, run: str, rows: list[tuple[Any, ...]], first: int, last: int) -> None:
+class VerdictRow(NamedTuple):
+    """One verdict on its way from an evaluator (or a judge, or an import) to the store: the one shape it has
+    there, built by `verdict_row` / `result_row`. Between processes a chunk travels as plain tuples in this layout
+    (`worker.evaluate_pool_chunk`: a NamedTuple pickles ten times slower, seconds at a million sessions), so the
+    writer reads rows by unpacking them in this order, which holds for both."""
+
+    sid: int
+    evaluator: str
+    evaluator_version: str
+    passed: int | None  # 1 pass, 0 fail, None not applicable or an error
+    score: float | None
+    label: str | None
+    rationale: str | None
+    evidence: str  # JSON list
+    detail: str | None  # JSON: a judge's transcript
+
+
+def _retire(conn: sqlite3.Connection, run: str, rows: list[Any], first: int, last: int) -> None:
     """Mark not current the verdicts `rows` (sid, evaluator, ...) replace, for evaluations that do not cover the
     whole run (those supersede sets instead). When the rows hold every evaluator for every session of the run
     between their first and last sid (a Parquet dataset's chunks, a contiguous choice of sessions), those are retired
     as one range of verdicts_by_set per set (~7x faster than a lookup per verdict); otherwise each (sid, evaluator)
     is looked up. Either way from the chunk's sessions, never a scan of the run's verdicts (that made evaluation
     quadratic)."""
-    pairs = set(map(itemgetter(0, 1), rows))
+    pairs = {(sid, evaluator) for sid, evaluator, _, _, _, _, _, _, _ in rows}
     evaluators = {e for _, e in pairs}
     n_sids = len({s for s, _ in pairs})
     if len(pairs) == n_sids * len(evaluators) and n_sids == conn.execute(
@@ -92,14 +64,17 @@ def _retire(conn: sqlite3.Connection, run: str, rows: list[tuple[Any, ...]], fir
         " CROSS JOIN verdicts v ON v.sid = n.sid AND v.vset = s.id WHERE v.current = 1)", (run,))
 
 
-def result_row(sid: int, r: EvalResult) -> tuple[Any, ...]:
-    """The stored columns of one verdict, in `results_writer` order."""
+def result_row(sid: int, r: EvalResult) -> VerdictRow:
+    """The stored columns of one verdict."""
     detail = (r.model_extra or {}).get("detail")  # judges' transcripts; getattr on a model costs a raise
-    return (sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale,
-            evidence_json(r.evidence), None if detail is None else orjson.dumps(detail).decode())
+    return VerdictRow(sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale,
+                      evidence_json(r.evidence), None if detail is None else orjson.dumps(detail).decode())
 
 
-def verdict_row(sid: int, evaluator: str, version: str, v: Any) -> tuple[Any, ...]:
+_new = tuple.__new__
+
+
+def verdict_row(sid: int, evaluator: str, version: str, v: Any) -> VerdictRow:
     """`result_row` of a deterministic evaluator's `Verdict`, without building the result model first; evidence
     the model would have to coerce (a plug-in's dicts) still goes through it."""
     try:
@@ -109,8 +84,8 @@ def verdict_row(sid: int, evaluator: str, version: str, v: Any) -> tuple[Any, ..
 
         return result_row(sid, EvalResult(evaluator=evaluator, evaluator_version=version, passed=v.passed,
                                           score=v.score, label=v.label, rationale=v.rationale, evidence=v.evidence))
-    return (sid, evaluator, version, _b(v.passed), None if v.score is None else float(v.score), v.label, v.rationale,
-            evidence, None)
+    return _new(VerdictRow, (sid, evaluator, version, _b(v.passed), None if v.score is None else float(v.score),
+                             v.label, v.rationale, evidence, None))  # tuple.__new__: a third of VerdictRow(...)'s cost
 
 
 def evidence_json(evidence: list[Any]) -> str:
@@ -160,33 +135,37 @@ class VerdictWriter:
                 " VALUES (?,?,?,?,?,?)", (self.run, self.batch, origin, evaluator, version, self.stamp)).lastrowid
         return self.vsets[key]
 
-    def __call__(self, rows: Iterable[tuple[Any, ...]], source_of_rows: str | None = None) -> int:
-        """rows: `result_row(...)` tuples (sid, evaluator, version, passed, score, label, rationale, evidence,
-        detail); `source_of_rows` overrides the writer's source (judge verdicts in a mixed batch)."""
+    def __call__(self, rows: Iterable[VerdictRow | tuple[Any, ...]], source_of_rows: str | None = None) -> int:
+        """Append verdict rows; `source_of_rows` overrides the writer's source (judge verdicts in a mixed batch)."""
         origin = source_of_rows or self.source
         rows = rows if isinstance(rows, list) else list(rows)  # read twice: the inserts, then the masks
         if not rows:
             return 0
-        ids = {key: self._vset(*key, origin) for key in set(map(itemgetter(1, 2), rows))}
-        first, last = min(map(itemgetter(0), rows)), max(map(itemgetter(0), rows))
+        ids = {key: self._vset(*key, origin) for key in {(e, v) for _, e, v, _, _, _, _, _, _ in rows}}
+        sids = [sid for sid, _, _, _, _, _, _, _, _ in rows]
+        first, last = min(sids), max(sids)
         nothing_current = self.nothing_before or {evaluator for evaluator, _ in ids} <= self.superseded
         if not (self.rising and first > self.high and nothing_current):
             self.rising = self.rising and first > self.high
             _retire(self.conn, self.run, rows, first, last)
         self.high = max(self.high, last)
-        if any(r[8] is not None for r in rows):  # judges' transcripts
-            full = [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows]
+        details = [detail for _, _, _, _, _, _, _, _, detail in rows]
+        if any(detail is not None for detail in details):  # judges' transcripts
+            params = [(sid, ids[evaluator, version], passed, score, label, rationale, evidence)
+                      for sid, evaluator, version, passed, score, label, rationale, evidence, _ in rows]
             self.conn.executemany(
                 "INSERT INTO verdicts (sid, vset, passed, score, label, rationale, evidence, detail)"
-                " VALUES (?,?,?,?,?,?,?,?)", full)
-            self.digest.add([r[:7] for r in full], (r[7] for r in full))
+                " VALUES (?,?,?,?,?,?,?,?)", [(*p, d) for p, d in zip(params, details, strict=True)])
+            self.digest.add(params, details)
         else:  # deterministic verdicts have none: a parameter fewer to bind is ~8% of the inserts' time
-            params = [(r[0], ids[r[1], r[2]], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+            params = [(sid, ids[evaluator, version], passed, score, label, rationale, evidence)
+                      for sid, evaluator, version, passed, score, label, rationale, evidence, _ in rows]
             self.conn.executemany(
                 "INSERT INTO verdicts (sid, vset, passed, score, label, rationale, evidence) VALUES (?,?,?,?,?,?,?)",
                 params)
             self.digest.add(params)
-        update_verdict_masks(self.conn, self.run, rows)
+        update_verdict_masks(self.conn, self.run, ((sid, evaluator, version, passed)
+                                                   for sid, evaluator, version, passed, _, _, _, _, _ in rows))
         return len(rows)
 
     def audit_payload(self) -> dict[str, Any]:

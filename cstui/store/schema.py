@@ -390,7 +390,7 @@ def _backfill_drafts(conn: sqlite3.Connection) -> None:
 
 
 def _backfill_v2(conn: sqlite3.Connection) -> None:
-    from cstui.store.results import update_verdict_masks
+    from cstui.store.masks import update_verdict_masks
 
     _backfill_drafts(conn)
     for (run,) in conn.execute("SELECT name FROM runs").fetchall():

@@ -74,23 +74,14 @@ def index_in_subprocess(store: Any, run: str) -> int:
     import sys
 
     scratch = str(store.search_scratch()) if store.read_only_connection else ""
-    code = ("import sys; from cstui.store.search import _index_run; "
-            "print(_index_run(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]))")
+    code = ("import sys; from cstui.store.indexer import index_run; "
+            "print(index_run(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]))")
     done = subprocess.run([sys.executable, "-c", code, str(store.path), store.opened.uri, scratch, run],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
         raise RuntimeError(lines[-1] if lines else f"indexing exited with {done.returncode}")
     return int(done.stdout.strip() or 0)
-
-
-def _index_run(path: str, uri: str, scratch: str, run: str) -> int:
-    from cstui.store import Store
-    from cstui.store.opening import Opened, connect
-
-    opened = Opened(connect(uri), uri, read_only=True, search_scratch=Path(scratch) if scratch else None)
-    with Store(Path(path), mode="read", _opened=opened) as store:
-        return 0 if store.search_index_current(run) else store.index_for_search(run)
 
 
 class SearchMixin(StoreBase):

@@ -2,7 +2,11 @@
 
 - no SQL outside cstui/store/ (no `sqlite3` import, no `.execute(` / `.executemany(` / `.executescript(`);
 - no Textual outside screens/, cstui/widgets/ and cstui/app.py (the core and evaluators run headless);
-- no import cycles among module-level imports (an import inside a function is a deliberate lazy import).
+- no import cycles, lazy imports (inside functions) included: a lazy import hides a cycle, it does not remove it
+  (only `if TYPE_CHECKING:` imports, never executed, are left out);
+- no database call on the UI thread: in screens and widgets, a store is read and written through
+  `screens/data.py` workers (`data.load` / `data.save`, whose functions get a `store` of their own), never as
+  `self.store.<method>(…)`.
 
     python -m cstui.tools.layers        # exit 1 with one line per violation
 """
@@ -37,27 +41,43 @@ def _within(module: str, homes: tuple[str, ...] | str) -> bool:
     return any(module == h or module.startswith(h + ".") for h in homes)
 
 
-def _module_level_imports(tree: ast.Module, module: str, is_package: bool) -> Iterator[str]:
-    """Imports executed when the module is imported (not inside functions or `if TYPE_CHECKING:`)."""
-    def walk(body: list[ast.stmt]) -> Iterator[str]:
-        for node in body:
-            if isinstance(node, ast.Import):
-                yield from (alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = module.split(".") if is_package else module.split(".")[:-1]
-                    base = base[: len(base) - node.level + 1]
-                    target = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    target = node.module or ""
-                yield target
-                yield from (f"{target}.{alias.name}" for alias in node.names)
-            elif isinstance(node, ast.If) and not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
-                yield from walk(node.body)
-                yield from walk(node.orelse)
-            elif isinstance(node, ast.Try):
-                yield from walk(node.body)
-    yield from walk(tree.body)
+def _all_imports(tree: ast.Module, module: str, is_package: bool) -> Iterator[str]:
+    """Every import the module can execute, at module level or inside functions (not under TYPE_CHECKING)."""
+    def resolve(node: ast.ImportFrom) -> str:
+        if not node.level:
+            return node.module or ""
+        base = module.split(".") if is_package else module.split(".")[:-1]
+        base = base[: len(base) - node.level + 1]
+        return ".".join(base + ([node.module] if node.module else []))
+
+    def visit(node: ast.AST) -> Iterator[str]:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for child in node.orelse:
+                yield from visit(child)
+            return
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            target = resolve(node)
+            yield target
+            yield from (f"{target}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            yield from visit(child)
+
+    yield from visit(tree)
+
+
+# What screens may call on a store they hold: handing its path or a connection of their own to a worker.
+UI_STORE_CALLS_ALLOWED = frozenset({"reopen", "close"})
+
+
+def _ui_thread_store_calls(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """`<anything>.store.<method>(…)` calls: a screen or widget reading or writing on the UI thread."""
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "store"
+                and node.func.attr not in UI_STORE_CALLS_ALLOWED):
+            yield node.lineno, node.func.attr
 
 
 def check(root: Path = ROOT) -> list[str]:
@@ -82,8 +102,11 @@ def check(root: Path = ROOT) -> list[str]:
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS
                     and not _within(module, SQL_HOME)):
                 problems.append(f"{rel}:{node.lineno}: runs SQL (.{node.func.attr}) outside cstui/store/")
+        if _within(module, TEXTUAL_HOMES):
+            problems += [f"{rel}:{line}: calls the database on the UI thread (.store.{name}); read and write "
+                         "through screens/data.py" for line, name in _ui_thread_store_calls(tree)]
         is_package = path.name == "__init__.py"
-        graph[module] = {m for m in _module_level_imports(tree, module, is_package) if m in known and m != module}
+        graph[module] = {m for m in _all_imports(tree, module, is_package) if m in known and m != module}
     problems += [f"import cycle: {' -> '.join(cycle)}" for cycle in cycles(graph)]
     return problems
 
