@@ -27,6 +27,7 @@ from cstui.store import Store
 
 if TYPE_CHECKING:
     from cstui.reports import GateResult, Report
+    from cstui.triage import Failures, SessionView
 
 
 # Every screen's footer starts with these, so a narrow terminal still shows how to get help and out.
@@ -71,7 +72,7 @@ class FailuresLoaded(Message):
     """The failing sessions of a run, each evaluator's measured precision, and whether the run's full-text
     search index is built."""
 
-    def __init__(self, failures: Any, trust: dict[str, dict[str, Any] | None], indexed: bool = True) -> None:
+    def __init__(self, failures: Failures, trust: dict[str, dict[str, Any] | None], indexed: bool = True) -> None:
         super().__init__()
         self.failures, self.trust, self.indexed = failures, trust, indexed
 
@@ -85,7 +86,7 @@ class SearchIndexed(Message):
 
 
 class SessionLoaded(Message):
-    def __init__(self, view: Any) -> None:
+    def __init__(self, view: SessionView) -> None:
         super().__init__()
         self.view = view
 
@@ -93,7 +94,7 @@ class SessionLoaded(Message):
 class PairLoaded(Message):
     """One session as two runs hold it (baseline, candidate); a view is None when that run lacks the session."""
 
-    def __init__(self, baseline: Any, candidate: Any) -> None:
+    def __init__(self, baseline: SessionView | None, candidate: SessionView | None) -> None:
         super().__init__()
         self.baseline, self.candidate = baseline, candidate
 
@@ -106,7 +107,7 @@ class CompareLoaded(Message):
 
 
 class QueueLoaded(Message):
-    def __init__(self, view: Any, items: list[dict[str, Any]]) -> None:
+    def __init__(self, view: SessionView, items: list[dict[str, Any]]) -> None:
         super().__init__()
         self.view, self.items = view, items
 

@@ -7,13 +7,15 @@ waits. Results are stored as new versions (the previous verdicts stay as history
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Button, Label, ProgressBar, RadioSet, SelectionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -23,6 +25,20 @@ from cstui.widgets.marked_radio_button import MarkedRadioButton
 from cstui.widgets.type_ahead_list import TypeAheadSelectionList
 
 SCOPE_TITLES = {"session": "this session", "selection": "selected sessions", "filter": "current filter"}
+
+
+@dataclass
+class RerunProgress(Message):
+    """Sessions done so far, and the status line to show (empty: leave it)."""
+
+    done: int
+    status: str
+
+
+@dataclass
+class RerunFinished(Message):
+    text: str
+    changed: bool  # verdicts were stored
 
 
 class RerunScreen(Dialog[bool]):
@@ -117,13 +133,10 @@ class RerunScreen(Dialog[bool]):
 
         worker = get_current_worker()
         started = time.monotonic()
-        bar = self.query_one("#progress", ProgressBar)
-        status = self.query_one("#status", Static)
 
         def progress(stage: str, done: int, total: int, note: str) -> None:
-            self.app.call_from_thread(bar.update, progress=done)
-            if note:
-                self.app.call_from_thread(status.update, f"{stage}: {done:,}/{total:,} sessions · {note} so far")
+            self.post_message(RerunProgress(done, f"{stage}: {done:,}/{total:,} sessions · {note} so far" if note
+                                            else ""))
 
         try:
             with self.store.reopen() as store:
@@ -131,24 +144,29 @@ class RerunScreen(Dialog[bool]):
                                         judge=settings, progress=progress, cancel=lambda: worker.is_cancelled,
                                         chunk_size=25)
         except evaluation.Cancelled:
-            self.app.call_from_thread(self._finished, "cancelled: nothing was stored", False)
+            self.post_message(RerunFinished("cancelled: nothing was stored", False))
             return
         except (JudgeError, evaluation.EvaluationError) as exc:
-            self.app.call_from_thread(self._finished, f"rerun stopped, nothing stored: {exc}", False)
+            self.post_message(RerunFinished(f"rerun stopped, nothing stored: {exc}", False))
             return
         except Exception as exc:  # noqa: BLE001 - a failed rerun is reported, it never takes the app down
-            self.app.call_from_thread(self._finished, f"rerun failed, nothing stored: {type(exc).__name__}: {exc}",
-                                      False)
+            self.post_message(RerunFinished(f"rerun failed, nothing stored: {type(exc).__name__}: {exc}", False))
             return
-        self.app.call_from_thread(
-            self._finished, f"done in {time.monotonic() - started:.1f}s: {result.n_results:,} verdicts stored, "
-            f"{result.failed:,} failing (previous verdicts kept as history)", True)
+        self.post_message(RerunFinished(f"done in {time.monotonic() - started:.1f}s: {result.n_results:,} verdicts "
+                                        f"stored, {result.failed:,} failing (previous verdicts kept as history)", True))
 
-    def _finished(self, message: str, changed: bool) -> None:
-        self.changed = self.changed or changed
-        self.query_one("#status", Static).update(message)
-        self.notify(message)
-        if changed:
+    @on(RerunProgress)
+    def _progress(self, message: RerunProgress) -> None:
+        self.query_one("#progress", ProgressBar).update(progress=message.done)
+        if message.status:
+            self.query_one("#status", Static).update(message.status)
+
+    @on(RerunFinished)
+    def _finished(self, message: RerunFinished) -> None:
+        self.changed = self.changed or message.changed
+        self.query_one("#status", Static).update(message.text)
+        self.notify(message.text)
+        if message.changed:
             self.dismiss(True)
 
     def action_cancel(self) -> None:
