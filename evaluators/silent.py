@@ -262,10 +262,12 @@ ALTERNATIVE = re.compile(
     r"(?:shall|should|can|may|could) i (?:try|book|reserve|search|look|check|find|offer|schedule|make)|"
     r"i (?:could|can) transfer you|transfer you)\b", re.I)
 # The agent not doing what was asked ("I was unable to make the reservation", "cannot be refunded") — unlike a
-# factual "unfortunately they do not have live music", which answers the question.
+# factual "unfortunately they do not have live music", which answers the question, or what the agent cannot see
+# or find while looking into it ("I cannot see any login attempt on your account"), which reports a finding.
 CANNOT = re.compile(
-    r"\b(?:(?:i|we) (?:can'?t|cannot|can not|am unable|was unable|were unable|wasn'?t able|weren'?t able|couldn'?t|"
-    r"could not|am not able|'m not able|'m unable|won'?t be able)|unable to|not able to|(?:is|are|isn'?t|was) not "
+    r"\b(?:(?:(?:i|we) (?:can'?t|cannot|can not|am unable|was unable|were unable|wasn'?t able|weren'?t able|"
+    r"couldn'?t|could not|am not able|'m not able|'m unable|won'?t be able)|unable to|not able to)"
+    r"(?!(?: to)? (?:see|find|locate|view|spot|detect|read|hear)\b)|(?:is|are|isn'?t|was) not "
     r"possible|isn'?t possible|not eligible|non-refundable|not allowed|not permitted|no (?:options?|way) (?:to|for)|"
     r"there (?:is|are) no (?:options?|way)|(?:cannot|can'?t|could not|couldn'?t) be (?:\w+ed|done|made|played|"
     r"changed|added|removed)|fail(?:ed|s) to|(?:reservation|booking|request|payment|order|transfer) (?:has |have )?"

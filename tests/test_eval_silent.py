@@ -114,6 +114,11 @@ def test_silent_failure_fires_when_the_last_request_went_unmet(turns, reason):
     # the agent says it is done in the same turn as "one moment"
     [C("Please move my books to the new account."), A("One moment, please. I just transferred your books into the "
                                                       "new account. Please sync and check.")],
+    # what the agent cannot see while looking into it is a finding, not a refusal
+    [C("My books are not loading, please help."), A("I cannot see any login attempt on your account. Please sign "
+                                                     "out and in again."), C("Done, they load now. Thanks!")],
+    [C("Did my order go out?"), A("I was unable to find an order under that email. Could you check the address?"),
+     C("Oh, I used my work email: ana@work.example."), A("Found it: order O-7 shipped today."), C("Great, thanks.")],
     # "if you have more questions, contact customer support" is a courtesy, not a referral
     [C("How do I change the reading font?"), A("Open a book, tap the page and choose Aa. If you have any other "
                                                 "questions, please contact our customer support team."),
