@@ -6,6 +6,10 @@ MIN_SESSIONS verdicts (a handful of sessions early in an hour is noise). A sessi
 start time (the earliest span), or of its arrival when it has none. Each alert is printed once, recorded as a
 drift event of the run (the dashboard's banner and Drift tab show it; `cstui drift note` annotates it), and can
 run a configured command. The draft-assist day rules (cstui.online) are checked too, at most once a minute.
+
+Gate rules are checked per window as well: each pass-rate rule of the gate file (cstui/gates.toml unless another
+is given; rules split `per` stratum and calibration rules are for whole runs) over the sessions of the newest
+window, once it holds MIN_SESSIONS sessions the rule applies to; a broken rule prints one `ALERT gate …` line.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cstui.drift import ALPHA, MIN_DELTA, _two_sided_p
 
 if TYPE_CHECKING:
+    from cstui.gates import GateRule
     from cstui.store import Store
+
+Row = tuple[str, str | None, str, bool | None, dict[str, Any]]  # Store.verdict_rows
 
 MIN_SESSIONS = 30
 WINDOW_CHARS = {"hour": 13, "day": 10}  # how much of an ISO timestamp names its window
@@ -37,18 +44,32 @@ class Alerts:
     seeded: set[str] = field(default_factory=set)  # runs whose earlier verdicts were counted
     online_checked: float = 0.0
     online_seen: set[str] = field(default_factory=set)
+    rules: list[GateRule] = field(default_factory=list)  # the window gate rules (`window_rules`)
+    gates: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # window → rule → [passed, n] sessions
 
     def window_of(self, started_at: str | None) -> str:
         stamp = started_at or datetime.now(UTC).isoformat()
         return stamp[:WINDOW_CHARS[self.window]].replace("T", " ") + (":00" if self.window == "hour" else "")
 
-    def observe(self, rows: Iterable[tuple[str, str | None, str, bool | None]]) -> None:
-        for _, started_at, evaluator, passed in rows:
+    def observe(self, rows: Iterable[Row]) -> None:
+        sessions: dict[str, tuple[str, dict[str, Any], dict[str, bool | None]]] = {}
+        for session_id, started_at, evaluator, passed, strata in rows:
+            window = self.window_of(started_at)
+            sessions.setdefault(session_id, (window, strata, {}))[2][evaluator] = passed
             if passed is None:
                 continue
-            tally = self.counts.setdefault(self.window_of(started_at), {}).setdefault(evaluator, [0, 0])
+            tally = self.counts.setdefault(window, {}).setdefault(evaluator, [0, 0])
             tally[0] += not passed
             tally[1] += 1
+        for window, strata, verdicts in sessions.values():  # a session passes a rule when every evaluator of it
+            for rule in self.rules:                        # that applies passed (cstui.gates, metric pass_rate)
+                if any(strata.get(k) not in values for k, values in rule.filters.items()):
+                    continue
+                applied = [verdicts[e] for e in rule.evaluators if verdicts.get(e) is not None]
+                if applied:
+                    tally = self.gates.setdefault(window, {}).setdefault(rule.name, [0, 0])
+                    tally[0] += all(applied)
+                    tally[1] += 1
 
     def drifts(self) -> list[dict[str, object]]:
         """Drift events of the newest window against the one before it (not yet fired)."""
@@ -85,9 +106,29 @@ class Alerts:
                              f"{100 * float(e['previous']):.1f}% → {100 * float(e['current']):.1f}% "  # type: ignore[arg-type]
                              f"({e['n_previous']} → {e['n_current']} verdicts, p={float(e['p_value']):.3g}) in "  # type: ignore[arg-type]
                              f"{e['window']} vs {e['previous_window']}")
+        lines += self._window_gates(run)
         lines += self._online(store, run)
         for line in lines:
             self._run_command(line)
+        return lines
+
+    def _window_gates(self, run: str) -> list[str]:
+        """Rules the newest window breaks, once it holds enough sessions for them (each said once)."""
+        if not self.gates:
+            return []
+        window = max(self.gates)
+        lines = []
+        for rule in self.rules:
+            k, n = self.gates[window].get(rule.name, (0, 0))
+            if n < self.min_sessions or (window, f"gate:{rule.name}") in self.fired:
+                continue
+            rate = k / n
+            if (rule.min is not None and rate < rule.min) or (rule.max is not None and rate > rule.max):
+                self.fired.add((window, f"gate:{rule.name}"))
+                kind = "blocking" if rule.blocking else "advisory"
+                lines.append(f"ALERT gate in run {run}: {rule.name} ({kind}) at {100 * rate:.1f}%, needs "
+                             f"{rule.comparison} {100 * rule.threshold:g}%, in window {window} ({k} of {n} sessions "
+                             "pass)")
         return lines
 
     def _online(self, store: Store, run: str) -> list[str]:
@@ -113,3 +154,10 @@ class Alerts:
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             subprocess.run([*self.command, line], timeout=30, check=False, stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def window_rules(path: Any = None) -> list[GateRule]:
+    """The gate file's rules that a window of sessions can be held to: pass rates, not split per stratum."""
+    from cstui.gates import load_gates
+
+    return [r for r in load_gates(path).rules if r.metric == "pass_rate" and r.per is None and r.evaluators]

@@ -265,6 +265,9 @@ async def test_a_seeded_regression_in_the_stream_raises_a_drift_alert_the_dashbo
     finally:
         receiver.stop()
     assert "2026-12-07 11:00 vs 2026-12-07 10:00" in alert
+    gates = [line for line in receiver.lines if line.startswith("ALERT gate")]
+    assert gates and all("window 2026-12-07 11:00" in line for line in gates), gates  # the clean hour broke none
+    assert any("policy_claims.overall (blocking)" in line for line in gates), gates
     with Store(db, mode="read") as store:
         events = [e for e in store.drift_events("live") if e["scope"] == "window 2026-12-07 11:00"]
     assert events and all(e["current"] < e["previous"] for e in events)

@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from cstui.cli.common import DB, EXIT_OK, UsageError, db_path, open_store
@@ -41,6 +42,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-eval", action="store_true", help="import only; evaluate later with `cstui eval`")
     p.add_argument("--window", choices=("hour", "day"), default="hour",
                    help="drift and gate rules compare consecutive windows of this length (default hour)")
+    p.add_argument("--gates", metavar="GATES.toml",
+                   help="gate rules each window is held to (default: cstui's gates.toml; pass-rate rules only)")
     p.add_argument("--alert-command", metavar="CMD",
                    help="run CMD (no shell; the alert line is its last argument) for each alert. Off by default")
     p.add_argument("--progress", type=float, default=5.0, metavar="S", help="print throughput this often (0: never)")
@@ -56,7 +59,7 @@ def _address(text: str) -> tuple[str, int]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from cstui.config import load_config
-    from cstui.live import Alerts
+    from cstui.live import Alerts, window_rules
     from cstui.serve import Options, Receiver, ServeError, check_binding
     from cstui.textsafe import inert
 
@@ -75,7 +78,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(inert(line, keep_newlines=False), flush=True)
 
-    alerts = Alerts(window=args.window, command=args.alert_command.split() if args.alert_command else None)
+    from cstui.gates import GateConfigError
+
+    try:
+        rules = window_rules(Path(args.gates) if args.gates else None)
+    except GateConfigError as exc:
+        raise UsageError(str(exc)) from None
+    alerts = Alerts(window=args.window, command=args.alert_command.split() if args.alert_command else None,
+                    rules=rules)
     try:
         receiver = Receiver(db_path(args), options, load_config(), say=say, alerts=alerts)
     except ServeError as exc:

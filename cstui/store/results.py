@@ -319,18 +319,21 @@ class ResultsMixin(StoreBase):
         return out
 
     def verdict_rows(self, run: str, session_ids: Sequence[str] | None = None
-                     ) -> Iterator[tuple[str, str | None, str, bool | None]]:
-        """(session_id, started_at, evaluator, passed) of the current machine verdicts of these sessions (all of the
-        run's when None): what live drift counts per window."""
-        sql = ("SELECT s.session_id, s.started_at, vs.evaluator, v.passed FROM sessions s"
+                     ) -> Iterator[tuple[str, str | None, str, bool | None, dict[str, Any]]]:
+        """(session_id, started_at, evaluator, passed, strata) of the current machine verdicts of these sessions
+        (all of the run's when None), strata being the session's tier, intent, channel, category and segment: what
+        live drift and window gates count."""
+        sql = ("SELECT s.session_id, s.started_at, vs.evaluator, v.passed, s.tier, s.intent, s.channel, s.category,"
+               " s.segment FROM sessions s"
                " JOIN verdict_sets vs ON vs.run = s.run AND vs.superseded = 0"
                " JOIN verdicts v ON v.vset = vs.id AND v.sid = s.id WHERE s.run = ? AND v.current = 1")
         chunks = [None] if session_ids is None else [list(session_ids[i:i + 500])
                                                       for i in range(0, len(session_ids), 500)]
         for chunk in chunks:
             where = "" if chunk is None else f" AND s.session_id IN ({','.join('?' * len(chunk))})"
-            for sid, started, evaluator, passed in self.conn.execute(sql + where, (run, *(chunk or ()))):
-                yield sid, started, evaluator, None if passed is None else bool(passed)
+            for sid, started, evaluator, passed, *strata in self.conn.execute(sql + where, (run, *(chunk or ()))):
+                yield (sid, started, evaluator, None if passed is None else bool(passed),
+                       dict(zip(("tier", "intent", "channel", "category", "segment"), strata, strict=True)))
 
     def evaluator_scores(self, run: str, evaluator: str) -> Iterator[pl.DataFrame]:
         """sid, score of one evaluator's current verdicts that carry a score (e.g. frustration, 0-1), in frames of
