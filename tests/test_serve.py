@@ -119,7 +119,7 @@ def test_two_thousand_sessions_from_the_sdk_exporter_are_stored_and_evaluated(tm
         assert [t.text for t in one.turns] == [t["text"] for t in original["turns"]]
         assert {s.kind for s in one.spans} >= {"tool", "retrieval", "llm"}
         assert one.started_at is not None
-        verdicts = {(e, p) for _, _, e, p in store.verdict_rows("live", ["CS-000091-1"])}
+        verdicts = {(e, p) for _, _, e, p, _ in store.verdict_rows("live", ["CS-000091-1"])}
         assert ("authorization_fabrication", True) in verdicts or ("policy_grounding", False) in verdicts
         assert store.run("live")["source_format"] == "otlp"
 
