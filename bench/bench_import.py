@@ -10,7 +10,6 @@ derivation of indexed columns and batching. Target: ratio >= 0.30.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 import tempfile
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from gen_sessions import generate  # noqa: E402
-from table import record  # noqa: E402
+from table import raw_write_seconds, record  # noqa: E402
 
 from cstui.config import Config  # noqa: E402
 from cstui.ingest import import_files, iter_native_sessions, session_row  # noqa: E402
@@ -45,19 +44,10 @@ def raw_rows(path: Path, cfg: Config) -> tuple[list[tuple], list[tuple]]:
 
 
 def time_raw(db: Path, sessions: list[tuple], spans: list[tuple]) -> float:
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(MIGRATIONS[1])
-    t0 = time.perf_counter()
-    conn.execute("BEGIN IMMEDIATE")
-    conn.executemany("INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", sessions)
-    conn.executemany("INSERT INTO spans (sid, span_id, parent_id, kind, name, turn_index, status, doc)"
-                     " VALUES (?,?,?,?,?,?,?,?)", spans)
-    conn.execute("COMMIT")
-    elapsed = time.perf_counter() - t0
-    conn.close()
-    return elapsed
+    return raw_write_seconds(db, MIGRATIONS[1], [
+        ("INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", sessions),
+        ("INSERT INTO spans (sid, span_id, parent_id, kind, name, turn_index, status, doc) VALUES (?,?,?,?,?,?,?,?)",
+         spans)])
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from table import record  # noqa: E402
+from table import raw_write_seconds, record  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 TARGET = 20_000
@@ -89,7 +89,7 @@ def post_all(port: int, bodies: list[bytes], connections: int) -> float:
 
 
 def raw_seconds(db: Path, spans: list) -> float:
-    """The same span records, one row each, by raw executemany into a bare table (one transaction)."""
+    """The same staged rows, by raw executemany into the same table (one transaction)."""
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
     from cstui.serve import PROTOBUF, staged_rows
@@ -98,20 +98,11 @@ def raw_seconds(db: Path, spans: list) -> float:
     for i in range(0, len(spans), 512):
         body = encode_spans(spans[i:i + 512]).SerializeToString()
         rows += [(t, k, r, 0.0, rec, res) for t, k, r, rec, res in staged_rows(body, PROTOBUF)]
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("CREATE TABLE s (id INTEGER PRIMARY KEY, trace_id TEXT, session_key TEXT, is_root INTEGER,"
-                 " received REAL, record BLOB, resource BLOB)")
-    conn.execute("CREATE INDEX s_trace ON s (trace_id)")
-    t0 = time.perf_counter()
-    conn.execute("BEGIN IMMEDIATE")
-    conn.executemany("INSERT INTO s (trace_id, session_key, is_root, received, record, resource)"
-                     " VALUES (?,?,?,?,?,?)", rows)
-    conn.execute("COMMIT")
-    elapsed = time.perf_counter() - t0
-    conn.close()
-    return elapsed
+    from cstui.store import MIGRATIONS
+
+    return raw_write_seconds(db, MIGRATIONS[14], [(
+        "INSERT INTO otlp_staging (trace_id, session_key, is_root, received, record, resource) VALUES (?,?,?,?,?,?)",
+        rows)])
 
 
 def main() -> None:
