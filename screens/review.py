@@ -116,13 +116,14 @@ class ReviewScreen(Screen[None]):
 
     async def show(self, view: SessionView, items: list[dict[str, Any]]) -> None:
         self.view, self.items = view, items
-        self.given = {}
-        for label in view.labels:
-            if label["source"] == "queue":
-                if label["evaluator"] and label["verdict"]:
-                    self.given[label["evaluator"]] = label["verdict"]
-                elif label["correct"] is not None:
-                    self.given[OVERALL] = "pass" if label["correct"] else "fail"
+        # this queue's own labels: per evaluator the newest (the reviewed verdicts keep them newest first), and the
+        # newest overall judgement of the answer
+        self.given = {r.evaluator: queue[0]["verdict"] for r in view.results
+                      if (queue := [lab for lab in r.reviews if lab["source"] == "queue"])}
+        overall = [lab for lab in view.labels if lab["source"] == "queue" and not lab["evaluator"]
+                   and lab["correct"] is not None]
+        if overall:
+            self.given[OVERALL] = "pass" if overall[-1]["correct"] else "fail"
         self._progress()
         box = self.query_one("#transcript", VerticalScroll)
         await box.remove_children()
