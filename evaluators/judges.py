@@ -154,7 +154,7 @@ class JudgeOutcome:
 
 
 class JudgeEvaluator(EvaluatorBase):
-    """An evaluator whose check is a model call; run by `cstui.judge_run`, never in the deterministic pool."""
+    """An evaluator whose check is a model call; run by `cstui.evaluation.judges`, never in the deterministic pool."""
 
     kind: ClassVar[Literal["deterministic", "judge"]] = "judge"
     prompt_name: ClassVar[str]

@@ -383,8 +383,8 @@ def test_a_pool_worker_collects_the_cycles_each_chunk_leaves(monkeypatch):
     import gc
     import weakref
 
-    from cstui import worker
     from cstui.config import Config
+    from cstui.evaluation import worker
     from cstui.evaluators.base import Verdict
     from cstui.models import Session
 

@@ -139,7 +139,7 @@ def test_ray_options_are_checked_before_anything_runs(demo_db, cli):
 
 
 def test_without_ray_the_engine_says_how_to_get_it(demo_db, cli, monkeypatch):
-    from cstui import ray_engine
+    from cstui.evaluation import ray_engine
 
     monkeypatch.setattr(ray_engine, "available", lambda: False)
     before = verdicts(demo_db, "candidate")

@@ -99,8 +99,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 if note:
                     sys.stderr.write(f"  {note}")
 
-        from cstui.evaluate import SessionsError
-        from cstui.ray_engine import RayEngineError
+        from cstui.evaluation.local import SessionsError
+        from cstui.evaluation.ray_engine import RayEngineError
 
         if args.engine == "ray" and args.processes:
             raise UsageError("--processes is for the local engine; the Ray engine takes --num-cpus")

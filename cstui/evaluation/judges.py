@@ -45,7 +45,7 @@ def run_judges(
 ) -> JudgeSummary:
     """LLM judges over a run. The verdicts stay in `summary.rows` for the caller to write in its own batch
     (`cstui.evaluation.run`: one batch for deterministic evaluators and judges alike)."""
-    from cstui.evaluate import Cancelled, count_outcomes
+    from cstui.evaluation.local import Cancelled, count_outcomes
     from cstui.evaluators import registry
     from cstui.evaluators.base import KBIndex, RunContext
     from cstui.evaluators.judges import JudgeEvaluator

@@ -1,4 +1,4 @@
-"""The one evaluation worker, used by the local process pool (`cstui.evaluate`) and by Ray (`cstui.ray_engine`):
+"""The one evaluation worker, used by the local process pool (`cstui.evaluation.local`) and by Ray (`cstui.evaluation.ray_engine`):
 a process is set up once with the run's context and evaluators, then turns chunks of serialized sessions into
 verdict rows (cheap to pickle back)."""
 

@@ -38,18 +38,18 @@ class Evaluate:
     callable class."""
 
     def __init__(self, cfg: Config, kb_docs: list[bytes], evaluator_ids: list[str], plugin_specs: list[str]) -> None:
-        from cstui.worker import init_worker
+        from cstui.evaluation.worker import init_worker
 
         init_worker(cfg, kb_docs, evaluator_ids, plugin_specs)
 
     def chunk(self, chunk: list[tuple[int, bytes]]) -> Rows:
-        from cstui.worker import evaluate_chunk
+        from cstui.evaluation.worker import evaluate_chunk
 
         return evaluate_chunk(chunk)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         """A Ray Data batch of exported sessions (session_id, document) → one encoded verdict row per evaluator."""
-        from cstui.worker import evaluate_chunk
+        from cstui.evaluation.worker import evaluate_chunk
 
         ids = [str(s) for s in batch["session_id"]]
         docs = [d if isinstance(d, bytes) else str(d).encode() for d in batch["document"]]

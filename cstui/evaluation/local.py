@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cstui import worker
 from cstui.config import Config
+from cstui.evaluation.worker import evaluate_chunk, evaluate_pool_chunk, init_pool_worker, init_worker
 from cstui.evaluators.base import ERROR_LABEL
 from cstui.store import Store
 from cstui.store.results import VerdictRow, VerdictWriter
@@ -118,7 +118,7 @@ def run_evaluators(
 ) -> EvalSummary:
     """Deterministic evaluators over a run (or some of its sessions). `write`: an open results writer to add
     to (one batch with other verdicts), else this opens its own. `engine="ray"` evaluates on a Ray cluster
-    (cstui.ray_engine); `sessions_dir` reads the sessions from an exported Parquet dataset instead of the
+    (cstui.evaluation.ray_engine); `sessions_dir` reads the sessions from an exported Parquet dataset instead of the
     store. Use `cstui.evaluation.run` from above."""
     from cstui import plugins
 
@@ -144,25 +144,25 @@ def run_evaluators(
 
     def results_stream():
         if engine == "ray":
-            from cstui import ray_engine
+            from cstui.evaluation.ray_engine import stream_chunks, stream_parquet
 
             options = {"cfg": cfg, "kb_docs": kb_docs, "evaluator_ids": ids, "plugin_specs": specs,
                        "address": address, "num_cpus": num_cpus}
             if files:
-                yield from ray_engine.stream_parquet(Path(sessions_dir), sid_mapper(store, run),  # type: ignore[arg-type]
+                yield from stream_parquet(Path(sessions_dir), sid_mapper(store, run),  # type: ignore[arg-type]
                                                      batch_size=chunk_size, **options)
             else:
-                yield from ray_engine.stream_chunks(chunks, **options)
+                yield from stream_chunks(chunks, **options)
         elif processes <= 1:
-            worker.init_worker(cfg, kb_docs, ids, specs)
+            init_worker(cfg, kb_docs, ids, specs)
             for chunk in chunks:
-                yield len(chunk), worker.evaluate_chunk(chunk)
+                yield len(chunk), evaluate_chunk(chunk)
         else:
-            with ProcessPoolExecutor(processes, initializer=worker.init_pool_worker,
+            with ProcessPoolExecutor(processes, initializer=init_pool_worker,
                                      initargs=(os.getpid(), cfg, kb_docs, ids, specs)) as pool:
                 pending = []
                 for chunk in chunks:
-                    pending.append((len(chunk), pool.submit(worker.evaluate_pool_chunk, chunk)))
+                    pending.append((len(chunk), pool.submit(evaluate_pool_chunk, chunk)))
                     if len(pending) > processes * 2:
                         n, fut = pending.pop(0)
                         yield n, fut.result()

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cstui.evaluate import CHUNK, Cancelled, EvalSummary, run_evaluators
+from cstui.evaluation.local import CHUNK, Cancelled, EvalSummary, run_evaluators
 
 if TYPE_CHECKING:
     from cstui.config import Config
+    from cstui.evaluation.judges import JudgeSummary
     from cstui.judge import JudgeSettings
-    from cstui.judge_run import JudgeSummary
     from cstui.store import Store
 
 __all__ = ["Cancelled", "Evaluation", "EvaluationError", "Progress", "resolve", "run", "split"]
@@ -71,7 +71,7 @@ def run(store: Store, run: str, evaluator_ids: Sequence[str], session_ids: Seque
     """Evaluate `run` (or the given sessions of it) with the given evaluators; raises `Cancelled` when `cancel()`
     turns true, `EvaluationError` for a request that cannot run, `cstui.judge.JudgeError` when a judge run fails."""
     from cstui.config import load_config
-    from cstui.judge_run import run_judges
+    from cstui.evaluation.judges import run_judges
 
     cfg = cfg or load_config()  # as the CLI does: the library and `cstui eval` read the same cstui.toml
     ids = resolve(evaluator_ids)
