@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cstui.evaluation.local import CHUNK, Cancelled, EvalSummary, run_evaluators
+from cstui.evaluation.local import CHUNK, Cancelled, Engine, EvalSummary, Request, run_evaluators
 
 if TYPE_CHECKING:
     from cstui.config import Config
@@ -99,11 +99,12 @@ def run(store: Store, run: str, evaluator_ids: Sequence[str], session_ids: Seque
                                    progress=judge_progress, cancelled=cancel, batch=result.batch)
     with store.results_writer(run, batch=result.batch) as write:
         if deterministic:
+            request = Request(run, tuple(deterministic), cfg, result.batch,
+                              sids=None if sids is None else tuple(sids), sessions_dir=sessions_dir,
+                              engine=Engine(engine, processes, address, num_cpus, chunk_size or CHUNK))
             summary = run_evaluators(
-                store, run, deterministic, cfg=cfg, sids=sids, processes=processes, cancelled=cancel,
-                progress=(lambda done, total: progress("evaluators", done, total, "")) if progress else None,
-                batch=result.batch, write=write, chunk_size=chunk_size or CHUNK, engine=engine, address=address,
-                num_cpus=num_cpus, sessions_dir=sessions_dir)
+                store, request, write, cancelled=cancel,
+                progress=(lambda done, total: progress("evaluators", done, total, "")) if progress else None)
             result.counts.update(summary.counts)
             result.n_results += summary.n_results
             result.n_sessions = summary.n_sessions

@@ -43,8 +43,8 @@ def run_judges(
     progress: Callable[[int, int, JudgeClient], None] | None = None, cancelled: Callable[[], bool] | None = None,
     batch: str | None = None,
 ) -> JudgeSummary:
-    """LLM judges over a run. The verdicts stay in `summary.rows` for the caller to write in its own batch
-    (`cstui.evaluation.run`: one batch for deterministic evaluators and judges alike)."""
+    """LLM judges over a run (known to exist: `cstui.evaluation.run` checked it). The verdicts stay in
+    `summary.rows` for the caller to write in its own batch (one batch for deterministic evaluators and judges)."""
     from cstui.evaluation.local import Cancelled, count_outcomes
     from cstui.evaluators import registry
     from cstui.evaluators.base import KBIndex, RunContext
@@ -58,7 +58,6 @@ def run_judges(
     for judge in judges:
         if not isinstance(judge, JudgeEvaluator):
             raise JudgeError(f"{judge.id} is not an LLM judge")
-    store.run(run)
     ctx = RunContext(cfg=cfg or Config(), kb=KBIndex.build(store.kb_articles(run)))
     all_sids = list(sids) if sids is not None else store.run_sids(run)
     summary = JudgeSummary(run=run, batch=batch or uuid.uuid4().hex[:12], evaluators=[j.id for j in judges],

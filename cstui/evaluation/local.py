@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -108,28 +107,47 @@ def count_parquet_sessions(files: Sequence[Path]) -> int:
     return int(pl.scan_parquet(files).select(pl.len()).collect().item())
 
 
-def run_evaluators(
-    store: Store, run: str, evaluator_ids: Sequence[str], *, cfg: Config | None = None,
-    sids: Sequence[int] | None = None, processes: int | None = None,
-    progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
-    chunk_size: int = CHUNK, batch: str | None = None, write: VerdictWriter | None = None,
-    engine: str = "local", address: str | None = None, num_cpus: int | None = None,
-    sessions_dir: Path | None = None,
-) -> EvalSummary:
-    """Deterministic evaluators over a run (or some of its sessions). `write`: an open results writer to add
-    to (one batch with other verdicts), else this opens its own. `engine="ray"` evaluates on a Ray cluster
-    (cstui.evaluation.ray_engine); `sessions_dir` reads the sessions from an exported Parquet dataset instead of the
-    store. Use `cstui.evaluation.run` from above."""
+@dataclass(frozen=True)
+class Engine:
+    """Where deterministic evaluators run: a local process pool (`processes`; None picks by run size) or a Ray
+    cluster (`kind="ray"`, at `address`, or a local one with `num_cpus`), in chunks of `chunk_size` sessions."""
+
+    kind: str = "local"
+    processes: int | None = None
+    address: str | None = None
+    num_cpus: int | None = None
+    chunk_size: int = CHUNK
+
+
+@dataclass(frozen=True)
+class Request:
+    """One evaluation, as `cstui.evaluation.run` resolved it: the run (checked to exist once, there), the
+    deterministic evaluators, the sessions (row ids; None: every session of the run), the configuration and the
+    batch the verdicts are written under; `sessions_dir` reads the sessions from an exported Parquet dataset."""
+
+    run: str
+    evaluators: tuple[str, ...]
+    cfg: Config
+    batch: str
+    sids: tuple[int, ...] | None = None
+    engine: Engine = Engine()
+    sessions_dir: Path | None = None
+
+
+def run_evaluators(store: Store, request: Request, write: VerdictWriter, *,
+                   progress: Callable[[int, int], None] | None = None,
+                   cancelled: Callable[[], bool] | None = None) -> EvalSummary:
+    """Deterministic evaluators over a run (or some of its sessions), into `write` (the evaluation's one batch).
+    Use `cstui.evaluation.run` from above."""
     from cstui import plugins
 
-    cfg = cfg or Config()
-    store.run(run)
-    ids = list(evaluator_ids)
-    summary = EvalSummary(run=run, batch=batch or uuid.uuid4().hex[:12], evaluators=ids,
+    run, cfg, ids, sids, engine = request.run, request.cfg, list(request.evaluators), request.sids, request.engine
+    chunk_size = engine.chunk_size
+    summary = EvalSummary(run=run, batch=request.batch, evaluators=ids,
                           counts={e: {"passed": 0, "failed": 0, "not_applicable": 0, "errors": 0} for e in ids})
     started = time.perf_counter()
     kb_docs = store.kb_docs(run)
-    files = parquet_files(Path(sessions_dir)) if sessions_dir is not None else []
+    files = parquet_files(Path(request.sessions_dir)) if request.sessions_dir is not None else []
     if files:
         total = count_parquet_sessions(files)
         chunks: Any = parquet_chunks(files, sid_mapper(store, run), chunk_size)
@@ -137,20 +155,21 @@ def run_evaluators(
         all_sids = list(sids) if sids is not None else store.run_sids(run)
         total = len(all_sids)
         chunks = store.session_json_chunks(all_sids, chunk_size)
+    processes = engine.processes
     if processes is None:
         processes = min(os.cpu_count() or 1, 4) if total >= PARALLEL_MIN_SESSIONS else 1
 
     specs = plugins.loaded_specs()
 
     def results_stream():
-        if engine == "ray":
+        if engine.kind == "ray":
             from cstui.evaluation.ray_engine import stream_chunks, stream_parquet
 
             options = {"cfg": cfg, "kb_docs": kb_docs, "evaluator_ids": ids, "plugin_specs": specs,
-                       "address": address, "num_cpus": num_cpus}
+                       "address": engine.address, "num_cpus": engine.num_cpus}
             if files:
-                yield from stream_parquet(Path(sessions_dir), sid_mapper(store, run),  # type: ignore[arg-type]
-                                                     batch_size=chunk_size, **options)
+                yield from stream_parquet(Path(request.sessions_dir), sid_mapper(store, run),  # type: ignore[arg-type]
+                                          batch_size=chunk_size, **options)
             else:
                 yield from stream_chunks(chunks, **options)
         elif processes <= 1:
@@ -183,11 +202,7 @@ def run_evaluators(
             if progress:
                 progress(done, total)
 
-    if write is not None:
-        consume(write)
-    else:
-        with store.results_writer(run, batch=summary.batch) as own:
-            consume(own)
+    consume(write)
     summary.n_sessions = total
     summary.seconds = time.perf_counter() - started
     return summary
