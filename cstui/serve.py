@@ -65,8 +65,8 @@ class Options:
 
 
 def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
+    if host == "localhost":
+        return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -93,23 +93,28 @@ class Shared:
 
 @dataclass
 class Stats:
-    shared: Any = None  # Shared, or a plain namespace in one process
-    started: float = field(default_factory=time.monotonic)
+    shared: Shared
     requests: int = 0
     spans: int = 0
     rejected_spans: int = 0
     refused_requests: int = 0
+    last: tuple[float, int, int] = field(default_factory=lambda: (time.monotonic(), 0, 0))  # at the last line
 
     sessions = property(lambda self: self.shared.sessions)
     verdicts = property(lambda self: self.shared.verdicts)
     open_traces = property(lambda self: self.shared.open_traces)
 
     def line(self) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        rejected = f" · {self.rejected_spans:,} spans rejected" if self.rejected_spans else ""
-        return (f"received {self.spans:,} spans ({self.spans / elapsed:,.0f}/s) · {self.sessions:,} sessions imported "
-                f"({self.sessions / elapsed:,.1f}/s) · {self.open_traces:,} open traces · {self.verdicts:,} verdicts"
-                f"{rejected}")
+        """Totals, with the rates since the previous line (what is arriving now, not an average since start)."""
+        now, spans, sessions = time.monotonic(), self.spans, self.sessions
+        then, spans_then, sessions_then = self.last
+        self.last = (now, spans, sessions)
+        elapsed = max(now - then, 1e-9)
+        extra = (f" · {self.rejected_spans:,} spans rejected" if self.rejected_spans else "") + (
+            f" · {self.refused_requests:,} requests refused" if self.refused_requests else "")
+        return (f"received {spans:,} spans ({(spans - spans_then) / elapsed:,.0f}/s) · {sessions:,} sessions imported "
+                f"({(sessions - sessions_then) / elapsed:,.1f}/s) · {self.open_traces:,} open traces · "
+                f"{self.verdicts:,} verdicts{extra}")
 
 
 @dataclass

@@ -93,12 +93,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     receiver.start()
     target = options.run or f"{options.daily}-<UTC day>"
     say(f"listening on http://{host}:{receiver.port}/v1/traces → run {target} (Ctrl-C stops)")
-    last = None
+    stats, seen = receiver.stats, None
     while not stop.wait(args.progress if args.progress > 0 else 3600):
-        line = receiver.stats.line()
-        if line != last:
-            say(line)
-            last = line
+        totals = (stats.spans, stats.sessions, stats.verdicts, stats.open_traces, stats.refused_requests)
+        if totals != seen:  # quiet while nothing arrives
+            say(stats.line())
+            seen = totals
     say("stopping: importing what is staged …")
     receiver.stop()
     say(receiver.stats.line())
