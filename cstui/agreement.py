@@ -46,7 +46,7 @@ def alignment(results: pl.DataFrame, sessions: pl.DataFrame, labels: list[dict[s
     """alignment.<evaluator>.{queue, triage, all}.{n, kappa, accuracy, confusion, by_tier}."""
     import polars as pl
 
-    from cstui.reviewed import newest_first
+    from cstui.store.labels import newest_first
 
     def key(label: dict[str, Any]) -> tuple[str, str, str]:  # (source group, session, evaluator)
         return ("queue" if label["source"] == "queue" else "triage", label["session_id"], label["evaluator"])

@@ -2,28 +2,16 @@
 
 The evaluator's verdict (`machine`) is never overwritten by a reviewer's label; the label is kept beside it
 (`reviews`, newest first), and the verdict that counts (`effective`) is derived from the two. "The newest label
-wins" is written here once (`newest_first`).
+wins" is written once, in the store (`cstui.store.labels.newest_first`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
-
-def newest_first(labels: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable] = itemgetter("evaluator")
-                 ) -> dict[Any, list[dict[str, Any]]]:
-    """Reviewers' pass/fail labels grouped by `key` (the evaluator, for one session's labels), newest first: the
-    first of each group is the one that counts (labels are appended, so a higher id is newer; labels without an
-    id keep the order given, oldest first)."""
-    out: dict[Any, list[dict[str, Any]]] = {}
-    ordered = list(enumerate(labels))
-    for _, label in sorted(ordered, key=lambda p: (p[1].get("id") or 0, p[0]), reverse=True):
-        if label.get("evaluator") and label.get("verdict") in ("pass", "fail"):
-            out.setdefault(key(label), []).append(label)
-    return out
+from cstui.store.labels import newest_first
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Iterable
+from operator import itemgetter
 from typing import Any
 
 from cstui.store.core import StoreBase, StoreError, _b, current_reviewer, now_iso
+
+
+def newest_first(labels: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable] = itemgetter("evaluator")
+                 ) -> dict[Any, list[dict[str, Any]]]:
+    """Reviewers' pass/fail labels grouped by `key` (the evaluator, for one session's labels), newest first: the
+    first of each group is the one that counts — "the newest label wins", said here once (labels are appended, so a
+    higher id is newer; labels without an id keep the order given, oldest first)."""
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for _, label in sorted(enumerate(labels), key=lambda p: (p[1].get("id") or 0, p[0]), reverse=True):
+        if label.get("evaluator") and label.get("verdict") in ("pass", "fail"):
+            out.setdefault(key(label), []).append(label)
+    return out
 
 
 class LabelsMixin(StoreBase):
@@ -42,21 +56,23 @@ class LabelsMixin(StoreBase):
         return self._dicts(sql + " ORDER BY id", params)
 
     def labelled_verdicts(self, run: str) -> list[dict[str, Any]]:
-        """Each (session, evaluator) a reviewer gave a pass/fail verdict on, the newest label counting, with the
-        current machine verdict beside it (`has_result` 0 when the evaluator never ran on that session)."""
-        out = self._dicts(
-            """SELECT l.session_id, l.evaluator, l.verdict, coalesce(l.note, l.reason) AS reason, l.reviewer,
+        """Each (session, evaluator) a reviewer gave a pass/fail verdict on, the newest label counting
+        (`newest_first`), with the current machine verdict beside it (`has_result` 0 when the evaluator never ran on
+        that session)."""
+        labels = self._dicts(
+            """SELECT l.id, l.session_id, l.evaluator, l.verdict, coalesce(l.note, l.reason) AS reason, l.reviewer,
                       l.source, r.id IS NOT NULL AS has_result, r.passed, r.rationale
                FROM labels l JOIN sessions s ON s.run = l.run AND s.session_id = l.session_id
                LEFT JOIN verdicts r ON r.id = (  -- through the run's sets of the evaluator: no scan of verdicts
                    SELECT v.id FROM verdict_sets vs JOIN verdicts v ON v.vset = vs.id AND v.sid = s.id
                    WHERE vs.run = l.run AND vs.evaluator = l.evaluator AND vs.superseded = 0 AND v.current = 1
                    ORDER BY v.id DESC LIMIT 1)
-               WHERE l.id IN (SELECT max(id) FROM labels WHERE run = ? AND evaluator IS NOT NULL
-                              AND verdict IN ('pass', 'fail') GROUP BY session_id, evaluator)
-               ORDER BY l.id""", (run,))
+               WHERE l.run = ? AND l.evaluator IS NOT NULL AND l.verdict IN ('pass', 'fail')""", (run,))
+        out = sorted((group[0] for group in newest_first(labels, itemgetter("session_id", "evaluator")).values()),
+                     key=itemgetter("id"))
         for rec in out:
             rec["passed"] = None if rec["passed"] is None else bool(rec["passed"])
+            del rec["id"]
         return out
 
     def labels_all(self) -> list[dict[str, Any]]:
