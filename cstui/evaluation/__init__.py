@@ -95,8 +95,9 @@ def run(store: Store, run: str, evaluator_ids: Sequence[str], session_ids: Seque
                 progress("judges", done, total, f"{client.calls:,} calls · {client.cache_hits:,} cached · "
                                                 f"${client.cost_usd:.4f}")
 
-        result.judges = run_judges(store, run, judges, judge, strategy=strategy, cfg=cfg, sids=sids,
-                                   progress=judge_progress, cancelled=cancel, batch=result.batch)
+        result.judges = run_judges(store, Request(run, tuple(judges), cfg, result.batch,
+                                                  sids=None if sids is None else tuple(sids)),
+                                   judge, strategy=strategy, progress=judge_progress, cancelled=cancel)
     with store.results_writer(run, batch=result.batch) as write:
         if deterministic:
             request = Request(run, tuple(deterministic), cfg, result.batch,

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from cstui.config import Config
 from cstui.evaluators.base import ERROR_LABEL
 from cstui.judge import JudgeAuthError, JudgeClient, JudgeError, JudgeSettings, JudgeUnreachable
 from cstui.store import Store, VerdictRow, result_row
+
+if TYPE_CHECKING:
+    from cstui.evaluation.local import Request
 
 CHUNK = 200
 
@@ -38,13 +40,12 @@ class JudgeSummary:
 
 
 def run_judges(
-    store: Store, run: str, evaluator_ids: Sequence[str], settings: JudgeSettings, *, strategy: str = "direct",
-    cfg: Config | None = None, sids: Sequence[int] | None = None,
+    store: Store, request: Request, settings: JudgeSettings, *, strategy: str = "direct",
     progress: Callable[[int, int, JudgeClient], None] | None = None, cancelled: Callable[[], bool] | None = None,
-    batch: str | None = None,
 ) -> JudgeSummary:
-    """LLM judges over a run (known to exist: `cstui.evaluation.run` checked it). The verdicts stay in
-    `summary.rows` for the caller to write in its own batch (one batch for deterministic evaluators and judges)."""
+    """The LLM judges of `request` (its `evaluators`; the run known to exist: `cstui.evaluation.run` checked it).
+    The verdicts stay in `summary.rows` for the caller to write in the request's batch (one batch for deterministic
+    evaluators and judges)."""
     from cstui.evaluation.local import Cancelled, count_outcomes
     from cstui.evaluators import registry
     from cstui.evaluators.base import KBIndex, RunContext
@@ -54,13 +55,14 @@ def run_judges(
 
     if strategy not in STRATEGIES:
         raise JudgeError(f"unknown strategy {strategy!r} (choose {', '.join(STRATEGIES)})")
-    judges = [registry.get(i) for i in evaluator_ids]
+    run, sids = request.run, request.sids
+    judges = [registry.get(i) for i in request.evaluators]
     for judge in judges:
         if not isinstance(judge, JudgeEvaluator):
             raise JudgeError(f"{judge.id} is not an LLM judge")
-    ctx = RunContext(cfg=cfg or Config(), kb=KBIndex.build(store.kb_articles(run)))
+    ctx = RunContext(cfg=request.cfg, kb=KBIndex.build(store.kb_articles(run)))
     all_sids = list(sids) if sids is not None else store.run_sids(run)
-    summary = JudgeSummary(run=run, batch=batch or uuid.uuid4().hex[:12], evaluators=[j.id for j in judges],
+    summary = JudgeSummary(run=run, batch=request.batch, evaluators=[j.id for j in judges],
                            strategy=strategy,
                            counts={j.id: {"passed": 0, "failed": 0, "not_applicable": 0, "errors": 0} for j in judges})
     client = JudgeClient(settings, store)
