@@ -30,7 +30,7 @@ def previous_run(store: Store, run: str) -> str | None:
     return earlier[-1] if earlier else None
 
 
-def _two_sided_p(k1: int, n1: int, k2: int, n2: int) -> float:
+def two_sided_p(k1: int, n1: int, k2: int, n2: int) -> float:
     from cstui.gates import two_proportion_z
 
     z = two_proportion_z(k1, n1, k2, n2)
@@ -59,7 +59,7 @@ def compare_reports(previous: Report, current: Report) -> list[dict[str, Any]]:
     for key in sorted(prev_rates.keys() & cur_rates.keys()):
         (k1, n1), (k2, n2) = prev_rates[key], cur_rates[key]
         delta = k2 / n2 - k1 / n1
-        p = _two_sided_p(k1, n1, k2, n2)
+        p = two_sided_p(k1, n1, k2, n2)
         if abs(delta) > MIN_DELTA and p < ALPHA:
             events.append({"metric": key[0], "scope": key[1], "previous": k1 / n1, "current": k2 / n2,
                            "delta": delta, "n_previous": n1, "n_current": n2, "p_value": p})

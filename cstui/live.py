@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cstui.drift import ALPHA, MIN_DELTA, _two_sided_p
+from cstui.drift import ALPHA, MIN_DELTA, two_sided_p
 
 if TYPE_CHECKING:
     from cstui.gates import GateRule
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 Row = tuple[str, str | None, str, bool | None, dict[str, Any]]  # Store.verdict_rows
 
 MIN_SESSIONS = 30
+WINDOW = "window "  # how a live drift event's scope and baseline start ("window 2026-12-07 11:00")
 WINDOW_CHARS = {"hour": 13, "day": 10}  # how much of an ISO timestamp names its window
 
 
@@ -82,10 +83,10 @@ class Alerts:
             if min(n1, n2) < self.min_sessions or (current, evaluator) in self.fired:
                 continue
             before, after = 1 - k1 / n1, 1 - k2 / n2  # pass rates, as run-to-run drift records them
-            p = _two_sided_p(n1 - k1, n1, n2 - k2, n2)
+            p = two_sided_p(n1 - k1, n1, n2 - k2, n2)
             if before - after >= MIN_DELTA and p < ALPHA:
                 self.fired.add((current, evaluator))
-                events.append({"metric": f"pass_rate:{evaluator}", "scope": f"window {current}", "previous": before,
+                events.append({"metric": f"pass_rate:{evaluator}", "scope": f"{WINDOW}{current}", "previous": before,
                                "current": after, "delta": after - before, "n_previous": n1, "n_current": n2,
                                "p_value": p, "window": current, "previous_window": previous})
         return events
@@ -100,7 +101,7 @@ class Alerts:
         lines = []
         events = self.drifts()
         if events:
-            store.record_drift(run, f"window {events[0]['previous_window']}", events)
+            store.record_drift(run, f"{WINDOW}{events[0]['previous_window']}", events)
             for e in events:
                 lines.append(f"ALERT drift in run {run}: {str(e['metric']).split(':', 1)[1]} pass rate "
                              f"{100 * float(e['previous']):.1f}% → {100 * float(e['current']):.1f}% "  # type: ignore[arg-type]

@@ -94,7 +94,6 @@ class Shared:
 @dataclass
 class Stats:
     shared: Shared
-    requests: int = 0
     spans: int = 0
     rejected_spans: int = 0
     refused_requests: int = 0
@@ -152,8 +151,8 @@ class TraceCounts:
     def get(self, trace_id: str) -> int:
         return self.counts.get(trace_id, (0, 0.0))[0]
 
-    def add(self, trace_id: str, n: int, at: float) -> None:
-        self.counts[trace_id] = (self.get(trace_id) + n, at)
+    def set(self, trace_id: str, n: int, at: float) -> None:
+        self.counts[trace_id] = (n, at)
         self.counts.move_to_end(trace_id)
         while self.counts and next(iter(self.counts.values()))[1] < at - self.keep:
             self.counts.popitem(last=False)
@@ -217,7 +216,7 @@ class Stager(threading.Thread):
                 future.set_exception(exc)
             return
         for trace_id, n in counts.items():
-            self.counts.add(trace_id, n - self.counts.get(trace_id), now)
+            self.counts.set(trace_id, n, now)
         self.stats.spans += len(rows)
         self.stats.rejected_spans += sum(rejected)
         for (_, future), n in zip(batch, rejected, strict=True):
@@ -249,8 +248,8 @@ class Assembler:
         run = run_name(self.options.run, self.options.daily)
         try:
             new = self._import(run, rows)
-        except Exception as exc:  # noqa: BLE001 — one bad session must not stop the receiver
-            new = self._import_one_by_one(run, ready, exc)
+        except Exception:  # noqa: BLE001 — one bad session must not stop the receiver: find it
+            new = self._import_one_by_one(run, ready)
         self.shared.open_traces = max(0, len(traces) - sum(len(m) for m in ready))
         if new and self.options.evaluate:
             self._evaluate(run, new)
@@ -269,7 +268,7 @@ class Assembler:
         self.shared.sessions += report.n_sessions
         return report.imported_ids
 
-    def _import_one_by_one(self, run: str, ready: list[list[str]], first: Exception) -> list[str]:
+    def _import_one_by_one(self, run: str, ready: list[list[str]]) -> list[str]:
         """A batch failed: import its sessions one at a time; one that still fails stays staged (tried again at the
         next start) and is reported once."""
         new: list[str] = []
@@ -352,8 +351,8 @@ def staged_rows(body: bytes, content_type: str) -> list[Row]:
             if id(resource) not in blobs:
                 blobs[id(resource)] = (orjson.dumps(resource), openinference.session_attribute(resource))
             blob, resource_key = blobs[id(resource)]
-            key = next((otlp.protobuf_value(kv.value) for kv in span.attributes
-                        if kv.key in openinference.SESSION_ATTRIBUTES and kv.value.WhichOneof("value")), resource_key)
+            key = openinference.session_attribute({kv.key: otlp.protobuf_value(kv.value) for kv in span.attributes
+                                                   if kv.key in openinference.SESSION_ATTRIBUTES}) or resource_key
             trace_id = span.trace_id.hex() if any(span.trace_id) else f"span-{span.span_id.hex()}"
             rows.append((trace_id, None if key is None else str(key), int(not any(span.parent_span_id)),
                          span.SerializeToString(), blob))
@@ -396,12 +395,12 @@ def _inflate(body: bytes, limit: int) -> bytes:
 class Receiver:
     """The running receiver: an HTTP server and a stager here, an assembler process, over one database file."""
 
-    def __init__(self, db: Path, options: Options, cfg: Config, say: Callable[[str], Any] = print,
-                 alerts: Any | None = None) -> None:
+    def __init__(self, db: Path, options: Options, cfg: Config, alerts: Any | None = None) -> None:
+        """Alerts and refusals are printed by the assembler process; `alerts` is the live drift and gate check."""
         check_binding(options)
         with _exclusive(db):  # another receiver on this file (or one just killed, still finishing) is waited out
             pass
-        self.options, self.say = options, say
+        self.options = options
         ctx = multiprocessing.get_context("spawn")
         self.stats = Stats(Shared(ctx))
         self.stage_store = Store(db)
@@ -492,7 +491,6 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 rejected = receiver.stager.submit(rows).result(timeout=60) if rows else 0
             except Exception as exc:  # noqa: BLE001 — nothing acknowledged; the exporter retries on 503
                 return self._refuse(503, f"could not store the spans: {exc}"[:300])
-            stats.requests += 1
             self._reply(200, *_success(content_type, rejected, options.max_spans_per_trace))
             return None
 

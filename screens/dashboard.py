@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static, TabbedContent
 
+from cstui.live import WINDOW
 from cstui.report_text import gate_rule_cells, pct
 from cstui.screens import data
 from cstui.screens.dashboard_tabs import DashboardTabs, interval
@@ -248,7 +249,7 @@ class DashboardScreen(Screen[None]):
             banner.set_classes("fail")
         if gate.no_data:
             text.append(f" · {len(gate.no_data)} without data")
-        alerts = [e for e in drift if str(e["scope"]).startswith("window ") and not e["note"]]
+        alerts = [e for e in drift if str(e["scope"]).startswith(WINDOW) and not e["note"]]
         if alerts:  # live drift (cstui.live) nobody has annotated yet
             e = min(alerts, key=lambda a: a["delta"])  # the largest fall; the Drift tab lists them all
             text.append(f" · ⚠ {len(alerts)} drift alert{'s' * (len(alerts) > 1)}: "

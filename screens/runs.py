@@ -37,6 +37,8 @@ class RunsScreen(Screen[None]):
         super().__init__()
         self.store = store
         self.baseline: str | None = None
+        self.runs: list[str] | None = None  # names, once listed
+        self.seen = False  # shown at least once: gate statuses may start
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -56,8 +58,6 @@ class RunsScreen(Screen[None]):
         table.add_column("gate", key="gate")
         table.add_column("baseline", key="baseline")
         table.focus()
-        self.runs: list[str] | None = None
-        self.seen = False
         data.load(self, "runs", lambda store: RunsListed(store.runs()), path=self.store.path)
 
     @on(RunsListed)

@@ -87,7 +87,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     alerts = Alerts(window=args.window, command=args.alert_command.split() if args.alert_command else None,
                     rules=rules)
     try:
-        receiver = Receiver(db_path(args), options, load_config(), say=say, alerts=alerts)
+        receiver = Receiver(db_path(args), options, load_config(), alerts=alerts)
     except ServeError as exc:
         raise UsageError(str(exc)) from None
     receiver.start()

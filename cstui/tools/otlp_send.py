@@ -25,6 +25,18 @@ def _ns(text: str | None, default: int) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1e9)
 
 
+def _llm_attributes(history: list[dict[str, str]], reply: str | None) -> dict[str, str]:
+    """An OpenInference LLM span's attributes: the conversation so far in, the reply (if any) out."""
+    attrs = {"openinference.span.kind": "LLM"}
+    for k, m in enumerate(history):
+        attrs[f"llm.input_messages.{k}.message.role"] = m["role"]
+        attrs[f"llm.input_messages.{k}.message.content"] = m["content"]
+    if reply is not None:
+        attrs["llm.output_messages.0.message.role"] = "assistant"
+        attrs["llm.output_messages.0.message.content"] = reply
+    return attrs
+
+
 def emit(tracer: Any, doc: dict[str, Any], shift_ns: int = 0) -> int:
     """Emit one native session as a trace; returns the number of spans. `shift_ns` moves every timestamp."""
     from opentelemetry.trace import Status, StatusCode
@@ -69,22 +81,13 @@ def emit(tracer: Any, doc: dict[str, Any], shift_ns: int = 0) -> int:
                     tracer.start_span("kb_search", context=ctx, start_time=at - 7 * 10**8,
                                       attributes=attrs).end(end_time=at - 6 * 10**8)
                     n += 1
-            attrs = {"openinference.span.kind": "LLM"}
-            for k, m in enumerate(history):
-                attrs[f"llm.input_messages.{k}.message.role"] = m["role"]
-                attrs[f"llm.input_messages.{k}.message.content"] = m["content"]
-            attrs["llm.output_messages.0.message.role"] = "assistant"
-            attrs["llm.output_messages.0.message.content"] = turn.get("text") or ""
             tracer.start_span("ChatCompletion", context=ctx, start_time=at - 3 * 10**8,
-                              attributes=attrs).end(end_time=at)
+                              attributes=_llm_attributes(history, turn.get("text") or "")).end(end_time=at)
             n += 1
         history.append({"role": role, "content": turn.get("text") or ""})
     if turns and turns[-1].get("role") == "customer":  # a last customer word no reply followed: one more call
-        attrs = {"openinference.span.kind": "LLM"}
-        for k, m in enumerate(history):
-            attrs[f"llm.input_messages.{k}.message.role"] = m["role"]
-            attrs[f"llm.input_messages.{k}.message.content"] = m["content"]
-        tracer.start_span("ChatCompletion", context=ctx, start_time=end - 10**8, attributes=attrs).end(end_time=end)
+        tracer.start_span("ChatCompletion", context=ctx, start_time=end - 10**8,
+                          attributes=_llm_attributes(history, None)).end(end_time=end)
         n += 1
     root.end(end_time=end)
     return n
