@@ -180,18 +180,6 @@ class Evidence(_Open):
     end: int | None = None
 
 
-class EvalResult(_Open):
-    """One evaluator's verdict on one session. `passed` is None where the evaluator does not apply."""
-
-    evaluator: str
-    evaluator_version: str
-    passed: bool | None
-    score: float | None = None
-    label: str | None = None
-    rationale: str = ""
-    evidence: list[Evidence] = Field(default_factory=list)
-
-
 class Label(_Open):
     """A reviewer's verdict; append-only, the newest per (session, evaluator) wins."""
 

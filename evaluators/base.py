@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from cstui.config import Config
 from cstui.evaluators.text import ngrams
-from cstui.models import EvalResult, Evidence, KBArticle, Session, Turn
+from cstui.models import Evidence, KBArticle, Session, Turn
 
 Dimension = Literal["resolution", "factual", "calibration", "adversarial", "compliance", "efficiency", "safety"]
 
@@ -71,11 +71,15 @@ class NotApplicable(Exception):
 
 @dataclass
 class Verdict:
+    """What any evaluator says about one session (a deterministic check, an LLM judge, a score imported with the
+    traces): the one shape it has until the store adds where it came from (`cstui.store.VerdictRow`)."""
+
     passed: bool | None  # None: not applicable, or an error (label ERROR_LABEL)
     rationale: str
     evidence: list[Evidence] = field(default_factory=list)
     score: float | None = None
     label: str | None = None
+    detail: dict[str, Any] | None = None  # an LLM judge's transcript (strategy, model, steps)
 
     @classmethod
     def not_applicable(cls, reason: str) -> Verdict:
@@ -118,16 +122,8 @@ class Evaluator(EvaluatorBase):
     def check(self, session: Session, ctx: RunContext) -> Verdict:
         raise NotImplementedError(f"{type(self).__name__} defines no check")
 
-    def evaluate(self, session: Session, ctx: RunContext) -> EvalResult:
-        """The stored result; an exception on one session becomes an error verdict rather than ending the run."""
-        verdict = self.outcome(session, ctx)
-        return EvalResult(evaluator=self.id, evaluator_version=self.version, passed=verdict.passed,
-                          score=verdict.score, label=verdict.label, rationale=verdict.rationale,
-                          evidence=verdict.evidence)
-
-    def outcome(self, session: Session, ctx: RunContext) -> Verdict:
-        """What `evaluate` stores, before it becomes a model: the process pool turns it straight into a row (a
-        million sessions × 21 evaluators spent a tenth of their time building and dumping models)."""
+    def evaluate(self, session: Session, ctx: RunContext) -> Verdict:
+        """The verdict to store; an exception on one session becomes an error verdict rather than ending the run."""
         try:
             reason = self.applies(session, ctx)
             if reason is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -18,13 +18,14 @@ from cstui.evaluators.base import (
     ERROR_LABEL,
     EvaluatorBase,
     RunContext,
+    Verdict,
     has_shown_text,
     is_draft_assist,
     snippet,
 )
 from cstui.evaluators.registry import register, replace_prefixed
 from cstui.judge import ReplySchema
-from cstui.models import EvalResult, Evidence, Session
+from cstui.models import Evidence, Session
 
 if TYPE_CHECKING:
     from cstui.judge import Completion, JudgeClient
@@ -144,15 +145,6 @@ SESSION_DIMENSIONS = ("query_understanding", "answer_correctness", "chat_efficie
 
 
 # ---------------------------------------------------------------------------------------------- base
-@dataclass
-class JudgeOutcome:
-    passed: bool | None
-    rationale: str
-    score: float | None = None
-    label: str | None = None
-    evidence: list[Evidence] = field(default_factory=list)
-
-
 class JudgeEvaluator(EvaluatorBase):
     """An evaluator whose check is a model call; run by `cstui.evaluation.judges`, never in the deterministic pool."""
 
@@ -180,7 +172,7 @@ class JudgeEvaluator(EvaluatorBase):
                 "documents": render_documents(session, ctx), "tier": str(ctx.tier(session) or "unknown"),
                 "intent": session.intent or "unknown"}
 
-    def decide(self, verdict: Any, session: Session, ctx: RunContext) -> JudgeOutcome:
+    def decide(self, verdict: Any, session: Session, ctx: RunContext) -> Verdict:
         raise NotImplementedError
 
     def reply_schema(self) -> ReplySchema:
@@ -195,11 +187,10 @@ class JudgeEvaluator(EvaluatorBase):
         return await _ask(client, self, "reason", system, task, log)
 
     async def judge(self, client: JudgeClient, session: Session, ctx: RunContext, strategy: str = "direct"
-                    ) -> EvalResult:
+                    ) -> Verdict:
         reason = self.applies(session, ctx)
         if reason is not None:
-            return EvalResult(evaluator=self.id, evaluator_version=self.version, passed=None,
-                              rationale=f"not applicable: {reason}")
+            return Verdict.not_applicable(reason)
         log: list[dict[str, Any]] = []
         reasoning = await self.reason(client, session, ctx, strategy, log)
         verdict, error = None, None
@@ -216,14 +207,11 @@ class JudgeEvaluator(EvaluatorBase):
                 error = _short_error(exc)
         detail = {"strategy": strategy, "model": client.settings.model, "steps": log}
         if verdict is None:
-            return EvalResult(evaluator=self.id, evaluator_version=self.version, passed=None, label=ERROR_LABEL,
-                              rationale=f"judge error: no valid verdict after {EXTRACT_ATTEMPTS} attempts ({error})",
-                              detail=detail)
+            return Verdict(None, f"judge error: no valid verdict after {EXTRACT_ATTEMPTS} attempts ({error})",
+                           label=ERROR_LABEL, detail=detail)
         outcome = self.decide(verdict, session, ctx)
         detail["verdict"] = verdict.model_dump()
-        return EvalResult(evaluator=self.id, evaluator_version=self.version, passed=outcome.passed,
-                          score=outcome.score, label=outcome.label, rationale=outcome.rationale,
-                          evidence=outcome.evidence, detail=detail)
+        return replace(outcome, detail=detail)
 
 
 def _short_error(exc: Exception) -> str:
@@ -266,11 +254,11 @@ class PolicyFabrication(JudgeEvaluator):
     verdict_model = PolicyVerdict
     description = "A model checks every policy claim against the retrieved and cited policy text."
 
-    def decide(self, verdict: PolicyVerdict, session: Session, ctx: RunContext) -> JudgeOutcome:
+    def decide(self, verdict: PolicyVerdict, session: Session, ctx: RunContext) -> Verdict:
         if verdict.fabricated:
-            return JudgeOutcome(False, verdict.rationale or "unsupported policy claim", label="fabricated",
+            return Verdict(False, verdict.rationale or "unsupported policy claim", label="fabricated",
                                 evidence=_claim_evidence(session, verdict.cited_claim))
-        return JudgeOutcome(True, verdict.rationale or "policy claims are supported",
+        return Verdict(True, verdict.rationale or "policy claims are supported",
                             label="grounded" if verdict.grounded_in_retrieval else "no_policy_claims")
 
 
@@ -285,11 +273,11 @@ class ResolutionAccuracy(JudgeEvaluator):
     def applies(self, session: Session, ctx: RunContext) -> str | None:
         return None
 
-    def decide(self, verdict: ResolutionVerdict, session: Session, ctx: RunContext) -> JudgeOutcome:
+    def decide(self, verdict: ResolutionVerdict, session: Session, ctx: RunContext) -> Verdict:
         if ctx.tier(session) == 3:
             ok = bool(verdict.escalation_correct)
-            return JudgeOutcome(ok, verdict.rationale, label="escalated_correctly" if ok else "escalation_wrong")
-        return JudgeOutcome(verdict.addressed_need, verdict.rationale,
+            return Verdict(ok, verdict.rationale, label="escalated_correctly" if ok else "escalation_wrong")
+        return Verdict(verdict.addressed_need, verdict.rationale,
                             label="resolved" if verdict.addressed_need else "unresolved")
 
 
@@ -306,12 +294,12 @@ class DraftRubric(JudgeEvaluator):
             return "not a draft-assist session"
         return super().applies(session, ctx)
 
-    def decide(self, verdict: RubricVerdict, session: Session, ctx: RunContext) -> JudgeOutcome:
+    def decide(self, verdict: RubricVerdict, session: Session, ctx: RunContext) -> Verdict:
         scores = (verdict.citation_relevance, verdict.tone, verdict.completeness)
         passed = verdict.factual_accuracy and min(scores) >= 3
         low = [n for n, v in zip(("citation_relevance", "tone", "completeness"), scores, strict=True) if v < 3]
         label = "factual_fail" if not verdict.factual_accuracy else (",".join(low) or "pass")
-        return JudgeOutcome(passed, verdict.rationale, score=sum(scores) / 3, label=label)
+        return Verdict(passed, verdict.rationale, score=sum(scores) / 3, label=label)
 
 
 @register
@@ -344,10 +332,10 @@ class SessionQuality(JudgeEvaluator):
         both = f"## Evaluation\n{first}\n\n## Critique\n{critique}"
         return await _ask(client, self, "revise", system, f"{context}\n\n{p.section('revise', previous=both)}", log)
 
-    def decide(self, verdict: SessionQualityVerdict, session: Session, ctx: RunContext) -> JudgeOutcome:
+    def decide(self, verdict: SessionQualityVerdict, session: Session, ctx: RunContext) -> Verdict:
         met = {d: getattr(verdict, d) for d in SESSION_DIMENSIONS}
         failed = [d for d, ok in met.items() if not ok]
-        return JudgeOutcome(not failed, verdict.rationale, score=sum(met.values()) / len(met),
+        return Verdict(not failed, verdict.rationale, score=sum(met.values()) / len(met),
                             label=",".join(failed) or "all_met")
 
 
@@ -387,10 +375,10 @@ class PolicyAssertion(JudgeEvaluator):
     def variables(self, session: Session, ctx: RunContext) -> dict[str, str]:
         return {**super().variables(session, ctx), "assertion": self.text}
 
-    def decide(self, verdict: AssertionVerdict, session: Session, ctx: RunContext) -> JudgeOutcome:
+    def decide(self, verdict: AssertionVerdict, session: Session, ctx: RunContext) -> Verdict:
         if verdict.holds:
-            return JudgeOutcome(True, verdict.rationale or "the policy holds", label="holds")
-        return JudgeOutcome(False, verdict.rationale or "the policy is broken", label="violated",
+            return Verdict(True, verdict.rationale or "the policy holds", label="holds")
+        return Verdict(False, verdict.rationale or "the policy is broken", label="violated",
                             evidence=_claim_evidence(session, verdict.violating_quote))
 
 

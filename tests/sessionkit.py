@@ -43,5 +43,5 @@ KB = KBIndex.build([KBArticle.model_validate(a) for a in [
 
 
 def judge(evaluator_id: str, s: Session, kb: KBIndex = KB, cfg: Config | None = None):
-    """Run one evaluator; returns the EvalResult (passed None when not applicable)."""
+    """Run one evaluator; returns its Verdict (passed None when not applicable)."""
     return registry.get(evaluator_id).evaluate(s, RunContext(kb=kb, cfg=cfg or Config()))

@@ -43,12 +43,11 @@ def test_report_alignment_separates_queue_from_triage(demo_db, cli):
     with Store(demo_db) as store:
         sids = store.conn.execute("SELECT id, session_id FROM sessions WHERE run = 'candidate' ORDER BY id LIMIT 12"
                                   ).fetchall()
-        from cstui.models import EvalResult
-        from cstui.store import result_row
+        from cstui.evaluators.base import Verdict
+        from cstui.store import verdict_row
 
         with store.results_writer("candidate", batch="j", source="judge:test") as write:
-            write([result_row(sid, EvalResult(evaluator="policy_fabrication", evaluator_version="p1",
-                                              passed=i % 3 != 0, rationale="scripted"))
+            write([verdict_row(sid, "policy_fabrication", "p1", Verdict(i % 3 != 0, "scripted"))
                    for i, (sid, _) in enumerate(sids)])
         for i, (_, session_id) in enumerate(sids):
             source = "queue" if i < 8 else "triage"

@@ -393,7 +393,7 @@ def test_a_pool_worker_collects_the_cycles_each_chunk_leaves(monkeypatch):
     class Cyclic:
         id, version = "cyclic", "1"
 
-        def outcome(self, session, ctx):
+        def evaluate(self, session, ctx):
             node: dict = {}
             node["self"] = node  # a cycle only the collector can free
             holder = type("Holder", (), {})()

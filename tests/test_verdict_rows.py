@@ -1,32 +1,32 @@
-"""The process pool stores a deterministic verdict without building its result model; the row must be the one the
-model would have given, on real sessions and on what a plug-in may return (dict evidence, integer scores)."""
+"""A verdict reaches the store in one shape whoever made it: a built-in check, a plug-in that returns dict evidence
+and an integer score, an evaluator that raised, an LLM judge with its transcript."""
 
 from __future__ import annotations
+
+import orjson
 
 from cstui.config import Config
 from cstui.demo import sample_file
 from cstui.evaluators import registry
 from cstui.evaluators.base import Evaluator, RunContext, Verdict
-from cstui.models import Session
-from cstui.store import result_row
-from cstui.store.results import verdict_row
+from cstui.models import Evidence, Session
+from cstui.store import VerdictRow, verdict_row
 
 
-def same(fast: tuple, slow: tuple) -> bool:
-    """Equal values of equal types (3 == 3.0 in Python, but a row is compared as what it stores)."""
-    return fast == slow and [type(v) for v in fast] == [type(v) for v in slow]
-
-
-def test_rows_without_the_model_equal_rows_from_it_on_the_demo() -> None:
+def test_every_built_in_evaluator_gives_rows_of_the_stored_types_on_the_demo() -> None:
     ctx = RunContext(cfg=Config())
     sessions = [Session.model_validate_json(line) for line in sample_file("candidate.jsonl").read_text().splitlines()]
-    compared = set()
+    seen = set()
     for ev in registry.all_evaluators("deterministic"):
         for sid, session in enumerate(sessions):
-            fast = verdict_row(sid, ev.id, ev.version, ev.outcome(session, ctx))
-            assert same(fast, result_row(sid, ev.evaluate(session, ctx)))
-            compared.add(fast[3])
-    assert compared == {0, 1, None}  # failing, passing and not-applicable verdicts all compared
+            verdict = ev.evaluate(session, ctx)
+            row = verdict_row(sid, ev.id, ev.version, verdict)
+            assert isinstance(row, VerdictRow) and row.evaluator == ev.id and row.sid == sid
+            assert row.passed in (0, 1, None) and (row.score is None or type(row.score) is float)
+            evidence = [Evidence.model_validate(e) for e in orjson.loads(row.evidence)]
+            assert evidence == verdict.evidence  # nothing lost on the way to the store
+            seen.add(row.passed)
+    assert seen == {0, 1, None}  # failing, passing and not-applicable verdicts all made
 
 
 class DictEvidence(Evaluator):
@@ -34,7 +34,7 @@ class DictEvidence(Evaluator):
     dimension = "compliance"
 
     def check(self, session, ctx):
-        return Verdict(False, "flagged", [{"turn_index": 0, "snippet": "hi"}], score=2)
+        return Verdict(False, "flagged", [{"turn_index": "0", "snippet": "hi"}], score=2)
 
 
 class Broken(Evaluator):
@@ -45,14 +45,17 @@ class Broken(Evaluator):
         raise ValueError("boom")
 
 
-def test_a_plugins_dict_evidence_and_integer_score_are_stored_as_the_model_would() -> None:
+def test_a_plugins_dict_evidence_integer_score_and_exception_are_stored_as_verdicts() -> None:
     session = Session.model_validate({"session_id": "s", "turns": [{"role": "customer", "text": "hi"}]})
     ctx = RunContext(cfg=Config())
-    for ev in (DictEvidence(), Broken()):
-        fast = verdict_row(7, ev.id, ev.version, ev.outcome(session, ctx))
-        assert same(fast, result_row(7, ev.evaluate(session, ctx)))
-    row = verdict_row(7, "dict_evidence", "1", DictEvidence().outcome(session, ctx))
-    assert row[3] == 0 and row[4] == 2.0 and isinstance(row[4], float)
-    assert row[7] == '[{"turn_index":0,"snippet":"hi"}]'
-    broken = verdict_row(7, "broken", "1", Broken().outcome(session, ctx))
-    assert broken[3] is None and broken[5] == "error" and "ValueError: boom" in broken[6]
+    row = verdict_row(7, "dict_evidence", "1", DictEvidence().evaluate(session, ctx))
+    assert row.passed == 0 and row.score == 2.0 and type(row.score) is float
+    assert row.evidence == '[{"turn_index":0,"snippet":"hi"}]'  # read as Evidence: the index is a number
+    broken = verdict_row(7, "broken", "1", Broken().evaluate(session, ctx))
+    assert broken.passed is None and broken.label == "error" and "ValueError: boom" in broken.rationale
+
+
+def test_a_judges_transcript_travels_as_the_rows_detail() -> None:
+    row = verdict_row(3, "policy_claims", "2", Verdict(True, "ok", detail={"model": "m", "steps": [{"step": "reason"}]}))
+    assert orjson.loads(row.detail) == {"model": "m", "steps": [{"step": "reason"}]}
+    assert verdict_row(3, "x", "1", Verdict(True, "ok")).detail is None

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from cstui.evaluators.base import ERROR_LABEL
 from cstui.judge import JudgeAuthError, JudgeClient, JudgeError, JudgeSettings, JudgeUnreachable
-from cstui.store import Store, VerdictRow, result_row
+from cstui.store import Store, VerdictRow, verdict_row
 
 if TYPE_CHECKING:
     from cstui.evaluation.local import Request
@@ -48,9 +48,9 @@ def run_judges(
     evaluators and judges)."""
     from cstui.evaluation.local import Cancelled, count_outcomes
     from cstui.evaluators import registry
-    from cstui.evaluators.base import KBIndex, RunContext
+    from cstui.evaluators.base import KBIndex, RunContext, Verdict
     from cstui.evaluators.judges import JudgeEvaluator
-    from cstui.models import EvalResult, Session
+    from cstui.models import Session
     from cstui.vocab import JUDGE_STRATEGIES as STRATEGIES
 
     if strategy not in STRATEGIES:
@@ -67,17 +67,16 @@ def run_judges(
                            counts={j.id: {"passed": 0, "failed": 0, "not_applicable": 0, "errors": 0} for j in judges})
     client = JudgeClient(settings, store)
     started = time.perf_counter()
-    rows: list[tuple] = []
+    rows: list[VerdictRow] = []
 
-    async def judge_one(sid: int, session: Session, judge: JudgeEvaluator) -> tuple:
+    async def judge_one(sid: int, session: Session, judge: JudgeEvaluator) -> VerdictRow:
         try:
-            result = await judge.judge(client, session, ctx, strategy)
+            verdict = await judge.judge(client, session, ctx, strategy)
         except (JudgeAuthError, JudgeUnreachable):
             raise
         except JudgeError as exc:  # this session only: recorded as an error, never as a pass
-            result = EvalResult(evaluator=judge.id, evaluator_version=judge.version, passed=None,
-                                label=ERROR_LABEL, rationale=f"judge error: {exc}")
-        return result_row(sid, result)
+            verdict = Verdict(None, f"judge error: {exc}", label=ERROR_LABEL)
+        return verdict_row(sid, judge.id, judge.version, verdict)
 
     async def main() -> None:
         done = 0

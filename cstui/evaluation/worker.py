@@ -73,5 +73,5 @@ def evaluate_chunk(chunk: list[tuple[int, bytes]]) -> list[VerdictRow]:
     for sid, doc in chunk:
         session = Session.model_validate_json(doc)
         for ev in _EVALUATORS:
-            out.append(verdict_row(sid, ev.id, ev.version, ev.outcome(session, _CTX)))
+            out.append(verdict_row(sid, ev.id, ev.version, ev.evaluate(session, _CTX)))
     return out

@@ -403,18 +403,17 @@ def import_spans(store: Store, records: list[tuple[int, dict[str, Any]]], run: s
 
 def _store_imported_scores(store: Store, run: str) -> None:
     """Scores that came with the traces (e.g. Langfuse evals) become evaluator results `langfuse:<name>`."""
-    from cstui.models import EvalResult
-    from cstui.store import result_row
+    from cstui.evaluators.base import Verdict
+    from cstui.store import verdict_row
 
     rows = []
     for sid, doc in store.docs_with_imported_scores(run):
         for score in orjson.loads(doc).get("imported_scores") or []:
             value = score.get("value")
             passed = bool(value) if score.get("dataType") == "BOOLEAN" and value is not None else None
-            rows.append(result_row(sid, EvalResult(
-                evaluator=f"langfuse:{score.get('name')}", evaluator_version=str(score.get("source") or "imported"),
-                passed=passed, score=value if isinstance(value, int | float) else None,
-                label=score.get("stringValue"), rationale=score.get("comment") or "")))
+            rows.append(verdict_row(sid, f"langfuse:{score.get('name')}", str(score.get("source") or "imported"), Verdict(
+                passed, str(score.get("comment") or ""), score=value if isinstance(value, int | float) else None,
+                label=score["stringValue"] if isinstance(score.get("stringValue"), str) else None)))
     if rows:
         with store.results_writer(run, batch="imported", source="langfuse") as write:
             write(rows)

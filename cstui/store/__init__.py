@@ -39,7 +39,7 @@ from cstui.store.judge_cache import JudgeCacheMixin
 from cstui.store.labels import LabelsMixin, current_reviewer
 from cstui.store.masks import update_verdict_masks
 from cstui.store.queues import QueuesMixin
-from cstui.store.results import ResultsMixin, VerdictRow, result_row
+from cstui.store.results import ResultsMixin, VerdictRow, verdict_row
 from cstui.store.runs import RunsMixin, RunWriter, SessionRow
 from cstui.store.schema import MIGRATIONS, SCHEMA_VERSION
 from cstui.store.search import SearchMixin
@@ -47,7 +47,7 @@ from cstui.store.sessions import SessionsMixin
 from cstui.store.staging import StagingMixin
 
 __all__ = ["MIGRATIONS", "DbBusy", "SCHEMA_VERSION", "RunExists", "RunWriter", "SessionRow", "Store", "StoreError",
-           "UnknownRun", "VerdictRow", "audit_hash", "database_error_line", "current_reviewer", "default_db_path", "now_iso", "result_row",
+           "UnknownRun", "VerdictRow", "audit_hash", "database_error_line", "current_reviewer", "default_db_path", "now_iso", "verdict_row",
            "update_verdict_masks"]
 
 

@@ -13,7 +13,7 @@ import orjson
 if TYPE_CHECKING:
     import polars as pl
 
-    from cstui.models import EvalResult
+    from cstui.evaluators.base import Verdict
 
 from cstui.store.audit import RowDigest, digest_rows
 from cstui.store.core import StoreBase, StoreError, _b, current_reviewer, now_iso
@@ -22,7 +22,7 @@ from cstui.store.masks import update_verdict_masks
 
 class VerdictRow(NamedTuple):
     """One verdict on its way from an evaluator (or a judge, or an import) to the store: the one shape it has
-    there, built by `verdict_row` / `result_row`. Between processes a chunk travels as plain tuples in this layout
+    there, built by `verdict_row`. Between processes a chunk travels as plain tuples in this layout
     (`worker.evaluate_pool_chunk`: a NamedTuple pickles ten times slower, seconds at a million sessions), so the
     writer reads rows by unpacking them in this order, which holds for both."""
 
@@ -64,32 +64,26 @@ def _retire(conn: sqlite3.Connection, run: str, rows: list[Any], first: int, las
         " CROSS JOIN verdicts v ON v.sid = n.sid AND v.vset = s.id WHERE v.current = 1)", (run,))
 
 
-def result_row(sid: int, r: EvalResult) -> VerdictRow:
-    """The stored columns of one verdict."""
-    detail = (r.model_extra or {}).get("detail")  # judges' transcripts; getattr on a model costs a raise
-    return VerdictRow(sid, r.evaluator, r.evaluator_version, _b(r.passed), r.score, r.label, r.rationale,
-                      evidence_json(r.evidence), None if detail is None else orjson.dumps(detail).decode())
-
-
 _new = tuple.__new__
 
 
-def verdict_row(sid: int, evaluator: str, version: str, v: Any) -> VerdictRow:
-    """`result_row` of a deterministic evaluator's `Verdict`, without building the result model first; evidence
-    the model would have to coerce (a plug-in's dicts) still goes through it."""
-    try:
-        evidence = evidence_json(v.evidence)
-    except AttributeError:
-        from cstui.models import EvalResult
-
-        return result_row(sid, EvalResult(evaluator=evaluator, evaluator_version=version, passed=v.passed,
-                                          score=v.score, label=v.label, rationale=v.rationale, evidence=v.evidence))
+def verdict_row(sid: int, evaluator: str, version: str, v: Verdict) -> VerdictRow:
+    """The stored columns of one evaluator's `Verdict` on session `sid`."""
     return _new(VerdictRow, (sid, evaluator, version, _b(v.passed), None if v.score is None else float(v.score),
-                             v.label, v.rationale, evidence, None))  # tuple.__new__: a third of VerdictRow(...)'s cost
+                             v.label, v.rationale, evidence_json(v.evidence),
+                             None if v.detail is None else orjson.dumps(v.detail).decode()))  # a third of VerdictRow(...)'s cost
 
 
 def evidence_json(evidence: list[Any]) -> str:
-    return orjson.dumps([e.model_dump(exclude_none=True) for e in evidence]).decode() if evidence else "[]"
+    """Evidence as stored; a plug-in's dicts are read as `Evidence` first (types checked)."""
+    if not evidence:
+        return "[]"
+    try:
+        return orjson.dumps([e.model_dump(exclude_none=True) for e in evidence]).decode()
+    except AttributeError:
+        from cstui.models import Evidence
+
+        return orjson.dumps([Evidence.model_validate(e).model_dump(exclude_none=True) for e in evidence]).decode()
 
 
 class VerdictWriter:
