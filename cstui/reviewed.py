@@ -1,8 +1,10 @@
 """A machine verdict and what reviewers said about it, kept apart: the record every screen reads.
 
 The evaluator's verdict (`machine`) is never overwritten by a reviewer's label; the label is kept beside it
-(`reviews`, newest first), and the verdict that counts (`effective`) is derived from the two. "The newest label
-wins" is written once, in the store (`cstui.store.labels.newest_first`).
+(`reviews`, newest first), and the verdict that counts is derived from the two by `effective`, written here once.
+"The newest label wins" is written once too, in the store (`cstui.store.labels.newest_first`). Over a whole run the
+same rule is applied to the per-session bit masks (`cstui.store.chunks`), whose counts the failures list, reports,
+gates and compare read; tests/test_tally.py holds the two to the same answer.
 """
 
 from __future__ import annotations
@@ -12,6 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cstui.store.labels import newest_first
+
+
+def effective(machine: bool | None, human: str | None) -> bool | None:
+    """The verdict that counts: the newest reviewer's ("pass" / "fail") when there is one, else the machine's
+    (True pass, False fail, None not applicable)."""
+    return machine if human is None else human == "pass"
+
+
+def verdict_word(passed: bool | None) -> str | None:
+    """A verdict as exports write it: "pass", "fail", or None (not applicable)."""
+    return None if passed is None else "pass" if passed else "fail"
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,7 @@ class ReviewedVerdict:
     @property
     def effective(self) -> bool | None:
         """What counts: the reviewer's verdict when there is one, else the machine's."""
-        return self.machine if self.human is None else self.human == "pass"
+        return effective(self.machine, self.human)
 
     @property
     def overridden(self) -> bool:

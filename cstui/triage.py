@@ -435,7 +435,7 @@ def _compact(rows: pl.DataFrame, known: dict[str, set[str]]) -> pl.DataFrame:
 def _tags(tag_of: dict[tuple[tuple[int, ...], tuple[str, ...]], int], bits: dict[str, Any],
           categories: dict[str, str]) -> pl.DataFrame:
     """What each tag stands for: the failing evaluators, their hallucination categories, every evaluator involved
-    (failing or overridden), and the text the table shows ("a, b (FAIL → reviewer pass)")."""
+    (failing or overridden), and the text the table shows ("a, b (FAIL → reviewer pass)", `_overrides`)."""
     import polars as pl
 
     names = pl.List(pl.String)
@@ -460,16 +460,19 @@ def _failing_names(masks: tuple[int, ...], words: list[int], bits: dict[str, Any
 
 
 def _overrides(row: dict[str, Any], bits: dict[str, Any]) -> list[str]:
-    """"evaluator (machine → reviewer verdict)" for every verdict a reviewer decided on this session, except a pass
-    confirmed as a pass: the column lists failures and overrides, not every review."""
+    """"evaluator (machine → reviewer verdict)" for every verdict a reviewer decided on this session that fails
+    either way: the column lists failures and overrides of failures, not every review (a pass confirmed, or a
+    not-applicable verdict called a pass, is left out). Read from the session's `ReviewedVerdict`s, rebuilt from
+    its masks (a few rows: only sessions a reviewer labelled come here)."""
     out = []
     for name, b in bits.items():
-        if row[f"h{b.word}"] & b.mask:
-            machine = "n/a" if not row[f"ma{b.word}"] & b.mask else "FAIL" if row[f"mf{b.word}"] & b.mask else "pass"
-            reviewer = "fail" if row[f"f{b.word}"] & b.mask else "pass"
-            if reviewer == "pass" and machine != "FAIL":
-                continue
-            out.append(f"{name} ({machine} → reviewer {reviewer})")
+        w = b.word
+        if row[f"h{w}"] & b.mask:
+            r = ReviewedVerdict(name, b.version or "", machine=None if not row[f"ma{w}"] & b.mask
+                                else not row[f"mf{w}"] & b.mask,
+                                reviews=({"verdict": "fail" if row[f"f{w}"] & b.mask else "pass"},))
+            if r.effective is False or r.machine is False:
+                out.append(f"{name} ({r.machine_word} → reviewer {r.human})")
     return out
 
 

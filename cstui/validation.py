@@ -217,7 +217,7 @@ def outcome_check(store: Any, run: str, evaluators: Sequence[str]) -> dict[str, 
     from cstui.stats import rate
 
     sessions = store.sessions_frame(run).select("sid", "resolved", "escalated")
-    results = store.results_frame(run, with_labels=False)
+    results = store.results_frame(run)
     out: dict[str, dict[str, Any]] = {}
     gap_sessions = sessions.filter(~pl.col("escalated") & (pl.col("resolved") == False))  # noqa: E712
     for name in evaluators:

@@ -19,9 +19,14 @@ RUN = "candidate"
 def reference(store: Store) -> pl.DataFrame:
     """session_id, tier, intent, channel, confidence and the sorted failing evaluators of every session, from the
     per-verdict rows (not the masks the table is built from)."""
+    from cstui.reviewed import effective
+
     sessions = store.sessions_frame(RUN).select("sid", "session_id", "tier", "intent", "channel", "confidence")
-    failed = (store.results_frame(RUN).filter(pl.col("passed") == False)  # noqa: E712
-              .group_by("sid").agg(pl.col("evaluator").cast(pl.String).sort().alias("failed")))
+    human = {(lab["sid"], lab["evaluator"]): lab["verdict"] for lab in store.reviewer_verdicts(RUN)}
+    machine = store.results_frame(RUN).select("sid", pl.col("evaluator").cast(pl.String), "passed").iter_rows()
+    failed = (pl.DataFrame([(sid, e) for sid, e, passed in machine if effective(passed, human.get((sid, e))) is False],
+                           schema={"sid": pl.Int64, "evaluator": pl.String}, orient="row")
+              .group_by("sid").agg(pl.col("evaluator").sort().alias("failed")))
     return (sessions.join(failed, on="sid", how="left")
             .with_columns(pl.col("failed").fill_null([])).sort("sid"))
 
@@ -87,7 +92,7 @@ def test_reviewers_overrides_show_beside_the_machine_verdict(relabelled: Path) -
         texts = [row[COLUMNS.index("failed_text")] for row in labelled.rows(0, labelled.height)]
         assert labelled.height == 2
         assert any("(FAIL → reviewer pass)" in t for t in texts)
-        assert any("policy_grounding (pass → reviewer fail)" in t for t in texts)
+        assert any("policy_grounding (PASS → reviewer fail)" in t for t in texts)
         assert "policy_grounding" in labelled.failed_evaluators
 
 

@@ -74,26 +74,34 @@ def test_report_and_gate_are_identical_whatever_the_chunk_size(demo_db: Path, mo
     assert cut == whole
 
 
-def test_chunks_apply_reviewers_verdicts_as_the_whole_run_frame_does(demo_db: Path) -> None:
+def test_chunks_apply_reviewers_verdicts_as_each_sessions_reviewed_verdicts_do(demo_db: Path) -> None:
+    """The masks the failures list, reports, gates and compare count are `ReviewedVerdict.effective` over a whole
+    run: for every session and evaluator, the same answer as the session's own records."""
+    from cstui.reviewed import reviewed
+
+    labels = [("S-000099", "authorization_fabrication", "pass"), ("S-000001", "authorization_fabrication", "fail"),
+              ("S-000118", "authorization_fabrication", "pass"), ("S-000118", "authorization_fabrication", "fail"),
+              ("S-000002", "citation_validity", "fail"), ("S-000002", "citation_validity", "pass"),
+              ("S-000006", "citation_validity", "fail")]  # the newest of each pair counts; S-000006's is n/a
     with Store(demo_db) as store:
+        for session_id, evaluator, verdict in labels:
+            store.add_label("candidate", {"session_id": session_id, "evaluator": evaluator, "verdict": verdict},
+                            reviewer="r")
         bits = store.verdict_bits("candidate")
-        flag = bits["authorization_fabrication"]
-        store.add_label("candidate", {"session_id": "S-000099", "evaluator": "authorization_fabrication",
-                                      "verdict": "pass"}, reviewer="r")
-        store.add_label("candidate", {"session_id": "S-000001", "evaluator": "authorization_fabrication",
-                                      "verdict": "fail"}, reviewer="r")
         chunks = pl.concat(store.run_chunks("candidate", rows=50))
-        frame = store.results_frame("candidate").filter(pl.col("evaluator") == "authorization_fabrication")
-    expected = dict(frame.select("sid", "passed").iter_rows())
-    applies = (chunks[f"a{flag.word}"] & flag.mask) != 0
-    failed = (chunks[f"f{flag.word}"] & flag.mask) != 0
-    got = {sid: (None if not a else not f) for sid, a, f in zip(chunks["sid"], applies, failed, strict=True)
-           if sid in expected}
-    assert got == expected
-    by_id = dict(zip(chunks["session_id"], zip(applies, failed, strict=True), strict=True))
-    assert by_id["S-000099"] == (True, False) and by_id["S-000001"] == (True, True)
-    machine = dict(zip(chunks["session_id"], (chunks[f"mf{flag.word}"] & flag.mask) != 0, strict=True))
-    assert machine["S-000099"] is True  # the machine's own verdict is kept beside the reviewer's
+        records = {session_id: {r.evaluator: r for r in reviewed(store.session_results("candidate", session_id),
+                                                                store.labels("candidate", session_id))}
+                   for session_id in chunks["session_id"]}
+    checked = overridden = 0
+    for row in chunks.iter_rows(named=True):
+        for name, b in bits.items():
+            r = records[row["session_id"]].get(name)
+            applies, fails = bool(row[f"a{b.word}"] & b.mask), bool(row[f"f{b.word}"] & b.mask)
+            assert (None if not applies else not fails) == (None if r is None else r.effective), (row["session_id"], name)
+            assert bool(row[f"mf{b.word}"] & b.mask) == (r is not None and r.machine is False)  # the machine's, kept
+            checked += 1
+            overridden += r is not None and r.overridden
+    assert checked > 5000 and overridden == 3  # S-000099, S-000001, S-000006; S-000118 and S-000002 confirm the machine
 
 
 def test_chunks_of_a_few_columns_equal_those_columns_of_whole_chunks(demo_db: Path) -> None:

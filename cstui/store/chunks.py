@@ -15,7 +15,6 @@ from contextlib import suppress
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cstui.store.core import StoreBase
 from cstui.store.frames import (
     SESSION_COLUMNS,
     apply_session_overrides,
@@ -23,6 +22,7 @@ from cstui.store.frames import (
     snapshot_mac,
     snapshot_ok,
 )
+from cstui.store.labels import LabelsMixin
 
 if TYPE_CHECKING:
     import polars as pl
@@ -44,7 +44,7 @@ class VerdictBit(NamedTuple):
         return 1 << self.bit
 
 
-class ChunksMixin(StoreBase):
+class ChunksMixin(LabelsMixin):
     """A run read in bounded chunks (see the module docstring)."""
 
     def verdict_bits(self, run: str) -> dict[str, VerdictBit]:
@@ -194,11 +194,8 @@ class ChunksMixin(StoreBase):
         session_frame = session_overrides(self.conn, run)
         bits = self.verdict_bits(run)
         decided: dict[int, dict[int, list[int]]] = {}
-        for sid, evaluator, verdict in self.conn.execute(
-                """SELECT s.id, l.evaluator, l.verdict FROM labels l JOIN sessions s
-                       ON s.run = l.run AND s.session_id = l.session_id
-                   WHERE l.id IN (SELECT max(id) FROM labels WHERE run = ? AND evaluator IS NOT NULL
-                                  AND verdict IS NOT NULL GROUP BY session_id, evaluator)""", (run,)):
+        for lab in self.reviewer_verdicts(run):
+            sid, evaluator, verdict = lab["sid"], lab["evaluator"], lab["verdict"]
             if evaluator not in bits:
                 continue
             word, mask = bits[evaluator].word, bits[evaluator].mask

@@ -187,32 +187,11 @@ class FramesMixin(StoreBase):
         # one chunk: see cstui.online
         return self._cached_frame(run, "drafts:2", build, version_column="sessions_version").rechunk()
 
-    def results_frame(self, run: str, *, with_labels: bool = True) -> pl.DataFrame:
-        """Current verdict per (session, evaluator); `passed` takes the newest human verdict if any.
-
-        Columns: sid, evaluator, evaluator_version, machine_passed, passed, human_verdict.
-        """
-        import polars as pl
-
-        long = self._cached_frame(run, "results", lambda: self._machine_results_frame(run))
-        human = pl.DataFrame(
-            self.conn.execute(
-                """SELECT s.id, l.evaluator, l.verdict FROM labels l JOIN sessions s
-                       ON s.run = l.run AND s.session_id = l.session_id
-                   WHERE l.id IN (SELECT max(id) FROM labels WHERE run = ? AND evaluator IS NOT NULL
-                                  AND verdict IS NOT NULL GROUP BY session_id, evaluator)""", (run,)).fetchall()
-            if with_labels else [],
-            schema={"sid": pl.Int64, "evaluator": pl.Utf8, "human_verdict": pl.Utf8}, orient="row",
-        )
-        if human.is_empty():
-            long = long.with_columns(human_verdict=pl.lit(None, dtype=pl.Utf8))
-        else:
-            long = long.join(human.with_columns(pl.col("evaluator").cast(long.schema["evaluator"])),
-                             on=["sid", "evaluator"], how="left")
-        return long.with_columns(
-            passed=pl.when(pl.col("human_verdict").is_null()).then(pl.col("machine_passed"))
-            .otherwise(pl.col("human_verdict") == "pass")
-        ).select("sid", "evaluator", "evaluator_version", "machine_passed", "passed", "human_verdict")
+    def results_frame(self, run: str) -> pl.DataFrame:
+        """The machine's current verdict per (session, evaluator): sid, evaluator, evaluator_version, passed (None:
+        not applicable). Reviewers' labels are not applied here: the run's chunks apply them to the masks
+        (`cstui.store.chunks`), one session's record applies them to its verdicts (`cstui.reviewed`)."""
+        return self._cached_frame(run, "results:2", lambda: self._machine_results_frame(run))  # :2 `passed`, not `machine_passed`
 
     def _machine_results_frame(self, run: str) -> pl.DataFrame:
         """Current machine verdicts expanded from the per-session masks (see `update_verdict_masks`)."""
@@ -235,6 +214,6 @@ class FramesMixin(StoreBase):
             failed = (pl.col("failed") // (1 << bit)) % 2 == 1
             parts.append(m.filter(present).select(
                 "sid", evaluator=pl.lit(evaluator, dtype=evaluators), evaluator_version=pl.lit(version, dtype=pl.Utf8),
-                machine_passed=pl.when(applies).then(~failed).otherwise(None)))
-        schema = {"sid": pl.Int64, "evaluator": evaluators, "evaluator_version": pl.Utf8, "machine_passed": pl.Boolean}
+                passed=pl.when(applies).then(~failed).otherwise(None)))
+        schema = {"sid": pl.Int64, "evaluator": evaluators, "evaluator_version": pl.Utf8, "passed": pl.Boolean}
         return pl.concat(parts) if parts else pl.DataFrame(schema=schema)

@@ -55,24 +55,31 @@ class LabelsMixin(StoreBase):
             params.append(session_id)
         return self._dicts(sql + " ORDER BY id", params)
 
-    def labelled_verdicts(self, run: str) -> list[dict[str, Any]]:
-        """Each (session, evaluator) a reviewer gave a pass/fail verdict on, the newest label counting
-        (`newest_first`), with the current machine verdict beside it (`has_result` 0 when the evaluator never ran on
-        that session)."""
+    def reviewer_verdicts(self, run: str) -> list[dict[str, Any]]:
+        """The label that counts for each (session, evaluator) a reviewer gave a pass/fail verdict on (`newest_first`),
+        with the session's row id as `sid`; in label order. What the metrics' masks, the governance record and
+        validation read: few rows, one per reviewed verdict."""
         labels = self._dicts(
-            """SELECT l.id, l.session_id, l.evaluator, l.verdict, coalesce(l.note, l.reason) AS reason, l.reviewer,
-                      l.source, r.id IS NOT NULL AS has_result, r.passed, r.rationale
-               FROM labels l JOIN sessions s ON s.run = l.run AND s.session_id = l.session_id
-               LEFT JOIN verdicts r ON r.id = (  -- through the run's sets of the evaluator: no scan of verdicts
-                   SELECT v.id FROM verdict_sets vs JOIN verdicts v ON v.vset = vs.id AND v.sid = s.id
-                   WHERE vs.run = l.run AND vs.evaluator = l.evaluator AND vs.superseded = 0 AND v.current = 1
-                   ORDER BY v.id DESC LIMIT 1)
-               WHERE l.run = ? AND l.evaluator IS NOT NULL AND l.verdict IN ('pass', 'fail')""", (run,))
-        out = sorted((group[0] for group in newest_first(labels, itemgetter("session_id", "evaluator")).values()),
-                     key=itemgetter("id"))
-        for rec in out:
-            rec["passed"] = None if rec["passed"] is None else bool(rec["passed"])
-            del rec["id"]
+            """SELECT l.*, s.id AS sid FROM labels l JOIN sessions s ON s.run = l.run AND s.session_id = l.session_id
+               WHERE l.run = ? AND l.evaluator IS NOT NULL AND l.verdict IS NOT NULL""", (run,))
+        return sorted((group[0] for group in newest_first(labels, itemgetter("sid", "evaluator")).values()),
+                      key=itemgetter("id"))
+
+    def labelled_verdicts(self, run: str) -> list[dict[str, Any]]:
+        """`reviewer_verdicts` with the current machine verdict beside each (`passed`, `rationale`; `has_result` 0
+        when the evaluator never ran on that session): what validation and `golden --from-run` read."""
+        out = []
+        for lab in self.reviewer_verdicts(run):
+            # through the run's sets of the evaluator: no scan of verdicts
+            found = self.conn.execute(
+                """SELECT v.passed, v.rationale FROM verdict_sets vs JOIN verdicts v ON v.vset = vs.id AND v.sid = ?
+                   WHERE vs.run = ? AND vs.evaluator = ? AND vs.superseded = 0 AND v.current = 1
+                   ORDER BY v.id DESC LIMIT 1""", (lab["sid"], run, lab["evaluator"])).fetchone()
+            out.append({"session_id": lab["session_id"], "evaluator": lab["evaluator"], "verdict": lab["verdict"],
+                        "reason": lab["note"] if lab["note"] is not None else lab["reason"],
+                        "reviewer": lab["reviewer"], "source": lab["source"], "has_result": int(found is not None),
+                        "passed": None if found is None or found[0] is None else bool(found[0]),
+                        "rationale": found[1] if found else None})
         return out
 
     def labels_all(self) -> list[dict[str, Any]]:

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from cstui.evaluators.base import Verdict
 
 from cstui.store.audit import RowDigest, digest_rows
-from cstui.store.core import StoreBase, StoreError, _b, current_reviewer, now_iso
+from cstui.store.core import StoreError, _b, current_reviewer, now_iso
+from cstui.store.labels import LabelsMixin
 from cstui.store.masks import update_verdict_masks
 
 
@@ -188,7 +189,7 @@ class History:
     sets: int  # verdict sets left with no current verdict (deleted with their rows by a prune)
 
 
-class ResultsMixin(StoreBase):
+class ResultsMixin(LabelsMixin):
     """Verdicts: one transaction per evaluation, history kept, per-session bit masks for fast metrics."""
 
     def history(self, run: str | None = None) -> History:
@@ -377,10 +378,9 @@ class ResultsMixin(StoreBase):
     def iter_evidence_rows(self, run: str) -> Iterator[dict[str, Any]]:
         """The governance record: one row per interaction x assertion (with the human verdict over it), then every
         other human judgement (review-queue criteria, overall correctness, tier or intent fixes), then drift events."""
-        human: dict[tuple[str, str], dict[str, Any]] = {}
-        for lab in self.labels(run):
-            if lab["evaluator"] and lab["verdict"]:
-                human[(lab["session_id"], lab["evaluator"])] = lab
+        from cstui.reviewed import effective, verdict_word
+
+        human = {(lab["session_id"], lab["evaluator"]): lab for lab in self.reviewer_verdicts(run)}
         used: set[int] = set()  # labels shown beside a machine verdict; the rest get rows of their own
         system = self._one("SELECT system FROM runs WHERE name = ?", (run,))
         cur = self.conn.execute(
@@ -392,11 +392,12 @@ class ResultsMixin(StoreBase):
             lab = human.get((session_id, evaluator))
             if lab:
                 used.add(lab["id"])
-            machine = None if passed is None else ("pass" if passed else "fail")
+            machine = None if passed is None else bool(passed)
             yield {
                 "record": "assertion", "timestamp": at, "run": run, "system": system, "system_version": version,
                 "session_id": session_id, "evaluator": evaluator, "evaluator_version": ev_version,
-                "verdict": lab["verdict"] if lab else machine, "machine_verdict": machine, "source": source,
+                "verdict": verdict_word(effective(machine, lab["verdict"] if lab else None)),
+                "machine_verdict": verdict_word(machine), "source": source,
                 "rationale": rationale, "evidence": orjson.loads(evidence) if evidence else [],
                 "human_verdict": lab["verdict"] if lab else None, "human_reviewer": lab["reviewer"] if lab else None,
                 "human_at": lab["created_at"] if lab else None, "human_note": lab["note"] if lab else None,
