@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cstui.reports import Report
+    from cstui.report_models import Report
     from cstui.store import Store
 
 MIN_DELTA = 0.05

@@ -22,7 +22,7 @@ from cstui.vocab import STRATA
 if TYPE_CHECKING:
     import polars as pl
 
-    from cstui.reports import GateResult
+    from cstui.report_models import GateResult
     from cstui.store import Store
     from cstui.store.chunks import VerdictBit
 
@@ -500,12 +500,12 @@ def run_gate(store: Store, run: str, *, baseline: str | None = None, config_path
     if baseline:
         watch = {key: set(scope.failing) for key, scope in data.scopes.items() if scope.failing}
         base = scan_gate(store, baseline, cfg, watch)
-    return evaluate_gate(cfg, data, base, strict=strict, known=known, judges=judges)
+    return decide_gate(cfg, data, base, strict=strict, known=known, judges=judges)
 
 
-def evaluate_gate(cfg: GateConfig, data: GateData, baseline: GateData | None = None, *, strict: bool = False,
+def decide_gate(cfg: GateConfig, data: GateData, baseline: GateData | None = None, *, strict: bool = False,
                   known: set[str] | None = None, judges: frozenset[str] | None = None) -> GateResult:
-    from cstui.reports import GateResult
+    from cstui.report_models import GateResult
 
     rules: list[dict[str, Any]] = []
     for rule in cfg.rules:

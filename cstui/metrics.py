@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from cstui.gates import GateConfig, GateData
-    from cstui.reports import Report
+    from cstui.report_models import Report
     from cstui.store import Store
     from cstui.store.chunks import VerdictBit
 
@@ -180,7 +180,7 @@ def build_report(store: Store, run: str, by: str = "tier") -> Report:
     """The `cstui report` document, from one bounded pass over the run (docs/scale.md)."""
     from cstui.gates import GateData, GateScan, load_gates
     from cstui.online import online_metrics
-    from cstui.reports import Report
+    from cstui.report_models import Report
 
     bits = store.verdict_bits(run)
     meta = store.run(run).get("metadata")

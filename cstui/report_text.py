@@ -16,7 +16,7 @@ from rich.text import Text
 from cstui.textsafe import clean_output, control, inert
 
 if TYPE_CHECKING:
-    from cstui.reports import GateResult, Report, RuleResult, SessionBlock
+    from cstui.report_models import GateResult, Report, RuleResult, SessionBlock
 
 SMALL_N = 30
 PIPE_WIDTH = 10_000  # not a terminal: as wide as the content, so a CI log or `| cat` never cuts a name or interval

@@ -20,7 +20,7 @@ from cstui.triage import FailureFilter
 from cstui.widgets.row_table import RowTable
 
 if TYPE_CHECKING:
-    from cstui.reports import GateResult, Report
+    from cstui.report_models import GateResult, Report
 
 
 def _value(rate: Any) -> float | None:

@@ -28,7 +28,7 @@ from cstui.triage import FailureFilter
 from cstui.widgets.row_table import RowTable
 
 if TYPE_CHECKING:
-    from cstui.reports import GateResult, Report
+    from cstui.report_models import GateResult, Report
 
 # Dashboard tabs: number keys 1-7 switch to them, in this order.
 TABS = (("tab-calibration", "Calibration"), ("tab-evaluators", "Evaluators"), ("tab-escalation", "Escalation"),

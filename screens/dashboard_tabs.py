@@ -15,7 +15,7 @@ from cstui.textsafe import inert
 from cstui.widgets.row_table import RowTable
 
 if TYPE_CHECKING:
-    from cstui.reports import Report
+    from cstui.report_models import Report
 
 
 def interval(r: Any) -> str:

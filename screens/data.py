@@ -26,7 +26,7 @@ from cstui.store import DbBusy as StoreBusy
 from cstui.store import Store
 
 if TYPE_CHECKING:
-    from cstui.reports import GateResult, Report
+    from cstui.report_models import GateResult, Report
     from cstui.triage import Failures, SessionView
 
 

@@ -39,8 +39,8 @@ def test_lazy_cycles_and_ui_thread_database_calls_are_caught(tmp_path):
     (tmp_path / "cstui" / "stats.py").write_text("def calibration():\n    from cstui.tally import Tally\n")
     (tmp_path / "cstui" / "tally.py").write_text("from cstui.stats import calibration\n")
     (tmp_path / "cstui" / "models.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cstui.reports import Report\n")
-    (tmp_path / "cstui" / "reports.py").write_text("from cstui.models import x\n")
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cstui.report_models import Report\n")
+    (tmp_path / "cstui" / "report_models.py").write_text("from cstui.models import x\n")
     # a screen reading on the UI thread, and the same read done right (in a data.load worker)
     (tmp_path / "screens" / "runs.py").write_text(
         "class RunsScreen:\n    def on_mount(self):\n        rows = self.store.runs()\n"

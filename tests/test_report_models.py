@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cstui.metrics import build_report
-from cstui.reports import GateResult, Report
+from cstui.report_models import GateResult, Report
 from cstui.store import Store
 
 BEFORE = Path(__file__).parent / "data" / "report_json"

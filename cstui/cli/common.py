@@ -68,7 +68,7 @@ def open_store(args: argparse.Namespace, *, must_exist: bool = True, write: bool
 
 
 def print_json(value: Any) -> None:
-    """One JSON document on stdout; a typed report (cstui.reports) prints as its `to_json()`."""
+    """One JSON document on stdout; a typed report (cstui.report_models) prints as its `to_json()`."""
     import orjson
 
     from cstui.textsafe import json_safe

@@ -33,7 +33,7 @@ def available() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
-class Evaluate:
+class RayWorker:
     """One worker's evaluators, run context and plug-ins, built once; used as a Ray actor and as the Ray Data
     callable class."""
 
@@ -104,7 +104,7 @@ def stream_chunks(chunks: Iterable[list[tuple[int, bytes]]], *, cfg: Config, kb_
     started = _connect(address, num_cpus)
     import ray
 
-    actor_class = ray.remote(num_cpus=1)(Evaluate)
+    actor_class = ray.remote(num_cpus=1)(RayWorker)
     actors = [actor_class.remote(cfg, kb_docs, list(evaluator_ids), list(plugin_specs))
               for _ in range(_workers(num_cpus))]
     in_flight: dict[Any, tuple[Any, int]] = {}
@@ -146,7 +146,7 @@ def stream_parquet(directory: Path, sid_of: Callable[[list[str]], list[int]], *,
             dataset = ray.data.read_parquet(str(directory), columns=["session_id", "document"], num_cpus=0.1,
                                             override_num_blocks=workers * 4)
             verdicts = dataset.map_batches(
-                Evaluate, fn_constructor_args=(cfg, kb_docs, list(evaluator_ids), list(plugin_specs)),
+                RayWorker, fn_constructor_args=(cfg, kb_docs, list(evaluator_ids), list(plugin_specs)),
                 batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=0.5,
                 max_restarts=0, batch_format="numpy")
         per_session = max(1, len(evaluator_ids))
