@@ -59,7 +59,7 @@ def alignment(results: pl.DataFrame, sessions: pl.DataFrame, labels: list[dict[s
                               & pl.col("machine_passed").is_not_null())
                .join(sessions.select("sid", "session_id", "tier"), on="sid")
                .select(pl.col("evaluator").cast(pl.Utf8), "session_id", "tier", "machine_passed"))
-    judged = {(r[0], r[1]): (r[2], r[3]) for r in machine.iter_rows()}
+    judged = {(evaluator, session_id): (tier, passed) for evaluator, session_id, tier, passed in machine.iter_rows()}
     out: dict[str, Any] = {}
     for evaluator in sorted(judge_ids):
         entry: dict[str, Any] = {}

@@ -86,7 +86,7 @@ def digest_rows(conn: sqlite3.Connection, first: int, last: int, sets: list[int]
     cur = conn.execute(f"SELECT {DIGESTED}, detail FROM verdicts WHERE id BETWEEN ? AND ? AND vset IN ({marks})"
                        " ORDER BY id", (first, last, *sets))
     while chunk := cur.fetchmany(20_000):
-        digest.add([row[:7] for row in chunk], (row[7] for row in chunk))
+        digest.add([digested for *digested, _ in chunk], (detail for *_, detail in chunk))
     return digest.hexdigests()
 
 
