@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cstui.models import Evidence
 from cstui.store.labels import newest_first
 
 
@@ -27,6 +28,53 @@ def verdict_word(passed: bool | None) -> str | None:
     return None if passed is None else "pass" if passed else "fail"
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Review:
+    """One stored reviewer label, typed: a pass/fail verdict on an evaluator, or the session's overall correctness,
+    tier or intent. Read from a database someone else may have written, so every field is coerced to its type."""
+
+    evaluator: str | None = None
+    verdict: str | None = None  # "pass" / "fail" on `evaluator`
+    correct: bool | None = None
+    tier: int | None = None
+    intent: str | None = None
+    reason: str | None = None
+    note: str | None = None
+    reviewer: str = ""
+    source: str | None = None  # "triage", "queue" or "cli"
+    created_at: str = ""
+    id: int | None = None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Review:
+        """A `labels` row (store.labels) as a Review."""
+        tier = row.get("tier")
+        return cls(evaluator=_text(row.get("evaluator")), verdict=_text(row.get("verdict")),
+                   correct=None if row.get("correct") is None else bool(row["correct"]),
+                   tier=tier if isinstance(tier, int) else None, intent=_text(row.get("intent")),
+                   reason=_text(row.get("reason")), note=_text(row.get("note")), reviewer=str(row.get("reviewer") or ""),
+                   source=_text(row.get("source")), created_at=str(row.get("created_at") or ""),
+                   id=row["id"] if isinstance(row.get("id"), int) else None)
+
+
+def evidence_of(items: Any) -> list[Evidence]:
+    """Stored evidence (a JSON list) as `Evidence`; items that are not evidence (a damaged or hostile file) are left
+    out rather than reaching a screen."""
+    from pydantic import ValidationError
+
+    out = []
+    for item in items if isinstance(items, list) else ():
+        try:
+            out.append(Evidence.model_validate(item))
+        except ValidationError:
+            continue
+    return out
+
+
 @dataclass(frozen=True)
 class ReviewedVerdict:
     """One evaluator's current verdict on one session, with the reviewers' labels on it."""
@@ -35,17 +83,17 @@ class ReviewedVerdict:
     evaluator_version: str
     machine: bool | None  # the evaluator's own verdict: True pass, False fail, None not applicable
     rationale: str | None = None
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
     score: float | None = None
     label: str | None = None
     detail: dict[str, Any] | None = None
     created_at: str | None = None
-    reviews: tuple[dict[str, Any], ...] = ()  # reviewers' pass/fail labels on it, newest first
+    reviews: tuple[Review, ...] = ()  # reviewers' pass/fail labels on it, newest first
 
     @property
     def human(self) -> str | None:
         """The newest reviewer verdict ("pass" or "fail"), if any."""
-        return self.reviews[0]["verdict"] if self.reviews else None
+        return self.reviews[0].verdict if self.reviews else None
 
     @property
     def effective(self) -> bool | None:
@@ -68,6 +116,6 @@ def reviewed(results: Iterable[dict[str, Any]], labels: Iterable[dict[str, Any]]
     return [ReviewedVerdict(
         evaluator=r["evaluator"], evaluator_version=str(r["evaluator_version"]),
         machine=None if r["passed"] is None else bool(r["passed"]), rationale=r.get("rationale"),
-        evidence=list(r.get("evidence") or []), score=r.get("score"), label=r.get("label"), detail=r.get("detail"),
-        created_at=r.get("created_at"), reviews=tuple(by_evaluator.get(r["evaluator"], ())))
+        evidence=evidence_of(r.get("evidence")), score=r.get("score"), label=r.get("label"), detail=r.get("detail"),
+        created_at=r.get("created_at"), reviews=tuple(map(Review.of, by_evaluator.get(r["evaluator"], ()))))
         for r in results]

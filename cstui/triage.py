@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, overload
 
-from cstui.reviewed import ReviewedVerdict, reviewed
+from cstui.reviewed import Review, ReviewedVerdict, reviewed
 
 if TYPE_CHECKING:
     import polars as pl
@@ -470,7 +470,7 @@ def _overrides(row: dict[str, Any], bits: dict[str, Any]) -> list[str]:
         if row[f"h{w}"] & b.mask:
             r = ReviewedVerdict(name, b.version or "", machine=None if not row[f"ma{w}"] & b.mask
                                 else not row[f"mf{w}"] & b.mask,
-                                reviews=({"verdict": "fail" if row[f"f{w}"] & b.mask else "pass"},))
+                                reviews=(Review(name, "fail" if row[f"f{w}"] & b.mask else "pass"),))
             if r.effective is False or r.machine is False:
                 out.append(f"{name} ({r.machine_word} → reviewer {r.human})")
     return out
@@ -572,7 +572,7 @@ class SessionView:
     run: str
     session: Session
     results: list[ReviewedVerdict]  # machine verdict and reviewers' labels, apart
-    labels: list[dict[str, Any]]
+    labels: list[Review]  # every label on the session, oldest first
     kb: dict[str, list[KBArticle]] = field(default_factory=dict)  # id → revisions, cited or retrieved
     trust: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # evaluator → measured precision
     # (customer turn index, running frustration score 0-1, what raised it) for every customer turn
@@ -612,6 +612,6 @@ def session_view(store: Store, run: str, session_id: str) -> SessionView:
     from cstui.evaluators.silent import frustration_curve
 
     curve = [(p.turn_index, p.score, p.signals) for p in frustration_curve(session)]
-    return SessionView(run=run, session=session, results=results, labels=labels, kb=kb, trust=measured,
-                       frustration=curve, frustration_threshold=load_config().frustration_threshold,
+    return SessionView(run=run, session=session, results=results, labels=[Review.of(lab) for lab in labels], kb=kb,
+                       trust=measured, frustration=curve, frustration_threshold=load_config().frustration_threshold,
                        reference=reference_steps(session), baseline=store.baseline_of(run))

@@ -118,12 +118,12 @@ class ReviewScreen(Screen[None]):
         self.view, self.items = view, items
         # this queue's own labels: per evaluator the newest (the reviewed verdicts keep them newest first), and the
         # newest overall judgement of the answer
-        self.given = {r.evaluator: queue[0]["verdict"] for r in view.results
-                      if (queue := [lab for lab in r.reviews if lab["source"] == "queue"])}
-        overall = [lab for lab in view.labels if lab["source"] == "queue" and not lab["evaluator"]
-                   and lab["correct"] is not None]
+        self.given = {r.evaluator: queue[0].verdict for r in view.results
+                      if (queue := [lab for lab in r.reviews if lab.source == "queue"])}
+        overall = [lab for lab in view.labels if lab.source == "queue" and not lab.evaluator
+                   and lab.correct is not None]
         if overall:
-            self.given[OVERALL] = "pass" if overall[-1]["correct"] else "fail"
+            self.given[OVERALL] = "pass" if overall[-1].correct else "fail"
         self._progress()
         box = self.query_one("#transcript", VerticalScroll)
         await box.remove_children()
@@ -176,11 +176,10 @@ class ReviewScreen(Screen[None]):
         elif result is not None:
             why.append(inert(result.rationale or "(no rationale)", keep_newlines=True))
             for ev in result.evidence[:3]:
-                if ev.get("span_id"):
-                    self.query_one("#spans", SpanTree).select_span(ev["span_id"])
-                if ev.get("snippet"):
-                    why.append(f"\n• turn {ev.get('turn_index')}: “{inert(ev['snippet'], keep_newlines=False)}”",
-                               style="italic")
+                if ev.span_id:
+                    self.query_one("#spans", SpanTree).select_span(ev.span_id)
+                if ev.snippet:
+                    why.append(f"\n• turn {ev.turn_index}: “{inert(ev.snippet, keep_newlines=False)}”", style="italic")
         self.query_one("#why", Static).update(why)
 
     @on(DataTable.RowHighlighted, "#criteria")

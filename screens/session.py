@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Collapsible, DataTable, Footer, Header, Input, Static
 
+from cstui.models import Evidence
 from cstui.reviewed import ReviewedVerdict
 from cstui.screens import data
 from cstui.screens.data import GoldenSaved, LabelSaved, LoadFailed, NavigationLoaded, SessionLoaded
@@ -420,17 +421,15 @@ class SessionDetailScreen(Screen[None]):
         if not view.labels:
             text.append("no labels yet — l to relabel, y / x for a quick pass / fail", style="dim")
         for lab in reversed(view.labels):
-            text.append(f"{inert(lab['created_at'])} ", style="dim")
-            text.append(inert(lab["reviewer"]), style="bold")
-            what = []
-            if lab["evaluator"]:
-                what.append(f"{lab['evaluator']}={lab['verdict']}")
-            for key in ("correct", "tier", "intent", "reason"):
-                if lab[key] is not None:
-                    what.append(f"{key}={lab[key]}")
+            text.append(f"{inert(lab.created_at)} ", style="dim")
+            text.append(inert(lab.reviewer), style="bold")
+            what = [f"{lab.evaluator}={lab.verdict}"] if lab.evaluator else []
+            what += [f"{key}={value}" for key, value in (("correct", lab.correct), ("tier", lab.tier),
+                                                         ("intent", lab.intent), ("reason", lab.reason))
+                     if value is not None]
             text.append(" " + inert(", ".join(what)) + "\n")
-            if lab["note"]:
-                text.append(f"  “{inert(lab['note'])}”\n", style="italic")
+            if lab.note:
+                text.append(f"  “{inert(lab.note)}”\n", style="italic")
         self.query_one("#label-history", Static).update(text)
 
     # ------------------------------------------------------------------ actions
@@ -464,8 +463,8 @@ class SessionDetailScreen(Screen[None]):
             newest = result.reviews[0]
             text.append("  ·  reviewer ", style="dim")
             text.append(result.human or "", style="bold magenta")
-            text.append(f" ({inert(newest['reviewer'])}"
-                        + (f", {inert(newest['reason'])}" if newest.get("reason") else "") + ")", style="magenta")
+            text.append(f" ({inert(newest.reviewer)}" + (f", {inert(newest.reason)}" if newest.reason else "") + ")",
+                        style="magenta")
             if result.overridden:
                 text.append("  → counts as " + ("PASS" if result.effective else "FAIL"), style="bold magenta")
         trust, style = trust_text(self.view.trust.get(evaluator))
@@ -473,8 +472,8 @@ class SessionDetailScreen(Screen[None]):
         text.append(inert(result.rationale or "(no rationale)", keep_newlines=True) + "\n")
         for ev in result.evidence[:6]:
             text.append(f"• {inert(evidence_places([ev]))}", style="dim")
-            if ev.get("snippet"):
-                text.append(f"  “{inert(ev['snippet'])}”", style="italic")
+            if ev.snippet:
+                text.append(f"  “{inert(ev.snippet)}”", style="italic")
             text.append("\n")
         self.query_one("#why-text", Static).update(text)
         self._why = text
@@ -495,17 +494,16 @@ class SessionDetailScreen(Screen[None]):
         first_turn = None
         spans = self.query_one("#spans", SpanTree)
         for ev in result.evidence:
-            if ev.get("turn_index") is not None and 0 <= ev["turn_index"] < len(self.view.session.turns):
-                for fold in self.query(f"#system-{ev['turn_index']}").results(Collapsible):
+            if ev.turn_index is not None and 0 <= ev.turn_index < len(self.view.session.turns):
+                for fold in self.query(f"#system-{ev.turn_index}").results(Collapsible):
                     fold.collapsed = False
-                widget = self.query_one(f"#turn-{ev['turn_index']}", TurnView)
+                widget = self.query_one(f"#turn-{ev.turn_index}", TurnView)
                 widget.add_class("evidence")
-                offsets = (ev["start"], ev["end"]) if isinstance(ev.get("start"), int) and isinstance(ev.get("end"), int) \
-                    else None
-                widget.update(self._turn_text(ev["turn_index"], offsets or ev.get("snippet")))
+                offsets = (ev.start, ev.end) if ev.start is not None and ev.end is not None else None
+                widget.update(self._turn_text(ev.turn_index, offsets or ev.snippet))
                 first_turn = first_turn or widget
-            if ev.get("span_id") and spans.select_span(ev["span_id"]) and ev["span_id"] in self._spans:
-                self.query_one("#span-text", Static).update(span_detail(self._spans[ev["span_id"]]))
+            if ev.span_id and spans.select_span(ev.span_id) and ev.span_id in self._spans:
+                self.query_one("#span-text", Static).update(span_detail(self._spans[ev.span_id]))
         if first_turn is not None:  # after the next refresh: turns mounted just now have no layout yet
             transcript = self.query_one("#transcript", VerticalScroll)
             self.call_after_refresh(transcript.scroll_to_widget, first_turn, animate=False, top=True)
@@ -747,11 +745,11 @@ def reviewer_text(r: ReviewedVerdict) -> Text:
     return Text(f"{'→' if r.overridden else '✓'} {r.human}", style="bold magenta" if r.overridden else "magenta")
 
 
-def evidence_places(evidence: Sequence[dict[str, Any]], *, short: bool = False) -> str:
+def evidence_places(evidence: Sequence[Evidence], *, short: bool = False) -> str:
     """Where evidence points: "turn 3 span S-1-t3", or with `short` the turn alone when there is one."""
-    def place(e: dict[str, Any]) -> str:
-        turn = f"turn {e.get('turn_index')}" if e.get("turn_index") is not None else ""
-        span = f"span {e.get('span_id')}" if e.get("span_id") and not (short and turn) else ""
+    def place(e: Evidence) -> str:
+        turn = f"turn {e.turn_index}" if e.turn_index is not None else ""
+        span = f"span {e.span_id}" if e.span_id and not (short and turn) else ""
         return " ".join(p for p in (turn, span) if p)
 
     return ", ".join(place(e) for e in evidence)

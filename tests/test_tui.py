@@ -339,10 +339,10 @@ async def test_the_session_screen_opens_on_the_failing_verdicts_evidence(demo_db
         why = str(screen.query_one("#why-text").render())
         assert " ".join(result.rationale.split()) in " ".join(why.replace("│", " ").split())  # whole, wrapped
         ev = result.evidence[0]
-        turn = screen.query_one(f"#turn-{ev['turn_index']}").render()
+        turn = screen.query_one(f"#turn-{ev.turn_index}").render()
         highlighted = [turn.plain[s.start:s.end] for s in turn.spans if getattr(s.style, "reverse", False)]
-        text = screen.view.session.turns[ev["turn_index"]].text
-        assert highlighted == [text[ev["start"]:ev["end"]]]
+        text = screen.view.session.turns[ev.turn_index].text
+        assert highlighted == [text[ev.start:ev.end]]
         span = str(screen.query_one("#span-text").render())
         assert "Error: payment processor timeout" in span and '"invoice_id": "A-64868"' in span
         assert screen.query_one("#span-detail").region.height > 0 and screen.query_one("#why").region.height > 0

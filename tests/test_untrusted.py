@@ -507,3 +507,31 @@ def test_a_prune_keeps_the_audit_of_verdicts_verifiable(demo_db, cli):
     with sqlite3.connect(demo_db) as conn:
         conn.execute("UPDATE verdicts SET label = 'x' WHERE id = (SELECT min(id) FROM verdicts)")
     assert cli("audit", "verify", "--db", demo_db).code == 1
+
+
+async def test_a_session_whose_stored_evidence_and_labels_were_edited_into_nonsense_still_opens(demo_db):
+    """Evidence and labels are read from the file as typed records: an item that is not evidence is left out, a tier
+    that is not a number is not shown as one, and the screen shows what is left instead of failing."""
+    from tuikit import settle
+
+    from cstui.app import create_app
+    from cstui.triage import session_view
+
+    evidence = json.dumps(["turn 3", {"turn_index": "x"}, {"turn_index": 0, "snippet": "kept", "start": None}, 7])
+    with sqlite3.connect(demo_db) as conn:
+        sid = conn.execute("SELECT id FROM sessions WHERE run = 'candidate' AND session_id = 'S-000099'").fetchone()[0]
+        changed = conn.execute("UPDATE verdicts SET evidence = ? WHERE sid = ? AND passed = 0", (evidence, sid)).rowcount
+        conn.execute("INSERT INTO labels (run, session_id, evaluator, verdict, tier, correct, reviewer, source,"
+                     " created_at) VALUES ('candidate', 'S-000099', NULL, NULL, 'x', 'yes', 5, 'triage', 7)")
+    assert changed >= 1
+    with Store(demo_db) as store:
+        view = session_view(store, "candidate", "S-000099")
+    failing = view.failed[0]
+    assert [(e.turn_index, e.snippet) for e in failing.evidence] == [(0, "kept")]
+    assert view.labels[-1].tier is None and view.labels[-1].reviewer == "5" and view.labels[-1].correct is True
+    app = create_app(demo_db, run="candidate", session="S-000099")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert type(app.screen).__name__ == "SessionDetailScreen"
+        assert "turn 0" in str(app.screen.query_one("#why-text").render())
+        assert "correct=True" in str(app.screen.query_one("#label-history").render())
