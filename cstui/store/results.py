@@ -70,9 +70,10 @@ _new = tuple.__new__
 
 def verdict_row(sid: int, evaluator: str, version: str, v: Verdict) -> VerdictRow:
     """The stored columns of one evaluator's `Verdict` on session `sid`."""
+    # tuple.__new__: a third of VerdictRow(...)'s cost, paid 21 times a session
     return _new(VerdictRow, (sid, evaluator, version, _b(v.passed), None if v.score is None else float(v.score),
                              v.label, v.rationale, evidence_json(v.evidence),
-                             None if v.detail is None else orjson.dumps(v.detail).decode()))  # a third of VerdictRow(...)'s cost
+                             None if v.detail is None else orjson.dumps(v.detail).decode()))
 
 
 def evidence_json(evidence: list[Any]) -> str:
