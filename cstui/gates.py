@@ -340,7 +340,9 @@ def scan_gate(store: Store, run: str, cfg: GateConfig,
     return data
 
 
-def _rate_entry(rule: GateRule, k: int, n: int) -> dict[str, Any]:
+def rate_entry(rule: GateRule, k: int, n: int) -> dict[str, Any]:
+    """A pass-rate rule's decision on k of n sessions: the value its `use` compares (point, or a Wilson bound)
+    against its threshold. `cstui gate` and the receiver's per-window check (cstui.live) both decide with it."""
     lo, hi = wilson_interval(k, n)
     observed = k / n if n else None
     compared = lo if rule.use == "wilson_lower" else hi if rule.use == "wilson_upper" else observed
@@ -403,7 +405,7 @@ def _evaluate_scope(rule: GateRule, name: str, value: Any, extra: dict[str, Any]
                 entry["warnings"].append(f"n={cal['n']}: ECE from fewer than {ECE_MIN_N} sessions is inflated by "
                                          "binning noise; read it with the reliability bins")
     elif rule.metric == "golden":
-        entry.update(_rate_entry(rule, tally.k, tally.n))
+        entry.update(rate_entry(rule, tally.k, tally.n))
         entry["failing_sessions"] = sorted(tally.failing)
         if entry["n"] == 0:
             entry["status"] = "no_data"
@@ -411,7 +413,7 @@ def _evaluate_scope(rule: GateRule, name: str, value: Any, extra: dict[str, Any]
                                 if data.golden_ids else "the golden set is empty (cstui golden add)")
             return entry
     elif rule.metric in ("resolution_rate", "contained_unresolved"):
-        entry.update(_rate_entry(rule, tally.k, tally.n))
+        entry.update(rate_entry(rule, tally.k, tally.n))
         entry["failing_sessions"] = tally.failing
     elif rule.metric == "dissatisfaction":
         from cstui.stats import mean_interval
@@ -421,7 +423,7 @@ def _evaluate_scope(rule: GateRule, name: str, value: Any, extra: dict[str, Any]
         entry.update(n=tally.n, observed=mean["value"], compared_value=compared, ci_low=mean["ci_low"],
                      ci_high=mean["ci_high"], passed=None if compared is None else compared < rule.threshold)
     else:
-        entry.update(_rate_entry(rule, tally.k, tally.n))
+        entry.update(rate_entry(rule, tally.k, tally.n))
         entry["failing_sessions"] = tally.failing
         if baseline is not None:
             _compare_baseline(entry, baseline, baseline.scopes.get((rule.name, value), ScopeTally()), tally, cfg)

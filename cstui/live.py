@@ -9,7 +9,8 @@ run a configured command. The draft-assist day rules (cstui.online) are checked 
 
 Gate rules are checked per window as well: each pass-rate rule of the gate file (cstui/gates.toml unless another
 is given; rules split `per` stratum and calibration rules are for whole runs) over the sessions of the newest
-window, once it holds MIN_SESSIONS sessions the rule applies to; a broken rule prints one `ALERT gate …` line.
+window, once it holds MIN_SESSIONS sessions the rule applies to, decided as `cstui gate` decides it (the rule's
+`use`: point estimate or Wilson bound); a broken rule prints one `ALERT gate …` line.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ class Alerts:
 
     def _window_gates(self, run: str) -> list[str]:
         """Rules the newest window breaks, once it holds enough sessions for them (each said once)."""
+        from cstui.gates import rate_entry
+
         if not self.gates:
             return []
         window = max(self.gates)
@@ -123,11 +126,13 @@ class Alerts:
             k, n = self.gates[window].get(rule.name, (0, 0))
             if n < self.min_sessions or (window, f"gate:{rule.name}") in self.fired:
                 continue
-            rate = k / n
-            if (rule.min is not None and rate < rule.min) or (rule.max is not None and rate > rule.max):
+            entry = rate_entry(rule, k, n)  # decided as `cstui gate` decides it
+            if entry["passed"] is False:
                 self.fired.add((window, f"gate:{rule.name}"))
                 kind = "blocking" if rule.blocking else "advisory"
-                lines.append(f"ALERT gate in run {run}: {rule.name} ({kind}) at {100 * rate:.1f}%, needs "
+                bound = {"wilson_lower": "95% lower bound", "wilson_upper": "95% upper bound"}.get(rule.use)
+                basis = f" ({bound} {100 * entry['compared_value']:.1f}%)" if bound else ""
+                lines.append(f"ALERT gate in run {run}: {rule.name} ({kind}) at {100 * k / n:.1f}%{basis}, needs "
                              f"{rule.comparison} {100 * rule.threshold:g}%, in window {window} ({k} of {n} sessions "
                              "pass)")
         return lines

@@ -324,3 +324,24 @@ def test_protobuf_bodies_read_as_their_json_mapping_does():
 
     request = encode_spans(spans_of(sessions("candidate.jsonl")[:40]))
     assert otlp.protobuf_span_records(request.SerializeToString()) == otlp.to_span_records(MessageToDict(request))
+
+
+def test_a_window_is_held_to_a_gate_rule_as_cstui_gate_holds_a_run(tmp_path):
+    """The receiver's per-window check decides with the gate's own rule: a rule that compares the Wilson lower bound
+    breaks on 38 of 40 passing (point 95%, bound 83%), and a max rule breaks at its threshold, as `cstui gate` has it."""
+    from cstui.gates import load_gates, rate_entry
+    from cstui.live import Alerts, window_rules
+
+    gates = tmp_path / "gates.toml"
+    gates.write_text('[[rule]]\nname = "cautious"\nevaluators = ["pii_leak"]\nmin = 0.9\nuse = "wilson_lower"\n'
+                     'on_fail = "block"\n\n[[rule]]\nname = "point"\nevaluators = ["pii_leak"]\nmin = 0.9\n'
+                     'on_fail = "block"\n\n[[rule]]\nname = "at_most"\nevaluators = ["pii_leak"]\nmax = 0.95\n'
+                     'on_fail = "warn"\n')
+    alerts = Alerts(rules=window_rules(gates))
+    alerts.observe([(f"s{i}", "2026-12-07T10:05:00", "pii_leak", i >= 2, {}) for i in range(40)])
+    lines = alerts._window_gates("live")
+    assert [line.split(": ")[1].split(" (")[0] for line in lines] == ["cautious", "at_most"], lines
+    assert "(95% lower bound 83.5%)" in lines[0] and "at 95.0%" in lines[0] and "(38 of 40 sessions pass)" in lines[0]
+    for rule in load_gates(gates).rules:  # the same decisions as the gate's
+        assert (rate_entry(rule, 38, 40)["passed"] is False) == any(f": {rule.name} (" in line for line in lines)
+    assert alerts._window_gates("live") == []  # each said once
