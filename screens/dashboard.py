@@ -109,9 +109,6 @@ class TierPanel(Static, can_focus=True):
         self.post_message(self.Opened(self.tier, what))
 
 
-LIVE_POLL = 3.0  # seconds between looks at whether the run changed
-
-
 class DashboardScreen(Screen[None]):
     HELP = ("Gate rules first: enter on one lists the sessions that broke it (a rule with no data says what to run). "
             "On a tier panel (tab to it) enter lists its failing sessions, U / E / D its unresolved, escalated and "
@@ -167,7 +164,7 @@ class DashboardScreen(Screen[None]):
         title = f"dashboard · {self.run}" + (f" vs {self.baseline}" if self.baseline else "")
         self.sub_title = inert(title, keep_newlines=False)
         self.call_after_refresh(self.load)  # paint first, then start the metrics worker
-        self.set_interval(LIVE_POLL, self.poll)  # a run `cstui serve` or `cstui watch` is filling grows on screen
+        self.set_interval(data.LIVE_POLL, self.poll)  # a run `cstui serve` or `cstui watch` is filling grows on screen
 
     # ------------------------------------------------------------------ data
     def load(self) -> None:
@@ -202,7 +199,7 @@ class DashboardScreen(Screen[None]):
         """Ask (off the UI thread) whether anything the metrics rest on changed: a live run's new sessions and
         verdicts, a drift alert, a relabel made elsewhere."""
         if self.seen is not None and not self.loading and self.is_current:
-            data.load(self, "marker", lambda store: MarkerRead(store.change_marker()), path=self.store.path)
+            data.ask_marker(self, self.store.path)
 
     @on(MarkerRead)
     def _marker_read(self, message: MarkerRead) -> None:

@@ -68,13 +68,23 @@ class MarkerRead(Message):
         self.marker = marker
 
 
+LIVE_POLL = 3.0  # seconds between a screen's looks at whether its run changed (`ask_marker`)
+
+
+def ask_marker(node: Widget, path: Path) -> None:
+    """Read the store's change marker off the UI thread; answered with `MarkerRead`. A screen compares it with the
+    marker its data was read at: a run `cstui serve` or `cstui watch` is filling, a relabel made elsewhere."""
+    load(node, "marker", lambda store: MarkerRead(store.change_marker()), path=path)
+
+
 class FailuresLoaded(Message):
     """The failing sessions of a run, each evaluator's measured precision, and whether the run's full-text
     search index is built."""
 
-    def __init__(self, failures: Failures, trust: dict[str, dict[str, Any] | None], indexed: bool = True) -> None:
+    def __init__(self, failures: Failures, trust: dict[str, dict[str, Any] | None], indexed: bool = True,
+                 marker: tuple[Any, ...] | None = None) -> None:
         super().__init__()
-        self.failures, self.trust, self.indexed = failures, trust, indexed
+        self.failures, self.trust, self.indexed, self.marker = failures, trust, indexed, marker
 
 
 class SearchIndexed(Message):

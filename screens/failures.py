@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from cstui.screens import data
-from cstui.screens.data import FailuresLoaded, GoBack, SearchHits, SearchIndexed
+from cstui.screens.data import FailuresLoaded, GoBack, MarkerRead, SearchHits, SearchIndexed
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import COLUMNS, LABEL_STATES, FailureFilter
@@ -71,6 +71,8 @@ class FailuresScreen(Screen[None]):
         self._search_timer: Timer | None = None
         self.trust: dict[str, dict[str, Any] | None] = {}
         self.index_state = "unknown"  # the run's full-text index: unknown, missing, building, ready
+        self.seen: tuple[Any, ...] | None = None  # the store's change marker the table was read at
+        self.loading = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -86,15 +88,18 @@ class FailuresScreen(Screen[None]):
         self.sub_title = inert(f"failures · {self.run}", keep_newlines=False)
         self.query_one("#status", Static).update("loading failing sessions…")
         self.load()
+        self.set_interval(data.LIVE_POLL, self.poll)
 
     def load(self) -> None:
         run = self.run
+        self.loading = True
 
         def fetch(store: Store) -> FailuresLoaded:
             from cstui.triage import failures
             from cstui.validation import run_trust
 
-            return FailuresLoaded(failures(store, run), run_trust(store, run), store.search_index_current(run))
+            marker = store.change_marker()  # before reading: a change during the read is seen by the next poll
+            return FailuresLoaded(failures(store, run), run_trust(store, run), store.search_index_current(run), marker)
 
         data.load(self, "failures", fetch, path=self.store.path)
 
@@ -102,16 +107,38 @@ class FailuresScreen(Screen[None]):
     def _loaded(self, message: FailuresLoaded) -> None:
         import gc
 
-        self.all, self.trust = message.failures, message.trust
+        table = self.query_one(FailureTable)
+        first = self.all is None
+        at = table.current_session_id  # on a reload the cursor stays on its session while it is still listed
+        self.all, self.trust, self.seen, self.loading = message.failures, message.trust, message.marker, False
         self._failing = self.all.failing_count
-        self.index_state = "ready" if message.indexed else "missing"
+        if self.index_state != "building":
+            self.index_state = "ready" if message.indexed else "missing"
         gc.freeze()  # what is loaded now lives as long as the screen: keep it out of every GC pass
-        self.apply_filter()
-        self.query_one(FailureTable).focus()
+        self.apply_filter(keep_cursor=not first)
+        if at is not None and self.shown is not None and at in (ids := self.shown.ids()):
+            table.cursor = ids.index(at)
+        if first:
+            table.focus()
 
     def reload(self) -> None:
         """After a relabel or a rerun: verdicts changed, so rebuild the table."""
         self.load()
+
+    def poll(self) -> None:
+        """Ask (off the UI thread) whether the run changed since the table was read: a relabel made elsewhere, a
+        rerun, sessions a receiver or a folder watch added."""
+        if self.seen is not None and not self.loading and self.is_current:
+            data.ask_marker(self, self.store.path)
+
+    @on(MarkerRead)
+    def _marker_read(self, message: MarkerRead) -> None:
+        if self.seen is not None and message.marker != self.seen and not self.loading:
+            self.load()
+
+    def on_screen_resume(self) -> None:
+        """Back from a session or a rerun: look at once, not at the next poll."""
+        self.poll()
 
     # ------------------------------------------------------------------ filtering
     def apply_filter(self, *, keep_cursor: bool = False) -> None:

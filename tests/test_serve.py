@@ -287,9 +287,9 @@ async def test_the_dashboard_follows_a_growing_run_without_losing_the_reviewers_
     from cstui import evaluation
     from cstui.app import create_app
     from cstui.ingest import import_files
-    from cstui.screens import dashboard
+    from cstui.screens import data
 
-    monkeypatch.setattr(dashboard, "LIVE_POLL", 0.2)
+    monkeypatch.setattr(data, "LIVE_POLL", 0.2)
     lines = (SAMPLE / "candidate.jsonl").read_text().splitlines()
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     first.write_text("\n".join(lines[:60]) + "\n")
@@ -313,6 +313,58 @@ async def test_the_dashboard_follows_a_growing_run_without_losing_the_reviewers_
         await settle(pilot)
         assert "120 sessions" in str(app.screen.query_one("#banner").render())
         assert app.screen.query_one("#gate", DataTable).cursor_row == 3
+
+
+async def test_the_failures_list_follows_a_growing_run_and_keeps_its_session_under_the_cursor(tmp_path, monkeypatch):
+    """Sessions a receiver adds, and a label saved by another reviewer, reach an open failures list; the cursor stays
+    on the session it was on. (Fails with the list's polling off: it read the run once.)"""
+    from tuikit import settle
+
+    from cstui import evaluation
+    from cstui.app import create_app
+    from cstui.ingest import import_files
+    from cstui.screens import data
+    from cstui.widgets.failure_table import FailureTable
+
+    monkeypatch.setattr(data, "LIVE_POLL", 0.2)
+    lines = (SAMPLE / "candidate.jsonl").read_text().splitlines()
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text("\n".join(lines[:120]) + "\n")
+    second.write_text("\n".join(lines[120:240]) + "\n")
+    db = tmp_path / "grow.db"
+
+    def add(path: Path, mode: str) -> None:
+        with Store(db) as store:
+            import_files(store, [path], "live", mode=mode)
+            evaluation.run(store, "live", evaluation.resolve(None), processes=1)
+
+    add(first, "create")
+    app = create_app(db, run="live")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "FailuresScreen"
+        table = app.screen.query_one(FailureTable)
+        before = list(table.shown_ids())
+        assert len(before) >= 4
+        table.cursor = 3
+        here = table.current_session_id
+        add(second, "append")  # what `cstui serve` does as sessions arrive
+        await pilot.pause(1.0)
+        await settle(pilot)
+        grown = list(table.shown_ids())
+        assert len(grown) > len(before) and set(before) <= set(grown)
+        assert table.current_session_id == here
+        with Store(db) as store:  # another reviewer clears the first failing session's flags
+            view = store.session_results("live", before[0])
+            for r in view:
+                if r["passed"] == 0:
+                    store.add_label("live", {"session_id": before[0], "evaluator": r["evaluator"], "verdict": "pass"},
+                                    reviewer="other")
+        await pilot.pause(1.0)
+        await settle(pilot)
+        assert before[0] not in table.shown_ids() and table.current_session_id == here
 
 
 def test_protobuf_bodies_read_as_their_json_mapping_does():
