@@ -9,8 +9,9 @@ Three parts, so nothing a client waits for depends on evaluation:
   GIL), which reads what is staged, closes a session when its root span has arrived (a trace carrying no session
   id is one session) or `idle` seconds after its last span (a `session.id` may span several traces), imports it
   with the reader `cstui import --format otlp` uses in the transaction that deletes its staged rows, and
-  evaluates the new sessions with every deterministic evaluator. Drift between consecutive windows is checked as
-  they fill. It exits when the receiver does; a lock file beside the database keeps a second receiver off it.
+  evaluates the new sessions with every deterministic evaluator, then with the LLM judges asked for (`--judges`;
+  a judge endpoint that fails leaves those sessions to `cstui eval`, said once a minute, and never stops the
+  receiver). Drift between consecutive windows is checked as they fill. It exits when the receiver does; a lock file beside the database keeps a second receiver off it.
 
 Memory is bounded by open traces (a few numbers each), not by traffic: span bodies wait in the database.
 """
@@ -34,12 +35,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from queue import Empty, Queue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from cstui.config import Config
 from cstui.store import Store
+
+if TYPE_CHECKING:
+    from cstui.judge import JudgeSettings
 
 TRACES_PATH = "/v1/traces"
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
@@ -61,6 +65,8 @@ class Options:
     max_spans_per_trace: int = 10_000
     max_batch_sessions: int = 500  # sessions imported per transaction (short: the stager waits on its lock)
     evaluate: bool = True
+    judges: tuple[str, ...] = ()  # LLM judges run on each batch of new sessions, after the deterministic evaluators
+    judge: JudgeSettings | None = None  # their model and endpoint (`cstui.judge.JudgeSettings`)
     tick: float = 0.25
 
 
@@ -232,6 +238,7 @@ class Assembler:
         self.store, self.options, self.shared, self.cfg, self.say = store, options, shared, cfg, say
         self.alerts = alerts
         self.refused: set[str] = set()
+        self.judge_failures, self.judge_said = 0, -1e9  # sessions the judges could not reach, and when it was said
 
     def step(self, *, flush: bool = False) -> bool:
         """Import what is ready (everything staged, with `flush`); True when something was."""
@@ -290,6 +297,26 @@ class Assembler:
             self.say(f"evaluation of {len(session_ids):,} new sessions failed: {exc}")
             return
         self.shared.verdicts += summary.n_results
+        if self.options.judges:
+            self._judge(run, session_ids)
+
+    def _judge(self, run: str, session_ids: list[str]) -> None:
+        """The LLM judges asked for, over the new sessions: their own evaluation, so a judge endpoint that is down
+        costs only the judges' verdicts (those sessions are judged by `cstui eval` later), said once a minute."""
+        from cstui import evaluation
+        from cstui.judge import JudgeError
+
+        try:
+            judged = evaluation.run(self.store, run, list(self.options.judges), session_ids=session_ids, cfg=self.cfg,
+                                    judge=self.options.judge)
+        except JudgeError as exc:
+            self.judge_failures += len(session_ids)
+            if time.monotonic() - self.judge_said > 60:
+                self.judge_said = time.monotonic()
+                self.say(f"judges skipped on {self.judge_failures:,} sessions so far ({exc}); "
+                         f"`cstui eval --run {run} --evaluators {','.join(self.options.judges)}` judges them later")
+            return
+        self.shared.verdicts += judged.n_results
 
 
 def assemble(db: str, options: Options, cfg: Config, shared: Any, stop: Any, alerts: Any | None) -> None:

@@ -397,3 +397,49 @@ def test_a_window_is_held_to_a_gate_rule_as_cstui_gate_holds_a_run(tmp_path):
     for rule in load_gates(gates).rules:  # the same decisions as the gate's
         assert (rate_entry(rule, 38, 40)["passed"] is False) == any(f": {rule.name} (" in line for line in lines)
     assert alerts._window_gates("live") == []  # each said once
+
+
+def test_judges_named_on_the_command_line_judge_each_session_live_and_an_endpoint_that_fails_stops_nothing(
+        tmp_path, monkeypatch):
+    """`--judges` runs real litellm calls to a loopback server on every closed session; with the server gone the
+    receiver keeps importing and evaluating, says once what was skipped, and `cstui eval` can judge those later."""
+    from judge_server import JudgeServer
+
+    def responder(request: dict) -> str:
+        system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
+        if system.startswith("You turn a written evaluation into JSON"):
+            bad = "VERDICT: FAIL" in user
+            return json.dumps({"fabricated": bad, "cited_claim": "credit your account" if bad else None,
+                               "grounded_in_retrieval": not bad, "rationale": "scripted"})
+        return f"Read it. VERDICT: {'FAIL' if '$100' in user else 'PASS'}"
+
+    def judged(evaluator: str) -> int:
+        return count(db, "SELECT count(DISTINCT v.sid) FROM verdicts v JOIN verdict_sets s ON s.id = v.vset"
+                         f" WHERE s.evaluator = '{evaluator}'")
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")  # the receiver's environment, as a user's would be
+    docs = sessions("candidate.jsonl")[:30]
+    first, later = docs[:20], docs[20:]
+    db = tmp_path / "judged.db"
+    server = JudgeServer(responder).__enter__()
+    try:
+        receiver = Receiver(db, "--run", "live", "--idle", "1", "--judges", "policy_fabrication",
+                            "--judge-model", "openai/gpt-4.1-mini", "--judge-api-base", server.base_url)
+        try:
+            send(first, receiver.url)
+            wait_for(lambda: judged("policy_fabrication") == 20)
+            assert server.requests  # real calls reached the loopback judge
+            server.__exit__()  # the endpoint goes away
+            send(later, receiver.url)
+            wait_for(lambda: judged("pii_leak") == 30)  # every session still imported and evaluated
+            wait_for(lambda: any("judges skipped on" in line for line in receiver.lines))
+        finally:
+            out = receiver.stop()
+    finally:
+        server.__exit__()
+    assert receiver.proc.returncode == 0, out
+    assert "judging each session with policy_fabrication (openai/gpt-4.1-mini)" in out
+    skipped = [line for line in out.splitlines() if "judges skipped on" in line]
+    assert len(skipped) == 1 and "cstui eval --run live --evaluators policy_fabrication" in skipped[0]
+    assert judged("policy_fabrication") == 20  # the later sessions are left for `cstui eval`
+    assert "sk-test-not-a-key" not in out

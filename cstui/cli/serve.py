@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cstui.cli.common import DB, EXIT_OK, UsageError, db_path, open_store
+from cstui.cli.common import DB, EXIT_OK, UsageError, db_path, judge_settings, open_store
 
 
 def add_parser(sub: Any) -> None:
@@ -21,7 +21,9 @@ def add_parser(sub: Any) -> None:
         "committed to the database, so a killed receiver loses nothing it acknowledged. A session closes when its "
         "root span arrives (a trace without a session id) or --idle seconds after its last span (spans sharing a "
         "session.id / gen_ai.conversation.id); it is then imported with the reader `cstui import --format otlp` "
-        "uses and evaluated with every deterministic evaluator. Prints throughput every --progress seconds. "
+        "uses and evaluated with every deterministic evaluator, then with the LLM judges named by --judges (their calls "
+        "slow the importing of later sessions, which wait safely staged; a judge endpoint that fails leaves the "
+        "judging to `cstui eval`). Prints throughput every --progress seconds. "
         "Ctrl-C stops after importing what is staged.",
     )
     p.add_argument("--otlp", action="store_true", required=True, help="serve OTLP/HTTP traces (the one protocol)")
@@ -40,6 +42,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-spans-per-trace", type=int, default=10_000, metavar="N",
                    help="spans kept per trace; more are rejected as an OTLP partial success (default 10,000)")
     p.add_argument("--no-eval", action="store_true", help="import only; evaluate later with `cstui eval`")
+    p.add_argument("--judges", metavar="a,b",
+                   help="LLM judges to run on each closed session too (e.g. policy_fabrication,resolution_accuracy; "
+                   "`cstui evaluators` lists them). Off by default: judges cost calls")
+    p.add_argument("--judge-model", metavar="M", help="litellm model for --judges (default: judge_model in cstui.toml, "
+                   "else $CSTUI_JUDGE_MODEL)")
+    p.add_argument("--judge-api-base", metavar="URL", help="judge endpoint, e.g. http://127.0.0.1:11434 (default: "
+                   "judge_api_base in cstui.toml, else $CSTUI_JUDGE_API_BASE)")
+    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="parallel judge calls (default 8)")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per judge call (default 60)")
     p.add_argument("--window", choices=("hour", "day"), default="hour",
                    help="drift and gate rules compare consecutive windows of this length (default hour)")
     p.add_argument("--gates", metavar="GATES.toml",
@@ -57,6 +68,25 @@ def _address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _judges(args: argparse.Namespace, cfg: Any) -> tuple[tuple[str, ...], Any]:
+    """The --judges to run live (each checked to be an LLM judge) and their settings; none without --judges."""
+    from cstui import evaluation
+
+    if not args.judges:
+        return (), None
+    if args.no_eval:
+        raise UsageError("--judges and --no-eval: choose one (judges run on the sessions the receiver evaluates)")
+    names = [n.strip() for n in args.judges.split(",") if n.strip()]
+    try:
+        deterministic, judges = evaluation.split(evaluation.resolve(names))
+    except evaluation.EvaluationError as exc:
+        raise UsageError(str(exc)) from None
+    if deterministic:
+        raise UsageError(f"--judges {','.join(deterministic)}: not LLM judges (every deterministic evaluator runs "
+                         "anyway; `cstui evaluators` lists the judges)")
+    return tuple(judges), judge_settings(args, cfg)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from cstui.config import load_config
     from cstui.live import Alerts, window_rules
@@ -64,8 +94,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from cstui.textsafe import inert
 
     host, port = _address(args.listen)
+    cfg = load_config()
+    judges, settings = _judges(args, cfg)
     options = Options(host=host, port=port, token=args.token or None, run=args.run, daily=args.daily, idle=args.idle,
-                      max_body=args.max_body, max_spans_per_trace=args.max_spans_per_trace, evaluate=not args.no_eval)
+                      max_body=args.max_body, max_spans_per_trace=args.max_spans_per_trace, evaluate=not args.no_eval,
+                      judges=judges, judge=settings)
     try:
         check_binding(options)
     except ServeError as exc:
@@ -87,12 +120,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     alerts = Alerts(window=args.window, command=args.alert_command.split() if args.alert_command else None,
                     rules=rules)
     try:
-        receiver = Receiver(db_path(args), options, load_config(), alerts=alerts)
+        receiver = Receiver(db_path(args), options, cfg, alerts=alerts)
     except ServeError as exc:
         raise UsageError(str(exc)) from None
     receiver.start()
     target = options.run or f"{options.daily}-<UTC day>"
     say(f"listening on http://{host}:{receiver.port}/v1/traces → run {target} (Ctrl-C stops)")
+    if settings is not None:
+        say(f"judging each session with {', '.join(judges)} ({settings.model})")
     stats, seen = receiver.stats, None
     while not stop.wait(args.progress if args.progress > 0 else 3600):
         totals = (stats.spans, stats.sessions, stats.verdicts, stats.open_traces, stats.refused_requests)
