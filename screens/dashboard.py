@@ -21,7 +21,7 @@ from cstui.live import WINDOW
 from cstui.report_text import gate_rule_cells, pct
 from cstui.screens import data
 from cstui.screens.dashboard_tabs import DashboardTabs, interval
-from cstui.screens.data import MarkerRead, ReportLoaded
+from cstui.screens.data import ReportLoaded
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import FailureFilter
@@ -109,7 +109,7 @@ class TierPanel(Static, can_focus=True):
         self.post_message(self.Opened(self.tier, what))
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(data.FollowsStore, Screen[None]):
     HELP = ("Gate rules first: enter on one lists the sessions that broke it (a rule with no data says what to run). "
             "On a tier panel (tab to it) enter lists its failing sessions, U / E / D its unresolved, escalated and "
             "contained-but-unresolved ones — the sessions behind each figure. 1-7 switch tabs; enter on a calibration "
@@ -194,21 +194,6 @@ class DashboardScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.load()
-
-    def poll(self) -> None:
-        """Ask (off the UI thread) whether anything the metrics rest on changed: a live run's new sessions and
-        verdicts, a drift alert, a relabel made elsewhere."""
-        if self.seen is not None and not self.loading and self.is_current:
-            data.ask_marker(self, self.store.path)
-
-    @on(MarkerRead)
-    def _marker_read(self, message: MarkerRead) -> None:
-        if self.seen is not None and message.marker != self.seen and not self.loading:
-            self.load()
-
-    def on_screen_resume(self) -> None:
-        """Back from a session or the failures list: recompute if a relabel or a rerun changed anything."""
-        self.poll()
 
     async def show(self, report: Report, gate: GateResult, drift: list[dict[str, Any]]) -> None:
         """Fill the panels; on a reload (a relabel, a rerun) cursors and focus stay where the reviewer left them."""

@@ -71,10 +71,29 @@ class MarkerRead(Message):
 LIVE_POLL = 3.0  # seconds between a screen's looks at whether its run changed (`ask_marker`)
 
 
-def ask_marker(node: Widget, path: Path) -> None:
-    """Read the store's change marker off the UI thread; answered with `MarkerRead`. A screen compares it with the
-    marker its data was read at: a run `cstui serve` or `cstui watch` is filling, a relabel made elsewhere."""
-    load(node, "marker", lambda store: MarkerRead(store.change_marker()), path=path)
+class FollowsStore:
+    """For a screen showing data read at the store's change marker `seen` (set by its `load`, with `loading`):
+    every LIVE_POLL seconds (`poll`, started by the screen) and when the screen comes back into view, it asks off the
+    UI thread whether the marker moved — a run `cstui serve` or `cstui watch` is filling, a relabel or a rerun made
+    elsewhere — and loads again if it did. The screen keeps its reviewer's place on a reload."""
+
+    seen: tuple[Any, ...] | None = None
+    loading = False
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+    def poll(self) -> None:
+        screen: Any = self
+        if self.seen is not None and not self.loading and screen.is_current:
+            load(screen, "marker", lambda store: MarkerRead(store.change_marker()), path=screen.store.path)
+
+    def on_marker_read(self, message: MarkerRead) -> None:
+        if self.seen is not None and message.marker != self.seen and not self.loading:
+            self.load()
+
+    def on_screen_resume(self) -> None:
+        self.poll()
 
 
 class FailuresLoaded(Message):

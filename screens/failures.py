@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from cstui.screens import data
-from cstui.screens.data import FailuresLoaded, GoBack, MarkerRead, SearchHits, SearchIndexed
+from cstui.screens.data import FailuresLoaded, GoBack, SearchHits, SearchIndexed
 from cstui.store import Store
 from cstui.textsafe import inert
 from cstui.triage import COLUMNS, LABEL_STATES, FailureFilter
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 SEARCH_PAUSE = 0.3
 
 
-class FailuresScreen(Screen[None]):
+class FailuresScreen(data.FollowsStore, Screen[None]):
     HELP = ("The failing sessions of the filter above the table (or every session with v). enter opens one; n / p "
             "there step through this list. / searches ids, intents, evaluators and (once indexed) what was said and "
             "what the tools returned. space selects sessions for a rerun.")
@@ -124,21 +124,6 @@ class FailuresScreen(Screen[None]):
     def reload(self) -> None:
         """After a relabel or a rerun: verdicts changed, so rebuild the table."""
         self.load()
-
-    def poll(self) -> None:
-        """Ask (off the UI thread) whether the run changed since the table was read: a relabel made elsewhere, a
-        rerun, sessions a receiver or a folder watch added."""
-        if self.seen is not None and not self.loading and self.is_current:
-            data.ask_marker(self, self.store.path)
-
-    @on(MarkerRead)
-    def _marker_read(self, message: MarkerRead) -> None:
-        if self.seen is not None and message.marker != self.seen and not self.loading:
-            self.load()
-
-    def on_screen_resume(self) -> None:
-        """Back from a session or a rerun: look at once, not at the next poll."""
-        self.poll()
 
     # ------------------------------------------------------------------ filtering
     def apply_filter(self, *, keep_cursor: bool = False) -> None:

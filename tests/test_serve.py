@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -280,35 +281,42 @@ async def test_a_seeded_regression_in_the_stream_raises_a_drift_alert_the_dashbo
     assert "window 2026-12-07 11:00" in banner
 
 
-async def test_the_dashboard_follows_a_growing_run_without_losing_the_reviewers_place(tmp_path, monkeypatch):
-    from textual.widgets import DataTable
-    from tuikit import settle
-
+def growing_run(tmp_path: Path, n: int) -> tuple[Path, Callable[[], None]]:
+    """A database whose run "live" holds the demo candidate's first n sessions, evaluated, and a call that appends
+    and evaluates the next n (what `cstui serve` does as sessions arrive)."""
     from cstui import evaluation
-    from cstui.app import create_app
     from cstui.ingest import import_files
-    from cstui.screens import data
 
-    monkeypatch.setattr(data, "LIVE_POLL", 0.2)
     lines = (SAMPLE / "candidate.jsonl").read_text().splitlines()
-    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    first.write_text("\n".join(lines[:60]) + "\n")
-    second.write_text("\n".join(lines[60:120]) + "\n")
     db = tmp_path / "grow.db"
 
-    def add(path: Path, mode: str) -> None:
+    def add(part: list[str], mode: str) -> None:
+        path = tmp_path / f"part-{mode}.jsonl"
+        path.write_text("\n".join(part) + "\n")
         with Store(db) as store:
             import_files(store, [path], "live", mode=mode)
             evaluation.run(store, "live", evaluation.resolve(None), processes=1)
 
-    add(first, "create")
+    add(lines[:n], "create")
+    return db, lambda: add(lines[n:2 * n], "append")
+
+
+async def test_the_dashboard_follows_a_growing_run_without_losing_the_reviewers_place(tmp_path, monkeypatch):
+    from textual.widgets import DataTable
+    from tuikit import settle
+
+    from cstui.app import create_app
+    from cstui.screens import data
+
+    monkeypatch.setattr(data, "LIVE_POLL", 0.2)
+    db, add_more = growing_run(tmp_path, 60)
     app = create_app(db, run="live")
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
         assert "60 sessions" in str(app.screen.query_one("#banner").render())
         gate = app.screen.query_one("#gate", DataTable)
         gate.move_cursor(row=3)
-        add(second, "append")  # what `cstui serve` does as sessions arrive
+        add_more()  # what `cstui serve` does as sessions arrive
         await pilot.pause(1.0)
         await settle(pilot)
         assert "120 sessions" in str(app.screen.query_one("#banner").render())
@@ -320,25 +328,12 @@ async def test_the_failures_list_follows_a_growing_run_and_keeps_its_session_und
     on the session it was on. (Fails with the list's polling off: it read the run once.)"""
     from tuikit import settle
 
-    from cstui import evaluation
     from cstui.app import create_app
-    from cstui.ingest import import_files
     from cstui.screens import data
     from cstui.widgets.failure_table import FailureTable
 
     monkeypatch.setattr(data, "LIVE_POLL", 0.2)
-    lines = (SAMPLE / "candidate.jsonl").read_text().splitlines()
-    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    first.write_text("\n".join(lines[:120]) + "\n")
-    second.write_text("\n".join(lines[120:240]) + "\n")
-    db = tmp_path / "grow.db"
-
-    def add(path: Path, mode: str) -> None:
-        with Store(db) as store:
-            import_files(store, [path], "live", mode=mode)
-            evaluation.run(store, "live", evaluation.resolve(None), processes=1)
-
-    add(first, "create")
+    db, add_more = growing_run(tmp_path, 120)
     app = create_app(db, run="live")
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
@@ -350,7 +345,7 @@ async def test_the_failures_list_follows_a_growing_run_and_keeps_its_session_und
         assert len(before) >= 4
         table.cursor = 3
         here = table.current_session_id
-        add(second, "append")  # what `cstui serve` does as sessions arrive
+        add_more()  # what `cstui serve` does as sessions arrive
         await pilot.pause(1.0)
         await settle(pilot)
         grown = list(table.shown_ids())
