@@ -75,6 +75,49 @@ def evidence_of(items: Any) -> list[Evidence]:
     return out
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class JudgeStep:
+    """One call of an LLM judge: what it was asked and answered, its tokens and cost."""
+
+    step: str
+    prompt: str
+    reply: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    cached: bool = False
+    schema: bool = False  # the reply was constrained to the verdict's JSON schema
+
+
+@dataclass(frozen=True)
+class JudgeTranscript:
+    """A judge verdict's stored `detail`, typed: model, strategy, the calls in order and the parsed verdict. Read from
+    the file (a plug-in or someone else's database may hold anything there): what is not a step is left out."""
+
+    model: str | None
+    strategy: str | None
+    steps: tuple[JudgeStep, ...]
+    verdict: Any = None  # the judge's JSON verdict, as parsed
+
+    @classmethod
+    def of(cls, detail: Any) -> JudgeTranscript | None:
+        if not isinstance(detail, dict):
+            return None
+        steps = tuple(JudgeStep(step=str(s.get("step", "")), prompt=str(s.get("prompt", "")), reply=str(s.get("reply", "")),
+                                prompt_tokens=int(_number(s.get("prompt_tokens")) or 0),
+                                completion_tokens=int(_number(s.get("completion_tokens")) or 0),
+                                cost_usd=_number(s.get("cost_usd")), cached=s.get("cached") is True,
+                                schema=s.get("schema") is True)
+                      for s in (detail.get("steps") if isinstance(detail.get("steps"), list) else ())
+                      if isinstance(s, dict))
+        return cls(model=_text(detail.get("model")), strategy=_text(detail.get("strategy")), steps=steps,
+                   verdict=detail.get("verdict"))
+
+
 @dataclass(frozen=True)
 class ReviewedVerdict:
     """One evaluator's current verdict on one session, with the reviewers' labels on it."""
@@ -104,6 +147,11 @@ class ReviewedVerdict:
     def overridden(self) -> bool:
         """A reviewer disagreed with the machine (a false alarm, or a miss)."""
         return self.human is not None and self.effective != self.machine
+
+    @property
+    def transcript(self) -> JudgeTranscript | None:
+        """The LLM judge's calls behind this verdict, when it has them."""
+        return JudgeTranscript.of(self.detail)
 
     @property
     def machine_word(self) -> str:

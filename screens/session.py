@@ -89,23 +89,22 @@ class JudgeTranscriptScreen(Dialog[None]):
         self.result = result
 
     def compose(self) -> ComposeResult:
-        detail = self.result.detail or {}
-        text = Text(f"{self.result.evaluator} {self.result.evaluator_version} · model "
-                    f"{inert(str(detail.get('model')))} · strategy {detail.get('strategy')}\n", style="bold")
-        for step in detail.get("steps", []):
-            cost = step.get("cost_usd")
-            text.append(f"\n── {step['step']}", style="bold cyan")
-            text.append(f"  {step.get('prompt_tokens', 0)}+{step.get('completion_tokens', 0)} tokens"
-                        f"{'' if cost is None else f', ${cost:.5f}'}{' (cached)' if step.get('cached') else ''}"
-                        f"{' · reply constrained to the verdict JSON schema' if step.get('schema') else ''}\n",
-                        style="dim")
+        transcript = self.result.transcript
+        assert transcript is not None  # opened only for a verdict with one
+        text = Text(f"{inert(self.result.evaluator)} {inert(self.result.evaluator_version)} · model "
+                    f"{inert(str(transcript.model))} · strategy {inert(str(transcript.strategy))}\n", style="bold")
+        for step in transcript.steps:
+            text.append(f"\n── {inert(step.step)}", style="bold cyan")
+            text.append(f"  {step.prompt_tokens}+{step.completion_tokens} tokens"
+                        f"{'' if step.cost_usd is None else f', ${step.cost_usd:.5f}'}{' (cached)' if step.cached else ''}"
+                        f"{' · reply constrained to the verdict JSON schema' if step.schema else ''}\n", style="dim")
             text.append("prompt:\n", style="bold")
-            text.append(inert(step.get("prompt", ""), keep_newlines=True) + "\n")
+            text.append(inert(step.prompt, keep_newlines=True) + "\n")
             text.append("reply:\n", style="bold")
-            text.append(inert(step.get("reply", ""), keep_newlines=True) + "\n", style="green")
-        if "verdict" in detail:
+            text.append(inert(step.reply, keep_newlines=True) + "\n", style="green")
+        if transcript.verdict is not None:
             text.append("\nverdict: ", style="bold")
-            text.append(inert(json.dumps(detail["verdict"], ensure_ascii=False)))
+            text.append(inert(json.dumps(transcript.verdict, ensure_ascii=False, default=str)))
         with VerticalScroll(classes=self.BOX):
             yield Static(text)
 
@@ -583,7 +582,7 @@ class SessionDetailScreen(Screen[None]):
     def action_judge_transcript(self) -> None:
         evaluator = self._highlighted()
         result = self.view.result(evaluator) if self.view and evaluator else None
-        if result is None or not result.detail:
+        if result is None or result.transcript is None:
             self.notify(f"{evaluator} is not an LLM judge verdict: no judge transcript", severity="information")
             return
         self.app.push_screen(JudgeTranscriptScreen(result))

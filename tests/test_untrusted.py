@@ -510,17 +510,22 @@ def test_a_prune_keeps_the_audit_of_verdicts_verifiable(demo_db, cli):
 
 
 async def test_a_session_whose_stored_evidence_and_labels_were_edited_into_nonsense_still_opens(demo_db):
-    """Evidence and labels are read from the file as typed records: an item that is not evidence is left out, a tier
-    that is not a number is not shown as one, and the screen shows what is left instead of failing."""
+    """Evidence, labels and a judge transcript are read from the file as typed records: an item that is not evidence
+    or a step is left out, a tier or a cost that is not a number is not shown as one, no escape sequence reaches the
+    terminal, and the screens show what is left instead of failing."""
     from tuikit import settle
 
     from cstui.app import create_app
     from cstui.triage import session_view
 
     evidence = json.dumps(["turn 3", {"turn_index": "x"}, {"turn_index": 0, "snippet": "kept", "start": None}, 7])
+    detail = json.dumps({"model": 5, "strategy": ["x"], "verdict": {"fabricated": True},
+                         "steps": ["step", {"step": 1, "prompt": None, "reply": "\x1b]52;c;ZXZpbA==\x07shown",
+                                            "cost_usd": "free", "prompt_tokens": "many", "cached": "yes"}]})
     with sqlite3.connect(demo_db) as conn:
         sid = conn.execute("SELECT id FROM sessions WHERE run = 'candidate' AND session_id = 'S-000099'").fetchone()[0]
-        changed = conn.execute("UPDATE verdicts SET evidence = ? WHERE sid = ? AND passed = 0", (evidence, sid)).rowcount
+        changed = conn.execute("UPDATE verdicts SET evidence = ?, detail = ? WHERE sid = ? AND passed = 0",
+                               (evidence, detail, sid)).rowcount
         conn.execute("INSERT INTO labels (run, session_id, evaluator, verdict, tier, correct, reviewer, source,"
                      " created_at) VALUES ('candidate', 'S-000099', NULL, NULL, 'x', 'yes', 5, 'triage', 7)")
     assert changed >= 1
@@ -535,3 +540,10 @@ async def test_a_session_whose_stored_evidence_and_labels_were_edited_into_nonse
         assert type(app.screen).__name__ == "SessionDetailScreen"
         assert "turn 0" in str(app.screen.query_one("#why-text").render())
         assert "correct=True" in str(app.screen.query_one("#label-history").render())
+        await pilot.press("J")  # the "judge transcript" stored with the verdict: typed, what is not a step left out
+        await pilot.pause()
+        assert type(app.screen).__name__ == "JudgeTranscriptScreen"
+        shown = str(app.screen.query_one("Static").render())
+        assert "model 5" in shown and "0+0 tokens" in shown and "shown" in shown and "\x1b" not in shown
+    step = failing.transcript.steps[0]
+    assert len(failing.transcript.steps) == 1 and (step.step, step.cost_usd, step.cached) == ("1", None, False)
