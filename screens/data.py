@@ -1,4 +1,4 @@
-"""The TUI's data layer: store reads and writes off the UI thread, answered by typed messages.
+"""The TUI's data layer: store reads and writes off the UI thread, answered by typed messages (dataclasses).
 
 Screens never open a connection on the UI thread. `load` runs a read in a thread worker with its own
 `Store` and posts what it found as a message the screen handles with `@on`; `save` does the same for a
@@ -14,6 +14,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,40 +36,168 @@ FIRST_KEYS = [Binding("question_mark", "app.help", "Help", key_display="?"), Bin
 
 
 # ---------------------------------------------------------------------------------------------- results
+@dataclass
 class ReportLoaded(Message):
     """A run's report, gate result and drift events (the dashboard)."""
 
-    def __init__(self, report: Report, gate: GateResult, drift: list[dict[str, Any]],
-                 marker: tuple[Any, ...], baseline: str | None = None) -> None:
-        super().__init__()
-        self.report, self.gate, self.drift, self.marker, self.baseline = report, gate, drift, marker, baseline
+    report: Report
+    gate: GateResult
+    drift: list[dict[str, Any]]
+    marker: tuple[Any, ...]
+    baseline: str | None = None
 
 
+@dataclass
 class RunsListed(Message):
     """Every run in the database (the runs screen)."""
 
-    def __init__(self, runs: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.runs = runs
+    runs: list[dict[str, Any]]
 
 
+@dataclass
 class StartFound(Message):
     """What the app needs to know to open the screen it was started on (--queue, --session, --run)."""
 
-    def __init__(self, queue_exists: bool, session_runs: list[str], run: str | None, run_exists: bool) -> None:
-        super().__init__()
-        self.queue_exists, self.session_runs, self.run, self.run_exists = queue_exists, session_runs, run, run_exists
+    queue_exists: bool
+    session_runs: list[str]
+    run: str | None
+    run_exists: bool
 
 
+@dataclass
 class MarkerRead(Message):
     """The store's change marker, read to learn whether what a screen shows is stale (a live run grows)."""
 
-    def __init__(self, marker: tuple[Any, ...]) -> None:
-        super().__init__()
-        self.marker = marker
+    marker: tuple[Any, ...]
 
 
-LIVE_POLL = 3.0  # seconds between a screen's looks at whether its run changed (`ask_marker`)
+@dataclass
+class FailuresLoaded(Message):
+    """The failing sessions of a run, each evaluator's measured precision, whether the run's full-text search index
+    is built, and the store's change marker they were read at."""
+
+    failures: Failures
+    trust: dict[str, dict[str, Any] | None]
+    indexed: bool = True
+    marker: tuple[Any, ...] | None = None
+
+
+@dataclass
+class SearchIndexed(Message):
+    """A run's full-text search index was built (in a process of its own)."""
+
+    run: str
+
+
+@dataclass
+class SessionLoaded(Message):
+    view: SessionView
+
+
+@dataclass
+class PairLoaded(Message):
+    """One session as two runs hold it (baseline, candidate); a view is None when that run lacks the session."""
+
+    baseline: SessionView | None
+    candidate: SessionView | None
+
+
+@dataclass
+class CompareLoaded(Message):
+    gate: GateResult
+    candidate: Report
+    baseline: Report
+    systems: tuple[str | None, str | None] = (None, None)
+
+
+@dataclass
+class QueueLoaded(Message):
+    view: SessionView
+    items: list[dict[str, Any]]
+
+
+@dataclass
+class GateStatus(Message):
+    """One run's gate outcome, for the runs list."""
+
+    run: str
+    passed: bool
+    n_failed: int
+
+
+@dataclass
+class SearchHits(Message):
+    """Sessions whose turns or tool results contain a phrase (full-text search)."""
+
+    text: str
+    session_ids: list[str]
+
+
+@dataclass
+class NavigationLoaded(Message):
+    """The sessions a session screen steps through with n / p (the run's failing sessions)."""
+
+    session_ids: list[str]
+
+
+@dataclass
+class GoldenSaved(Message):
+    case: int
+
+
+@dataclass
+class LabelSaved(Message):
+    label_id: int
+
+
+@dataclass
+class EvidenceExported(Message):
+    """`E` wrote the evidence of the shown sessions to `path`."""
+
+    path: Path
+    rows: int
+    sessions: int
+
+
+@dataclass
+class DbBusy(Message):
+    """Another process holds the write lock; the write waits and retries (posted once per write)."""
+
+    what: str
+
+
+@dataclass
+class LoadFailed(Message):
+    what: str
+    error: BaseException
+
+
+@dataclass
+class SaveFailed(Message):
+    what: str
+    error: BaseException
+
+
+# ---------------------------------------------------------------------------------------------- navigation
+@dataclass
+class OpenDashboard(Message):
+    run: str
+    baseline: str | None = None
+
+
+class GoBack(Message):
+    """Escape at the top of a screen: to the previous one, or to the runs list."""
+
+
+@dataclass
+class DatabaseReady(Message):
+    """A database was built (the demo, from the welcome screen): open it."""
+
+    path: Path
+
+
+# ---------------------------------------------------------------------------------------------- following the store
+LIVE_POLL = 3.0  # seconds between a screen's looks at whether its run changed (`FollowsStore.poll`)
 
 
 class FollowsStore:
@@ -94,134 +223,6 @@ class FollowsStore:
 
     def on_screen_resume(self) -> None:
         self.poll()
-
-
-class FailuresLoaded(Message):
-    """The failing sessions of a run, each evaluator's measured precision, and whether the run's full-text
-    search index is built."""
-
-    def __init__(self, failures: Failures, trust: dict[str, dict[str, Any] | None], indexed: bool = True,
-                 marker: tuple[Any, ...] | None = None) -> None:
-        super().__init__()
-        self.failures, self.trust, self.indexed, self.marker = failures, trust, indexed, marker
-
-
-class SearchIndexed(Message):
-    """A run's full-text search index was built (in a process of its own)."""
-
-    def __init__(self, run: str) -> None:
-        super().__init__()
-        self.run = run
-
-
-class SessionLoaded(Message):
-    def __init__(self, view: SessionView) -> None:
-        super().__init__()
-        self.view = view
-
-
-class PairLoaded(Message):
-    """One session as two runs hold it (baseline, candidate); a view is None when that run lacks the session."""
-
-    def __init__(self, baseline: SessionView | None, candidate: SessionView | None) -> None:
-        super().__init__()
-        self.baseline, self.candidate = baseline, candidate
-
-
-class CompareLoaded(Message):
-    def __init__(self, gate: GateResult, candidate: Report, baseline: Report,
-                 systems: tuple[str | None, str | None] = (None, None)) -> None:
-        super().__init__()
-        self.gate, self.candidate, self.baseline, self.systems = gate, candidate, baseline, systems
-
-
-class QueueLoaded(Message):
-    def __init__(self, view: SessionView, items: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.view, self.items = view, items
-
-
-class GateStatus(Message):
-    """One run's gate outcome, for the runs list."""
-
-    def __init__(self, run: str, passed: bool, n_failed: int) -> None:
-        super().__init__()
-        self.run, self.passed, self.n_failed = run, passed, n_failed
-
-
-class SearchHits(Message):
-    """Sessions whose turns or tool results contain a phrase (full-text search)."""
-
-    def __init__(self, text: str, session_ids: list[str]) -> None:
-        super().__init__()
-        self.text, self.session_ids = text, session_ids
-
-
-class NavigationLoaded(Message):
-    """The sessions a session screen steps through with n / p (the run's failing sessions)."""
-
-    def __init__(self, session_ids: list[str]) -> None:
-        super().__init__()
-        self.session_ids = session_ids
-
-
-class GoldenSaved(Message):
-    def __init__(self, case: int) -> None:
-        super().__init__()
-        self.case = case
-
-
-class LabelSaved(Message):
-    def __init__(self, label_id: int) -> None:
-        super().__init__()
-        self.label_id = label_id
-
-
-class EvidenceExported(Message):
-    """`E` wrote the evidence of the shown sessions to `path`."""
-
-    def __init__(self, path: Path, rows: int, sessions: int) -> None:
-        super().__init__()
-        self.path, self.rows, self.sessions = path, rows, sessions
-
-
-class DbBusy(Message):
-    """Another process holds the write lock; the write waits and retries (posted once per write)."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__()
-        self.what = what
-
-
-class LoadFailed(Message):
-    def __init__(self, what: str, error: BaseException) -> None:
-        super().__init__()
-        self.what, self.error = what, error
-
-
-class SaveFailed(Message):
-    def __init__(self, what: str, error: BaseException) -> None:
-        super().__init__()
-        self.what, self.error = what, error
-
-
-# ---------------------------------------------------------------------------------------------- navigation
-class OpenDashboard(Message):
-    def __init__(self, run: str, baseline: str | None = None) -> None:
-        super().__init__()
-        self.run, self.baseline = run, baseline
-
-
-class GoBack(Message):
-    """Escape at the top of a screen: to the previous one, or to the runs list."""
-
-
-class DatabaseReady(Message):
-    """A database was built (the demo, from the welcome screen): open it."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
 
 
 # ---------------------------------------------------------------------------------------------- workers
