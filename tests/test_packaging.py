@@ -20,7 +20,7 @@ def test_wheel_contents(tmp_path):
     assert top <= {"cstui", next(n.split("/")[0] for n in names if ".dist-info/" in n)}, top
     for needed in ("cstui/screens/runs.py", "cstui/evaluators/registry.py", "cstui/sample_data/candidate.jsonl",
                    "cstui/sample_data/kb.jsonl", "cstui/cli/__init__.py", "cstui/cli/evaluate.py", "cstui/store/core.py", "cstui/api.py",
-                   "cstui/validated.json"):
+                   "cstui/validated.json", "cstui/evaluators/prompts/policy_fabrication.md"):  # judges need their prompts
         assert needed in names
     assert not any(n.startswith(("tests/", "bench/", "screens/", "evaluators/")) for n in names)
     assert "cstui/cli.py" not in names and "cstui/store.py" not in names  # replaced by packages
