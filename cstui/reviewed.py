@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cstui.judge import Completion
 from cstui.models import Evidence
 from cstui.store.labels import newest_first
 
@@ -79,18 +80,13 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-@dataclass(frozen=True)
-class JudgeStep:
-    """One call of an LLM judge: what it was asked and answered, its tokens and cost."""
+@dataclass
+class JudgeStep(Completion):
+    """One call of an LLM judge as its transcript keeps it: the step, what it was asked, and the `Completion` (the
+    reply as `text`, tokens, cost, cached, schema)."""
 
-    step: str
-    prompt: str
-    reply: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = None
-    cached: bool = False
-    schema: bool = False  # the reply was constrained to the verdict's JSON schema
+    step: str = ""
+    prompt: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,7 +103,7 @@ class JudgeTranscript:
     def of(cls, detail: Any) -> JudgeTranscript | None:
         if not isinstance(detail, dict):
             return None
-        steps = tuple(JudgeStep(step=str(s.get("step", "")), prompt=str(s.get("prompt", "")), reply=str(s.get("reply", "")),
+        steps = tuple(JudgeStep(step=str(s.get("step", "")), prompt=str(s.get("prompt", "")), text=str(s.get("reply", "")),
                                 prompt_tokens=int(_number(s.get("prompt_tokens")) or 0),
                                 completion_tokens=int(_number(s.get("completion_tokens")) or 0),
                                 cost_usd=_number(s.get("cost_usd")), cached=s.get("cached") is True,

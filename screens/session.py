@@ -101,7 +101,7 @@ class JudgeTranscriptScreen(Dialog[None]):
             text.append("prompt:\n", style="bold")
             text.append(inert(step.prompt, keep_newlines=True) + "\n")
             text.append("reply:\n", style="bold")
-            text.append(inert(step.reply, keep_newlines=True) + "\n", style="green")
+            text.append(inert(step.text, keep_newlines=True) + "\n", style="green")
         if transcript.verdict is not None:
             text.append("\nverdict: ", style="bold")
             text.append(inert(json.dumps(transcript.verdict, ensure_ascii=False, default=str)))
