@@ -340,6 +340,9 @@ def scan_gate(store: Store, run: str, cfg: GateConfig,
     return data
 
 
+BOUND_NAMES = {"wilson_lower": "95% lower bound", "wilson_upper": "95% upper bound"}  # what a rule's `use` compares
+
+
 def rate_entry(rule: GateRule, k: int, n: int) -> dict[str, Any]:
     """A pass-rate rule's decision on k of n sessions: the value its `use` compares (point, or a Wilson bound)
     against its threshold. `cstui gate` and the receiver's per-window check (cstui.live) both decide with it."""
@@ -465,7 +468,7 @@ def _describe(entry: dict[str, Any]) -> str:
         value = f"ECE {entry['observed']:.3f} {'<' if entry['passed'] else '>='} {entry['threshold']:.2f} (n={entry['n']})"
     else:
         op = ">=" if entry["compared_value"] is not None and entry["compared_value"] >= entry["threshold"] - EPS else "<"
-        basis = {"wilson_lower": "95% lower bound ", "wilson_upper": "95% upper bound "}.get(entry["use"], "")
+        basis = f"{BOUND_NAMES[entry['use']]} " if entry["use"] in BOUND_NAMES else ""
         value = (f"{basis}{_pct(entry['compared_value'])} {op} {_pct(entry['threshold'])} "
                  f"(n={entry['n']}, 95% CI {_pct(entry['ci_low'])}–{_pct(entry['ci_high'])})")
     base = entry.get("baseline")

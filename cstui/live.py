@@ -116,7 +116,7 @@ class Alerts:
 
     def _window_gates(self, run: str) -> list[str]:
         """Rules the newest window breaks, once it holds enough sessions for them (each said once)."""
-        from cstui.gates import rate_entry
+        from cstui.gates import BOUND_NAMES, rate_entry
 
         if not self.gates:
             return []
@@ -130,9 +130,9 @@ class Alerts:
             if entry["passed"] is False:
                 self.fired.add((window, f"gate:{rule.name}"))
                 kind = "blocking" if rule.blocking else "advisory"
-                bound = {"wilson_lower": "95% lower bound", "wilson_upper": "95% upper bound"}.get(rule.use)
-                basis = f" ({bound} {100 * entry['compared_value']:.1f}%)" if bound else ""
-                lines.append(f"ALERT gate in run {run}: {rule.name} ({kind}) at {100 * k / n:.1f}%{basis}, needs "
+                basis = (f" ({BOUND_NAMES[rule.use]} {100 * entry['compared_value']:.1f}%)" if rule.use in BOUND_NAMES
+                         else "")
+                lines.append(f"ALERT gate in run {run}: {rule.name} ({kind}) at {100 * entry['observed']:.1f}%{basis}, needs "
                              f"{rule.comparison} {100 * rule.threshold:g}%, in window {window} ({k} of {n} sessions "
                              "pass)")
         return lines

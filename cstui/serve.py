@@ -11,7 +11,8 @@ Three parts, so nothing a client waits for depends on evaluation:
   with the reader `cstui import --format otlp` uses in the transaction that deletes its staged rows, and
   evaluates the new sessions with every deterministic evaluator, then with the LLM judges asked for (`--judges`;
   a judge endpoint that fails leaves those sessions to `cstui eval`, said once a minute, and never stops the
-  receiver). Drift between consecutive windows is checked as they fill. It exits when the receiver does; a lock file beside the database keeps a second receiver off it.
+  receiver). Drift between consecutive windows is checked as they fill. It exits when the receiver does; a lock
+  file beside the database keeps a second receiver off it.
 
 Memory is bounded by open traces (a few numbers each), not by traffic: span bodies wait in the database.
 """
